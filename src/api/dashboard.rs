@@ -1,0 +1,308 @@
+//! The dashboard and the acknowledge-link pages: server-rendered HTML where every piece of
+//! feed text goes through maud's escaping, under a strict Content-Security-Policy.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use super::{ApiState, Caller, SESSION_COOKIE};
+use crate::incident::timeline::{self, Event};
+use crate::incident::{Action, Incident, MentionSummary, Status};
+use crate::store::{IncidentFilter, Store, StoreError};
+
+/// No scripts, no remote anything: a mention that smuggles markup past escaping still
+/// cannot run or load.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
+.critical{color:#fff;background:#b00020}.high{background:#f57c00}.medium{background:#ffd54f}.low{background:#e0e0e0}\
+.level{padding:.1rem .4rem;border-radius:.2rem}button{margin-right:.5rem}pre{white-space:pre-wrap}";
+
+pub fn routes<S: Store>() -> Router<ApiState<S>> {
+    Router::new()
+        .route("/", get(index::<S>))
+        .route("/login", get(login_page).post(login))
+        .route("/incidents/{id}", get(incident_page::<S>))
+        .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
+        .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
+}
+
+fn page(title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · tocsin" }
+                style { (STYLE) }
+            }
+            body { (body) }
+        }
+    };
+    let mut response = axum::response::Html(markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut response = page("Error", html! { h1 { "Error" } p { (message) } p { a href="/" { "Back" } } });
+    *response.status_mut() = status;
+    response
+}
+
+fn level_badge(incident: &Incident) -> Markup {
+    html! { span class={ "level " (incident.level.as_str()) } { (incident.level.as_str()) } }
+}
+
+/// A link only for web URLs; anything else (`javascript:`, `data:`) is shown as inert text.
+fn safe_link(url: &str, text: &str) -> Markup {
+    let is_web = reqwest::Url::parse(url).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
+    html! {
+        @if is_web { a href=(url) rel="noopener noreferrer nofollow" { (text) } } @else { (text) " (" (url) ")" }
+    }
+}
+
+async fn index<S: Store>(State(state): State<ApiState<S>>, caller: Result<Caller, super::ApiError>) -> Response {
+    if caller.is_err() {
+        return Redirect::to("/login").into_response();
+    }
+    let filter = IncidentFilter { limit: 200, ..IncidentFilter::default() };
+    let incidents = match state.store.incidents(&filter).await {
+        Ok(list) => list,
+        Err(e) => return store_error(e),
+    };
+    page(
+        "Incidents",
+        html! {
+            h1 { "Incidents" }
+            table {
+                tr { th { "#" } th { "Status" } th { "Level" } th { "Score" } th { "Rule" } th { "Title" } th { "Opened" } th { "Mentions" } }
+                @for incident in &incidents {
+                    tr {
+                        td { a href={ "/incidents/" (incident.id) } { (incident.id) } }
+                        td { (incident.status.as_str()) }
+                        td { (level_badge(incident)) }
+                        td { (incident.score) }
+                        td { (incident.rule) }
+                        td { a href={ "/incidents/" (incident.id) } { (incident.title) } }
+                        td { (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                        td { (incident.mentions) }
+                    }
+                }
+            }
+            @if incidents.is_empty() { p { "No incidents. Quiet is good." } }
+        },
+    )
+}
+
+fn store_error(error: StoreError) -> Response {
+    match error {
+        StoreError::NoIncident(_) => error_page(StatusCode::NOT_FOUND, &error.to_string()),
+        StoreError::Transition(_) => error_page(StatusCode::CONFLICT, &error.to_string()),
+        other => {
+            tracing::error!(error = %other, "store error in dashboard");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
+        }
+    }
+}
+
+fn mention_rows(mentions: &[MentionSummary]) -> Markup {
+    html! {
+        table {
+            tr { th { "Risk" } th { "Source" } th { "Mention" } th { "Terms" } }
+            @for mention in mentions {
+                tr {
+                    td { (mention.risk) }
+                    td { (mention.feed) }
+                    td {
+                        @match &mention.url {
+                            Some(url) => { (safe_link(url, &mention.title)) }
+                            None => { (mention.title) }
+                        }
+                        br;
+                        small { (mention.excerpt) }
+                    }
+                    td { (mention.terms.join(", ")) }
+                }
+            }
+        }
+    }
+}
+
+fn timeline_rows(events: &[Event]) -> Markup {
+    html! {
+        table {
+            tr { th { "Time" } th { "Actor" } th { "Event" } th { "Details" } }
+            @for event in events {
+                tr {
+                    td { (event.at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                    td { (event.actor) }
+                    td { (event.kind) }
+                    td { pre { (serde_json::to_string_pretty(&event.details).unwrap_or_default()) } }
+                }
+            }
+        }
+    }
+}
+
+async fn incident_page<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Result<Caller, super::ApiError>,
+    Path(id): Path<i64>,
+) -> Response {
+    if caller.is_err() {
+        return Redirect::to("/login").into_response();
+    }
+    let loaded = async {
+        let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
+        let mentions = state.store.top_mentions(id, 50).await?;
+        let events = state.store.timeline(id).await?;
+        Ok::<_, StoreError>((incident, mentions, events))
+    };
+    let (incident, mentions, events) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(e) => return store_error(e),
+    };
+    let chain_ok = timeline::verify(&events).is_ok();
+    page(
+        &format!("Incident {id}"),
+        html! {
+            p { a href="/" { "← All incidents" } }
+            h1 { "#" (incident.id) " " (incident.title) }
+            p {
+                (level_badge(&incident)) " "
+                strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
+                " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
+            }
+            form method="post" {
+                @if incident.status == Status::Open {
+                    button formaction={ "/incidents/" (id) "/ack" } { "Acknowledge" }
+                }
+                @if incident.status != Status::Resolved {
+                    button formaction={ "/incidents/" (id) "/resolve" } { "Resolve" }
+                } @else {
+                    button formaction={ "/incidents/" (id) "/reopen" } { "Reopen" }
+                }
+            }
+            h2 { "Why" }
+            pre { (serde_json::to_string_pretty(&incident.why).unwrap_or_default()) }
+            h2 { "Mentions (" (incident.mentions) ")" }
+            (mention_rows(&mentions))
+            h2 { "Timeline" }
+            p { @if chain_ok { "Hash chain verified: no event was edited or removed." } @else { strong { "Hash chain broken: the timeline was altered." } } }
+            (timeline_rows(&events))
+        },
+    )
+}
+
+async fn incident_action<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Result<Caller, super::ApiError>,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let Ok(Caller(actor)) = caller else {
+        return Redirect::to("/login").into_response();
+    };
+    let action = match action.as_str() {
+        "ack" => Action::Acknowledge,
+        "resolve" => Action::Resolve,
+        "reopen" => Action::Reopen,
+        _ => return error_page(StatusCode::NOT_FOUND, "no such action"),
+    };
+    match state.store.transition(id, action, &actor, state.clock.now()).await {
+        Ok(_) => {
+            state.wake_outbox.notify_one();
+            Redirect::to(&format!("/incidents/{id}")).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+async fn login_page() -> Response {
+    page(
+        "Log in",
+        html! {
+            h1 { "tocsin" }
+            form method="post" action="/login" {
+                label { "API token " input type="password" name="token" autocomplete="current-password"; }
+                " " button { "Log in" }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login<S: Store>(State(state): State<ApiState<S>>, Form(form): Form<LoginForm>) -> Response {
+    if state.tokens.name_of(form.token.trim()).is_none() {
+        return error_page(StatusCode::UNAUTHORIZED, "unknown token");
+    }
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}", form.token.trim());
+    let mut response = Redirect::to("/").into_response();
+    match HeaderValue::from_str(&cookie) {
+        Ok(value) => {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+            response
+        }
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "that token cannot be stored in a cookie"),
+    }
+}
+
+async fn ack_confirm<S: Store>(State(state): State<ApiState<S>>, Path(token): Path<String>) -> Response {
+    // A GET never acknowledges: mail scanners and link previews fetch links on their own.
+    let id = match state.links.verify(&token, state.clock.now()) {
+        Ok(id) => id,
+        Err(e) => return error_page(StatusCode::FORBIDDEN, &e.to_string()),
+    };
+    let incident = match state.store.incident(id).await {
+        Ok(Some(incident)) => incident,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, &StoreError::NoIncident(id).to_string()),
+        Err(e) => return store_error(e),
+    };
+    page(
+        "Acknowledge",
+        html! {
+            h1 { "Acknowledge incident #" (incident.id) "?" }
+            p { (level_badge(&incident)) " " (incident.title) }
+            p { "Status: " strong { (incident.status.as_str()) } }
+            @if incident.status == Status::Open {
+                form method="post" { button { "Acknowledge and stop escalation" } }
+            }
+        },
+    )
+}
+
+async fn ack_by_link<S: Store>(State(state): State<ApiState<S>>, Path(token): Path<String>) -> Response {
+    let now = state.clock.now();
+    let id = match state.links.verify(&token, now) {
+        Ok(id) => id,
+        Err(e) => return error_page(StatusCode::FORBIDDEN, &e.to_string()),
+    };
+    match state.store.transition(id, Action::Acknowledge, "email-link", now).await {
+        Ok(incident) => {
+            state.wake_outbox.notify_one();
+            page(
+                "Acknowledged",
+                html! {
+                    h1 { "Incident #" (incident.id) " acknowledged" }
+                    p { "Escalation stopped. " a href={ "/incidents/" (incident.id) } { "Open the incident" } }
+                },
+            )
+        }
+        Err(e) => store_error(e),
+    }
+}

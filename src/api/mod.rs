@@ -1,0 +1,272 @@
+//! HTTP: health, metrics, the JSON API under `/api/v1`, acknowledge links and the dashboard.
+
+mod dashboard;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::incident::ack_link::AckLinks;
+use crate::incident::{Action, Status};
+use crate::store::{IncidentFilter, Store, StoreError};
+
+/// Name of the cookie the dashboard keeps the login token in.
+pub const SESSION_COOKIE: &str = "tocsin_token";
+
+/// API tokens by secret, each naming the person or tool it belongs to.
+#[derive(Clone, Default)]
+pub struct Tokens {
+    by_secret: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").field("names", &self.by_secret.values().collect::<Vec<_>>()).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("TOCSIN_API_TOKENS entry {0} is not name:token")]
+pub struct TokensError(pub usize);
+
+impl Tokens {
+    /// Parses `alice:token1,bob:token2`.
+    pub fn parse(text: &str) -> Result<Tokens, TokensError> {
+        let mut by_secret = HashMap::new();
+        for (index, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+            match entry.split_once(':') {
+                Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
+                    by_secret.insert(secret.trim().to_owned(), name.trim().to_owned());
+                }
+                _ => return Err(TokensError(index + 1)),
+            }
+        }
+        Ok(Tokens { by_secret })
+    }
+
+    fn name_of(&self, secret: &str) -> Option<&str> {
+        self.by_secret.get(secret).map(String::as_str)
+    }
+}
+
+pub struct ApiState<S> {
+    pub store: Arc<S>,
+    pub links: AckLinks,
+    pub tokens: Arc<Tokens>,
+    pub clock: Clock,
+    pub metrics: PrometheusHandle,
+    pub public_url: String,
+    /// Poked when an action queued notifications, so they go out at once.
+    pub wake_outbox: Arc<Notify>,
+}
+
+impl<S> Clone for ApiState<S> {
+    fn clone(&self) -> Self {
+        ApiState {
+            store: self.store.clone(),
+            links: self.links.clone(),
+            tokens: self.tokens.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            public_url: self.public_url.clone(),
+            wake_outbox: self.wake_outbox.clone(),
+        }
+    }
+}
+
+/// An error answered as JSON `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NoIncident(_) => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
+            StoreError::Transition(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            other => {
+                tracing::error!(error = %other, "store error in API");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// The caller, known by its token's name: from `Authorization: Bearer`, or the dashboard's
+/// session cookie.
+pub struct Caller(pub String);
+
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
+        let token = presented_token(&parts.headers)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token"))?;
+        let name = state
+            .tokens
+            .name_of(&token)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))?;
+        Ok(Caller(name.to_owned()))
+    }
+}
+
+pub fn router<S: Store>(state: ApiState<S>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics::<S>))
+        .route("/api/v1/incidents", get(list_incidents::<S>))
+        .route("/api/v1/incidents/{id}", get(get_incident::<S>))
+        .route("/api/v1/incidents/{id}/timeline", get(get_timeline::<S>))
+        .route("/api/v1/incidents/{id}/ack", post(act::<S, AckAction>))
+        .route("/api/v1/incidents/{id}/resolve", post(act::<S, ResolveAction>))
+        .route("/api/v1/incidents/{id}/reopen", post(act::<S, ReopenAction>))
+        .merge(dashboard::routes())
+        .with_state(state)
+}
+
+async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
+    if let Ok(pending) = state.store.pending_notices().await {
+        ::metrics::gauge!("tocsin_outbox_pending").set(pending as f64);
+    }
+    if let Ok(count) = state.store.mention_count().await {
+        ::metrics::gauge!("tocsin_mentions").set(count as f64);
+    }
+    let mut response = state.metrics.render().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    rule: Option<String>,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_incidents<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(Status::parse(text).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("status {text:?} is not open, acknowledged or resolved"))
+        })?),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be within 1..500"));
+    }
+    let filter = IncidentFilter { status, rule: query.rule, before_id: query.cursor, limit };
+    let items = state.store.incidents(&filter).await?;
+    let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
+    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+}
+
+async fn get_incident<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    state.store.incident(id).await?.map(Json).ok_or_else(|| StoreError::NoIncident(id).into())
+}
+
+async fn get_timeline<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.store.incident(id).await?.is_none() {
+        return Err(StoreError::NoIncident(id).into());
+    }
+    let events = state.store.timeline(id).await?;
+    let verified = crate::incident::timeline::verify(&events).is_ok();
+    Ok(Json(serde_json::json!({ "items": events, "verified": verified })))
+}
+
+/// A workflow action named in the route, so one handler serves all three.
+trait RouteAction: Send + 'static {
+    const ACTION: Action;
+}
+struct AckAction;
+struct ResolveAction;
+struct ReopenAction;
+impl RouteAction for AckAction {
+    const ACTION: Action = Action::Acknowledge;
+}
+impl RouteAction for ResolveAction {
+    const ACTION: Action = Action::Resolve;
+}
+impl RouteAction for ReopenAction {
+    const ACTION: Action = Action::Reopen;
+}
+
+async fn act<S: Store, A: RouteAction>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    let incident = state.store.transition(id, A::ACTION, &actor, state.clock.now()).await?;
+    tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
+    state.wake_outbox.notify_one();
+    Ok(Json(incident))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_parse_names_and_refuse_malformed_entries() {
+        let tokens = Tokens::parse("alice:s3cret, bob:other").expect("valid");
+        assert_eq!(tokens.name_of("s3cret"), Some("alice"));
+        assert_eq!(tokens.name_of("other"), Some("bob"));
+        assert_eq!(tokens.name_of("alice"), None);
+        assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
+        assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
+    }
+}

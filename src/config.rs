@@ -1,0 +1,681 @@
+//! `tocsin.toml` into typed configuration, with every error located as `file:line:col`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+/// A configuration problem a user can fix, located in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{col}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+}
+
+/// A duration written like `90s`, `5m`, `2h`, `180d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(|e| serde::de::Error::custom(format!("bad duration {text:?}: {e} (write e.g. 90s, 5m, 2h, 7d)")))
+    }
+}
+
+impl HumanDuration {
+    pub fn chrono(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// A size written like `10MB` or `512KiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        bytesize::ByteSize::from_str(&text)
+            .map(|size| ByteSize(size.as_u64()))
+            .map_err(|e| serde::de::Error::custom(format!("bad size {text:?}: {e} (write e.g. 10MB)")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub poll: PollConfig,
+    #[serde(default, rename = "feed")]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub risk: RiskConfig,
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub mailbox: MailboxConfig,
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<ChannelConfig>,
+    #[serde(default, rename = "escalation")]
+    pub escalations: Vec<EscalationPolicy>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default = "default_store_url")]
+    pub url: Spanned<String>,
+    #[serde(default = "default_retention")]
+    pub retention: HumanDuration,
+}
+
+fn default_store_url() -> Spanned<String> {
+    Spanned::new(0..0, "sqlite://tocsin.db".to_owned())
+}
+fn default_retention() -> HumanDuration {
+    HumanDuration(Duration::from_secs(180 * 86_400))
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: default_store_url(), retention: default_retention() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Base of the links inside alerts; defaults to `http://` + `listen`.
+    pub public_url: Option<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: default_listen(), public_url: None }
+    }
+}
+
+impl HttpConfig {
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    #[serde(default = "default_interval")]
+    pub default_interval: HumanDuration,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: ByteSize,
+    #[serde(default = "default_redirects")]
+    pub max_redirects: usize,
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_concurrency() -> usize {
+    64
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(20))
+}
+fn default_max_bytes() -> ByteSize {
+    ByteSize(10_000_000)
+}
+fn default_redirects() -> usize {
+    5
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            default_interval: default_interval(),
+            max_concurrency: default_concurrency(),
+            timeout: default_timeout(),
+            max_bytes: default_max_bytes(),
+            max_redirects: default_redirects(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LangSetting {
+    #[default]
+    Auto,
+    En,
+    Zh,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    pub interval: Option<HumanDuration>,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub lang: LangSetting,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    #[serde(default = "default_rules_dir")]
+    pub dir: PathBuf,
+}
+
+fn default_rules_dir() -> PathBuf {
+    PathBuf::from("rules")
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { dir: default_rules_dir() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Levels {
+    pub low: u8,
+    pub medium: u8,
+    pub high: u8,
+    pub critical: u8,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels { low: 0, medium: 40, high: 60, critical: 80 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    #[serde(default = "default_open_at")]
+    pub open_at: Spanned<u8>,
+    #[serde(default = "default_levels")]
+    pub levels: Spanned<Levels>,
+    #[serde(default = "default_spike_window")]
+    pub spike_window: HumanDuration,
+    #[serde(default = "default_spike_history")]
+    pub spike_min_history: HumanDuration,
+    #[serde(default = "default_reopen_within")]
+    pub reopen_within: HumanDuration,
+}
+
+fn default_open_at() -> Spanned<u8> {
+    Spanned::new(0..0, 60)
+}
+fn default_levels() -> Spanned<Levels> {
+    Spanned::new(0..0, Levels::default())
+}
+fn default_spike_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(15 * 60))
+}
+fn default_spike_history() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2 * 3600))
+}
+fn default_reopen_within() -> HumanDuration {
+    HumanDuration(Duration::from_secs(24 * 3600))
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            open_at: default_open_at(),
+            levels: default_levels(),
+            spike_window: default_spike_window(),
+            spike_min_history: default_spike_history(),
+            reopen_within: default_reopen_within(),
+        }
+    }
+}
+
+impl RiskConfig {
+    pub fn open_at(&self) -> u8 {
+        *self.open_at.get_ref()
+    }
+
+    /// The level a risk score falls in.
+    pub fn level_for(&self, score: u8) -> crate::incident::Level {
+        use crate::incident::Level;
+        let levels = self.levels.get_ref();
+        if score >= levels.critical {
+            Level::Critical
+        } else if score >= levels.high {
+            Level::High
+        } else if score >= levels.medium {
+            Level::Medium
+        } else {
+            Level::Low
+        }
+    }
+}
+
+pub use crate::notify::email::TlsMode;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_tls")]
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password (never the password itself).
+    pub password_env: Option<String>,
+    pub from: String,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_tls() -> TlsMode {
+    TlsMode::Starttls
+}
+fn default_smtp_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
+/// Where email goes when no `[smtp]` is configured: one `.eml` file per message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    #[serde(default = "default_mailbox_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_mailbox_from")]
+    pub from: String,
+}
+
+fn default_mailbox_dir() -> PathBuf {
+    PathBuf::from("mailbox")
+}
+fn default_mailbox_from() -> String {
+    "tocsin <tocsin@localhost>".to_owned()
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        MailboxConfig { dir: default_mailbox_dir(), from: default_mailbox_from() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: Spanned<String>,
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub to: Vec<String>,
+    pub url: Option<Spanned<String>>,
+    /// Environment variable with the webhook secret; several names (space-separated values
+    /// in one variable) sign with each key, so secrets can be rotated.
+    pub secret_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    pub after: HumanDuration,
+    pub notify: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationPolicy {
+    pub name: Spanned<String>,
+    pub levels: Vec<EscalationLevel>,
+    pub repeat_every: Option<HumanDuration>,
+    #[serde(default)]
+    pub max_repeats: u32,
+    #[serde(default = "zero_duration")]
+    pub group_wait: HumanDuration,
+    pub ack_timeout: Option<HumanDuration>,
+    pub fallback: Option<Spanned<String>>,
+}
+
+fn zero_duration() -> HumanDuration {
+    HumanDuration(Duration::ZERO)
+}
+
+/// How the outbox retries (SPEC §6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    #[serde(default = "default_first_retry")]
+    pub first_retry: HumanDuration,
+    #[serde(default = "default_max_retry")]
+    pub max_retry: HumanDuration,
+    #[serde(default = "default_give_up")]
+    pub give_up_after: HumanDuration,
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_first_retry() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn default_max_retry() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+fn default_give_up() -> HumanDuration {
+    HumanDuration(Duration::from_secs(24 * 3600))
+}
+fn default_delivery_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(15))
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            first_retry: default_first_retry(),
+            max_retry: default_max_retry(),
+            give_up_after: default_give_up(),
+            timeout: default_delivery_timeout(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: StoreConfig::default(),
+            http: HttpConfig::default(),
+            poll: PollConfig::default(),
+            feeds: Vec::new(),
+            rules: RulesConfig::default(),
+            risk: RiskConfig::default(),
+            smtp: None,
+            mailbox: MailboxConfig::default(),
+            channels: Vec::new(),
+            escalations: Vec::new(),
+            delivery: DeliveryConfig::default(),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+impl Config {
+    /// Reads and validates a config file; relative paths in it are taken from its folder.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| vec![ConfigError::Read { path: path.display().to_string(), source }])?;
+        let mut config = Config::parse(&path.display().to_string(), &text)?;
+        if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            config.rebase(base);
+        }
+        Ok(config)
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        if self.rules.dir.is_relative() {
+            self.rules.dir = base.join(&self.rules.dir);
+        }
+        if self.mailbox.dir.is_relative() {
+            self.mailbox.dir = base.join(&self.mailbox.dir);
+        }
+        let url = self.store.url.get_ref();
+        if let Some(file) = url.strip_prefix("sqlite://")
+            && !file.starts_with('/')
+            && !file.starts_with(':')
+        {
+            let span = self.store.url.span();
+            self.store.url = Spanned::new(span, format!("sqlite://{}", base.join(file).display()));
+        }
+    }
+
+    /// Parses config text; `path` only labels the errors.
+    pub fn parse(path: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, col) = line_col(text, span.start);
+            ConfigError::Invalid { path: path.to_owned(), line, col, message }
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            vec![at(span, e.message().trim().to_owned())]
+        })?;
+        let errors: Vec<ConfigError> =
+            config.problems().into_iter().map(|(span, message)| at(span, message)).collect();
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+
+    /// Cross-field checks serde cannot express, each with the span it is about.
+    fn problems(&self) -> Vec<(std::ops::Range<usize>, String)> {
+        let mut problems = Vec::new();
+        let url = self.store.url.get_ref();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems.push((self.store.url.span(), format!("store url {url:?} must start with sqlite:// or postgres://")));
+        }
+        let mut feed_names = HashSet::new();
+        for feed in &self.feeds {
+            if !feed_names.insert(feed.name.get_ref().as_str()) {
+                problems.push((feed.name.span(), format!("feed {:?} is defined twice", feed.name.get_ref())));
+            }
+            match reqwest::Url::parse(feed.url.get_ref()) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                Ok(parsed) => problems
+                    .push((feed.url.span(), format!("feed url scheme {:?} is not http or https", parsed.scheme()))),
+                Err(e) => problems.push((feed.url.span(), format!("bad feed url: {e}"))),
+            }
+            if !(feed.weight > 0.0 && feed.weight.is_finite()) {
+                problems.push((feed.name.span(), "feed weight must be a positive number".to_owned()));
+            }
+        }
+        let levels = self.risk.levels.get_ref();
+        if !(levels.low <= levels.medium && levels.medium <= levels.high && levels.high <= levels.critical) {
+            problems.push((self.risk.levels.span(), "risk levels must rise: low <= medium <= high <= critical".into()));
+        }
+        if *self.risk.open_at.get_ref() > 100 {
+            problems.push((self.risk.open_at.span(), "open_at must be within 0..100".to_owned()));
+        }
+        let mut channel_names = HashSet::new();
+        for channel in &self.channels {
+            if !channel_names.insert(channel.name.get_ref().as_str()) {
+                problems.push((channel.name.span(), format!("channel {:?} is defined twice", channel.name.get_ref())));
+            }
+            match channel.kind {
+                ChannelKind::Email if channel.to.is_empty() => {
+                    problems.push((channel.name.span(), "an email channel needs `to` addresses".to_owned()))
+                }
+                ChannelKind::Email => {
+                    for address in &channel.to {
+                        if address.parse::<lettre::message::Mailbox>().is_err() {
+                            problems.push((channel.name.span(), format!("bad email address {address:?}")));
+                        }
+                    }
+                }
+                ChannelKind::Webhook => match &channel.url {
+                    None => problems.push((channel.name.span(), "a webhook channel needs `url`".to_owned())),
+                    Some(url) => {
+                        if reqwest::Url::parse(url.get_ref()).is_err() {
+                            problems.push((url.span(), format!("bad webhook url {:?}", url.get_ref())));
+                        }
+                    }
+                },
+            }
+        }
+        if let Some(smtp) = &self.smtp
+            && smtp.from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            problems.push((0..0, format!("smtp.from {:?} is not an email address", smtp.from)));
+        }
+        let mut policy_names = HashSet::new();
+        for policy in &self.escalations {
+            if !policy_names.insert(policy.name.get_ref().as_str()) {
+                problems.push((policy.name.span(), format!("escalation {:?} is defined twice", policy.name.get_ref())));
+            }
+            if policy.levels.is_empty() {
+                problems.push((policy.name.span(), "an escalation policy needs at least one level".to_owned()));
+            }
+            let referenced = policy.levels.iter().flat_map(|l| l.notify.iter()).chain(policy.fallback.iter());
+            for name in referenced {
+                if !channel_names.contains(name.get_ref().as_str()) {
+                    problems.push((name.span(), format!("no [[channel]] named {:?}", name.get_ref())));
+                }
+            }
+            if policy.levels.windows(2).any(|pair| pair[0].after > pair[1].after) {
+                problems.push((policy.name.span(), "escalation levels must be in order of `after`".to_owned()));
+            }
+        }
+        problems
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|f| f.name.get_ref() == name)
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.name.get_ref() == name)
+    }
+
+    /// The named escalation policy, else the one called "default", else the first.
+    pub fn escalation(&self, name: Option<&str>) -> Option<&EscalationPolicy> {
+        let by_name = |wanted: &str| self.escalations.iter().find(|p| p.name.get_ref() == wanted);
+        name.and_then(by_name).or_else(|| by_name("default")).or_else(|| self.escalations.first())
+    }
+}
+
+impl fmt::Display for LangSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LangSetting::Auto => "auto",
+            LangSetting::En => "en",
+            LangSetting::Zh => "zh",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse("t.toml", text) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_config_takes_documented_defaults() {
+        let config = Config::parse("t.toml", "").expect("empty config is valid");
+        assert_eq!(config.store.url.get_ref(), "sqlite://tocsin.db");
+        assert_eq!(config.poll.default_interval.0, Duration::from_secs(300));
+        assert_eq!(config.poll.max_bytes.0, 10_000_000);
+        assert_eq!(config.risk.open_at(), 60);
+        assert_eq!(config.http.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let found = errors("[poll]\ndefault_interval = \"5m\"\nintervall = \"1m\"\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("t.toml:3:1: "), "{found:?}");
+        assert!(found[0].contains("intervall"), "{found:?}");
+    }
+
+    #[test]
+    fn bad_duration_is_located_at_the_value() {
+        let found = errors("[poll]\ntimeout = \"soon\"\n");
+        assert!(found[0].starts_with("t.toml:2:11: "), "{found:?}");
+        assert!(found[0].contains("bad duration"), "{found:?}");
+    }
+
+    #[test]
+    fn escalation_to_unknown_channel_and_bad_feed_url_are_both_reported() {
+        let text = r#"
+[[feed]]
+name = "a"
+url = "ftp://example.com/feed"
+
+[[channel]]
+name = "pr"
+kind = "email"
+to = ["pr@example.com"]
+
+[[escalation]]
+name = "default"
+levels = [{ after = "0m", notify = ["pr", "nobody"] }]
+"#;
+        let found = errors(text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().any(|e| e.starts_with("t.toml:4:7: ") && e.contains("ftp")), "{found:?}");
+        assert!(found.iter().any(|e| e.starts_with("t.toml:13:42: ") && e.contains("nobody")), "{found:?}");
+    }
+
+    #[test]
+    fn level_boundaries_follow_config() {
+        let config = Config::default();
+        use crate::incident::Level;
+        assert_eq!(config.risk.level_for(39), Level::Low);
+        assert_eq!(config.risk.level_for(40), Level::Medium);
+        assert_eq!(config.risk.level_for(60), Level::High);
+        assert_eq!(config.risk.level_for(80), Level::Critical);
+    }
+}

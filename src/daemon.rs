@@ -1,0 +1,282 @@
+//! The daemon: wires the stages together, runs their workers and owns shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::analyze::{self, RuleSet};
+use crate::api::{self, ApiState, Tokens};
+use crate::clock::Clock;
+use crate::config::{Config, LangSetting};
+use crate::incident::ack_link::AckLinks;
+use crate::incident::escalation::Policy;
+use crate::incident::grouping::{self, Candidate};
+use crate::ingest::Mention;
+use crate::ingest::fetch::{self, FetchLimits};
+use crate::ingest::poller::{FeedTask, MentionSink, Poller};
+use crate::notify::outbox::{ChannelError, Channels, Deliverer};
+use crate::store::{self, IngestOutcome, SqliteStore, Store, StoreError};
+
+/// How often the escalation and delivery workers look for due work.
+const TICK: Duration = Duration::from_millis(500);
+/// Longest an incident title taken from a mention may be.
+const TITLE_CHARS: usize = 140;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] fetch::FetchError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// The user agent tocsin fetches with, so feed operators can see who polls them.
+pub fn user_agent() -> String {
+    format!("tocsin/{} (+https://github.com/tocsin-monitor/tocsin)", env!("CARGO_PKG_VERSION"))
+}
+
+/// The process-wide Prometheus recorder; installed once, shared by every daemon in the process.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; ours then just stays empty.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The analyze → incident stage: scores each mention and records what it decides.
+pub struct Pipeline<S> {
+    store: Arc<S>,
+    rules: Arc<RuleSet>,
+    config: Arc<Config>,
+    clock: Clock,
+    wake_outbox: Arc<Notify>,
+}
+
+impl<S: Store> Pipeline<S> {
+    pub fn new(store: Arc<S>, rules: Arc<RuleSet>, config: Arc<Config>, clock: Clock, wake_outbox: Arc<Notify>) -> Self {
+        Pipeline { store, rules, config, clock, wake_outbox }
+    }
+
+    /// Analyzes one mention and stores it with every incident change it causes.
+    pub async fn process(&self, mention: Mention) -> Result<IngestOutcome, StoreError> {
+        let now = self.clock.now();
+        let scored = analyze::analyze(&self.rules, mention);
+        let candidates: Vec<Candidate> = scored
+            .matches
+            .iter()
+            .filter_map(|found| {
+                let rule = self.rules.rule(&found.rule)?;
+                let policy = self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(|| {
+                    Policy {
+                        name: "none".into(),
+                        levels: Vec::new(),
+                        repeat_every_secs: None,
+                        max_repeats: 0,
+                        group_wait_secs: 0,
+                        ack_timeout_secs: None,
+                        fallback: None,
+                    }
+                });
+                let title: String =
+                    format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
+                Some(Candidate {
+                    group_key: format!("rule:{}", rule.id),
+                    rule: rule.id.clone(),
+                    title,
+                    score: found.severity,
+                    level: self.config.risk.level_for(found.severity),
+                    why: serde_json::json!({ "severity": found.severity, "rule": rule.id, "terms": found.terms }),
+                    policy,
+                    mention_at: scored.mention.effective_time(),
+                })
+            })
+            .collect();
+        let open_at = self.config.risk.open_at();
+        let outcome = self
+            .store
+            .ingest(&scored, &candidates, |candidate, live| grouping::decide(candidate, live, open_at, now), now)
+            .await?;
+        if let IngestOutcome::Stored { opened, .. } = &outcome {
+            metrics::counter!("tocsin_mentions_stored_total").increment(1);
+            for id in opened {
+                metrics::counter!("tocsin_incidents_opened_total").increment(1);
+                tracing::warn!(incident = id, title = %scored.mention.title, "incident opened");
+            }
+            self.wake_outbox.notify_one();
+        }
+        Ok(outcome)
+    }
+}
+
+impl<S: Store> MentionSink for Pipeline<S> {
+    async fn accept(&self, mentions: Vec<Mention>) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for mention in mentions {
+            if matches!(self.process(mention).await?, IngestOutcome::Stored { .. }) {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+}
+
+/// A daemon running in this process.
+pub struct RunningDaemon {
+    /// Where the HTTP server listens (useful when configured with port 0).
+    pub addr: SocketAddr,
+    pub clock: Clock,
+    pub store: Arc<SqliteStore>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningDaemon {
+    /// Stops accepting new work, lets in-flight polls and deliveries finish, and returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+fn feed_tasks(config: &Config) -> Vec<FeedTask> {
+    config
+        .feeds
+        .iter()
+        .map(|feed| FeedTask {
+            name: feed.name.get_ref().clone(),
+            url: feed.url.get_ref().clone(),
+            interval: feed.interval.unwrap_or(config.poll.default_interval).0,
+            lang: match feed.lang {
+                LangSetting::Auto => None,
+                other => Some(other.to_string()),
+            },
+        })
+        .collect()
+}
+
+/// Starts every worker of the daemon and the HTTP server.
+pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens) -> Result<RunningDaemon, DaemonError> {
+    fetch::install_crypto_provider();
+    let config = Arc::new(config);
+    let store = Arc::new(store::open(config.store.url.get_ref()).await?);
+    store.migrate().await?;
+    let tasks_of_feeds = feed_tasks(&config);
+    let feed_rows: Vec<(String, String)> = tasks_of_feeds.iter().map(|f| (f.name.clone(), f.url.clone())).collect();
+    store.sync_feeds(&feed_rows).await?;
+
+    let limits = FetchLimits {
+        timeout: config.poll.timeout.0,
+        max_bytes: config.poll.max_bytes.0,
+        max_redirects: config.poll.max_redirects,
+    };
+    let client = fetch::build_client(&user_agent(), &limits)?;
+    let delivery_client = reqwest::Client::builder()
+        .user_agent(user_agent())
+        .timeout(config.delivery.timeout.0)
+        .build()
+        .map_err(|e| fetch::FetchError::Client(e.to_string()))?;
+    let channels = Channels::from_config(&config, delivery_client)?;
+    let links = AckLinks::new(store.secret("ack_link_key").await?);
+    let wake_outbox = Arc::new(Notify::new());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let pipeline =
+        Arc::new(Pipeline::new(store.clone(), Arc::new(rules), config.clone(), clock.clone(), wake_outbox.clone()));
+    let poller = Arc::new(Poller {
+        store: store.clone(),
+        sink: pipeline,
+        client,
+        limits,
+        concurrency: Arc::new(Semaphore::new(config.poll.max_concurrency.max(1))),
+    });
+    for feed in tasks_of_feeds {
+        let poller = poller.clone();
+        let stop = shutdown_rx.clone();
+        tasks.spawn(async move { poller.run_feed(feed, stop).await });
+    }
+
+    let escalator_store = store.clone();
+    let escalator_clock = clock.clone();
+    let escalator_wake = wake_outbox.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        loop {
+            let now = escalator_clock.now();
+            match escalator_store.due_escalations(now).await {
+                Ok(due) => {
+                    for id in due {
+                        match escalator_store.escalate(id, |policy, opened, state| policy.fire(opened, state, now), now).await
+                        {
+                            Ok(true) => escalator_wake.notify_one(),
+                            Ok(false) => {}
+                            Err(e) => tracing::error!(incident = id, error = %e, "escalation failed"),
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read due escalations"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+
+    let deliverer = Deliverer::new(store.clone(), channels, links.clone(), config.http.public_url(), config.delivery.clone());
+    let deliver_clock = clock.clone();
+    let deliver_wake = wake_outbox.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        loop {
+            if let Err(e) = deliverer.run_due(deliver_clock.now()).await {
+                tracing::error!(error = %e, "delivery pass failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = deliver_wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+
+    let state = ApiState {
+        store: store.clone(),
+        links,
+        tokens: Arc::new(tokens),
+        clock: clock.clone(),
+        metrics: metrics_handle(),
+        public_url: config.http.public_url(),
+        wake_outbox,
+    };
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+    let app = api::router(state);
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    tracing::info!(%addr, feeds = feed_rows.len(), "tocsin is running");
+    Ok(RunningDaemon { addr, clock, store, shutdown, tasks })
+}

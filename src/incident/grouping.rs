@@ -1,0 +1,147 @@
+//! Grouping: what one scored rule match does to its group's incident. Pure: the store loads
+//! the group's state inside its transaction, calls [`decide`], and writes what it returns.
+
+use chrono::{DateTime, Utc};
+
+use super::escalation::{EscalationState, Fired, Policy};
+use super::{Level, Status};
+
+/// One rule match of a mention, ready to be grouped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The group the match belongs to (for now: `rule:<id>`).
+    pub group_key: String,
+    pub rule: String,
+    /// Incident title when this match opens one.
+    pub title: String,
+    pub score: u8,
+    pub level: Level,
+    pub why: serde_json::Value,
+    pub policy: Policy,
+    /// When the mention was published (fetch time when unknown): the time-to-detect origin.
+    pub mention_at: DateTime<Utc>,
+}
+
+/// The live (open or acknowledged) incident of a group, as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupState {
+    pub incident_id: i64,
+    pub status: Status,
+    pub level: Level,
+    pub score: u8,
+    pub opened_at: DateTime<Utc>,
+    pub policy: Policy,
+    pub escalation: EscalationState,
+}
+
+/// What to write for one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Below the opening threshold and no live incident: the mention is stored, nothing opens.
+    Nothing,
+    /// Open an incident; `fired` is the first escalation step when it is due at once.
+    Open { escalation: EscalationState, fired: Option<Fired> },
+    /// Attach the mention to the live incident; a higher level re-notifies at once.
+    Attach { incident_id: i64, raised: Option<Raise> },
+}
+
+/// A level rise: the new level and score, and every channel already told about the incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raise {
+    pub from: Level,
+    pub to: Level,
+    pub score: u8,
+    pub notify: Vec<String>,
+}
+
+/// Decides what a match does to its group, given the group's live incident if any.
+pub fn decide(candidate: &Candidate, live: Option<&GroupState>, open_at: u8, now: DateTime<Utc>) -> Decision {
+    match live {
+        Some(state) => {
+            let raised = (candidate.level > state.level).then(|| Raise {
+                from: state.level,
+                to: candidate.level,
+                score: candidate.score.max(state.score),
+                notify: state.policy.notified_channels(state.escalation),
+            });
+            Decision::Attach { incident_id: state.incident_id, raised }
+        }
+        None if candidate.score >= open_at => {
+            let escalation = candidate.policy.start(now);
+            let fired = candidate.policy.fire(now, escalation, now);
+            Decision::Open { escalation: fired.as_ref().map_or(escalation, |f| f.next), fired }
+        }
+        None => Decision::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::escalation::PolicyLevel;
+    use crate::notify::NoticeKind;
+
+    fn candidate(score: u8, level: Level) -> Candidate {
+        Candidate {
+            group_key: "rule:food-safety".into(),
+            rule: "food-safety".into(),
+            title: "t".into(),
+            score,
+            level,
+            why: serde_json::json!({}),
+            policy: Policy {
+                name: "default".into(),
+                levels: vec![
+                    PolicyLevel { after_secs: 0, notify: vec!["pr".into()] },
+                    PolicyLevel { after_secs: 600, notify: vec!["oncall".into()] },
+                ],
+                repeat_every_secs: None,
+                max_repeats: 0,
+                group_wait_secs: 0,
+                ack_timeout_secs: None,
+                fallback: None,
+            },
+            mention_at: now(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).expect("valid")
+    }
+
+    #[test]
+    fn below_threshold_opens_nothing_and_at_threshold_opens_and_notifies_level_zero() {
+        assert_eq!(decide(&candidate(59, Level::Medium), None, 60, now()), Decision::Nothing);
+        match decide(&candidate(60, Level::High), None, 60, now()) {
+            Decision::Open { fired: Some(fired), escalation } => {
+                assert_eq!(fired.kind, NoticeKind::Opened);
+                assert_eq!(fired.channels, vec!["pr".to_owned()]);
+                assert_eq!(escalation.step, 1);
+            }
+            other => panic!("expected an open with a notice, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_higher_level_on_an_acknowledged_incident_re_notifies_everyone_told_so_far() {
+        let c = candidate(85, Level::Critical);
+        let live = GroupState {
+            incident_id: 3,
+            status: Status::Acknowledged,
+            level: Level::High,
+            score: 70,
+            opened_at: now(),
+            policy: c.policy.clone(),
+            escalation: EscalationState { step: 2, repeats: 0, next_at: None },
+        };
+        match decide(&c, Some(&live), 60, now()) {
+            Decision::Attach { incident_id: 3, raised: Some(raise) } => {
+                assert_eq!((raise.from, raise.to, raise.score), (Level::High, Level::Critical, 85));
+                assert_eq!(raise.notify, vec!["pr".to_owned(), "oncall".to_owned()]);
+            }
+            other => panic!("expected a raise, got {other:?}"),
+        }
+        let lower = candidate(10, Level::Low);
+        assert_eq!(decide(&lower, Some(&live), 60, now()), Decision::Attach { incident_id: 3, raised: None });
+    }
+}

@@ -1,0 +1,164 @@
+//! Incidents: grouping scored mentions, the open → acknowledged → resolved state machine,
+//! escalation and the append-only timeline.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an incident stands in the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+/// How serious an incident is; levels only rise until the incident is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// An incident as the API, the dashboard and every notification show it (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: i64,
+    pub status: Status,
+    pub level: Level,
+    /// Highest risk score seen in the group, 0..100.
+    pub score: u8,
+    pub rule: String,
+    pub title: String,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Number of mentions attached.
+    pub mentions: i64,
+    /// The risk breakdown of the mention that set the score: why this incident exists.
+    pub why: serde_json::Value,
+}
+
+/// A mention attached to an incident, as alerts list it ("top mentions").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MentionSummary {
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// First few hundred characters of the body, as fetched (escape before showing).
+    pub excerpt: String,
+    /// The rule terms that matched, in the order found.
+    pub terms: Vec<String>,
+    pub risk: u8,
+}
+
+pub mod ack_link;
+pub mod escalation;
+pub mod grouping;
+pub mod timeline;
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Acknowledged => "acknowledged",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        match text {
+            "open" => Some(Status::Open),
+            "acknowledged" => Some(Status::Acknowledged),
+            "resolved" => Some(Status::Resolved),
+            _ => None,
+        }
+    }
+
+    /// The status an action leads to from this one, or why the action is refused.
+    pub fn apply(self, action: Action) -> Result<Status, TransitionError> {
+        match (self, action) {
+            (Status::Open, Action::Acknowledge) => Ok(Status::Acknowledged),
+            (Status::Open | Status::Acknowledged, Action::Resolve) => Ok(Status::Resolved),
+            (Status::Resolved, Action::Reopen) => Ok(Status::Open),
+            (from, action) => Err(TransitionError { from, action }),
+        }
+    }
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Level> {
+        match text {
+            "low" => Some(Level::Low),
+            "medium" => Some(Level::Medium),
+            "high" => Some(Level::High),
+            "critical" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// A workflow action a person takes on an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Acknowledge,
+    Resolve,
+    Reopen,
+}
+
+impl Action {
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Action::Acknowledge => "acknowledged",
+            Action::Resolve => "resolved",
+            Action::Reopen => "reopened",
+        }
+    }
+}
+
+/// An action that the incident's current status does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {} an incident that is {}", action_verb(*.action), .from.as_str())]
+pub struct TransitionError {
+    pub from: Status,
+    pub action: Action,
+}
+
+fn action_verb(action: Action) -> &'static str {
+    match action {
+        Action::Acknowledge => "acknowledge",
+        Action::Resolve => "resolve",
+        Action::Reopen => "reopen",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_workflow_transitions_are_allowed() {
+        assert_eq!(Status::Open.apply(Action::Acknowledge), Ok(Status::Acknowledged));
+        assert_eq!(Status::Acknowledged.apply(Action::Resolve), Ok(Status::Resolved));
+        assert_eq!(Status::Open.apply(Action::Resolve), Ok(Status::Resolved));
+        assert_eq!(Status::Resolved.apply(Action::Reopen), Ok(Status::Open));
+        let refused = Status::Acknowledged.apply(Action::Acknowledge).unwrap_err();
+        assert_eq!(refused.to_string(), "cannot acknowledge an incident that is acknowledged");
+        assert!(Status::Resolved.apply(Action::Acknowledge).is_err());
+        assert!(Status::Open.apply(Action::Reopen).is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! The poller: one worker per feed that fetches on its schedule, parses, and hands the items
+//! to the next stage. A failing feed backs off and logs one clear error per poll; it never
+//! stops the others.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, watch};
+
+use super::Mention;
+use super::fetch::{self, FetchError, FetchLimits, FetchOutcome, Validators};
+use super::parse;
+use crate::store::{PollRecord, Store, StoreError};
+
+/// Longest wait between polls of a failing feed.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Where polled items go: the next stage of the pipeline. Returns how many were new.
+pub trait MentionSink: Send + Sync + 'static {
+    fn accept(&self, mentions: Vec<Mention>) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+/// What the poller needs to know about one feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedTask {
+    pub name: String,
+    pub url: String,
+    pub interval: Duration,
+    pub lang: Option<String>,
+}
+
+/// Why one poll of a feed failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Poller<S, K> {
+    pub store: Arc<S>,
+    pub sink: Arc<K>,
+    pub client: reqwest::Client,
+    pub limits: FetchLimits,
+    pub concurrency: Arc<Semaphore>,
+}
+
+/// The wait before the next poll: the interval after a success; after `failures` failures in
+/// a row, the interval doubled per failure up to an hour, or longer if the server asked.
+pub fn next_delay(interval: Duration, failures: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    let base = if failures == 0 {
+        interval
+    } else {
+        interval.saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF.max(interval))
+    };
+    // ±10% so feeds configured alike drift apart instead of polling in lockstep.
+    let jittered = base.mul_f64(1.0 + jitter.clamp(-1.0, 1.0) * 0.1);
+    retry_after.map_or(jittered, |asked| jittered.max(asked))
+}
+
+impl<S: Store, K: MentionSink> Poller<S, K> {
+    /// Polls one feed once: fetch, parse, hand over, record. Returns how many items were new.
+    pub async fn poll_once(&self, feed: &FeedTask, validators: &Validators) -> Result<(Validators, usize), PollError> {
+        let _slot = self.concurrency.acquire().await;
+        let fetched_at = Utc::now();
+        let outcome = fetch::fetch(&self.client, &feed.url, validators, &self.limits).await?;
+        let FetchOutcome::Fetched { body, content_type, validators, final_url } = outcome else {
+            return Ok((validators.clone(), 0));
+        };
+        let parsed = parse::parse_feed(&feed.name, &body, content_type.as_deref(), Some(&final_url), fetched_at)?;
+        for problem in &parsed.problems {
+            tracing::info!(feed = %feed.name, %problem, "feed recovered from a problem");
+        }
+        let items = parsed
+            .items
+            .into_iter()
+            .map(|mut mention| {
+                if mention.lang.is_none() {
+                    mention.lang.clone_from(&feed.lang);
+                }
+                mention
+            })
+            .collect();
+        let new = self.sink.accept(items).await?;
+        Ok((validators, new))
+    }
+
+    /// Polls a feed on its schedule until `shutdown` turns true. A poll in progress finishes
+    /// before the worker stops.
+    pub async fn run_feed(&self, feed: FeedTask, mut shutdown: watch::Receiver<bool>) {
+        let mut state = match self.store.feed_state(&feed.name).await {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::error!(feed = %feed.name, error = %e, "cannot read feed state");
+                None
+            }
+        };
+        let mut validators = state.as_ref().map(|s| s.validators.clone()).unwrap_or_default();
+        let mut failures = state.as_ref().map_or(0, |s| u32::try_from(s.consecutive_failures).unwrap_or(u32::MAX));
+        let mut next_at: Option<DateTime<Utc>> = state.take().and_then(|s| s.next_poll_at);
+        loop {
+            let wait = next_at.map_or(Duration::ZERO, |at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            let now = Utc::now();
+            let record = match self.poll_once(&feed, &validators).await {
+                Ok((fresh, new_items)) => {
+                    failures = 0;
+                    validators = fresh;
+                    metrics::counter!("tocsin_polls_total", "result" => "ok").increment(1);
+                    tracing::debug!(feed = %feed.name, new_items, "polled");
+                    let next = now + chrono_delay(next_delay(feed.interval, 0, None, jitter));
+                    PollRecord::Success {
+                        validators: validators.clone(),
+                        new_items: i64::try_from(new_items).unwrap_or(i64::MAX),
+                        next_poll_at: next,
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let retry_after = match &error {
+                        PollError::Fetch(FetchError::Status { retry_after, .. }) => *retry_after,
+                        _ => None,
+                    };
+                    metrics::counter!("tocsin_polls_total", "result" => "error").increment(1);
+                    tracing::warn!(feed = %feed.name, url = %feed.url, failures, error = %error, "poll failed");
+                    let next = now + chrono_delay(next_delay(feed.interval, failures, retry_after, jitter));
+                    PollRecord::Failure { error: error.to_string(), next_poll_at: next }
+                }
+            };
+            next_at = Some(match &record {
+                PollRecord::Success { next_poll_at, .. } | PollRecord::Failure { next_poll_at, .. } => *next_poll_at,
+            });
+            if let Err(e) = self.store.record_poll(&feed.name, &record, now).await {
+                tracing::error!(feed = %feed.name, error = %e, "cannot record poll");
+            }
+        }
+    }
+}
+
+fn chrono_delay(delay: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_to_an_hour_and_honour_retry_after() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(next_delay(minute, 0, None, 0.0), minute);
+        assert_eq!(next_delay(minute, 3, None, 0.0), minute * 8);
+        assert_eq!(next_delay(minute, 12, None, 0.0), MAX_BACKOFF);
+        assert_eq!(next_delay(minute, 1, Some(minute * 10), 0.0), minute * 10);
+        assert_eq!(next_delay(minute, 0, None, 1.0), Duration::from_secs(66));
+    }
+}

@@ -1,0 +1,15 @@
+//! tocsin: a self-hosted reputation and crisis early-warning monitor.
+//!
+//! The pipeline runs in one direction: feeds → [`ingest`] → [`analyze`] → [`incident`] →
+//! [`notify`], with [`store`] beside it and [`api`] on top. [`daemon`] wires the stages.
+
+pub mod analyze;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod incident;
+pub mod ingest;
+pub mod notify;
+pub mod store;

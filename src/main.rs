@@ -1,0 +1,352 @@
+//! The `tocsin` command: parse arguments, load config, call the library, map errors to exit
+//! codes (0 ok, 1 user error, 2 internal error).
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use tocsin::analyze::{self, RuleSet};
+use tocsin::api::Tokens;
+use tocsin::clock::Clock;
+use tocsin::config::Config;
+use tocsin::incident::Action;
+use tocsin::incident::timeline;
+use tocsin::ingest::Mention;
+use tocsin::store::{self, IncidentFilter, Store};
+use tocsin::{daemon, demo};
+
+#[derive(Parser)]
+#[command(name = "tocsin", version, about = "Reputation and crisis early-warning monitor")]
+struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, default_value = "tocsin.toml")]
+    config: PathBuf,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: migrate, poll, analyze, escalate, deliver, serve HTTP.
+    Run,
+    /// Validate the config and the rules; every error as file:line:col.
+    Check,
+    /// Run the examples embedded in rule files.
+    Test {
+        /// Rules folder (default: the configured one, else the bundled packs).
+        dir: Option<PathBuf>,
+    },
+    /// Analyze one text (or `-` for standard input) and print JSON.
+    Score {
+        text: Option<String>,
+        /// Score each line of standard input on its own, one JSON object per line.
+        #[arg(long)]
+        lines: bool,
+    },
+    /// Work on incidents from a terminal.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
+    Demo {
+        /// How many times faster than real time the scenario (and escalation delays) runs.
+        #[arg(long, default_value_t = 5.0)]
+        speed: f64,
+        /// Exit when the scenario is over instead of keeping the dashboard up.
+        #[arg(long)]
+        once: bool,
+        /// Folder for the demo's database and mailbox.
+        #[arg(long, default_value = "tocsin-demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum IncidentCommand {
+    /// List incidents, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show an incident with its timeline.
+    Show { id: i64 },
+    /// Acknowledge: stops escalation.
+    Ack { id: i64 },
+    Resolve { id: i64 },
+    Reopen { id: i64 },
+}
+
+/// An error with its exit code: 1 for something the user can fix, 2 for ours.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn user(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: 1, error: error.into() }
+}
+
+fn internal(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: 2, error: error.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    if matches!(cli.command, Command::Demo { .. }) {
+        demo::prepare_environment();
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run => run(&cli.config).await,
+        Command::Check => check(&cli.config),
+        Command::Test { dir } => test_rules(&cli.config, dir.as_deref()),
+        Command::Score { text, lines } => score(&cli.config, text, lines),
+        Command::Incident { command } => incident(&cli.config, command).await,
+        Command::Migrate => {
+            let config = load_config(&cli.config)?;
+            let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+            store.migrate().await.map_err(internal)?;
+            println!("migrations applied to {}", store::redact(config.store.url.get_ref()));
+            Ok(())
+        }
+        Command::Demo { speed, once, dir } => {
+            if !(speed.is_finite() && speed > 0.0) {
+                return Err(user(anyhow!("--speed must be a positive number")));
+            }
+            demo::run(demo::DemoOptions { speed, once, dir }).await.map_err(internal)
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(|errors| {
+        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        user(anyhow!("{text}"))
+    })
+}
+
+/// The config if the file exists; commands that work without one get the defaults.
+fn optional_config(path: &Path) -> Result<Option<Config>, Failure> {
+    if path.exists() { load_config(path).map(Some) } else { Ok(None) }
+}
+
+/// The configured rules, or the bundled packs when the configured folder does not exist.
+fn load_rules(dir: &Path) -> Result<RuleSet, Failure> {
+    if !dir.exists() {
+        tracing::info!(dir = %dir.display(), "rules folder not found; using the bundled rule packs");
+        return Ok(RuleSet::bundled());
+    }
+    RuleSet::load_dir(dir).map_err(|errors| user(anyhow!("{errors}")))
+}
+
+async fn run(config_path: &Path) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let rules = load_rules(&config.rules.dir)?;
+    let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
+    let running = daemon::start(config, rules, Clock::default(), tokens).await.map_err(user)?;
+    wait_for_shutdown_signal().await.map_err(internal)?;
+    tracing::info!("shutting down: finishing in-flight work");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        result = tokio::signal::ctrl_c() => result?,
+    }
+    Ok(())
+}
+
+fn check(config_path: &Path) -> Result<(), Failure> {
+    let mut problems = Vec::new();
+    let rules_dir = match Config::load(config_path) {
+        Ok(config) => Some(config.rules.dir),
+        Err(errors) => {
+            problems.extend(errors.iter().map(ToString::to_string));
+            None
+        }
+    };
+    let mut rule_count = 0;
+    if let Some(dir) = &rules_dir {
+        if dir.exists() {
+            match RuleSet::load_dir(dir) {
+                Ok(rules) => rule_count = rules.rules().len(),
+                Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+            }
+        } else {
+            println!("note: rules folder {} not found; the bundled rule packs will be used", dir.display());
+            rule_count = RuleSet::bundled().rules().len();
+        }
+    }
+    if problems.is_empty() {
+        println!("{}: ok ({rule_count} rules)", config_path.display());
+        Ok(())
+    } else {
+        Err(user(anyhow!("{} problem(s):\n{}", problems.len(), problems.join("\n"))))
+    }
+}
+
+fn rules_for(config_path: &Path, dir: Option<&Path>) -> Result<RuleSet, Failure> {
+    match (dir, optional_config(config_path)?) {
+        (Some(dir), _) => RuleSet::load_dir(dir).map_err(|errors| user(anyhow!("{errors}"))),
+        (None, Some(config)) => load_rules(&config.rules.dir),
+        (None, None) => Ok(RuleSet::bundled()),
+    }
+}
+
+fn test_rules(config_path: &Path, dir: Option<&Path>) -> Result<(), Failure> {
+    let rules = rules_for(config_path, dir)?;
+    let outcomes = rules.run_examples();
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    for outcome in &outcomes {
+        let verdict = if outcome.passed { "ok  " } else { "FAIL" };
+        let expected = if outcome.expected { "match" } else { "no match" };
+        println!("{verdict} {} example {}: expected {expected}: {}", outcome.rule, outcome.index + 1, outcome.text);
+    }
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    if failed > 0 { Err(user(anyhow!("{failed} rule example(s) failed"))) } else { Ok(()) }
+}
+
+fn score_json(rules: &RuleSet, text: &str) -> serde_json::Value {
+    let now = Utc::now();
+    let mention = Mention {
+        feed: "cli".into(),
+        guid: String::new(),
+        title: String::new(),
+        body: text.to_owned(),
+        author: None,
+        url: None,
+        published: None,
+        fetched_at: now,
+        lang: None,
+    };
+    let scored = analyze::analyze(rules, mention);
+    serde_json::json!({
+        "matches": scored.matches,
+        "risk": { "score": scored.risk, "breakdown": scored.breakdown },
+    })
+}
+
+fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Failure> {
+    let rules = rules_for(config_path, None)?;
+    if lines {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("cannot read standard input").map_err(user)?;
+            println!("{}", score_json(&rules, &line));
+        }
+        return Ok(());
+    }
+    let text = match text.as_deref() {
+        None | Some("-") => {
+            let mut buffer = String::new();
+            std::io::stdin().read_to_string(&mut buffer).context("cannot read standard input").map_err(user)?;
+            buffer
+        }
+        Some(text) => text.to_owned(),
+    };
+    let output = serde_json::to_string_pretty(&score_json(&rules, &text)).map_err(internal)?;
+    println!("{output}");
+    Ok(())
+}
+
+/// Who a terminal action is attributed to on the timeline.
+fn cli_actor() -> String {
+    let who = std::env::var("TOCSIN_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    format!("cli:{who}")
+}
+
+async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    store.migrate().await.map_err(internal)?;
+    let (id, action) = match command {
+        IncidentCommand::List { status } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(text) => Some(
+                    tocsin::incident::Status::parse(text)
+                        .ok_or_else(|| user(anyhow!("status {text:?} is not open, acknowledged or resolved")))?,
+                ),
+            };
+            let incidents = store
+                .incidents(&IncidentFilter { status, limit: 500, ..IncidentFilter::default() })
+                .await
+                .map_err(internal)?;
+            for incident in incidents {
+                println!(
+                    "#{:<5} {:<12} {:<8} {:>3} {:<20} {}",
+                    incident.id,
+                    incident.status.as_str(),
+                    incident.level.as_str(),
+                    incident.score,
+                    incident.rule,
+                    incident.title
+                );
+            }
+            return Ok(());
+        }
+        IncidentCommand::Show { id } => {
+            let incident = store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
+            let events = store.timeline(id).await.map_err(internal)?;
+            let verified = timeline::verify(&events).is_ok();
+            let output = serde_json::json!({ "incident": incident, "timeline": events, "timeline_verified": verified });
+            println!("{}", serde_json::to_string_pretty(&output).map_err(internal)?);
+            return Ok(());
+        }
+        IncidentCommand::Ack { id } => (id, Action::Acknowledge),
+        IncidentCommand::Resolve { id } => (id, Action::Resolve),
+        IncidentCommand::Reopen { id } => (id, Action::Reopen),
+    };
+    let incident = store.transition(id, action, &cli_actor(), Utc::now()).await.map_err(|e| match e {
+        store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
+        other => internal(other),
+    })?;
+    println!("incident {} is {}", incident.id, incident.status.as_str());
+    Ok(())
+}

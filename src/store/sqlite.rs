@@ -1,0 +1,726 @@
+//! The SQLite store: one file, WAL, write transactions taken with `BEGIN IMMEDIATE` so two
+//! writers queue on the busy timeout instead of failing on a lock upgrade.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::{
+    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError,
+};
+use crate::analyze::Scored;
+use crate::incident::escalation::{EscalationState, Fired, Policy};
+use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
+use crate::incident::{Action, Incident, Level, MentionSummary, Status};
+use crate::ingest::Mention;
+use crate::ingest::fetch::Validators;
+use crate::notify::NoticeKind;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const EXCERPT_CHARS: usize = 280;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+/// Times are stored as fixed-width RFC 3339 UTC text, so text order is time order.
+fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("bad time {text:?}: {e}")))
+}
+
+fn opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.as_deref().map(parse_ts).transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad stored JSON: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing our own plain data types cannot fail; an empty object keeps the row valid if it ever did.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn new_notice_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::random();
+    format!("ntf_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+const INCIDENT_COLUMNS: &str = "id, rule, title, status, level, score, why, opened_at, acknowledged_at, resolved_at, \
+     (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
+
+fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
+    let status: String = row.try_get("status")?;
+    let level: String = row.try_get("level")?;
+    let score: i64 = row.try_get("score")?;
+    Ok(Incident {
+        id: row.try_get("id")?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        score: u8::try_from(score).unwrap_or(100),
+        rule: row.try_get("rule")?,
+        title: row.try_get("title")?,
+        opened_at: parse_ts(row.try_get("opened_at")?)?,
+        acknowledged_at: opt_ts(row.try_get("acknowledged_at")?)?,
+        resolved_at: opt_ts(row.try_get("resolved_at")?)?,
+        mentions: row.try_get("mention_count")?,
+        why: json(row.try_get("why")?)?,
+    })
+}
+
+/// The escalation columns of an incident row.
+struct EscalationRow {
+    status: Status,
+    level: Level,
+    score: u8,
+    opened_at: DateTime<Utc>,
+    policy: Policy,
+    state: EscalationState,
+}
+
+async fn load_escalation(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+) -> Result<Option<EscalationRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT status, level, score, opened_at, policy, escalation_step, escalation_repeats, next_escalation_at \
+         FROM incidents WHERE id = ?",
+    )
+    .bind(incident_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| escalation_from_row(&row)).transpose()
+}
+
+fn escalation_from_row(row: &SqliteRow) -> Result<EscalationRow, StoreError> {
+    let status: String = row.try_get("status")?;
+    let level: String = row.try_get("level")?;
+    let score: i64 = row.try_get("score")?;
+    let step: i64 = row.try_get("escalation_step")?;
+    let repeats: i64 = row.try_get("escalation_repeats")?;
+    Ok(EscalationRow {
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        score: u8::try_from(score).unwrap_or(100),
+        opened_at: parse_ts(row.try_get("opened_at")?)?,
+        policy: json(row.try_get("policy")?)?,
+        state: EscalationState {
+            step: u32::try_from(step).unwrap_or(0),
+            repeats: u32::try_from(repeats).unwrap_or(0),
+            next_at: opt_ts(row.try_get("next_escalation_at")?)?,
+        },
+    })
+}
+
+/// Appends an event to an incident's timeline, chained to the one before it.
+async fn append_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM timeline WHERE incident_id = ? ORDER BY id DESC LIMIT 1")
+            .bind(incident_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let prev = prev.unwrap_or_default();
+    let kind = event.kind.as_str();
+    let hash = event_hash(&prev, incident_id, event.at, &event.actor, kind, &event.details);
+    sqlx::query(
+        "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(incident_id)
+    .bind(ts(event.at))
+    .bind(&event.actor)
+    .bind(kind)
+    .bind(event.details.to_string())
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues one notice per channel, due at `due_at`.
+async fn enqueue(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    channels: &[String],
+    kind: NoticeKind,
+    level: u32,
+    now: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for channel in channels {
+        sqlx::query(
+            "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_notice_id())
+        .bind(incident_id)
+        .bind(channel)
+        .bind(to_json(&kind))
+        .bind(i64::from(level))
+        .bind(ts(now))
+        .bind(ts(due_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn attach(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    mention_id: i64,
+    scored: &Scored,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(mention_id)
+    .bind(i64::from(scored.risk))
+    .bind(ts(now))
+    .bind(to_json(&scored.mention))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
+    serde_json::json!({
+        "mention_ids": [mention_id],
+        "feed": mention.feed,
+        "title": mention.title,
+        "url": mention.url,
+    })
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let fresh: [u8; 32] = rand::random();
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(name)
+            .bind(fresh.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        let value: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(name).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for (name, url) in feeds {
+            // A changed URL is a different source: its validators no longer apply.
+            sqlx::query(
+                "INSERT INTO feeds (name, url) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
+                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END, \
+                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
+            )
+            .bind(name)
+            .bind(url)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn feed_state(&self, name: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        row.map(|row| feed_from_row(&row)).transpose()
+    }
+
+    async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(feed_from_row).collect()
+    }
+
+    async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let query = match record {
+            PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
+                "UPDATE feeds SET etag = ?, last_modified = ?, last_success_at = ?, consecutive_failures = 0, \
+                 items_seen = items_seen + ?, next_poll_at = ? WHERE name = ?",
+            )
+            .bind(validators.etag.clone())
+            .bind(validators.last_modified.clone())
+            .bind(ts(now))
+            .bind(*new_items)
+            .bind(ts(*next_poll_at)),
+            PollRecord::Failure { error, next_poll_at } => sqlx::query(
+                "UPDATE feeds SET last_error = ?, last_error_at = ?, consecutive_failures = consecutive_failures + 1, \
+                 next_poll_at = ? WHERE name = ?",
+            )
+            .bind(error.clone())
+            .bind(ts(now))
+            .bind(ts(*next_poll_at)),
+        };
+        query.bind(name).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ingest<D>(
+        &self,
+        scored: &Scored,
+        candidates: &[Candidate],
+        decide: D,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError>
+    where
+        D: Fn(&Candidate, Option<&GroupState>) -> Decision + Send + Sync,
+    {
+        let mention = &scored.mention;
+        let mut tx = self.write().await?;
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
+        )
+        .bind(&mention.feed)
+        .bind(&mention.guid)
+        .bind(&mention.title)
+        .bind(&mention.body)
+        .bind(&mention.author)
+        .bind(&mention.url)
+        .bind(mention.published.map(ts))
+        .bind(ts(mention.fetched_at))
+        .bind(&mention.lang)
+        .bind(i64::from(scored.risk))
+        .bind(scored.breakdown.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(mention_id) = inserted else {
+            return Ok(IngestOutcome::Duplicate);
+        };
+        for found in &scored.matches {
+            sqlx::query("INSERT INTO rule_matches (mention_id, rule, severity, terms) VALUES (?, ?, ?, ?)")
+                .bind(mention_id)
+                .bind(&found.rule)
+                .bind(i64::from(found.severity))
+                .bind(to_json(&found.terms))
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        let (mut opened, mut attached) = (Vec::new(), Vec::new());
+        for candidate in candidates {
+            let live_row = sqlx::query(
+                "SELECT id, status, level, score, opened_at, policy, escalation_step, escalation_repeats, \
+                 next_escalation_at FROM incidents WHERE group_key = ? AND status <> 'resolved'",
+            )
+            .bind(&candidate.group_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let live = match live_row {
+                Some(row) => {
+                    let esc = escalation_from_row(&row)?;
+                    Some(GroupState {
+                        incident_id: row.try_get("id")?,
+                        status: esc.status,
+                        level: esc.level,
+                        score: esc.score,
+                        opened_at: esc.opened_at,
+                        policy: esc.policy,
+                        escalation: esc.state,
+                    })
+                }
+                None => None,
+            };
+            match decide(candidate, live.as_ref()) {
+                Decision::Nothing => {}
+                Decision::Open { escalation, fired } => {
+                    let incident_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
+                         first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at) \
+                         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(&candidate.group_key)
+                    .bind(&candidate.rule)
+                    .bind(&candidate.title)
+                    .bind(candidate.level.as_str())
+                    .bind(i64::from(candidate.score))
+                    .bind(candidate.why.to_string())
+                    .bind(ts(now))
+                    .bind(ts(candidate.mention_at))
+                    .bind(to_json(&candidate.policy))
+                    .bind(i64::from(escalation.step))
+                    .bind(i64::from(escalation.repeats))
+                    .bind(escalation.next_at.map(ts))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    attach(&mut tx, incident_id, mention_id, scored, now).await?;
+                    let details = serde_json::json!({
+                        "rule": candidate.rule,
+                        "level": candidate.level,
+                        "score": candidate.score,
+                        "why": candidate.why,
+                        "policy": candidate.policy.name,
+                        "first_mention_at": ts(candidate.mention_at),
+                        "mention": mention_details(mention_id, mention),
+                    });
+                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
+                    if let Some(fired) = fired {
+                        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+                    }
+                    opened.push(incident_id);
+                }
+                Decision::Attach { incident_id, raised } => {
+                    attach(&mut tx, incident_id, mention_id, scored, now).await?;
+                    let details = mention_details(mention_id, mention);
+                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::MentionsAttached, details))
+                        .await?;
+                    if let Some(raise) = raised {
+                        sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
+                            .bind(raise.to.as_str())
+                            .bind(i64::from(raise.score))
+                            .bind(candidate.why.to_string())
+                            .bind(incident_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let details = serde_json::json!({
+                            "from": raise.from, "to": raise.to, "score": raise.score, "why": candidate.why,
+                        });
+                        append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::LevelChanged, details))
+                            .await?;
+                        enqueue(&mut tx, incident_id, &raise.notify, NoticeKind::LevelChanged, 0, now, now).await?;
+                    }
+                    attached.push(incident_id);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(IngestOutcome::Stored { mention_id, opened, attached })
+    }
+
+    async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE status = 'open' AND next_escalation_at IS NOT NULL \
+             AND next_escalation_at <= ? ORDER BY next_escalation_at",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn escalate<F>(&self, incident_id: i64, fire: F, now: DateTime<Utc>) -> Result<bool, StoreError>
+    where
+        F: Fn(&Policy, DateTime<Utc>, EscalationState) -> Option<Fired> + Send + Sync,
+    {
+        let mut tx = self.write().await?;
+        let Some(row) = load_escalation(&mut tx, incident_id).await? else {
+            return Err(StoreError::NoIncident(incident_id));
+        };
+        if row.status != Status::Open {
+            return Ok(false);
+        }
+        let Some(fired) = fire(&row.policy, row.opened_at, row.state) else {
+            return Ok(false);
+        };
+        let updated = sqlx::query(
+            "UPDATE incidents SET escalation_step = ?, escalation_repeats = ?, next_escalation_at = ? \
+             WHERE id = ? AND status = 'open' AND escalation_step = ? AND escalation_repeats = ?",
+        )
+        .bind(i64::from(fired.next.step))
+        .bind(i64::from(fired.next.repeats))
+        .bind(fired.next.next_at.map(ts))
+        .bind(incident_id)
+        .bind(i64::from(row.state.step))
+        .bind(i64::from(row.state.repeats))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if fired.kind != NoticeKind::Opened {
+            let details = serde_json::json!({
+                "level": fired.level, "channels": fired.channels, "type": fired.kind,
+                "next_at": fired.next.next_at.map(ts),
+            });
+            append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Escalated, details)).await?;
+        }
+        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn transition(
+        &self,
+        incident_id: i64,
+        action: Action,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.write().await?;
+        let row = load_escalation(&mut tx, incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
+        let next = row.status.apply(action)?;
+        let told = row.policy.notified_channels(row.state);
+        let (kind, event_kind) = match action {
+            Action::Acknowledge => (NoticeKind::Acknowledged, EventKind::Acknowledged),
+            Action::Resolve => (NoticeKind::Resolved, EventKind::Resolved),
+            Action::Reopen => (NoticeKind::Reopened, EventKind::Reopened),
+        };
+        match action {
+            Action::Acknowledge => {
+                sqlx::query(
+                    "UPDATE incidents SET status = ?, acknowledged_at = ?, next_escalation_at = NULL WHERE id = ?",
+                )
+                .bind(next.as_str())
+                .bind(ts(now))
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Action::Resolve => {
+                sqlx::query("UPDATE incidents SET status = ?, resolved_at = ?, next_escalation_at = NULL WHERE id = ?")
+                    .bind(next.as_str())
+                    .bind(ts(now))
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Action::Reopen => {
+                // Escalation starts over from the copied policy, as for a new incident.
+                let restart = row.policy.start(now);
+                sqlx::query(
+                    "UPDATE incidents SET status = ?, acknowledged_at = NULL, resolved_at = NULL, \
+                     escalation_step = 0, escalation_repeats = 0, next_escalation_at = ? WHERE id = ?",
+                )
+                .bind(next.as_str())
+                .bind(restart.next_at.map(ts))
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let details = serde_json::json!({ "from": row.status, "to": next });
+        append_event(&mut tx, incident_id, &NewEvent { at: now, actor: actor.to_owned(), kind: event_kind, details })
+            .await?;
+        if action != Action::Reopen {
+            enqueue(&mut tx, incident_id, &told, kind, row.state.step, now, now).await?;
+        }
+        let incident = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
+            .bind(incident_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let incident = incident_from_row(&incident)?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(
+            "UPDATE outbox SET due_at = ? WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= ? \
+             ORDER BY due_at, id LIMIT ?) RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts",
+        )
+        .bind(ts(now + lease))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut items = rows
+            .iter()
+            .map(|row| {
+                Ok(OutboxItem {
+                    id: row.try_get("id")?,
+                    notice_id: row.try_get("notice_id")?,
+                    incident_id: row.try_get("incident_id")?,
+                    channel: row.try_get("channel")?,
+                    kind: json(row.try_get("kind")?)?,
+                    created_at: parse_ts(row.try_get("created_at")?)?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        items.sort_by_key(|item| item.id);
+        Ok(items)
+    }
+
+    async fn finish_notice(&self, item: &OutboxItem, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (state, due_at, delivered_at, result) = match &attempt.result {
+            AttemptResult::Delivered => ("delivered", now, Some(ts(now)), "delivered"),
+            AttemptResult::RetryAt(at) => ("pending", *at, None, "retrying"),
+            AttemptResult::Failed => ("failed", now, None, "failed"),
+        };
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, state = ?, due_at = ?, last_error = ?, delivered_at = ? \
+             WHERE id = ?",
+        )
+        .bind(state)
+        .bind(ts(due_at))
+        .bind((state != "delivered").then(|| attempt.detail.clone()))
+        .bind(delivered_at)
+        .bind(item.id)
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({
+            "notice_id": item.notice_id,
+            "channel": item.channel,
+            "type": item.kind,
+            "attempt": item.attempts + 1,
+            "result": result,
+            "detail": attempt.detail,
+            "duration_ms": attempt.duration_ms,
+            "next_attempt_at": matches!(attempt.result, AttemptResult::RetryAt(_)).then(|| ts(due_at)),
+        });
+        append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_notices(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
+    }
+
+    async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| incident_from_row(&row)).transpose()
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rule = ?2) \
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
+        )))
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.rule.as_deref())
+        .bind(filter.before_id)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    async fn timeline(&self, incident_id: i64) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM timeline WHERE incident_id = ? ORDER BY id")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    id: row.try_get("id")?,
+                    incident_id: row.try_get("incident_id")?,
+                    at: parse_ts(row.try_get("at")?)?,
+                    actor: row.try_get("actor")?,
+                    kind: row.try_get("kind")?,
+                    details: json(row.try_get("details")?)?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT im.snapshot, im.risk, rm.terms FROM incident_mentions im \
+             JOIN incidents i ON i.id = im.incident_id \
+             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule \
+             WHERE im.incident_id = ? ORDER BY im.risk DESC, im.mention_id LIMIT ?",
+        )
+        .bind(incident_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mention: Mention = json(row.try_get("snapshot")?)?;
+                let terms: Option<String> = row.try_get("terms")?;
+                let terms: Vec<serde_json::Value> = terms.as_deref().map(json).transpose()?.unwrap_or_default();
+                let risk: i64 = row.try_get("risk")?;
+                Ok(MentionSummary {
+                    excerpt: mention.body.chars().take(EXCERPT_CHARS).collect(),
+                    feed: mention.feed,
+                    title: mention.title,
+                    url: mention.url,
+                    published: mention.published,
+                    terms: terms
+                        .iter()
+                        .filter_map(|t| t.get("term").and_then(|t| t.as_str()).map(str::to_owned))
+                        .fold(Vec::new(), |mut unique, term| {
+                            if !unique.contains(&term) {
+                                unique.push(term);
+                            }
+                            unique
+                        }),
+                    risk: u8::try_from(risk).unwrap_or(100),
+                })
+            })
+            .collect()
+    }
+
+    async fn mention_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+}
+
+fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
+    Ok(FeedState {
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        validators: Validators { etag: row.try_get("etag")?, last_modified: row.try_get("last_modified")? },
+        last_success_at: opt_ts(row.try_get("last_success_at")?)?,
+        last_error: row.try_get("last_error")?,
+        last_error_at: opt_ts(row.try_get("last_error_at")?)?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        next_poll_at: opt_ts(row.try_get("next_poll_at")?)?,
+        items_seen: row.try_get("items_seen")?,
+    })
+}
