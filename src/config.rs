@@ -409,6 +409,10 @@ pub struct DeliveryConfig {
     pub give_up_after: HumanDuration,
     #[serde(default = "default_delivery_timeout")]
     pub timeout: HumanDuration,
+    /// How long a worker owns a claimed notice; after a crash, another worker (or the
+    /// restarted daemon) retries it once this has passed.
+    #[serde(default = "default_claim_lease")]
+    pub claim_lease: HumanDuration,
 }
 
 fn default_first_retry() -> HumanDuration {
@@ -419,6 +423,9 @@ fn default_max_retry() -> HumanDuration {
 }
 fn default_give_up() -> HumanDuration {
     HumanDuration(Duration::from_secs(24 * 3600))
+}
+fn default_claim_lease() -> HumanDuration {
+    HumanDuration(Duration::from_secs(120))
 }
 fn default_delivery_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(15))
@@ -431,6 +438,7 @@ impl Default for DeliveryConfig {
             max_retry: default_max_retry(),
             give_up_after: default_give_up(),
             timeout: default_delivery_timeout(),
+            claim_lease: default_claim_lease(),
         }
     }
 }

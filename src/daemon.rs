@@ -191,6 +191,15 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         .map_err(|e| fetch::FetchError::Client(e.to_string()))?;
     let channels = Channels::from_config(&config, delivery_client)?;
     let links = AckLinks::new(store.secret("ack_link_key").await?);
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+    // Links in alerts must reach this daemon: with no public_url, the address actually bound.
+    let public_url = match &config.http.public_url {
+        Some(_) => config.http.public_url(),
+        None => format!("http://{addr}"),
+    };
     let wake_outbox = Arc::new(Notify::new());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -237,7 +246,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         }
     });
 
-    let deliverer = Deliverer::new(store.clone(), channels, links.clone(), config.http.public_url(), config.delivery.clone());
+    let deliverer = Deliverer::new(store.clone(), channels, links.clone(), public_url.clone(), config.delivery.clone());
     let deliver_clock = clock.clone();
     let deliver_wake = wake_outbox.clone();
     let mut stop = shutdown_rx.clone();
@@ -260,13 +269,9 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         tokens: Arc::new(tokens),
         clock: clock.clone(),
         metrics: metrics_handle(),
-        public_url: config.http.public_url(),
+        public_url,
         wake_outbox,
     };
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
     let app = api::router(state);
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {

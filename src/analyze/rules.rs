@@ -12,7 +12,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
 use super::matcher::{FieldTexts, Literal, Matcher, RuleMatch};
 use super::query::{self, Field, Query, TermKind};
@@ -486,6 +486,20 @@ fn parse_list(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Vec<Lit
     terms
 }
 
+/// The keys of [`RawRule`] and [`RawExample`], for reporting every unknown key at once.
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "query",
+    "severity",
+    "crisis_type",
+    "sentiment_below",
+    "sentiment_above",
+    "escalation",
+    "example",
+];
+const EXAMPLE_KEYS: &[&str] = &["text", "title", "body", "feed", "author", "match"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
@@ -517,8 +531,9 @@ struct RawExample {
     feed: Option<String>,
     #[serde(default)]
     author: Option<String>,
-    #[serde(rename = "match")]
-    expect_match: bool,
+    /// Optional only so that a missing `match` is reported with the other problems.
+    #[serde(default, rename = "match")]
+    expect_match: Option<bool>,
 }
 
 struct RuleWithSpan {
@@ -582,10 +597,19 @@ impl FileLoader<'_> {
         errors: &mut Vec<RuleError>,
     ) -> Option<RuleWithSpan> {
         let table_start = item.span().start;
+        let item = self.known_keys_only(item, RULE_KEYS, "rule", errors);
+        let query = match item.get_ref().get("query").map(|q| (q.span(), q.get_ref())) {
+            Some((span, DeValue::String(q))) => Some(Spanned::new(span, q.to_string())),
+            _ => None,
+        };
         let raw = match RawRule::deserialize(ValueDeserializer::from(item)) {
             Ok(raw) => raw,
             Err(e) => {
                 errors.push(self.error(e.span().map_or(table_start, |s| s.start), e.message()));
+                // The query is checked anyway: its errors are the ones worth seeing at once.
+                if let Some(query) = query {
+                    self.query(&query, errors);
+                }
                 return None;
             }
         };
@@ -662,12 +686,19 @@ impl FileLoader<'_> {
                     continue;
                 }
             };
+            let Some(expect_match) = e.expect_match else {
+                errors.push(self.error(
+                    example.span().start,
+                    "an example needs `match = true` or `match = false`",
+                ));
+                continue;
+            };
             examples.push(Example {
                 title: e.title.clone().unwrap_or_default(),
                 body,
                 feed: e.feed.clone(),
                 author: e.author.clone(),
-                expect_match: e.expect_match,
+                expect_match,
             });
         }
         if errors.len() > before {
@@ -689,6 +720,54 @@ impl FileLoader<'_> {
             },
             id_span: raw.id.span(),
         })
+    }
+
+    /// Reports every key `keys` doesn't know (serde would stop at the first) and drops
+    /// them, so the remaining checks still run. Examples inside a rule get the same.
+    fn known_keys_only<'i>(
+        &self,
+        value: Spanned<DeValue<'i>>,
+        keys: &[&str],
+        what: &str,
+        errors: &mut Vec<RuleError>,
+    ) -> Spanned<DeValue<'i>> {
+        let span = value.span();
+        let table = match value.into_inner() {
+            DeValue::Table(table) => table,
+            // Not a table: serde says what is wrong with it.
+            other => return Spanned::new(span, other),
+        };
+        let mut kept = DeTable::new();
+        for (key, value) in table {
+            let name = key.get_ref().as_ref();
+            if !keys.contains(&name) {
+                errors.push(self.error(
+                    key.span().start,
+                    format!(
+                        "unknown key `{name}` in a {what}; expected one of {}",
+                        keys.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            let value = match (what, name, value.get_ref()) {
+                ("rule", "example", DeValue::Array(examples)) => {
+                    let mut cleaned = DeArray::new();
+                    for example in examples.iter() {
+                        cleaned.push(self.known_keys_only(
+                            example.clone(),
+                            EXAMPLE_KEYS,
+                            "rule example",
+                            errors,
+                        ));
+                    }
+                    Spanned::new(value.span(), DeValue::Array(cleaned))
+                }
+                _ => value,
+            };
+            kept.insert(key, value);
+        }
+        Spanned::new(span, DeValue::Table(kept))
     }
 
     /// Parses the query and checks its lists, reporting at the character in the file.
@@ -970,7 +1049,7 @@ match = true
             "{shown:#?}"
         );
         assert!(
-            shown[2].starts_with("14:1: unknown field `colour`"),
+            shown[2].starts_with("14:1: unknown key `colour` in a rule"),
             "{shown:#?}"
         );
         assert!(
@@ -983,6 +1062,43 @@ match = true
         );
         let all = RuleErrors(errs).to_string();
         assert!(all.lines().any(|l| l.starts_with("r.toml:14:1: ")), "{all}");
+    }
+
+    #[test]
+    fn one_rule_with_many_problems_reports_them_all() {
+        let rules = r#"[[rule]]
+id = "a"
+title = "t"
+query = "acme recall"
+severity = 101
+crisis_type = "x"
+owner = "pr-team"
+[[rule.example]]
+text = "acme"
+matches = true
+"#;
+        let shown: Vec<String> = errors(rules, &[])
+            .iter()
+            .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+            .collect();
+        assert_eq!(shown.len(), 5, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("4:15: bad query: expected AND or OR"),
+            "{shown:#?}"
+        );
+        assert!(shown[1].starts_with("5:12: severity"), "{shown:#?}");
+        assert!(
+            shown[2].starts_with("7:1: unknown key `owner`"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[3].starts_with("8:1: an example needs `match"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[4].starts_with("10:1: unknown key `matches`"),
+            "{shown:#?}"
+        );
     }
 
     #[test]
@@ -1115,6 +1231,29 @@ match = false
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let set = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(set.rules().len(), RuleSet::bundled().rules().len());
+        // A list added on disk but not to BUNDLED_LISTS would be missing from the binary.
+        let on_disk: std::collections::BTreeSet<String> = read_files(&dir.join("lists"), "txt")
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| {
+                Path::new(&p)
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let bundled: std::collections::BTreeSet<String> = BUNDLED_LISTS
+            .iter()
+            .map(|(n, _, _)| n.to_string())
+            .collect();
+        assert_eq!(on_disk, bundled);
+        let rule_files: Vec<String> = read_files(&dir, "toml")
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(rule_files.len(), BUNDLED_RULES.len(), "{rule_files:?}");
     }
 
     #[test]

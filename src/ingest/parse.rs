@@ -57,30 +57,54 @@ pub fn parse_feed(
     let text = decoded.text;
 
     let kind = sniff(&text)?;
-    let source = match kind {
-        Sniffed::Xml { .. } => {
-            let (repaired, repairs) = repair_xml(&text);
+    let source = match &kind {
+        Sniffed::Xml { root } => {
+            let (mut repaired, repairs) = repair_xml(&text);
             problems.extend(repairs);
+            if let Some(root) = root
+                && let Some((fixed, problem)) = fix_rss_version(&repaired, root)
+            {
+                repaired = Cow::Owned(fixed);
+                problems.push(problem);
+            }
             repaired
         }
         Sniffed::Json => Cow::Borrowed(text.as_ref()),
     };
 
-    // feed-rs invents ids (a hash of link and title, or a random UUID) for items without
-    // one; the UUID would make every re-fetch look new. Leaving them empty lets us fall
-    // back to the link, which is stable.
-    let parser = parser::Builder::new()
-        .base_uri(base_url)
-        .id_generator(|_, _, _| String::new())
-        .build();
-    let feed = parser
-        .parse(source.as_bytes())
-        .map_err(|e| explain_parse_error(e, &kind))?;
+    let feed = match run_feed_rs(source.as_bytes(), base_url) {
+        Ok(feed) => feed,
+        Err(error @ ParseFeedError::XmlReader(_)) => {
+            let recovered = match &kind {
+                Sniffed::Xml { root: Some(root) } => recover_truncated(&source, root, base_url),
+                _ => None,
+            };
+            match recovered {
+                Some((feed, problem)) => {
+                    problems.push(format!("{problem} ({error})"));
+                    feed
+                }
+                None => return Err(explain_parse_error(error, &kind)),
+            }
+        }
+        Err(error) => return Err(explain_parse_error(error, &kind)),
+    };
 
     let mut parsed = convert(feed_name, &feed, fetched_at, &mut problems);
     parsed.encoding = decoded.encoding.name().to_string();
     parsed.problems = problems;
     Ok(parsed)
+}
+
+fn run_feed_rs(source: &[u8], base_url: Option<&str>) -> Result<Feed, ParseFeedError> {
+    // feed-rs invents ids (a hash of link and title, or a random UUID) for items without
+    // one; the UUID would make every re-fetch look new. Leaving them empty lets us fall
+    // back to the link, which is stable.
+    parser::Builder::new()
+        .base_uri(base_url)
+        .id_generator(|_, _, _| String::new())
+        .build()
+        .parse(source)
 }
 
 fn convert(
@@ -168,7 +192,7 @@ fn to_mention(
     let author = entry.authors.iter().find_map(|person| {
         non_empty(person.name.as_deref())
             .or_else(|| non_empty(person.email.as_deref()))
-            .map(|name| one_line(&html_to_text(&name)))
+            .map(|name| person_name(&name))
     });
 
     Some(Mention {
@@ -243,6 +267,15 @@ fn main_link(links: &[Link]) -> Option<String> {
         })
         .or_else(|| links.first())
         .and_then(|l| non_empty(Some(&l.href)))
+}
+
+/// RSS writes authors as `email (Name)`; feed-rs keeps the parentheses on the name.
+fn person_name(raw: &str) -> String {
+    let name = one_line(&html_to_text(raw));
+    match name.strip_prefix('(').and_then(|n| n.strip_suffix(')')) {
+        Some(inner) if !inner.trim().is_empty() => inner.trim().to_string(),
+        _ => name,
+    }
 }
 
 fn content_hash(title: &str, body: &str) -> String {
@@ -479,6 +512,11 @@ fn sniff(text: &str) -> Result<Sniffed, ParseError> {
 
 /// The name of the first element, skipping declarations, comments and the doctype.
 fn root_element(text: &str) -> Option<String> {
+    root_element_at(text).map(|(name, _)| name)
+}
+
+/// The root element's name and the byte offset of its `<`.
+fn root_element_at(text: &str) -> Option<(String, usize)> {
     let mut rest = text;
     loop {
         rest = rest.trim_start();
@@ -493,11 +531,95 @@ fn root_element(text: &str) -> Option<String> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
                 .collect();
-            return (!name.is_empty()).then_some(name);
+            return (!name.is_empty()).then_some((name, text.len() - rest.len()));
         } else {
             return None;
         }
     }
+}
+
+/// feed-rs only accepts `<rss>` with version 2.0, 0.91 or 0.92 and rejects the rest as "no
+/// feed"; 0.93, 0.94, 2.01 and a missing version are all read fine as 2.0.
+fn fix_rss_version(text: &str, root: &str) -> Option<(String, String)> {
+    if root != "rss" {
+        return None;
+    }
+    let (_, start) = root_element_at(text)?;
+    let tag_end = start + text[start..].find('>')?;
+    let attrs_start = start + "<rss".len();
+    let attrs = &text[attrs_start..tag_end];
+    let version = attrs.find("version").and_then(|at| {
+        let after = attrs[at + "version".len()..]
+            .trim_start()
+            .strip_prefix('=')?
+            .trim_start();
+        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let value_start = attrs.len() - after.len() + 1;
+        let value_len = after[1..].find(quote)?;
+        Some((at, value_start, value_len))
+    });
+    let mut fixed = String::with_capacity(text.len() + 16);
+    let problem = match version {
+        Some((_, value_start, value_len)) => {
+            let value = &attrs[value_start..value_start + value_len];
+            if matches!(value.trim(), "2.0" | "" | "0.91" | "0.92") {
+                return None;
+            }
+            fixed.push_str(&text[..attrs_start + value_start]);
+            fixed.push_str("2.0");
+            fixed.push_str(&text[attrs_start + value_start + value_len..]);
+            format!("unsupported RSS version {value:?}; read as RSS 2.0")
+        }
+        None => {
+            fixed.push_str(&text[..attrs_start]);
+            fixed.push_str(" version=\"2.0\"");
+            fixed.push_str(&text[attrs_start..]);
+            "<rss> has no version attribute; read as RSS 2.0".to_string()
+        }
+    };
+    Some((fixed, problem))
+}
+
+/// Reads as many whole items as possible from a document that is cut off or broken part
+/// way: the longest prefix ending at an item's end tag that parses once the open elements
+/// are closed. Binary search keeps a huge broken feed to a few parses.
+fn recover_truncated(text: &str, root: &str, base_url: Option<&str>) -> Option<(Feed, String)> {
+    let local = root.rsplit(':').next().unwrap_or(root);
+    let (end_tag, closers) = match local {
+        "rss" => ("</item>", "</channel></rss>".to_string()),
+        "RDF" => ("</item>", format!("</{root}>")),
+        "feed" => ("</entry>", format!("</{root}>")),
+        _ => return None,
+    };
+    let ends: Vec<usize> = text
+        .match_indices(end_tag)
+        .map(|(at, _)| at + end_tag.len())
+        .collect();
+    let attempt = |cut: usize| {
+        let mut candidate = String::with_capacity(cut + closers.len());
+        candidate.push_str(&text[..cut]);
+        candidate.push_str(&closers);
+        run_feed_rs(candidate.as_bytes(), base_url).ok()
+    };
+    let (mut low, mut high) = (0, ends.len());
+    let mut best = None;
+    while low < high {
+        let mid = low + (high - low) / 2;
+        match attempt(ends[mid]) {
+            Some(feed) => {
+                best = Some((mid, feed));
+                low = mid + 1;
+            }
+            None => high = mid,
+        }
+    }
+    let (index, feed) = best?;
+    let line = text[..ends[index]].matches('\n').count() + 1;
+    let problem = format!(
+        "the document is cut off or broken after line {line}; kept the {} item(s) before that",
+        feed.entries.len()
+    );
+    Some((feed, problem))
 }
 
 fn doctype_is_html(text: &str) -> bool {
@@ -513,8 +635,21 @@ fn doctype_is_html(text: &str) -> bool {
     })
 }
 
+fn is_feed_root(root: &str) -> bool {
+    matches!(
+        root.rsplit(':').next().unwrap_or(root),
+        "rss" | "feed" | "RDF" | "entry"
+    )
+}
+
 fn explain_parse_error(error: ParseFeedError, kind: &Sniffed) -> ParseError {
     match (error, kind) {
+        (
+            ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot),
+            Sniffed::Xml { root: Some(root) },
+        ) if is_feed_root(root) => ParseError::NotAFeed(format!(
+            "got an empty <{root}> document (no <channel>, or none that can be read)"
+        )),
         (
             ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot),
             Sniffed::Xml { root: Some(root) },

@@ -17,8 +17,6 @@ use crate::store::{Attempt, AttemptResult, OutboxItem, Store, StoreError};
 
 /// How many mentions an alert lists.
 pub const TOP_MENTIONS: i64 = 5;
-/// How long a claimed notice stays with one worker before another may take it.
-const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -145,7 +143,7 @@ impl<S: Store> Deliverer<S> {
 
     /// Delivers every notice due at `now`; returns how many were attempted.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = self.store.claim_notices(now, CLAIM_LEASE, 32).await?;
+        let claimed = self.store.claim_notices(now, self.policy.claim_lease.chrono(), 32).await?;
         for item in &claimed {
             self.deliver_one(item, now).await?;
         }
