@@ -35,12 +35,18 @@ pub enum DaemonError {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] fetch::FetchError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// The user agent tocsin fetches with, so feed operators can see who polls them.
 pub fn user_agent() -> String {
-    format!("tocsin/{} (+https://github.com/tocsin-monitor/tocsin)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "tocsin/{} (+https://github.com/tocsin-monitor/tocsin)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The process-wide Prometheus recorder; installed once, shared by every daemon in the process.
@@ -67,8 +73,20 @@ pub struct Pipeline<S> {
 }
 
 impl<S: Store> Pipeline<S> {
-    pub fn new(store: Arc<S>, rules: Arc<RuleSet>, config: Arc<Config>, clock: Clock, wake_outbox: Arc<Notify>) -> Self {
-        Pipeline { store, rules, config, clock, wake_outbox }
+    pub fn new(
+        store: Arc<S>,
+        rules: Arc<RuleSet>,
+        config: Arc<Config>,
+        clock: Clock,
+        wake_outbox: Arc<Notify>,
+    ) -> Self {
+        Pipeline {
+            store,
+            rules,
+            config,
+            clock,
+            wake_outbox,
+        }
     }
 
     /// Analyzes one mention and stores it with every incident change it causes.
@@ -108,7 +126,12 @@ impl<S: Store> Pipeline<S> {
         let open_at = self.config.risk.open_at();
         let outcome = self
             .store
-            .ingest(&scored, &candidates, |candidate, live| grouping::decide(candidate, live, open_at, now), now)
+            .ingest(
+                &scored,
+                &candidates,
+                |candidate, live| grouping::decide(candidate, live, open_at, now),
+                now,
+            )
             .await?;
         if let IngestOutcome::Stored { opened, .. } = &outcome {
             metrics::counter!("tocsin_mentions_stored_total").increment(1);
@@ -169,13 +192,21 @@ fn feed_tasks(config: &Config) -> Vec<FeedTask> {
 }
 
 /// Starts every worker of the daemon and the HTTP server.
-pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens) -> Result<RunningDaemon, DaemonError> {
+pub async fn start(
+    config: Config,
+    rules: RuleSet,
+    clock: Clock,
+    tokens: Tokens,
+) -> Result<RunningDaemon, DaemonError> {
     fetch::install_crypto_provider();
     let config = Arc::new(config);
     let store = Arc::new(store::open(config.store.url.get_ref()).await?);
     store.migrate().await?;
     let tasks_of_feeds = feed_tasks(&config);
-    let feed_rows: Vec<(String, String)> = tasks_of_feeds.iter().map(|f| (f.name.clone(), f.url.clone())).collect();
+    let feed_rows: Vec<(String, String)> = tasks_of_feeds
+        .iter()
+        .map(|f| (f.name.clone(), f.url.clone()))
+        .collect();
     store.sync_feeds(&feed_rows).await?;
 
     let limits = FetchLimits {
@@ -187,14 +218,22 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
     let delivery_client = reqwest::Client::builder()
         .user_agent(user_agent())
         .timeout(config.delivery.timeout.0)
+        // A redirected POST turns into a GET without the body: report it, don't follow it.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| fetch::FetchError::Client(e.to_string()))?;
     let channels = Channels::from_config(&config, delivery_client)?;
     let links = AckLinks::new(store.secret("ack_link_key").await?);
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
-        .map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+        .map_err(|source| DaemonError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Bind {
+        addr: config.http.listen,
+        source,
+    })?;
     // Links in alerts must reach this daemon: with no public_url, the address actually bound.
     let public_url = match &config.http.public_url {
         Some(_) => config.http.public_url(),
@@ -204,8 +243,13 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let pipeline =
-        Arc::new(Pipeline::new(store.clone(), Arc::new(rules), config.clone(), clock.clone(), wake_outbox.clone()));
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        Arc::new(rules),
+        config.clone(),
+        clock.clone(),
+        wake_outbox.clone(),
+    ));
     let poller = Arc::new(Poller {
         store: store.clone(),
         sink: pipeline,
@@ -229,11 +273,19 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
             match escalator_store.due_escalations(now).await {
                 Ok(due) => {
                     for id in due {
-                        match escalator_store.escalate(id, |policy, opened, state| policy.fire(opened, state, now), now).await
+                        match escalator_store
+                            .escalate(
+                                id,
+                                |policy, opened, state| policy.fire(opened, state, now),
+                                now,
+                            )
+                            .await
                         {
                             Ok(true) => escalator_wake.notify_one(),
                             Ok(false) => {}
-                            Err(e) => tracing::error!(incident = id, error = %e, "escalation failed"),
+                            Err(e) => {
+                                tracing::error!(incident = id, error = %e, "escalation failed")
+                            }
                         }
                     }
                 }
@@ -246,7 +298,13 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         }
     });
 
-    let deliverer = Deliverer::new(store.clone(), channels, links.clone(), public_url.clone(), config.delivery.clone());
+    let deliverer = Deliverer::new(
+        store.clone(),
+        channels,
+        links.clone(),
+        public_url.clone(),
+        config.delivery.clone(),
+    );
     let deliver_clock = clock.clone();
     let deliver_wake = wake_outbox.clone();
     let mut stop = shutdown_rx.clone();
@@ -283,5 +341,11 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         }
     });
     tracing::info!(%addr, feeds = feed_rows.len(), "tocsin is running");
-    Ok(RunningDaemon { addr, clock, store, shutdown, tasks })
+    Ok(RunningDaemon {
+        addr,
+        clock,
+        store,
+        shutdown,
+        tasks,
+    })
 }

@@ -19,7 +19,11 @@ use tocsin::store::{self, IncidentFilter, Store};
 use tocsin::{daemon, demo};
 
 #[derive(Parser)]
-#[command(name = "tocsin", version, about = "Reputation and crisis early-warning monitor")]
+#[command(
+    name = "tocsin",
+    version,
+    about = "Reputation and crisis early-warning monitor"
+)]
 struct Cli {
     /// Configuration file.
     #[arg(short, long, global = true, default_value = "tocsin.toml")]
@@ -84,11 +88,19 @@ enum IncidentCommand {
         status: Option<String>,
     },
     /// Show an incident with its timeline.
-    Show { id: i64 },
+    Show {
+        id: i64,
+    },
     /// Acknowledge: stops escalation.
-    Ack { id: i64 },
-    Resolve { id: i64 },
-    Reopen { id: i64 },
+    Ack {
+        id: i64,
+    },
+    Resolve {
+        id: i64,
+    },
+    Reopen {
+        id: i64,
+    },
 }
 
 /// An error with its exit code: 1 for something the user can fix, 2 for ours.
@@ -98,11 +110,17 @@ struct Failure {
 }
 
 fn user(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 1, error: error.into() }
+    Failure {
+        code: 1,
+        error: error.into(),
+    }
 }
 
 fn internal(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 2, error: error.into() }
+    Failure {
+        code: 2,
+        error: error.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -130,7 +148,9 @@ fn main() -> ExitCode {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -146,30 +166,45 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Incident { command } => incident(&cli.config, command).await,
         Command::Migrate => {
             let config = load_config(&cli.config)?;
-            let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+            let store = store::open(config.store.url.get_ref())
+                .await
+                .map_err(user)?;
             store.migrate().await.map_err(internal)?;
-            println!("migrations applied to {}", store::redact(config.store.url.get_ref()));
+            println!(
+                "migrations applied to {}",
+                store::redact(config.store.url.get_ref())
+            );
             Ok(())
         }
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(user(anyhow!("--speed must be a positive number")));
             }
-            demo::run(demo::DemoOptions { speed, once, dir }).await.map_err(internal)
+            demo::run(demo::DemoOptions { speed, once, dir })
+                .await
+                .map_err(internal)
         }
     }
 }
 
 fn load_config(path: &Path) -> Result<Config, Failure> {
     Config::load(path).map_err(|errors| {
-        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        let text = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         user(anyhow!("{text}"))
     })
 }
 
 /// The config if the file exists; commands that work without one get the defaults.
 fn optional_config(path: &Path) -> Result<Option<Config>, Failure> {
-    if path.exists() { load_config(path).map(Some) } else { Ok(None) }
+    if path.exists() {
+        load_config(path).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The configured rules, or the bundled packs when the configured folder does not exist.
@@ -184,8 +219,11 @@ fn load_rules(dir: &Path) -> Result<RuleSet, Failure> {
 async fn run(config_path: &Path) -> Result<(), Failure> {
     let config = load_config(config_path)?;
     let rules = load_rules(&config.rules.dir)?;
-    let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
-    let running = daemon::start(config, rules, Clock::default(), tokens).await.map_err(user)?;
+    let tokens =
+        Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
+    let running = daemon::start(config, rules, Clock::default(), tokens)
+        .await
+        .map_err(user)?;
     wait_for_shutdown_signal().await.map_err(internal)?;
     tracing::info!("shutting down: finishing in-flight work");
     running.shutdown().await;
@@ -220,7 +258,10 @@ fn check(config_path: &Path) -> Result<(), Failure> {
                 Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
             }
         } else {
-            println!("note: rules folder {} not found; the bundled rule packs will be used", dir.display());
+            println!(
+                "note: rules folder {} not found; the bundled rule packs will be used",
+                dir.display()
+            );
             rule_count = RuleSet::bundled().rules().len();
         }
     }
@@ -228,7 +269,11 @@ fn check(config_path: &Path) -> Result<(), Failure> {
         println!("{}: ok ({rule_count} rules)", config_path.display());
         Ok(())
     } else {
-        Err(user(anyhow!("{} problem(s):\n{}", problems.len(), problems.join("\n"))))
+        Err(user(anyhow!(
+            "{} problem(s):\n{}",
+            problems.len(),
+            problems.join("\n")
+        )))
     }
 }
 
@@ -246,11 +291,24 @@ fn test_rules(config_path: &Path, dir: Option<&Path>) -> Result<(), Failure> {
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     for outcome in &outcomes {
         let verdict = if outcome.passed { "ok  " } else { "FAIL" };
-        let expected = if outcome.expected { "match" } else { "no match" };
-        println!("{verdict} {} example {}: expected {expected}: {}", outcome.rule, outcome.index + 1, outcome.text);
+        let expected = if outcome.expected {
+            "match"
+        } else {
+            "no match"
+        };
+        println!(
+            "{verdict} {} example {}: expected {expected}: {}",
+            outcome.rule,
+            outcome.index + 1,
+            outcome.text
+        );
     }
     println!("{} passed, {failed} failed", outcomes.len() - failed);
-    if failed > 0 { Err(user(anyhow!("{failed} rule example(s) failed"))) } else { Ok(()) }
+    if failed > 0 {
+        Err(user(anyhow!("{failed} rule example(s) failed")))
+    } else {
+        Ok(())
+    }
 }
 
 fn score_json(rules: &RuleSet, text: &str) -> serde_json::Value {
@@ -285,7 +343,10 @@ fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Fa
     let text = match text.as_deref() {
         None | Some("-") => {
             let mut buffer = String::new();
-            std::io::stdin().read_to_string(&mut buffer).context("cannot read standard input").map_err(user)?;
+            std::io::stdin()
+                .read_to_string(&mut buffer)
+                .context("cannot read standard input")
+                .map_err(user)?;
             buffer
         }
         Some(text) => text.to_owned(),
@@ -297,25 +358,34 @@ fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Fa
 
 /// Who a terminal action is attributed to on the timeline.
 fn cli_actor() -> String {
-    let who = std::env::var("TOCSIN_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    let who = std::env::var("TOCSIN_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("cli:{who}")
 }
 
 async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Failure> {
     let config = load_config(config_path)?;
-    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    let store = store::open(config.store.url.get_ref())
+        .await
+        .map_err(user)?;
     store.migrate().await.map_err(internal)?;
     let (id, action) = match command {
         IncidentCommand::List { status } => {
             let status = match status.as_deref() {
                 None => None,
-                Some(text) => Some(
-                    tocsin::incident::Status::parse(text)
-                        .ok_or_else(|| user(anyhow!("status {text:?} is not open, acknowledged or resolved")))?,
-                ),
+                Some(text) => Some(tocsin::incident::Status::parse(text).ok_or_else(|| {
+                    user(anyhow!(
+                        "status {text:?} is not open, acknowledged or resolved"
+                    ))
+                })?),
             };
             let incidents = store
-                .incidents(&IncidentFilter { status, limit: 500, ..IncidentFilter::default() })
+                .incidents(&IncidentFilter {
+                    status,
+                    limit: 500,
+                    ..IncidentFilter::default()
+                })
                 .await
                 .map_err(internal)?;
             for incident in incidents {
@@ -332,21 +402,31 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
             return Ok(());
         }
         IncidentCommand::Show { id } => {
-            let incident = store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
+            let incident = store
+                .incident(id)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| user(anyhow!("no incident {id}")))?;
             let events = store.timeline(id).await.map_err(internal)?;
             let verified = timeline::verify(&events).is_ok();
             let output = serde_json::json!({ "incident": incident, "timeline": events, "timeline_verified": verified });
-            println!("{}", serde_json::to_string_pretty(&output).map_err(internal)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&output).map_err(internal)?
+            );
             return Ok(());
         }
         IncidentCommand::Ack { id } => (id, Action::Acknowledge),
         IncidentCommand::Resolve { id } => (id, Action::Resolve),
         IncidentCommand::Reopen { id } => (id, Action::Reopen),
     };
-    let incident = store.transition(id, action, &cli_actor(), Utc::now()).await.map_err(|e| match e {
-        store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
-        other => internal(other),
-    })?;
+    let incident = store
+        .transition(id, action, &cli_actor(), Utc::now())
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
+            other => internal(other),
+        })?;
     println!("incident {} is {}", incident.id, incident.status.as_str());
     Ok(())
 }

@@ -93,11 +93,17 @@ max_repeats = 3
 }
 
 fn ack_link(email: &str) -> String {
-    let message = mail_parser::MessageParser::default().parse(email.as_bytes()).expect("parse email");
+    let message = mail_parser::MessageParser::default()
+        .parse(email.as_bytes())
+        .expect("parse email");
     let text = message.body_text(0).expect("text part").into_owned();
     let start = text.find("/ack/").expect("email has an ack link");
     let begin = text[..start].rfind("http").expect("link start");
-    text[begin..].split_whitespace().next().expect("link").to_owned()
+    text[begin..]
+        .split_whitespace()
+        .next()
+        .expect("link")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -110,29 +116,65 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
         "news",
         Format::Rss,
         vec![
-            Item::new("n1", "Acme opens a new distribution centre", "300 jobs in Ohio."),
-            Item::new("n2", "Acme yogurt overnight oats recipe", "Breakfast with Acme yogurt and oats."),
+            Item::new(
+                "n1",
+                "Acme opens a new distribution centre",
+                "300 jobs in Ohio.",
+            ),
+            Item::new(
+                "n2",
+                "Acme yogurt overnight oats recipe",
+                "Breakfast with Acme yogurt and oats.",
+            ),
         ],
     );
-    feeds.set("forum", Format::Atom, vec![Item::new("f1", "Anyone tried the new Acme flavour?", "Tastes great.")]);
+    feeds.set(
+        "forum",
+        Format::Atom,
+        vec![Item::new(
+            "f1",
+            "Anyone tried the new Acme flavour?",
+            "Tastes great.",
+        )],
+    );
 
     // SAFETY: no other thread of this test binary reads or writes this variable concurrently.
     unsafe { std::env::set_var("TOCSIN_STORY_WEBHOOK_SECRET", SECRET) };
-    let config = Config::parse("story.toml", &config_text(dir.path(), &feeds, smtp.port, &receiver.url()))
-        .expect("story config is valid");
+    let config = Config::parse(
+        "story.toml",
+        &config_text(dir.path(), &feeds, smtp.port, &receiver.url()),
+    )
+    .expect("story config is valid");
     let tokens = Tokens::parse("lead:lead-token").expect("tokens");
-    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens)
+        .await
+        .expect("daemon starts");
     let store = running.store.clone();
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
 
     // Benign items are stored and open nothing.
-    wait_until(WAIT, || async { store.mention_count().await.unwrap_or(0) >= 3 }).await.expect("benign items stored");
+    wait_until(WAIT, || async {
+        store.mention_count().await.unwrap_or(0) >= 3
+    })
+    .await
+    .expect("benign items stored");
     // Conditional GET: unchanged feeds are answered 304 on the next polls.
-    wait_until(WAIT, || async { feeds.not_modified("news") >= 1 && feeds.not_modified("forum") >= 1 })
-        .await
-        .expect("re-polls use If-None-Match");
-    assert!(store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list").is_empty());
+    wait_until(WAIT, || async {
+        feeds.not_modified("news") >= 1 && feeds.not_modified("forum") >= 1
+    })
+    .await
+    .expect("re-polls use If-None-Match");
+    assert!(
+        store
+            .incidents(&IncidentFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert!(smtp.messages().is_empty(), "benign items send no email");
 
     // A crisis item appears on the Atom forum.
@@ -144,67 +186,143 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
             "Both threw up all night after Acme strawberry yogurt. <script>alert('x')</script>",
         ),
     );
-    wait_until(WAIT, || async { !smtp.messages().is_empty() }).await.expect("the crisis emails the PR team");
-    let incidents = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
+    wait_until(WAIT, || async { !smtp.messages().is_empty() })
+        .await
+        .expect("the crisis emails the PR team");
+    let incidents = store
+        .incidents(&IncidentFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert_eq!(incidents.len(), 1, "one incident for the crisis");
     let incident = &incidents[0];
-    assert_eq!((incident.rule.as_str(), incident.status), ("food-safety", Status::Open));
+    assert_eq!(
+        (incident.rule.as_str(), incident.status),
+        ("food-safety", Status::Open)
+    );
 
     let email = smtp.messages().remove(0);
-    let parsed = mail_parser::MessageParser::default().parse(email.as_bytes()).expect("parse email");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(email.as_bytes())
+        .expect("parse email");
     let subject = parsed.subject().expect("subject");
-    assert!(subject.contains("HIGH") && subject.contains("food poisoning"), "subject: {subject}");
+    assert!(
+        subject.contains("HIGH") && subject.contains("food poisoning"),
+        "subject: {subject}"
+    );
     let text = parsed.body_text(0).expect("text part");
     assert!(text.contains("food-safety"), "email names the rule");
-    assert!(text.to_lowercase().contains("food poisoning"), "email shows the matched terms");
-    assert!(text.contains("My kids got food poisoning after eating Acme yogurt"), "email shows the mention");
+    assert!(
+        text.to_lowercase().contains("food poisoning"),
+        "email shows the matched terms"
+    );
+    assert!(
+        text.contains("My kids got food poisoning after eating Acme yogurt"),
+        "email shows the mention"
+    );
     let html = parsed.body_html(0).expect("html part");
-    assert!(!html.contains("<script>alert"), "feed text is escaped in the HTML part");
-    assert!(parsed.message_id().is_some_and(|id| id.starts_with("ntf_")), "stable notification id");
+    assert!(
+        !html.contains("<script>alert"),
+        "feed text is escaped in the HTML part"
+    );
+    assert!(
+        parsed.message_id().is_some_and(|id| id.starts_with("ntf_")),
+        "stable notification id"
+    );
 
     // No webhook before the 15-minute level, then a signed one once the clock passes it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(receiver.received().is_empty(), "on-call is not paged before 15 minutes");
+    assert!(
+        receiver.received().is_empty(),
+        "on-call is not paged before 15 minutes"
+    );
     running.clock.advance(chrono::Duration::minutes(15));
-    wait_until(WAIT, || async { !receiver.received().is_empty() }).await.expect("level-1 webhook arrives");
+    wait_until(WAIT, || async { !receiver.received().is_empty() })
+        .await
+        .expect("level-1 webhook arrives");
     let hook = receiver.received().remove(0);
     let key = webhook::standard_webhooks_key(SECRET).expect("key");
     let timestamp: i64 = hook.header("webhook-timestamp").parse().expect("timestamp");
     assert!(
-        webhook::verify(&[key], &hook.header("webhook-id"), timestamp, &hook.body, &hook.header("webhook-signature")),
+        webhook::verify(
+            &[key],
+            &hook.header("webhook-id"),
+            timestamp,
+            &hook.body,
+            &hook.header("webhook-signature")
+        ),
         "webhook signature verifies"
     );
     let body = hook.json();
     assert_eq!(body["type"], "incident.escalated");
     assert_eq!(body["incident"]["id"], incident.id);
-    assert!(body["links"]["dashboard"].as_str().is_some_and(|l| l.ends_with(&format!("/incidents/{}", incident.id))));
+    assert!(
+        body["links"]["dashboard"]
+            .as_str()
+            .is_some_and(|l| l.ends_with(&format!("/incidents/{}", incident.id)))
+    );
 
     // The acknowledge link: a GET (a mail scanner, a preview) only shows a confirm page.
     let link = ack_link(&email);
-    assert!(link.starts_with(&base), "the link points at this daemon: {link}");
+    assert!(
+        link.starts_with(&base),
+        "the link points at this daemon: {link}"
+    );
     let page = http.get(&link).send().await.expect("GET ack link");
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.expect("page").contains("<form method=\"post\""));
-    let still = store.incident(incident.id).await.expect("load").expect("exists");
+    assert!(
+        page.text()
+            .await
+            .expect("page")
+            .contains("<form method=\"post\"")
+    );
+    let still = store
+        .incident(incident.id)
+        .await
+        .expect("load")
+        .expect("exists");
     assert_eq!(still.status, Status::Open, "a GET does not acknowledge");
 
     let confirmed = http.post(&link).send().await.expect("POST ack link");
     assert_eq!(confirmed.status(), 200);
-    let acked = store.incident(incident.id).await.expect("load").expect("exists");
+    let acked = store
+        .incident(incident.id)
+        .await
+        .expect("load")
+        .expect("exists");
     assert_eq!(acked.status, Status::Acknowledged);
     let events = store.timeline(incident.id).await.expect("timeline");
-    let ack_event = events.iter().find(|e| e.kind == "acknowledged").expect("ack on the timeline");
+    let ack_event = events
+        .iter()
+        .find(|e| e.kind == "acknowledged")
+        .expect("ack on the timeline");
     assert_eq!(ack_event.actor, "email-link");
-    assert!(events.iter().any(|e| e.kind == "notified" && e.details["channel"] == "pr-team"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "notified" && e.details["channel"] == "pr-team")
+    );
     assert!(events.iter().any(|e| e.kind == "escalated"));
-    assert!(timeline::verify(&events).is_ok(), "the timeline's hash chain verifies");
+    assert!(
+        timeline::verify(&events).is_ok(),
+        "the timeline's hash chain verifies"
+    );
 
     // Escalation stopped: hours later on-call hears only that it was acknowledged.
     running.clock.advance(chrono::Duration::hours(2));
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    let kinds: Vec<String> =
-        receiver.received().iter().map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned()).collect();
-    assert_eq!(kinds, vec!["incident.escalated", "incident.acknowledged"], "no repeats after the ack");
+    let kinds: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["incident.escalated", "incident.acknowledged"],
+        "no repeats after the ack"
+    );
 
     // A second ack is refused with a clear message through the API.
     let again = http
@@ -215,30 +333,57 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
         .expect("API ack");
     assert_eq!(again.status(), 409);
     let error: serde_json::Value = again.json().await.expect("JSON error");
-    assert_eq!(error["error"], "cannot acknowledge an incident that is acknowledged");
+    assert_eq!(
+        error["error"],
+        "cannot acknowledge an incident that is acknowledged"
+    );
 
     // Broken feeds each carry one clear error; the good ones keep succeeding.
     wait_until(WAIT, || async {
         let states = store.feed_states().await.unwrap_or_default();
         ["unreachable", "server-error", "login-page"]
             .iter()
-            .all(|name| states.iter().any(|s| s.name == *name && s.consecutive_failures >= 1))
+            .all(|name| {
+                states
+                    .iter()
+                    .any(|s| s.name == *name && s.consecutive_failures >= 1)
+            })
     })
     .await
     .expect("broken feeds record failures");
     let states = store.feed_states().await.expect("feed states");
     let error_of = |name: &str| {
-        states.iter().find(|s| s.name == name).and_then(|s| s.last_error.clone()).unwrap_or_default()
+        states
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.last_error.clone())
+            .unwrap_or_default()
     };
-    assert!(error_of("unreachable").contains("connect"), "{}", error_of("unreachable"));
-    assert!(error_of("server-error").contains("500"), "{}", error_of("server-error"));
-    assert!(error_of("login-page").to_lowercase().contains("html"), "{}", error_of("login-page"));
+    assert!(
+        error_of("unreachable").contains("connect"),
+        "{}",
+        error_of("unreachable")
+    );
+    assert!(
+        error_of("server-error").contains("500"),
+        "{}",
+        error_of("server-error")
+    );
+    assert!(
+        error_of("login-page").to_lowercase().contains("html"),
+        "{}",
+        error_of("login-page")
+    );
     for good in ["news", "forum"] {
         let state = states.iter().find(|s| s.name == good).expect("good feed");
         assert_eq!(state.consecutive_failures, 0, "{good} keeps working");
         assert!(state.last_success_at.is_some());
     }
-    assert_eq!(store.mention_count().await.expect("count"), 4, "every item stored exactly once");
+    assert_eq!(
+        store.mention_count().await.expect("count"),
+        4,
+        "every item stored exactly once"
+    );
 
     running.shutdown().await;
 }

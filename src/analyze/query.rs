@@ -328,7 +328,7 @@ fn lex(query: &str) -> Result<Vec<Token>, QueryError> {
                         return Err(err(
                             start,
                             &format!(
-                                "unknown field `{name}:`; fields are title:, body:, author: and source:"
+                                "unknown field `{name}:`; fields are title:, body:, author: and source: (quote the term if the colon belongs to it)"
                             ),
                         ));
                     }

@@ -31,7 +31,9 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("names", &self.by_secret.values().collect::<Vec<_>>()).finish()
+        f.debug_struct("Tokens")
+            .field("names", &self.by_secret.values().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -43,7 +45,12 @@ impl Tokens {
     /// Parses `alice:token1,bob:token2`.
     pub fn parse(text: &str) -> Result<Tokens, TokensError> {
         let mut by_secret = HashMap::new();
-        for (index, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+        for (index, entry) in text
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
             match entry.split_once(':') {
                 Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
                     by_secret.insert(secret.trim().to_owned(), name.trim().to_owned());
@@ -93,7 +100,10 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 }
 
@@ -104,7 +114,10 @@ impl From<StoreError> for ApiError {
             StoreError::Transition(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             other => {
                 tracing::error!(error = %other, "store error in API");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the daemon log",
+                )
             }
         }
     }
@@ -112,7 +125,11 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }
 
@@ -121,7 +138,10 @@ impl IntoResponse for ApiError {
 pub struct Caller(pub String);
 
 fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
     headers
@@ -137,9 +157,16 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
 impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
-        let token = presented_token(&parts.headers)
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = presented_token(&parts.headers).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing Authorization: Bearer token",
+            )
+        })?;
         let name = state
             .tokens
             .name_of(&token)
@@ -156,8 +183,14 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}", get(get_incident::<S>))
         .route("/api/v1/incidents/{id}/timeline", get(get_timeline::<S>))
         .route("/api/v1/incidents/{id}/ack", post(act::<S, AckAction>))
-        .route("/api/v1/incidents/{id}/resolve", post(act::<S, ResolveAction>))
-        .route("/api/v1/incidents/{id}/reopen", post(act::<S, ReopenAction>))
+        .route(
+            "/api/v1/incidents/{id}/resolve",
+            post(act::<S, ResolveAction>),
+        )
+        .route(
+            "/api/v1/incidents/{id}/reopen",
+            post(act::<S, ReopenAction>),
+        )
         .merge(dashboard::routes())
         .with_state(state)
 }
@@ -170,9 +203,10 @@ async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
         ::metrics::gauge!("tocsin_mentions").set(count as f64);
     }
     let mut response = state.metrics.render().into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }
 
@@ -194,16 +228,29 @@ async fn list_incidents<S: Store>(
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(Status::parse(text).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("status {text:?} is not open, acknowledged or resolved"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("status {text:?} is not open, acknowledged or resolved"),
+            )
         })?),
     };
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be within 1..500"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "limit must be within 1..500",
+        ));
     }
-    let filter = IncidentFilter { status, rule: query.rule, before_id: query.cursor, limit };
+    let filter = IncidentFilter {
+        status,
+        rule: query.rule,
+        before_id: query.cursor,
+        limit,
+    };
     let items = state.store.incidents(&filter).await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|i| i.id))
+        .flatten();
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
@@ -212,7 +259,12 @@ async fn get_incident<S: Store>(
     _caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<crate::incident::Incident>, ApiError> {
-    state.store.incident(id).await?.map(Json).ok_or_else(|| StoreError::NoIncident(id).into())
+    state
+        .store
+        .incident(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| StoreError::NoIncident(id).into())
 }
 
 async fn get_timeline<S: Store>(
@@ -225,7 +277,9 @@ async fn get_timeline<S: Store>(
     }
     let events = state.store.timeline(id).await?;
     let verified = crate::incident::timeline::verify(&events).is_ok();
-    Ok(Json(serde_json::json!({ "items": events, "verified": verified })))
+    Ok(Json(
+        serde_json::json!({ "items": events, "verified": verified }),
+    ))
 }
 
 /// A workflow action named in the route, so one handler serves all three.
@@ -250,7 +304,10 @@ async fn act<S: Store, A: RouteAction>(
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<crate::incident::Incident>, ApiError> {
-    let incident = state.store.transition(id, A::ACTION, &actor, state.clock.now()).await?;
+    let incident = state
+        .store
+        .transition(id, A::ACTION, &actor, state.clock.now())
+        .await?;
     tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
     Ok(Json(incident))
@@ -266,7 +323,13 @@ mod tests {
         assert_eq!(tokens.name_of("s3cret"), Some("alice"));
         assert_eq!(tokens.name_of("other"), Some("bob"));
         assert_eq!(tokens.name_of("alice"), None);
-        assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
-        assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
+        assert_eq!(
+            Tokens::parse("alice:x,justatoken").unwrap_err(),
+            TokensError(2)
+        );
+        assert!(
+            !format!("{tokens:?}").contains("s3cret"),
+            "Debug must not print secrets"
+        );
     }
 }
