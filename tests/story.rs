@@ -385,5 +385,86 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
         "every item stored exactly once"
     );
 
+    // The API wants a known token; the dashboard shows hostile feed text as inert text.
+    let anonymous = http
+        .get(format!("{base}/api/v1/incidents"))
+        .send()
+        .await
+        .expect("API");
+    assert_eq!(anonymous.status(), 401);
+    let wrong = http
+        .get(format!("{base}/api/v1/incidents"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .expect("API");
+    assert_eq!(wrong.status(), 401);
+    let listed: serde_json::Value = http
+        .get(format!("{base}/api/v1/incidents?status=acknowledged"))
+        .bearer_auth("lead-token")
+        .send()
+        .await
+        .expect("API")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed["items"][0]["id"], incident.id);
+    assert_eq!(listed["items"][0]["status"], "acknowledged");
+    let bad = http
+        .get(format!("{base}/api/v1/incidents?status=panicking"))
+        .bearer_auth("lead-token")
+        .send()
+        .await;
+    assert_eq!(bad.expect("API").status(), 400);
+    let page = http
+        .get(format!("{base}/incidents/{}", incident.id))
+        .bearer_auth("lead-token")
+        .send()
+        .await;
+    let page = page.expect("dashboard");
+    assert!(
+        page.headers()
+            .get("content-security-policy")
+            .is_some_and(|v| v.to_str().is_ok_and(|v| v.contains("default-src 'none'")))
+    );
+    let html = page.text().await.expect("page");
+    assert!(
+        html.contains("My kids got food poisoning"),
+        "the incident page lists the mention"
+    );
+    assert!(
+        !html.contains("<script>"),
+        "no feed markup reaches the page"
+    );
+    assert!(
+        html.contains("email-link"),
+        "the timeline shows who acknowledged"
+    );
+
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status(),
+        200
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("tocsin_mentions_stored_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tocsin_incidents_opened_total"),
+        "{metrics}"
+    );
+
     running.shutdown().await;
 }
