@@ -761,7 +761,7 @@ levels = [{ after = "0m", notify = ["pr", "nobody"] }]
         assert!(
             found
                 .iter()
-                .any(|e| e.starts_with("t.toml:13:42: ") && e.contains("nobody")),
+                .any(|e| e.starts_with("t.toml:13:43: ") && e.contains("nobody")),
             "{found:?}"
         );
     }

@@ -117,8 +117,9 @@ const SCRIPT: &[ScriptItem] = &[
     },
 ];
 
-/// Scenario seconds after which the demo has shown everything (last item, then the
-/// 2-minute escalation of the incident opened at 30 s).
+/// Scenario seconds by which the demo should have shown everything: the last item, then
+/// the 2-minute escalation of the incident opened at about 30 s. The demo waits up to twice
+/// this for the escalation, in case a slow machine detects late.
 const SCENARIO_END_SECS: u64 = 170;
 
 #[derive(Clone)]
@@ -235,7 +236,9 @@ fn free_port() -> Result<u16, DemoError> {
     Ok(listener.local_addr().map_err(DemoError::Serve)?.port())
 }
 
-fn demo_config(dir: &std::path::Path, feeds: SocketAddr, port: u16) -> String {
+fn demo_config(dir: &std::path::Path, feeds: SocketAddr, port: u16, speed: f64) -> String {
+    // Poll about every 10 scenario seconds, so detection keeps pace with the speed-up.
+    let poll_ms = (10_000.0 / speed).clamp(250.0, 2000.0) as u64;
     format!(
         r#"# Written by `tocsin demo`; inspect it with `tocsin -c {dir}/tocsin.toml incident list`.
 [store]
@@ -245,7 +248,7 @@ url = "sqlite://tocsin.db"
 listen = "127.0.0.1:{port}"
 
 [poll]
-default_interval = "2s"
+default_interval = "{poll_ms}ms"
 
 [[feed]]
 name = "news"
@@ -331,8 +334,11 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
 
     let port = free_port()?;
     let config_path = options.dir.join("tocsin.toml");
-    std::fs::write(&config_path, demo_config(&options.dir, feeds_addr, port))
-        .map_err(folder_error)?;
+    std::fs::write(
+        &config_path,
+        demo_config(&options.dir, feeds_addr, port, options.speed),
+    )
+    .map_err(folder_error)?;
     let config = Config::load(&config_path).map_err(|errors| {
         DemoError::Config(
             errors
@@ -377,7 +383,14 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let end = Duration::from_secs(SCENARIO_END_SECS).div_f64(speed);
     let started = Instant::now();
     let mut reported = std::collections::HashSet::new();
-    while started.elapsed() < end {
+    let escalated = || {
+        server
+            .received
+            .lock()
+            .map(|r| !r.is_empty())
+            .unwrap_or(false)
+    };
+    while started.elapsed() < end || (!escalated() && started.elapsed() < end * 2) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let incidents = running
             .store

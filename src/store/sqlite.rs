@@ -857,3 +857,127 @@ fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
         items_seen: row.try_get("items_seen")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::escalation::PolicyLevel;
+    use crate::incident::grouping;
+
+    fn scored(guid: &str, severity: u8) -> Scored {
+        let mention = Mention {
+            feed: "news".into(),
+            guid: guid.into(),
+            title: format!("item {guid}"),
+            body: "Acme yogurt food poisoning".into(),
+            author: None,
+            url: None,
+            published: None,
+            fetched_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+            lang: None,
+        };
+        Scored {
+            mention,
+            matches: vec![crate::analyze::RuleMatch {
+                rule: "food-safety".into(),
+                severity,
+                terms: Vec::new(),
+            }],
+            risk: severity,
+            breakdown: serde_json::json!({ "severity": severity }),
+        }
+    }
+
+    fn candidate(score: u8) -> Candidate {
+        Candidate {
+            group_key: "rule:food-safety".into(),
+            rule: "food-safety".into(),
+            title: "Food safety".into(),
+            score,
+            level: Level::High,
+            why: serde_json::json!({}),
+            policy: Policy {
+                name: "default".into(),
+                levels: vec![PolicyLevel {
+                    after_secs: 0,
+                    notify: vec!["pr".into()],
+                }],
+                repeat_every_secs: None,
+                max_repeats: 0,
+                group_wait_secs: 0,
+                ack_timeout_secs: None,
+                fallback: None,
+            },
+            mention_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+        }
+    }
+
+    async fn store(dir: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    #[tokio::test]
+    async fn the_database_itself_refuses_to_edit_or_delete_timeline_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
+        let outcome = store
+            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
+            .await
+            .expect("ingest");
+        assert!(matches!(outcome, IngestOutcome::Stored { ref opened, .. } if opened.len() == 1));
+        assert_eq!(
+            store.pending_notices().await.expect("pending"),
+            1,
+            "the notice is written with the incident"
+        );
+
+        let update = sqlx::query("UPDATE timeline SET actor = 'mallory'")
+            .execute(&store.pool)
+            .await;
+        assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
+        let delete = sqlx::query("DELETE FROM timeline")
+            .execute(&store.pool)
+            .await;
+        assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
+    }
+
+    #[tokio::test]
+    async fn a_refetched_item_is_stored_once_and_attaches_to_the_live_incident() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
+        store
+            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
+            .await
+            .expect("first");
+        let again = store
+            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
+            .await
+            .expect("again");
+        assert_eq!(again, IngestOutcome::Duplicate);
+        let second = store
+            .ingest(&scored("b", 65), &[candidate(65)], decide, now)
+            .await
+            .expect("second");
+        assert!(
+            matches!(second, IngestOutcome::Stored { ref opened, ref attached, .. } if opened.is_empty() && attached.len() == 1)
+        );
+        assert_eq!(store.mention_count().await.expect("count"), 2);
+        let incidents = store
+            .incidents(&IncidentFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].mentions, 2);
+    }
+}
