@@ -14,17 +14,9 @@ use toml::Spanned;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}:{line}:{col}: {message}")]
-    Invalid {
-        path: String,
-        line: usize,
-        col: usize,
-        message: String,
-    },
+    Invalid { path: String, line: usize, col: usize, message: String },
 }
 
 /// A duration written like `90s`, `5m`, `2h`, `180d`.
@@ -36,11 +28,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let text = String::deserialize(deserializer)?;
         humantime::parse_duration(&text)
             .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "bad duration {text:?}: {e} (write e.g. 90s, 5m, 2h, 7d)"
-                ))
-            })
+            .map_err(|e| serde::de::Error::custom(format!("bad duration {text:?}: {e} (write e.g. 90s, 5m, 2h, 7d)")))
     }
 }
 
@@ -59,9 +47,7 @@ impl<'de> Deserialize<'de> for ByteSize {
         let text = String::deserialize(deserializer)?;
         bytesize::ByteSize::from_str(&text)
             .map(|size| ByteSize(size.as_u64()))
-            .map_err(|e| {
-                serde::de::Error::custom(format!("bad size {text:?}: {e} (write e.g. 10MB)"))
-            })
+            .map_err(|e| serde::de::Error::custom(format!("bad size {text:?}: {e} (write e.g. 10MB)")))
     }
 }
 
@@ -109,10 +95,7 @@ fn default_retention() -> HumanDuration {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            url: default_store_url(),
-            retention: default_retention(),
-        }
+        StoreConfig { url: default_store_url(), retention: default_retention() }
     }
 }
 
@@ -131,10 +114,7 @@ fn default_listen() -> SocketAddr {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            listen: default_listen(),
-            public_url: None,
-        }
+        HttpConfig { listen: default_listen(), public_url: None }
     }
 }
 
@@ -230,9 +210,7 @@ fn default_rules_dir() -> PathBuf {
 
 impl Default for RulesConfig {
     fn default() -> Self {
-        RulesConfig {
-            dir: default_rules_dir(),
-        }
+        RulesConfig { dir: default_rules_dir() }
     }
 }
 
@@ -247,12 +225,7 @@ pub struct Levels {
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels {
-            low: 0,
-            medium: 40,
-            high: 60,
-            critical: 80,
-        }
+        Levels { low: 0, medium: 40, high: 60, critical: 80 }
     }
 }
 
@@ -367,10 +340,7 @@ fn default_mailbox_from() -> String {
 
 impl Default for MailboxConfig {
     fn default() -> Self {
-        MailboxConfig {
-            dir: default_mailbox_dir(),
-            from: default_mailbox_from(),
-        }
+        MailboxConfig { dir: default_mailbox_dir(), from: default_mailbox_from() }
     }
 }
 
@@ -476,12 +446,8 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Reads and validates a config file; relative paths in it are taken from its folder.
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            vec![ConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            }]
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| vec![ConfigError::Read { path: path.display().to_string(), source }])?;
         let mut config = Config::parse(&path.display().to_string(), &text)?;
         if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             config.rebase(base);
@@ -510,113 +476,67 @@ impl Config {
     pub fn parse(path: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
         let at = |span: std::ops::Range<usize>, message: String| {
             let (line, col) = line_col(text, span.start);
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                col,
-                message,
-            }
+            ConfigError::Invalid { path: path.to_owned(), line, col, message }
         };
         let config: Config = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             vec![at(span, e.message().trim().to_owned())]
         })?;
-        let errors: Vec<ConfigError> = config
-            .problems()
-            .into_iter()
-            .map(|(span, message)| at(span, message))
-            .collect();
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
-        }
+        let errors: Vec<ConfigError> = config.problems().into_iter().map(|(span, message)| at(span, message)).collect();
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
     }
 
     /// Cross-field checks serde cannot express, each with the span it is about.
     fn problems(&self) -> Vec<(std::ops::Range<usize>, String)> {
         let mut problems = Vec::new();
         let url = self.store.url.get_ref();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            problems.push((
-                self.store.url.span(),
-                format!("store url {url:?} must start with sqlite:// or postgres://"),
-            ));
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems
+                .push((self.store.url.span(), format!("store url {url:?} must start with sqlite:// or postgres://")));
         }
         let mut feed_names = HashSet::new();
         for feed in &self.feeds {
             if !feed_names.insert(feed.name.get_ref().as_str()) {
-                problems.push((
-                    feed.name.span(),
-                    format!("feed {:?} is defined twice", feed.name.get_ref()),
-                ));
+                problems.push((feed.name.span(), format!("feed {:?} is defined twice", feed.name.get_ref())));
             }
             match reqwest::Url::parse(feed.url.get_ref()) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-                Ok(parsed) => problems.push((
-                    feed.url.span(),
-                    format!("feed url scheme {:?} is not http or https", parsed.scheme()),
-                )),
+                Ok(parsed) => problems
+                    .push((feed.url.span(), format!("feed url scheme {:?} is not http or https", parsed.scheme()))),
                 Err(e) => problems.push((feed.url.span(), format!("bad feed url: {e}"))),
             }
             if !(feed.weight > 0.0 && feed.weight.is_finite()) {
-                problems.push((
-                    feed.name.span(),
-                    "feed weight must be a positive number".to_owned(),
-                ));
+                problems.push((feed.name.span(), "feed weight must be a positive number".to_owned()));
             }
         }
         let levels = self.risk.levels.get_ref();
-        if !(levels.low <= levels.medium
-            && levels.medium <= levels.high
-            && levels.high <= levels.critical)
-        {
-            problems.push((
-                self.risk.levels.span(),
-                "risk levels must rise: low <= medium <= high <= critical".into(),
-            ));
+        if !(levels.low <= levels.medium && levels.medium <= levels.high && levels.high <= levels.critical) {
+            problems.push((self.risk.levels.span(), "risk levels must rise: low <= medium <= high <= critical".into()));
         }
         if *self.risk.open_at.get_ref() > 100 {
-            problems.push((
-                self.risk.open_at.span(),
-                "open_at must be within 0..100".to_owned(),
-            ));
+            problems.push((self.risk.open_at.span(), "open_at must be within 0..100".to_owned()));
         }
         let mut channel_names = HashSet::new();
         for channel in &self.channels {
             if !channel_names.insert(channel.name.get_ref().as_str()) {
-                problems.push((
-                    channel.name.span(),
-                    format!("channel {:?} is defined twice", channel.name.get_ref()),
-                ));
+                problems.push((channel.name.span(), format!("channel {:?} is defined twice", channel.name.get_ref())));
             }
             match channel.kind {
-                ChannelKind::Email if channel.to.is_empty() => problems.push((
-                    channel.name.span(),
-                    "an email channel needs `to` addresses".to_owned(),
-                )),
+                ChannelKind::Email if channel.to.is_empty() => {
+                    problems.push((channel.name.span(), "an email channel needs `to` addresses".to_owned()))
+                }
                 ChannelKind::Email => {
                     for address in &channel.to {
                         if address.parse::<lettre::message::Mailbox>().is_err() {
-                            problems.push((
-                                channel.name.span(),
-                                format!("bad email address {address:?}"),
-                            ));
+                            problems.push((channel.name.span(), format!("bad email address {address:?}")));
                         }
                     }
                 }
                 ChannelKind::Webhook => match &channel.url {
-                    None => problems.push((
-                        channel.name.span(),
-                        "a webhook channel needs `url`".to_owned(),
-                    )),
+                    None => problems.push((channel.name.span(), "a webhook channel needs `url`".to_owned())),
                     Some(url) => {
                         if reqwest::Url::parse(url.get_ref()).is_err() {
-                            problems
-                                .push((url.span(), format!("bad webhook url {:?}", url.get_ref())));
+                            problems.push((url.span(), format!("bad webhook url {:?}", url.get_ref())));
                         }
                     }
                 },
@@ -625,47 +545,24 @@ impl Config {
         if let Some(smtp) = &self.smtp
             && smtp.from.parse::<lettre::message::Mailbox>().is_err()
         {
-            problems.push((
-                0..0,
-                format!("smtp.from {:?} is not an email address", smtp.from),
-            ));
+            problems.push((0..0, format!("smtp.from {:?} is not an email address", smtp.from)));
         }
         let mut policy_names = HashSet::new();
         for policy in &self.escalations {
             if !policy_names.insert(policy.name.get_ref().as_str()) {
-                problems.push((
-                    policy.name.span(),
-                    format!("escalation {:?} is defined twice", policy.name.get_ref()),
-                ));
+                problems.push((policy.name.span(), format!("escalation {:?} is defined twice", policy.name.get_ref())));
             }
             if policy.levels.is_empty() {
-                problems.push((
-                    policy.name.span(),
-                    "an escalation policy needs at least one level".to_owned(),
-                ));
+                problems.push((policy.name.span(), "an escalation policy needs at least one level".to_owned()));
             }
-            let referenced = policy
-                .levels
-                .iter()
-                .flat_map(|l| l.notify.iter())
-                .chain(policy.fallback.iter());
+            let referenced = policy.levels.iter().flat_map(|l| l.notify.iter()).chain(policy.fallback.iter());
             for name in referenced {
                 if !channel_names.contains(name.get_ref().as_str()) {
-                    problems.push((
-                        name.span(),
-                        format!("no [[channel]] named {:?}", name.get_ref()),
-                    ));
+                    problems.push((name.span(), format!("no [[channel]] named {:?}", name.get_ref())));
                 }
             }
-            if policy
-                .levels
-                .windows(2)
-                .any(|pair| pair[0].after > pair[1].after)
-            {
-                problems.push((
-                    policy.name.span(),
-                    "escalation levels must be in order of `after`".to_owned(),
-                ));
+            if policy.levels.windows(2).any(|pair| pair[0].after > pair[1].after) {
+                problems.push((policy.name.span(), "escalation levels must be in order of `after`".to_owned()));
             }
         }
         problems
@@ -682,9 +579,7 @@ impl Config {
     /// The named escalation policy, else the one called "default", else the first.
     pub fn escalation(&self, name: Option<&str>) -> Option<&EscalationPolicy> {
         let by_name = |wanted: &str| self.escalations.iter().find(|p| p.name.get_ref() == wanted);
-        name.and_then(by_name)
-            .or_else(|| by_name("default"))
-            .or_else(|| self.escalations.first())
+        name.and_then(by_name).or_else(|| by_name("default")).or_else(|| self.escalations.first())
     }
 }
 
@@ -752,18 +647,8 @@ levels = [{ after = "0m", notify = ["pr", "nobody"] }]
 "#;
         let found = errors(text);
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|e| e.starts_with("t.toml:4:7: ") && e.contains("ftp")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|e| e.starts_with("t.toml:13:43: ") && e.contains("nobody")),
-            "{found:?}"
-        );
+        assert!(found.iter().any(|e| e.starts_with("t.toml:4:7: ") && e.contains("ftp")), "{found:?}");
+        assert!(found.iter().any(|e| e.starts_with("t.toml:13:43: ") && e.contains("nobody")), "{found:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The daemon: wires the stages together, runs their workers and owns shutdown.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -35,18 +35,12 @@ pub enum DaemonError {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] fetch::FetchError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// The user agent tocsin fetches with, so feed operators can see who polls them.
 pub fn user_agent() -> String {
-    format!(
-        "tocsin/{} (+https://github.com/tocsin-monitor/tocsin)",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("tocsin/{} (+https://github.com/tocsin-monitor/tocsin)", env!("CARGO_PKG_VERSION"))
 }
 
 /// The process-wide Prometheus recorder; installed once, shared by every daemon in the process.
@@ -66,7 +60,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// The analyze → incident stage: scores each mention and records what it decides.
 pub struct Pipeline<S> {
     store: Arc<S>,
-    rules: Arc<RuleSet>,
+    /// Swapped whole on reload; a mention in flight keeps the set it started with.
+    rules: RwLock<Arc<RuleSet>>,
     config: Arc<Config>,
     clock: Clock,
     wake_outbox: Arc<Notify>,
@@ -80,26 +75,32 @@ impl<S: Store> Pipeline<S> {
         clock: Clock,
         wake_outbox: Arc<Notify>,
     ) -> Self {
-        Pipeline {
-            store,
-            rules,
-            config,
-            clock,
-            wake_outbox,
-        }
+        Pipeline { store, rules: RwLock::new(rules), config, clock, wake_outbox }
+    }
+
+    /// The rule set mentions are analyzed with now.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        // A poisoned lock only means a panic elsewhere mid-swap; the Arc inside is whole.
+        self.rules.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Replaces the rule set for every mention analyzed from now on.
+    pub fn replace_rules(&self, rules: RuleSet) {
+        *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(rules);
     }
 
     /// Analyzes one mention and stores it with every incident change it causes.
     pub async fn process(&self, mention: Mention) -> Result<IngestOutcome, StoreError> {
         let now = self.clock.now();
-        let scored = analyze::analyze(&self.rules, mention);
+        let rules = self.rules();
+        let scored = analyze::analyze(&rules, mention);
         let candidates: Vec<Candidate> = scored
             .matches
             .iter()
             .filter_map(|found| {
-                let rule = self.rules.rule(&found.rule)?;
-                let policy = self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(|| {
-                    Policy {
+                let rule = rules.rule(&found.rule)?;
+                let policy =
+                    self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(|| Policy {
                         name: "none".into(),
                         levels: Vec::new(),
                         repeat_every_secs: None,
@@ -107,8 +108,7 @@ impl<S: Store> Pipeline<S> {
                         group_wait_secs: 0,
                         ack_timeout_secs: None,
                         fallback: None,
-                    }
-                });
+                    });
                 let title: String =
                     format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
                 Some(Candidate {
@@ -126,12 +126,7 @@ impl<S: Store> Pipeline<S> {
         let open_at = self.config.risk.open_at();
         let outcome = self
             .store
-            .ingest(
-                &scored,
-                &candidates,
-                |candidate, live| grouping::decide(candidate, live, open_at, now),
-                now,
-            )
+            .ingest(&scored, &candidates, |candidate, live| grouping::decide(candidate, live, open_at, now), now)
             .await?;
         if let IngestOutcome::Stored { opened, .. } = &outcome {
             metrics::counter!("tocsin_mentions_stored_total").increment(1);
@@ -163,6 +158,7 @@ pub struct RunningDaemon {
     pub addr: SocketAddr,
     pub clock: Clock,
     pub store: Arc<SqliteStore>,
+    pub pipeline: Arc<Pipeline<SqliteStore>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -192,21 +188,13 @@ fn feed_tasks(config: &Config) -> Vec<FeedTask> {
 }
 
 /// Starts every worker of the daemon and the HTTP server.
-pub async fn start(
-    config: Config,
-    rules: RuleSet,
-    clock: Clock,
-    tokens: Tokens,
-) -> Result<RunningDaemon, DaemonError> {
+pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens) -> Result<RunningDaemon, DaemonError> {
     fetch::install_crypto_provider();
     let config = Arc::new(config);
     let store = Arc::new(store::open(config.store.url.get_ref()).await?);
     store.migrate().await?;
     let tasks_of_feeds = feed_tasks(&config);
-    let feed_rows: Vec<(String, String)> = tasks_of_feeds
-        .iter()
-        .map(|f| (f.name.clone(), f.url.clone()))
-        .collect();
+    let feed_rows: Vec<(String, String)> = tasks_of_feeds.iter().map(|f| (f.name.clone(), f.url.clone())).collect();
     store.sync_feeds(&feed_rows).await?;
 
     let limits = FetchLimits {
@@ -226,14 +214,8 @@ pub async fn start(
     let links = AckLinks::new(store.secret("ack_link_key").await?);
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
-        .map_err(|source| DaemonError::Bind {
-            addr: config.http.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| DaemonError::Bind {
-        addr: config.http.listen,
-        source,
-    })?;
+        .map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Bind { addr: config.http.listen, source })?;
     // Links in alerts must reach this daemon: with no public_url, the address actually bound.
     let public_url = match &config.http.public_url {
         Some(_) => config.http.public_url(),
@@ -243,16 +225,11 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let pipeline = Arc::new(Pipeline::new(
-        store.clone(),
-        Arc::new(rules),
-        config.clone(),
-        clock.clone(),
-        wake_outbox.clone(),
-    ));
+    let pipeline =
+        Arc::new(Pipeline::new(store.clone(), Arc::new(rules), config.clone(), clock.clone(), wake_outbox.clone()));
     let poller = Arc::new(Poller {
         store: store.clone(),
-        sink: pipeline,
+        sink: pipeline.clone(),
         client,
         limits,
         concurrency: Arc::new(Semaphore::new(config.poll.max_concurrency.max(1))),
@@ -274,11 +251,7 @@ pub async fn start(
                 Ok(due) => {
                     for id in due {
                         match escalator_store
-                            .escalate(
-                                id,
-                                |policy, opened, state| policy.fire(opened, state, now),
-                                now,
-                            )
+                            .escalate(id, |policy, opened, state| policy.fire(opened, state, now), now)
                             .await
                         {
                             Ok(true) => escalator_wake.notify_one(),
@@ -298,13 +271,7 @@ pub async fn start(
         }
     });
 
-    let deliverer = Deliverer::new(
-        store.clone(),
-        channels,
-        links.clone(),
-        public_url.clone(),
-        config.delivery.clone(),
-    );
+    let deliverer = Deliverer::new(store.clone(), channels, links.clone(), public_url.clone(), config.delivery.clone());
     let deliver_clock = clock.clone();
     let deliver_wake = wake_outbox.clone();
     let mut stop = shutdown_rx.clone();
@@ -323,6 +290,7 @@ pub async fn start(
 
     let state = ApiState {
         store: store.clone(),
+        pipeline: pipeline.clone(),
         links,
         tokens: Arc::new(tokens),
         clock: clock.clone(),
@@ -341,11 +309,5 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, feeds = feed_rows.len(), "tocsin is running");
-    Ok(RunningDaemon {
-        addr,
-        clock,
-        store,
-        shutdown,
-        tasks,
-    })
+    Ok(RunningDaemon { addr, clock, store, pipeline, shutdown, tasks })
 }

@@ -49,10 +49,7 @@ pub const WEBHOOK_SECRET_ENV: &str = "TOCSIN_DEMO_WEBHOOK_SECRET";
 pub fn prepare_environment() {
     if std::env::var_os(WEBHOOK_SECRET_ENV).is_none() {
         use base64::Engine;
-        let secret = format!(
-            "whsec_{}",
-            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>())
-        );
+        let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>()));
         // SAFETY: called from `main` before any other thread exists.
         unsafe { std::env::set_var(WEBHOOK_SECRET_ENV, secret) };
     }
@@ -144,27 +141,18 @@ fn rss_for(server: &FeedServer, feed: &str) -> String {
         .enumerate()
         .filter(|(_, item)| item.feed == feed && item.at_secs <= now)
         .map(|(index, item)| {
-            let published =
-                server.base + chrono::Duration::seconds(i64::try_from(item.at_secs).unwrap_or(0));
+            let published = server.base + chrono::Duration::seconds(i64::try_from(item.at_secs).unwrap_or(0));
             rss::ItemBuilder::default()
                 .title(Some(item.title.to_owned()))
                 .description(Some(item.body.to_owned()))
                 .link(Some(format!("https://example.com/{feed}/{index}")))
-                .guid(Some(
-                    rss::GuidBuilder::default()
-                        .value(format!("demo-{feed}-{index}"))
-                        .permalink(false)
-                        .build(),
-                ))
+                .guid(Some(rss::GuidBuilder::default().value(format!("demo-{feed}-{index}")).permalink(false).build()))
                 .pub_date(Some(published.to_rfc2822()))
                 .build()
         })
         .collect();
-    let (title, language) = if feed == "weibo" {
-        ("微博搜索：艾克米", "zh-cn")
-    } else {
-        ("Acme in the news", "en")
-    };
+    let (title, language) =
+        if feed == "weibo" { ("微博搜索：艾克米", "zh-cn") } else { ("Acme in the news", "en") };
     rss::ChannelBuilder::default()
         .title(title)
         .link("https://example.com/")
@@ -175,43 +163,20 @@ fn rss_for(server: &FeedServer, feed: &str) -> String {
         .to_string()
 }
 
-async fn serve_feed(
-    State(server): State<FeedServer>,
-    Path(feed): Path<String>,
-) -> impl IntoResponse {
+async fn serve_feed(State(server): State<FeedServer>, Path(feed): Path<String>) -> impl IntoResponse {
     let Some(name) = feed.strip_suffix(".xml") else {
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
-    (
-        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
-        rss_for(&server, name),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], rss_for(&server, name)).into_response()
 }
 
 /// The on-call webhook receiver: checks the Standard Webhooks signature and prints the event.
-async fn receive_webhook(
-    State(server): State<FeedServer>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+async fn receive_webhook(State(server): State<FeedServer>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let id = header_text("webhook-id");
     let timestamp: i64 = header_text("webhook-timestamp").parse().unwrap_or_default();
     let signature = header_text("webhook-signature");
-    let valid = webhook::verify(
-        std::slice::from_ref(&server.webhook_key),
-        &id,
-        timestamp,
-        &body,
-        &signature,
-    );
+    let valid = webhook::verify(std::slice::from_ref(&server.webhook_key), &id, timestamp, &body, &signature);
     let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let line = format!(
         "webhook {} for incident #{} ({}), signature {}",
@@ -224,11 +189,7 @@ async fn receive_webhook(
     if let Ok(mut received) = server.received.lock() {
         received.push(line);
     }
-    if valid {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::UNAUTHORIZED
-    }
+    if valid { StatusCode::NO_CONTENT } else { StatusCode::UNAUTHORIZED }
 }
 
 fn free_port() -> Result<u16, DemoError> {
@@ -289,10 +250,7 @@ levels = [
 }
 
 pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
-    let folder_error = |source| DemoError::Folder {
-        dir: options.dir.display().to_string(),
-        source,
-    };
+    let folder_error = |source| DemoError::Folder { dir: options.dir.display().to_string(), source };
     std::fs::create_dir_all(&options.dir).map_err(folder_error)?;
     // Each run starts from a clean slate: a stale database would hide the scenario.
     for stale in ["tocsin.db", "tocsin.db-wal", "tocsin.db-shm"] {
@@ -306,10 +264,9 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         std::fs::remove_dir_all(&mailbox).map_err(folder_error)?;
     }
 
-    let secret = std::env::var(WEBHOOK_SECRET_ENV)
-        .map_err(|_| DemoError::Config(format!("{WEBHOOK_SECRET_ENV} is not set")))?;
-    let webhook_key =
-        webhook::standard_webhooks_key(&secret).map_err(|e| DemoError::Config(e.to_string()))?;
+    let secret =
+        std::env::var(WEBHOOK_SECRET_ENV).map_err(|_| DemoError::Config(format!("{WEBHOOK_SECRET_ENV} is not set")))?;
+    let webhook_key = webhook::standard_webhooks_key(&secret).map_err(|e| DemoError::Config(e.to_string()))?;
 
     let server = FeedServer {
         started: Instant::now(),
@@ -322,9 +279,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         .route("/feeds/{feed}", get(serve_feed))
         .route("/hooks/oncall", post(receive_webhook))
         .with_state(server.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(DemoError::Serve)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(DemoError::Serve)?;
     let feeds_addr = listener.local_addr().map_err(DemoError::Serve)?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -334,23 +289,11 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
 
     let port = free_port()?;
     let config_path = options.dir.join("tocsin.toml");
-    std::fs::write(
-        &config_path,
-        demo_config(&options.dir, feeds_addr, port, options.speed),
-    )
-    .map_err(folder_error)?;
-    let config = Config::load(&config_path).map_err(|errors| {
-        DemoError::Config(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    std::fs::write(&config_path, demo_config(&options.dir, feeds_addr, port, options.speed)).map_err(folder_error)?;
+    let config = Config::load(&config_path)
+        .map_err(|errors| DemoError::Config(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
     let token = format!("{:032x}", rand::random::<u128>());
-    let tokens =
-        Tokens::parse(&format!("demo:{token}")).map_err(|e| DemoError::Config(e.to_string()))?;
+    let tokens = Tokens::parse(&format!("demo:{token}")).map_err(|e| DemoError::Config(e.to_string()))?;
 
     // The daemon's clock runs `speed` times faster, so the 2-minute escalation is compressed too.
     let clock = Clock::default();
@@ -367,38 +310,19 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         }
     });
 
-    println!(
-        "tocsin demo: a food-safety rumour about the brand Acme / 艾克米, in English and Chinese"
-    );
-    println!(
-        "  feeds:      http://{feeds_addr}/feeds/news.xml and /feeds/weibo.xml (scenario at {speed}x speed)"
-    );
-    println!(
-        "  dashboard:  http://{}/login  (token: {token})",
-        running.addr
-    );
+    println!("tocsin demo: a food-safety rumour about the brand Acme / 艾克米, in English and Chinese");
+    println!("  feeds:      http://{feeds_addr}/feeds/news.xml and /feeds/weibo.xml (scenario at {speed}x speed)");
+    println!("  dashboard:  http://{}/login  (token: {token})", running.addr);
     println!("  mailbox:    {}", mailbox.display());
     println!("  config:     {}", config_path.display());
 
     let end = Duration::from_secs(SCENARIO_END_SECS).div_f64(speed);
     let started = Instant::now();
     let mut reported = std::collections::HashSet::new();
-    let escalated = || {
-        server
-            .received
-            .lock()
-            .map(|r| !r.is_empty())
-            .unwrap_or(false)
-    };
+    let escalated = || server.received.lock().map(|r| !r.is_empty()).unwrap_or(false);
     while started.elapsed() < end || (!escalated() && started.elapsed() < end * 2) {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let incidents = running
-            .store
-            .incidents(&IncidentFilter {
-                limit: 50,
-                ..IncidentFilter::default()
-            })
-            .await?;
+        let incidents = running.store.incidents(&IncidentFilter { limit: 50, ..IncidentFilter::default() }).await?;
         for incident in incidents {
             if reported.insert(incident.id) {
                 println!(
@@ -414,13 +338,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     }
 
     println!("\nScenario over. What happened:");
-    let incidents = running
-        .store
-        .incidents(&IncidentFilter {
-            limit: 50,
-            ..IncidentFilter::default()
-        })
-        .await?;
+    let incidents = running.store.incidents(&IncidentFilter { limit: 50, ..IncidentFilter::default() }).await?;
     for incident in &incidents {
         println!(
             "  #{} {} [{}] score {} — {} mention(s): {}",
@@ -432,22 +350,14 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
             incident.title
         );
     }
-    let emails = std::fs::read_dir(&mailbox)
-        .map(|entries| entries.count())
-        .unwrap_or(0);
+    let emails = std::fs::read_dir(&mailbox).map(|entries| entries.count()).unwrap_or(0);
     println!("  {emails} email(s) in {}", mailbox.display());
     let webhooks = server.received.lock().map(|r| r.len()).unwrap_or(0);
     println!("  {webhooks} on-call webhook(s) received");
-    println!(
-        "  mentions stored: {}",
-        running.store.mention_count().await?
-    );
+    println!("  mentions stored: {}", running.store.mention_count().await?);
 
     if !options.once {
-        println!(
-            "\nThe dashboard stays up at http://{}/ (token: {token}). Ctrl-C to stop.",
-            running.addr
-        );
+        println!("\nThe dashboard stays up at http://{}/ (token: {token}). Ctrl-C to stop.", running.addr);
         tokio::signal::ctrl_c().await.map_err(DemoError::Signal)?;
     }
     running.shutdown().await;

@@ -17,13 +17,10 @@ use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
 use tocsin::store::{self, IncidentFilter, Store};
 use tocsin::{daemon, demo};
+use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
-#[command(
-    name = "tocsin",
-    version,
-    about = "Reputation and crisis early-warning monitor"
-)]
+#[command(name = "tocsin", version, about = "Reputation and crisis early-warning monitor")]
 struct Cli {
     /// Configuration file.
     #[arg(short, long, global = true, default_value = "tocsin.toml")]
@@ -64,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// Per-feed health: last success, last error, consecutive failures, next poll, items seen.
+    Feeds,
     /// Apply database migrations.
     Migrate,
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
@@ -110,17 +109,11 @@ struct Failure {
 }
 
 fn user(error: impl Into<anyhow::Error>) -> Failure {
-    Failure {
-        code: 1,
-        error: error.into(),
-    }
+    Failure { code: 1, error: error.into() }
 }
 
 fn internal(error: impl Into<anyhow::Error>) -> Failure {
-    Failure {
-        code: 2,
-        error: error.into(),
-    }
+    Failure { code: 2, error: error.into() }
 }
 
 fn main() -> ExitCode {
@@ -148,9 +141,7 @@ fn main() -> ExitCode {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOCSIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -164,47 +155,33 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Test { dir } => test_rules(&cli.config, dir.as_deref()),
         Command::Score { text, lines } => score(&cli.config, text, lines),
         Command::Incident { command } => incident(&cli.config, command).await,
+        Command::Feeds => feeds(&cli.config).await,
         Command::Migrate => {
             let config = load_config(&cli.config)?;
-            let store = store::open(config.store.url.get_ref())
-                .await
-                .map_err(user)?;
+            let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
             store.migrate().await.map_err(internal)?;
-            println!(
-                "migrations applied to {}",
-                store::redact(config.store.url.get_ref())
-            );
+            println!("migrations applied to {}", store::redact(config.store.url.get_ref()));
             Ok(())
         }
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(user(anyhow!("--speed must be a positive number")));
             }
-            demo::run(demo::DemoOptions { speed, once, dir })
-                .await
-                .map_err(internal)
+            demo::run(demo::DemoOptions { speed, once, dir }).await.map_err(internal)
         }
     }
 }
 
 fn load_config(path: &Path) -> Result<Config, Failure> {
     Config::load(path).map_err(|errors| {
-        let text = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
         user(anyhow!("{text}"))
     })
 }
 
 /// The config if the file exists; commands that work without one get the defaults.
 fn optional_config(path: &Path) -> Result<Option<Config>, Failure> {
-    if path.exists() {
-        load_config(path).map(Some)
-    } else {
-        Ok(None)
-    }
+    if path.exists() { load_config(path).map(Some) } else { Ok(None) }
 }
 
 /// The configured rules, or the bundled packs when the configured folder does not exist.
@@ -218,26 +195,31 @@ fn load_rules(dir: &Path) -> Result<RuleSet, Failure> {
 
 async fn run(config_path: &Path) -> Result<(), Failure> {
     let config = load_config(config_path)?;
-    let rules = load_rules(&config.rules.dir)?;
-    let tokens =
-        Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
-    let running = daemon::start(config, rules, Clock::default(), tokens)
-        .await
-        .map_err(user)?;
-    wait_for_shutdown_signal().await.map_err(internal)?;
+    let rules_dir = config.rules.dir.clone();
+    let rules = load_rules(&rules_dir)?;
+    let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
+    let running = daemon::start(config, rules, Clock::default(), tokens).await.map_err(user)?;
+    let mut term = signal(SignalKind::terminate()).map_err(internal)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(internal)?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            result = tokio::signal::ctrl_c() => { result.map_err(internal)?; break }
+            // A bad edit must not take monitoring down: the running rules stay until a good set loads.
+            _ = hangup.recv() => match load_rules(&rules_dir) {
+                Ok(rules) => {
+                    tracing::info!(rules = rules.rules().len(), "rules reloaded");
+                    running.pipeline.replace_rules(rules);
+                }
+                Err(Failure { error, .. }) => {
+                    tracing::error!(error = %format!("{error:#}"), "rule reload refused; the running rules stay");
+                }
+            },
+        }
+    }
     tracing::info!("shutting down: finishing in-flight work");
     running.shutdown().await;
     tracing::info!("stopped");
-    Ok(())
-}
-
-async fn wait_for_shutdown_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        result = tokio::signal::ctrl_c() => result?,
-    }
     Ok(())
 }
 
@@ -258,10 +240,7 @@ fn check(config_path: &Path) -> Result<(), Failure> {
                 Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
             }
         } else {
-            println!(
-                "note: rules folder {} not found; the bundled rule packs will be used",
-                dir.display()
-            );
+            println!("note: rules folder {} not found; the bundled rule packs will be used", dir.display());
             rule_count = RuleSet::bundled().rules().len();
         }
     }
@@ -269,11 +248,7 @@ fn check(config_path: &Path) -> Result<(), Failure> {
         println!("{}: ok ({rule_count} rules)", config_path.display());
         Ok(())
     } else {
-        Err(user(anyhow!(
-            "{} problem(s):\n{}",
-            problems.len(),
-            problems.join("\n")
-        )))
+        Err(user(anyhow!("{} problem(s):\n{}", problems.len(), problems.join("\n"))))
     }
 }
 
@@ -291,24 +266,11 @@ fn test_rules(config_path: &Path, dir: Option<&Path>) -> Result<(), Failure> {
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     for outcome in &outcomes {
         let verdict = if outcome.passed { "ok  " } else { "FAIL" };
-        let expected = if outcome.expected {
-            "match"
-        } else {
-            "no match"
-        };
-        println!(
-            "{verdict} {} example {}: expected {expected}: {}",
-            outcome.rule,
-            outcome.index + 1,
-            outcome.text
-        );
+        let expected = if outcome.expected { "match" } else { "no match" };
+        println!("{verdict} {} example {}: expected {expected}: {}", outcome.rule, outcome.index + 1, outcome.text);
     }
     println!("{} passed, {failed} failed", outcomes.len() - failed);
-    if failed > 0 {
-        Err(user(anyhow!("{failed} rule example(s) failed")))
-    } else {
-        Ok(())
-    }
+    if failed > 0 { Err(user(anyhow!("{failed} rule example(s) failed"))) } else { Ok(()) }
 }
 
 fn score_json(rules: &RuleSet, text: &str) -> serde_json::Value {
@@ -343,10 +305,7 @@ fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Fa
     let text = match text.as_deref() {
         None | Some("-") => {
             let mut buffer = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buffer)
-                .context("cannot read standard input")
-                .map_err(user)?;
+            std::io::stdin().read_to_string(&mut buffer).context("cannot read standard input").map_err(user)?;
             buffer
         }
         Some(text) => text.to_owned(),
@@ -358,34 +317,25 @@ fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Fa
 
 /// Who a terminal action is attributed to on the timeline.
 fn cli_actor() -> String {
-    let who = std::env::var("TOCSIN_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
+    let who = std::env::var("TOCSIN_ACTOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
     format!("cli:{who}")
 }
 
 async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Failure> {
     let config = load_config(config_path)?;
-    let store = store::open(config.store.url.get_ref())
-        .await
-        .map_err(user)?;
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
     store.migrate().await.map_err(internal)?;
     let (id, action) = match command {
         IncidentCommand::List { status } => {
             let status = match status.as_deref() {
                 None => None,
-                Some(text) => Some(tocsin::incident::Status::parse(text).ok_or_else(|| {
-                    user(anyhow!(
-                        "status {text:?} is not open, acknowledged or resolved"
-                    ))
-                })?),
+                Some(text) => Some(
+                    tocsin::incident::Status::parse(text)
+                        .ok_or_else(|| user(anyhow!("status {text:?} is not open, acknowledged or resolved")))?,
+                ),
             };
             let incidents = store
-                .incidents(&IncidentFilter {
-                    status,
-                    limit: 500,
-                    ..IncidentFilter::default()
-                })
+                .incidents(&IncidentFilter { status, limit: 500, ..IncidentFilter::default() })
                 .await
                 .map_err(internal)?;
             for incident in incidents {
@@ -402,31 +352,44 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
             return Ok(());
         }
         IncidentCommand::Show { id } => {
-            let incident = store
-                .incident(id)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| user(anyhow!("no incident {id}")))?;
+            let incident =
+                store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
             let events = store.timeline(id).await.map_err(internal)?;
             let verified = timeline::verify(&events).is_ok();
             let output = serde_json::json!({ "incident": incident, "timeline": events, "timeline_verified": verified });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&output).map_err(internal)?
-            );
+            println!("{}", serde_json::to_string_pretty(&output).map_err(internal)?);
             return Ok(());
         }
         IncidentCommand::Ack { id } => (id, Action::Acknowledge),
         IncidentCommand::Resolve { id } => (id, Action::Resolve),
         IncidentCommand::Reopen { id } => (id, Action::Reopen),
     };
-    let incident = store
-        .transition(id, action, &cli_actor(), Utc::now())
-        .await
-        .map_err(|e| match e {
-            store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
-            other => internal(other),
-        })?;
+    let incident = store.transition(id, action, &cli_actor(), Utc::now()).await.map_err(|e| match e {
+        store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
+        other => internal(other),
+    })?;
     println!("incident {} is {}", incident.id, incident.status.as_str());
+    Ok(())
+}
+
+async fn feeds(config_path: &Path) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    store.migrate().await.map_err(internal)?;
+    let states = store.feed_states().await.map_err(internal)?;
+    let time =
+        |t: Option<chrono::DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+    println!("{:<24} {:<19} {:<19} {:>5} {:>7}  last error", "feed", "last success", "next poll", "fails", "items");
+    for state in states {
+        println!(
+            "{:<24} {:<19} {:<19} {:>5} {:>7}  {}",
+            state.name,
+            time(state.last_success_at),
+            time(state.next_poll_at),
+            state.consecutive_failures,
+            state.items_seen,
+            state.last_error.as_deref().unwrap_or("-")
+        );
+    }
     Ok(())
 }

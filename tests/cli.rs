@@ -6,11 +6,7 @@ use std::process::{Command, Output};
 use tocsin::config::Config;
 
 fn tocsin(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run tocsin")
+    Command::new(env!("CARGO_BIN_EXE_tocsin")).current_dir(dir).args(args).output().expect("run tocsin")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -20,18 +16,12 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn check_reports_every_config_and_rule_error_with_its_location_and_exits_1() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("tocsin.toml"),
-        "[poll]\ndefault_interval = \"5m\"\nintervall = \"1m\"\n",
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("tocsin.toml"), "[poll]\ndefault_interval = \"5m\"\nintervall = \"1m\"\n")
+        .expect("write");
     let out = tocsin(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("tocsin.toml:3:1: unknown field `intervall`"),
-        "{err}"
-    );
+    assert!(err.contains("tocsin.toml:3:1: unknown field `intervall`"), "{err}");
 
     std::fs::write(dir.path().join("tocsin.toml"), "[rules]\ndir = \"rules\"\n").expect("write");
     std::fs::create_dir_all(dir.path().join("rules/lists")).expect("mkdir");
@@ -45,10 +35,7 @@ fn check_reports_every_config_and_rule_error_with_its_location_and_exits_1() {
     let out = tocsin(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("2 problem(s)"),
-        "both rule errors are reported: {err}"
-    );
+    assert!(err.contains("2 problem(s)"), "both rule errors are reported: {err}");
     assert!(err.contains("mine.toml:4:"), "{err}");
     assert!(err.contains("mine.toml:11:"), "{err}");
     assert!(err.contains('^'), "a caret points at the spot: {err}");
@@ -75,33 +62,19 @@ fn test_runs_the_bundled_examples_and_score_prints_offsets_into_the_original_tex
     assert_eq!(json["matches"][0]["rule"], "food-safety");
     assert_eq!(json["risk"]["score"], 70);
     for term in json["matches"][0]["terms"].as_array().expect("terms") {
-        let (start, end) = (
-            term["start"].as_u64().expect("start") as usize,
-            term["end"].as_u64().expect("end") as usize,
-        );
-        assert!(
-            ["艾克米", "食物中毒"].contains(&&input[start..end]),
-            "offsets point at {:?}",
-            &input[start..end]
-        );
+        let (start, end) =
+            (term["start"].as_u64().expect("start") as usize, term["end"].as_u64().expect("end") as usize);
+        assert!(["艾克米", "食物中毒"].contains(&&input[start..end]), "offsets point at {:?}", &input[start..end]);
     }
 }
 
 #[test]
 fn incident_commands_refuse_unknown_ids_as_user_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("tocsin.toml"),
-        "[store]\nurl = \"sqlite://t.db\"\n",
-    )
-    .expect("write");
+    std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://t.db\"\n").expect("write");
     let out = tocsin(dir.path(), &["incident", "ack", "42"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no incident 42"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("no incident 42"), "{}", text(&out.stderr));
 }
 
 /// Every `toml` block in the README and docs/ is a valid tocsin.toml.
@@ -110,12 +83,7 @@ fn config_examples_in_the_docs_parse() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("README.md")];
     if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
-        files.extend(
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "md")),
-        );
+        files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")));
     }
     let mut checked = 0;
     for file in files {
@@ -123,15 +91,7 @@ fn config_examples_in_the_docs_parse() {
         for block in content.split("```toml\n").skip(1) {
             let example = block.split("\n```").next().expect("block end");
             if let Err(errors) = Config::parse(&file.display().to_string(), example) {
-                panic!(
-                    "{}: {}",
-                    file.display(),
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
+                panic!("{}: {}", file.display(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
             }
             checked += 1;
         }

@@ -27,17 +27,9 @@ fn burst() -> Vec<Item> {
     (0..BURST)
         .map(|i| {
             if i % 250 == 0 {
-                Item::new(
-                    &format!("item-{i}"),
-                    CRISES[i / 250],
-                    "Reported by several readers.",
-                )
+                Item::new(&format!("item-{i}"), CRISES[i / 250], "Reported by several readers.")
             } else {
-                Item::new(
-                    &format!("item-{i}"),
-                    &format!("Acme news roundup number {i}"),
-                    "Nothing unusual today.",
-                )
+                Item::new(&format!("item-{i}"), &format!("Acme news roundup number {i}"), "Nothing unusual today.")
             }
         })
         .collect()
@@ -109,85 +101,42 @@ claim_lease = "2s"
     .expect("write config");
 
     let mut first = start_daemon(&config);
-    wait_until(Duration::from_secs(60), || async { db.exists() })
+    wait_until(Duration::from_secs(60), || async { db.exists() }).await.expect("database created");
+    let store = SqliteStore::connect(&format!("sqlite://{}", db.display())).await.expect("open store");
+    wait_until(Duration::from_secs(60), || async { store.mention_count().await.unwrap_or(0) >= 300 })
         .await
-        .expect("database created");
-    let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("open store");
-    wait_until(Duration::from_secs(60), || async {
-        store.mention_count().await.unwrap_or(0) >= 300
-    })
-    .await
-    .expect("the burst is being stored");
+        .expect("the burst is being stored");
     first.0.kill().expect("SIGKILL the daemon");
     first.0.wait().expect("reap");
     let stored_at_kill = store.mention_count().await.expect("count");
-    assert!(
-        stored_at_kill < BURST as i64,
-        "killed mid-burst ({stored_at_kill} of {BURST} stored)"
-    );
+    assert!(stored_at_kill < BURST as i64, "killed mid-burst ({stored_at_kill} of {BURST} stored)");
 
     receiver.fail_with(None);
     let mut second = start_daemon(&config);
     wait_until(Duration::from_secs(120), || async {
-        store.mention_count().await.unwrap_or(0) == BURST as i64
-            && store.pending_notices().await.unwrap_or(1) == 0
+        store.mention_count().await.unwrap_or(0) == BURST as i64 && store.pending_notices().await.unwrap_or(1) == 0
     })
     .await
     .expect("the restarted daemon finishes the burst and the outbox");
 
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("pool");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.expect("pool");
     let (mentions, distinct): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT guid) FROM mentions")
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-    assert_eq!(
-        (mentions, distinct),
-        (BURST as i64, BURST as i64),
-        "every item stored exactly once"
-    );
-    let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT guid) FROM mentions").fetch_one(&pool).await.expect("count");
+    assert_eq!((mentions, distinct), (BURST as i64, BURST as i64), "every item stored exactly once");
+    let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents").fetch_one(&pool).await.expect("count");
     assert_eq!(incidents, CRISES.len() as i64, "one incident per crisis");
-    let written: Vec<String> = sqlx::query_scalar("SELECT notice_id FROM outbox")
-        .fetch_all(&pool)
-        .await
-        .expect("notice ids");
-    let states: Vec<String> = sqlx::query_scalar("SELECT DISTINCT state FROM outbox")
-        .fetch_all(&pool)
-        .await
-        .expect("states");
-    assert_eq!(
-        states,
-        vec!["delivered".to_owned()],
-        "every committed notice was delivered"
-    );
-    let received: HashSet<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.header("webhook-id"))
-        .collect();
+    let written: Vec<String> =
+        sqlx::query_scalar("SELECT notice_id FROM outbox").fetch_all(&pool).await.expect("notice ids");
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT state FROM outbox").fetch_all(&pool).await.expect("states");
+    assert_eq!(states, vec!["delivered".to_owned()], "every committed notice was delivered");
+    let received: HashSet<String> = receiver.received().iter().map(|r| r.header("webhook-id")).collect();
     let written: HashSet<String> = written.into_iter().collect();
-    assert_eq!(
-        received, written,
-        "the receiver saw every notice, under the id it was written with"
-    );
+    assert_eq!(received, written, "the receiver saw every notice, under the id it was written with");
     assert_eq!(written.len(), CRISES.len());
 
-    let status = Command::new("kill")
-        .args(["-TERM", &second.0.id().to_string()])
-        .status()
-        .expect("send SIGTERM");
+    let status = Command::new("kill").args(["-TERM", &second.0.id().to_string()]).status().expect("send SIGTERM");
     assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || second.0.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    let exit = tokio::task::spawn_blocking(move || second.0.wait()).await.expect("join").expect("wait");
     assert_eq!(exit.code(), Some(0), "SIGTERM drains and exits 0");
 }

@@ -52,19 +52,11 @@ pub struct Literal {
 
 impl Literal {
     pub fn word(text: &str) -> Self {
-        Literal {
-            written: text.to_string(),
-            text: text.to_string(),
-            prefix: false,
-        }
+        Literal { written: text.to_string(), text: text.to_string(), prefix: false }
     }
 
     pub fn prefix(stem: &str) -> Self {
-        Literal {
-            written: format!("{stem}*"),
-            text: stem.to_string(),
-            prefix: true,
-        }
+        Literal { written: format!("{stem}*"), text: stem.to_string(), prefix: true }
     }
 }
 
@@ -136,16 +128,9 @@ pub struct BuildError(pub String);
 impl Matcher {
     /// Compiles one query per rule; `@name` resolves in `lists` (an unknown list matches
     /// nothing; the loader reports it before this point).
-    pub fn build(
-        queries: &[&Query],
-        lists: &HashMap<String, Vec<Literal>>,
-    ) -> Result<Self, BuildError> {
+    pub fn build(queries: &[&Query], lists: &HashMap<String, Vec<Literal>>) -> Result<Self, BuildError> {
         let mut builder = Builder::default();
-        let exprs = queries
-            .iter()
-            .enumerate()
-            .map(|(rule, q)| builder.expr(q, rule, lists))
-            .collect::<Vec<_>>();
+        let exprs = queries.iter().enumerate().map(|(rule, q)| builder.expr(q, rule, lists)).collect::<Vec<_>>();
         let automaton = if builder.patterns.is_empty() {
             None
         } else {
@@ -161,28 +146,15 @@ impl Matcher {
         } else {
             Some(
                 // `Regex::as_str` drops builder flags, so the set gets them inline.
-                RegexSet::new(
-                    builder
-                        .regex_keys
-                        .iter()
-                        .map(|(pattern, case_insensitive)| {
-                            if *case_insensitive {
-                                format!("(?i){pattern}")
-                            } else {
-                                pattern.clone()
-                            }
-                        }),
-                )
+                RegexSet::new(builder.regex_keys.iter().map(|(pattern, case_insensitive)| {
+                    if *case_insensitive { format!("(?i){pattern}") } else { pattern.clone() }
+                }))
                 .map_err(|e| BuildError(format!("cannot compile the rule regexes: {e}")))?,
             )
         };
         let mut matcher = Matcher {
             automaton,
-            left_boundary: builder
-                .patterns
-                .iter()
-                .map(|p| p.chars().next().is_some_and(is_word_char))
-                .collect(),
+            left_boundary: builder.patterns.iter().map(|p| p.chars().next().is_some_and(is_word_char)).collect(),
             regex_set,
             regexes: builder.regexes,
             leaves: builder.leaves,
@@ -193,9 +165,7 @@ impl Matcher {
             scan_source: builder.fields_used.contains(&Field::Source),
         };
         let no_hits = Hits::new();
-        matcher.always = (0..matcher.exprs.len())
-            .filter(|&i| matcher.eval(&matcher.exprs[i], &no_hits))
-            .collect();
+        matcher.always = (0..matcher.exprs.len()).filter(|&i| matcher.eval(&matcher.exprs[i], &no_hits)).collect();
         Ok(matcher)
     }
 
@@ -230,9 +200,7 @@ impl Matcher {
             .map(|i| {
                 let mut terms = Vec::new();
                 self.collect(&self.exprs[i], &hits, &mut terms);
-                terms.sort_by(|a, b| {
-                    (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term))
-                });
+                terms.sort_by(|a, b| (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term)));
                 terms.dedup();
                 (i, terms)
             })
@@ -249,10 +217,7 @@ impl Matcher {
                 if !left_ok {
                     continue;
                 }
-                let last_is_word = folded.text[m.start()..m.end()]
-                    .chars()
-                    .next_back()
-                    .is_some_and(is_word_char);
+                let last_is_word = folded.text[m.start()..m.end()].chars().next_back().is_some_and(is_word_char);
                 let mut word_end = m.end();
                 while let Some(c) = folded.char_at(word_end).filter(|c| is_word_char(*c)) {
                     word_end += c.len_utf8();
@@ -260,14 +225,12 @@ impl Matcher {
                 let right_ok = !last_is_word || word_end == m.end();
                 let (start, end) = folded.to_original(m.start(), m.end());
                 let (_, word_end) = folded.to_original(m.start(), word_end);
-                hits.entry((field, AtomKey::Pattern(pattern)))
-                    .or_default()
-                    .push(RawHit {
-                        start,
-                        end,
-                        word_end,
-                        right_ok,
-                    });
+                hits.entry((field, AtomKey::Pattern(pattern))).or_default().push(RawHit {
+                    start,
+                    end,
+                    word_end,
+                    right_ok,
+                });
             }
         }
         if let Some(set) = &self.regex_set {
@@ -275,18 +238,13 @@ impl Matcher {
                 let Some(regex) = self.regexes.get(index) else {
                     continue;
                 };
-                let found = regex
-                    .find_iter(text)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| RawHit {
-                        start: m.start(),
-                        end: m.end(),
-                        word_end: m.end(),
-                        right_ok: true,
-                    });
-                hits.entry((field, AtomKey::Regex(index)))
-                    .or_default()
-                    .extend(found);
+                let found = regex.find_iter(text).filter(|m| !m.is_empty()).map(|m| RawHit {
+                    start: m.start(),
+                    end: m.end(),
+                    word_end: m.end(),
+                    right_ok: true,
+                });
+                hits.entry((field, AtomKey::Regex(index))).or_default().extend(found);
             }
         }
     }
@@ -301,23 +259,14 @@ impl Matcher {
         }
     }
 
-    fn atom_hits<'h>(
-        atom: &'h Atom,
-        field: Field,
-        hits: &'h Hits,
-    ) -> impl Iterator<Item = &'h RawHit> + 'h {
-        hits.get(&(field, atom.key))
-            .into_iter()
-            .flatten()
-            .filter(move |h| atom.prefix || h.right_ok)
+    fn atom_hits<'h>(atom: &'h Atom, field: Field, hits: &'h Hits) -> impl Iterator<Item = &'h RawHit> + 'h {
+        hits.get(&(field, atom.key)).into_iter().flatten().filter(move |h| atom.prefix || h.right_ok)
     }
 
     fn leaf_true(&self, leaf: &Leaf, hits: &Hits) -> bool {
-        Self::fields(leaf).iter().any(|&field| {
-            leaf.atoms
-                .iter()
-                .any(|atom| Self::atom_hits(atom, field, hits).next().is_some())
-        })
+        Self::fields(leaf)
+            .iter()
+            .any(|&field| leaf.atoms.iter().any(|atom| Self::atom_hits(atom, field, hits).next().is_some()))
     }
 
     fn eval(&self, expr: &Expr, hits: &Hits) -> bool {
@@ -349,10 +298,7 @@ impl Matcher {
             }
             Expr::Not(_) => {}
             Expr::And(es) => es.iter().for_each(|e| self.collect(e, hits, out)),
-            Expr::Or(es) => es
-                .iter()
-                .filter(|e| self.eval(e, hits))
-                .for_each(|e| self.collect(e, hits, out)),
+            Expr::Or(es) => es.iter().filter(|e| self.eval(e, hits)).for_each(|e| self.collect(e, hits, out)),
         }
     }
 }
@@ -388,10 +334,9 @@ impl Builder {
                             atoms.extend(self.literal(literal));
                         }
                     }
-                    TermKind::Regex {
-                        pattern,
-                        case_insensitive,
-                    } => atoms.extend(self.regex(pattern, *case_insensitive, &term.to_string())),
+                    TermKind::Regex { pattern, case_insensitive } => {
+                        atoms.extend(self.regex(pattern, *case_insensitive, &term.to_string()))
+                    }
                 }
                 for atom in &atoms {
                     let rules = self.rules_by_key.entry(atom.key).or_default();
@@ -404,10 +349,7 @@ impl Builder {
                 {
                     self.fields_used.push(field);
                 }
-                self.leaves.push(Leaf {
-                    field: term.field,
-                    atoms,
-                });
+                self.leaves.push(Leaf { field: term.field, atoms });
                 Expr::Leaf(self.leaves.len() - 1)
             }
         }
@@ -424,11 +366,7 @@ impl Builder {
         if id == next {
             self.patterns.push(folded);
         }
-        Some(Atom {
-            key: AtomKey::Pattern(id),
-            written: literal.written.clone(),
-            prefix: literal.prefix,
-        })
+        Some(Atom { key: AtomKey::Pattern(id), written: literal.written.clone(), prefix: literal.prefix })
     }
 
     fn regex(&mut self, pattern: &str, case_insensitive: bool, written: &str) -> Option<Atom> {
@@ -445,11 +383,7 @@ impl Builder {
                 self.regexes.len() - 1
             }
         };
-        Some(Atom {
-            key: AtomKey::Regex(id),
-            written: written.to_string(),
-            prefix: false,
-        })
+        Some(Atom { key: AtomKey::Regex(id), written: written.to_string(), prefix: false })
     }
 }
 
@@ -463,30 +397,19 @@ mod tests {
         let refs: Vec<&Query> = parsed.iter().collect();
         let lists = lists
             .iter()
-            .map(|(name, terms)| {
-                (
-                    name.to_string(),
-                    terms.iter().map(|t| Literal::word(t)).collect(),
-                )
-            })
+            .map(|(name, terms)| (name.to_string(), terms.iter().map(|t| Literal::word(t)).collect()))
             .collect();
         Matcher::build(&refs, &lists).unwrap()
     }
 
     fn matching(m: &Matcher, title: &str, body: &str) -> Vec<usize> {
-        m.scan(&[(Field::Title, title), (Field::Body, body)])
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect()
+        m.scan(&[(Field::Title, title), (Field::Body, body)]).into_iter().map(|(i, _)| i).collect()
     }
 
     #[test]
     fn latin_terms_match_whole_words_only() {
         let m = matcher(&["acme"], &[]);
-        assert_eq!(
-            matching(&m, "", "welcome to acmeville"),
-            Vec::<usize>::new()
-        );
+        assert_eq!(matching(&m, "", "welcome to acmeville"), Vec::<usize>::new());
         assert_eq!(matching(&m, "", "notacme"), Vec::<usize>::new());
         assert_eq!(matching(&m, "", "acme's new plant"), vec![0]);
         assert_eq!(matching(&m, "", "#acme"), vec![0]);
@@ -509,10 +432,7 @@ mod tests {
 
     #[test]
     fn overlapping_terms_of_two_rules_both_hit() {
-        let m = matcher(
-            &["acme", "\"acme recall\"", "@brand AND recall"],
-            &[("brand", &["acme", "acme corp"])],
-        );
+        let m = matcher(&["acme", "\"acme recall\"", "@brand AND recall"], &[("brand", &["acme", "acme corp"])]);
         let found = m.scan(&[(Field::Title, ""), (Field::Body, "Acme recall announced")]);
         let rules: Vec<usize> = found.iter().map(|(i, _)| *i).collect();
         assert_eq!(rules, vec![0, 1, 2]);
@@ -525,26 +445,12 @@ mod tests {
 
     #[test]
     fn fields_scope_terms() {
-        let m = matcher(
-            &[
-                "title:acme",
-                "body:acme",
-                "acme",
-                "author:bob",
-                "source:weibo AND acme",
-            ],
-            &[],
-        );
+        let m = matcher(&["title:acme", "body:acme", "acme", "author:bob", "source:weibo AND acme"], &[]);
         let scan = |title, body, author, source| -> Vec<usize> {
-            m.scan(&[
-                (Field::Title, title),
-                (Field::Body, body),
-                (Field::Author, author),
-                (Field::Source, source),
-            ])
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect()
+            m.scan(&[(Field::Title, title), (Field::Body, body), (Field::Author, author), (Field::Source, source)])
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
         };
         assert_eq!(scan("Acme news", "", "", ""), vec![0, 2]);
         assert_eq!(scan("", "about acme", "", ""), vec![1, 2]);
@@ -556,10 +462,7 @@ mod tests {
 
     #[test]
     fn hits_point_into_the_original_text() {
-        let m = matcher(
-            &["@brand AND (食物中毒 OR recall*)"],
-            &[("brand", &["acme", "艾克米"])],
-        );
+        let m = matcher(&["@brand AND (食物中毒 OR recall*)"], &[("brand", &["acme", "艾克米"])]);
         let title = "ÜBER-News: ACME";
         let body = "孩子吃了艾克米酸奶后食物中毒。ACME Recalled it.";
         let found = m.scan(&[(Field::Title, title), (Field::Body, body)]);

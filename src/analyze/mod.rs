@@ -40,25 +40,15 @@ pub struct Scored {
 pub fn analyze(rules: &RuleSet, mention: Mention) -> Scored {
     let matches = rules.scan(&mention);
     let (risk, breakdown) = risk(&matches);
-    Scored {
-        mention,
-        matches,
-        risk,
-        breakdown,
-    }
+    Scored { mention, matches, risk, breakdown }
 }
 
 /// For now the risk is the severity of the most severe matching rule (the first in file
 /// order on a tie); a real model that weighs sentiment and volume replaces this function.
 fn risk(matches: &[RuleMatch]) -> (u8, serde_json::Value) {
-    let best = matches
-        .iter()
-        .reduce(|best, m| if m.severity > best.severity { m } else { best });
+    let best = matches.iter().reduce(|best, m| if m.severity > best.severity { m } else { best });
     let severity = best.map_or(0, |m| m.severity);
-    (
-        severity,
-        json!({ "severity": severity, "rule": best.map(|m| m.rule.as_str()) }),
-    )
+    (severity, json!({ "severity": severity, "rule": best.map(|m| m.rule.as_str()) }))
 }
 
 #[cfg(test)]
@@ -66,23 +56,14 @@ mod tests {
     use super::*;
 
     fn mention(title: &str, body: &str) -> Mention {
-        Example {
-            title: title.into(),
-            body: body.into(),
-            feed: None,
-            author: None,
-            expect_match: true,
-        }
-        .mention("test", 0)
+        Example { title: title.into(), body: body.into(), feed: None, author: None, expect_match: true }
+            .mention("test", 0)
     }
 
     #[test]
     fn a_food_poisoning_complaint_scores_its_rule_severity() {
         let rules = RuleSet::bundled();
-        let scored = analyze(
-            &rules,
-            mention("", "My kid got food poisoning after eating Acme yogurt"),
-        );
+        let scored = analyze(&rules, mention("", "My kid got food poisoning after eating Acme yogurt"));
         let food = rules.rule("food-safety").map(|r| r.severity);
         assert_eq!(Some(scored.risk), food);
         assert_eq!(scored.breakdown["rule"], "food-safety");
@@ -99,11 +80,7 @@ mod tests {
 
     #[test]
     fn the_most_severe_match_wins_and_ties_keep_file_order() {
-        let m = |rule: &str, severity| RuleMatch {
-            rule: rule.into(),
-            severity,
-            terms: Vec::new(),
-        };
+        let m = |rule: &str, severity| RuleMatch { rule: rule.into(), severity, terms: Vec::new() };
         let (risk, breakdown) = risk(&[m("a", 60), m("b", 80), m("c", 80)]);
         assert_eq!(risk, 80);
         assert_eq!(breakdown["rule"], "b");

@@ -49,9 +49,7 @@ impl Field {
     }
 
     fn from_name(name: &str) -> Option<Field> {
-        Field::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        Field::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -88,10 +86,7 @@ pub enum TermKind {
     /// `recall*`: the stem, which must start a word but may run on.
     Prefix(String),
     /// `/pattern/flags`, run on the original text.
-    Regex {
-        pattern: String,
-        case_insensitive: bool,
-    },
+    Regex { pattern: String, case_insensitive: bool },
     /// `@name`: any term of `rules/lists/name.txt`.
     List(String),
 }
@@ -146,15 +141,9 @@ impl fmt::Display for Term {
                 write!(f, "\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\""))
             }
             TermKind::Prefix(p) => write!(f, "{p}*"),
-            TermKind::Regex {
-                pattern,
-                case_insensitive,
-            } => write!(
-                f,
-                "/{}/{}",
-                pattern.replace('/', "\\/"),
-                if *case_insensitive { "i" } else { "" }
-            ),
+            TermKind::Regex { pattern, case_insensitive } => {
+                write!(f, "/{}/{}", pattern.replace('/', "\\/"), if *case_insensitive { "i" } else { "" })
+            }
             TermKind::List(name) => write!(f, "@{name}"),
         }
     }
@@ -173,51 +162,35 @@ pub struct QueryError {
 
 impl QueryError {
     fn new(query: &str, byte: usize, message: impl Into<String>) -> Self {
-        QueryError {
-            offset: query.get(..byte).map_or(0, |s| s.chars().count()),
-            byte,
-            message: message.into(),
-        }
+        QueryError { offset: query.get(..byte).map_or(0, |s| s.chars().count()), byte, message: message.into() }
     }
 }
 
 /// Parses a query. See the module docs for the grammar.
 pub fn parse(query: &str) -> Result<Query, QueryError> {
     let tokens = lex(query)?;
-    let mut parser = Parser {
-        query,
-        tokens,
-        pos: 0,
-        depth: 0,
-    };
+    let mut parser = Parser { query, tokens, pos: 0, depth: 0 };
     if parser.tokens.is_empty() {
         return Err(QueryError::new(query, 0, "empty query"));
     }
     let ast = parser.or()?;
     match parser.peek() {
         None => Ok(ast),
-        Some(tok) if matches!(tok.tok, Tok::RParen) => {
-            Err(parser.error_at(tok.start, "unmatched `)`"))
-        }
+        Some(tok) if matches!(tok.tok, Tok::RParen) => Err(parser.error_at(tok.start, "unmatched `)`")),
         Some(_) => Err(parser.between_terms_error()),
     }
 }
 
 /// Checks a regex the way the matcher will compile it.
 pub fn compile_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .build()
-        .map_err(|e| match e {
-            // The syntax error repeats the pattern with a caret; we show our own, so keep
-            // only the line that says what is wrong.
-            regex::Error::Syntax(text) => text
-                .lines()
-                .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or("invalid regex")
-                .to_string(),
-            other => other.to_string(),
-        })
+    regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).build().map_err(|e| match e {
+        // The syntax error repeats the pattern with a caret; we show our own, so keep
+        // only the line that says what is wrong.
+        regex::Error::Syntax(text) => {
+            text.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or("invalid regex").to_string()
+        }
+        other => other.to_string(),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -281,13 +254,7 @@ fn lex(query: &str) -> Result<Vec<Token>, QueryError> {
                 }
                 compile_regex(&pattern, case_insensitive)
                     .map_err(|m| err(start + 1, &format!("invalid regex: {m}")))?;
-                (
-                    Tok::Term(TermKind::Regex {
-                        pattern,
-                        case_insensitive,
-                    }),
-                    end,
-                )
+                (Tok::Term(TermKind::Regex { pattern, case_insensitive }), end)
             }
             '@' => {
                 let name_len = query[pos + 1..]
@@ -298,29 +265,17 @@ fn lex(query: &str) -> Result<Vec<Token>, QueryError> {
                     return Err(err(start, "expected a list name after `@`"));
                 }
                 if query[end..].chars().next().is_some_and(|c| !ends_word(c)) {
-                    return Err(err(
-                        end,
-                        "a list name may hold only letters, digits, `_` and `-`",
-                    ));
+                    return Err(err(end, "a list name may hold only letters, digits, `_` and `-`"));
                 }
-                (
-                    Tok::Term(TermKind::List(query[pos + 1..end].to_string())),
-                    end,
-                )
+                (Tok::Term(TermKind::List(query[pos + 1..end].to_string())), end)
             }
             _ => {
-                let end = query[pos..]
-                    .find(ends_word)
-                    .map_or(query.len(), |i| pos + i);
+                let end = query[pos..].find(ends_word).map_or(query.len(), |i| pos + i);
                 let word = &query[pos..end];
                 if let Some((name, _)) = word.split_once(':') {
                     if let Some(field) = Field::from_name(name) {
                         let end = pos + name.len() + 1;
-                        tokens.push(Token {
-                            tok: Tok::Field(field),
-                            start,
-                            end,
-                        });
+                        tokens.push(Token { tok: Tok::Field(field), start, end });
                         pos = end;
                         continue;
                     }
@@ -350,19 +305,11 @@ fn lex_word(query: &str, start: usize, word: &str) -> Result<Tok, QueryError> {
         _ => {}
     }
     if word == "EXCEPT" || word.starts_with("NEAR/") || word == "NEAR" {
-        return Err(QueryError::new(
-            query,
-            start,
-            format!("`{word}` is not supported yet"),
-        ));
+        return Err(QueryError::new(query, start, format!("`{word}` is not supported yet")));
     }
     if let Some(star) = word.find('*') {
         if star + 1 != word.len() {
-            return Err(QueryError::new(
-                query,
-                start + star,
-                "`*` is only allowed at the end of a term",
-            ));
+            return Err(QueryError::new(query, start + star, "`*` is only allowed at the end of a term"));
         }
         if star == 0 {
             return Err(QueryError::new(query, start, "expected a word before `*`"));
@@ -431,25 +378,16 @@ impl Parser<'_> {
             return self.error_at(self.query.len(), "unexpected end of query");
         };
         match &tok.tok {
-            Tok::Not => self.error_at(
-                tok.start,
-                "expected AND or OR before NOT (write `a AND NOT b`)",
-            ),
-            Tok::Term(TermKind::Word(w))
-                if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT") =>
-            {
-                self.error_at(
+            Tok::Not => self.error_at(tok.start, "expected AND or OR before NOT (write `a AND NOT b`)"),
+            Tok::Term(TermKind::Word(w)) if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT") => self
+                .error_at(
                     tok.start,
                     format!(
                         "expected AND or OR between terms (operators are upper-case: `{}`)",
                         w.to_ascii_uppercase()
                     ),
-                )
-            }
-            _ => self.error_at(
-                tok.start,
-                "expected AND or OR between terms (quote a phrase: \"a b\")",
-            ),
+                ),
+            _ => self.error_at(tok.start, "expected AND or OR between terms (quote a phrase: \"a b\")"),
         }
     }
 
@@ -459,11 +397,7 @@ impl Parser<'_> {
             self.next();
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Query::Or(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
     }
 
     fn and(&mut self) -> Result<Query, QueryError> {
@@ -472,11 +406,7 @@ impl Parser<'_> {
             self.next();
             parts.push(self.unary()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Query::And(parts)
-        })
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
     }
 
     fn unary(&mut self) -> Result<Query, QueryError> {
@@ -503,46 +433,29 @@ impl Parser<'_> {
             return Err(self.error_at(self.query.len(), "expected a term at the end of the query"));
         };
         match tok.tok {
-            Tok::Term(kind) => Ok(Query::Term(Term {
-                field: None,
-                kind,
-                span: tok.start..tok.end,
-            })),
+            Tok::Term(kind) => Ok(Query::Term(Term { field: None, kind, span: tok.start..tok.end })),
             Tok::LParen => self.group(tok.start),
             Tok::Field(field) => {
                 let next = self.next();
                 match next {
-                    Some(Token {
-                        tok: Tok::Term(kind),
-                        start,
-                        end,
-                    }) if start == tok.end => Ok(Query::Term(Term {
-                        field: Some(field),
-                        kind,
-                        span: start..end,
-                    })),
-                    Some(Token {
-                        tok: Tok::LParen,
-                        start,
-                        ..
-                    }) if start == tok.end => {
+                    Some(Token { tok: Tok::Term(kind), start, end }) if start == tok.end => {
+                        Ok(Query::Term(Term { field: Some(field), kind, span: start..end }))
+                    }
+                    Some(Token { tok: Tok::LParen, start, .. }) if start == tok.end => {
                         let mut inner = self.group(start)?;
                         self.scope(&mut inner, field)?;
                         Ok(inner)
                     }
-                    _ => Err(self.error_at(
-                        tok.end,
-                        format!("expected a term or `(` right after `{field}:`, with no space"),
-                    )),
+                    _ => {
+                        Err(self
+                            .error_at(tok.end, format!("expected a term or `(` right after `{field}:`, with no space")))
+                    }
                 }
             }
             Tok::RParen => Err(self.error_at(tok.start, "expected a term before `)`")),
             Tok::And | Tok::Or => Err(self.error_at(
                 tok.start,
-                format!(
-                    "expected a term before {}",
-                    if tok.tok == Tok::And { "AND" } else { "OR" }
-                ),
+                format!("expected a term before {}", if tok.tok == Tok::And { "AND" } else { "OR" }),
             )),
             Tok::Not => Err(self.error_at(tok.start, "unexpected NOT")),
         }
@@ -618,18 +531,9 @@ mod tests {
 
     #[test]
     fn fields_prefix_terms_and_groups() {
-        assert_eq!(
-            shown("title:acme AND body:\"x y\""),
-            "(title:acme AND body:\"x y\")"
-        );
-        assert_eq!(
-            shown("author:(bob OR @vips)"),
-            "(author:bob OR author:@vips)"
-        );
-        assert_eq!(
-            shown("source:weibo AND NOT title:ad"),
-            "(source:weibo AND NOT title:ad)"
-        );
+        assert_eq!(shown("title:acme AND body:\"x y\""), "(title:acme AND body:\"x y\")");
+        assert_eq!(shown("author:(bob OR @vips)"), "(author:bob OR author:@vips)");
+        assert_eq!(shown("source:weibo AND NOT title:ad"), "(source:weibo AND NOT title:ad)");
         let q = parse("title:acme").unwrap();
         assert_eq!(q.terms()[0].span, 6..10);
     }
@@ -638,10 +542,7 @@ mod tests {
     fn adjacent_terms_are_an_error_not_an_implicit_and() {
         let e = error("acme recall");
         assert_eq!(e.offset, 5);
-        assert!(
-            e.message.contains("expected AND or OR between terms"),
-            "{e}"
-        );
+        assert!(e.message.contains("expected AND or OR between terms"), "{e}");
         let e = error("acme NOT recall");
         assert_eq!(e.offset, 5);
         assert!(e.message.contains("AND NOT"), "{e}");

@@ -35,13 +35,7 @@ pub struct RuleError {
 
 impl RuleError {
     fn whole_file(file: &str, message: impl Into<String>) -> Self {
-        RuleError {
-            file: file.to_string(),
-            line: 1,
-            column: 1,
-            message: message.into(),
-            excerpt: String::new(),
-        }
+        RuleError { file: file.to_string(), line: 1, column: 1, message: message.into(), excerpt: String::new() }
     }
 
     /// A problem at byte `at` of `content`, the text of `file`.
@@ -51,16 +45,8 @@ impl RuleError {
         let line_end = content[at..].find('\n').map_or(content.len(), |i| at + i);
         let line_text = content[line_start..line_end].trim_end_matches('\r');
         let before = &content[line_start..at];
-        let pad: String = before
-            .chars()
-            .map(|c| {
-                if c == '\t' {
-                    "\t".to_string()
-                } else {
-                    " ".repeat(display_width(c))
-                }
-            })
-            .collect();
+        let pad: String =
+            before.chars().map(|c| if c == '\t' { "\t".to_string() } else { " ".repeat(display_width(c)) }).collect();
         RuleError {
             file: file.to_string(),
             line: content[..at].matches('\n').count() + 1,
@@ -183,22 +169,15 @@ pub struct RuleSet {
     matcher: Matcher,
 }
 
-const BUNDLED_RULES: &[(&str, &str)] = &[(
-    "rules/crisis.toml",
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/crisis.toml")),
-)];
+const BUNDLED_RULES: &[(&str, &str)] =
+    &[("rules/crisis.toml", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/crisis.toml")))];
 
 macro_rules! bundled_list {
     ($name:literal) => {
         (
             $name,
             concat!("rules/lists/", $name, ".txt"),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/rules/lists/",
-                $name,
-                ".txt"
-            )),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/lists/", $name, ".txt")),
         )
     };
 }
@@ -222,17 +201,11 @@ impl RuleSet {
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
         let shown = dir.display().to_string();
         let rule_files = read_files(dir, "toml").map_err(|e| {
-            RuleErrors(vec![RuleError::whole_file(
-                &shown,
-                format!("cannot read the rules folder: {e}"),
-            )])
+            RuleErrors(vec![RuleError::whole_file(&shown, format!("cannot read the rules folder: {e}"))])
         })?;
         let mut errors = Vec::new();
         if rule_files.is_empty() {
-            errors.push(RuleError::whole_file(
-                &shown,
-                "no rule files (*.toml) in this folder",
-            ));
+            errors.push(RuleError::whole_file(&shown, "no rule files (*.toml) in this folder"));
         }
         let lists_dir = dir.join("lists");
         let lists = if lists_dir.is_dir() {
@@ -258,10 +231,7 @@ impl RuleSet {
             }
         }
         for (path, content) in lists {
-            let name = Path::new(&path)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = Path::new(&path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             match content {
                 Ok(content) => list_sources.push((name, path, content)),
                 Err(e) => errors.push(RuleError::whole_file(&path, format!("cannot read: {e}"))),
@@ -280,10 +250,8 @@ impl RuleSet {
     /// The default packs shipped inside the binary, so `tocsin score`, `test` and `demo`
     /// work with no files on disk.
     pub fn bundled() -> RuleSet {
-        let rules: Vec<(String, String)> = BUNDLED_RULES
-            .iter()
-            .map(|(path, content)| (path.to_string(), content.to_string()))
-            .collect();
+        let rules: Vec<(String, String)> =
+            BUNDLED_RULES.iter().map(|(path, content)| (path.to_string(), content.to_string())).collect();
         let lists: Vec<(String, String, String)> = BUNDLED_LISTS
             .iter()
             .map(|(name, path, content)| (name.to_string(), path.to_string(), content.to_string()))
@@ -306,17 +274,10 @@ impl RuleSet {
         let mut list_paths: HashMap<&str, &str> = HashMap::new();
         for (name, path, content) in lists {
             if let Some(first) = list_paths.insert(name, path) {
-                errors.push(RuleError::whole_file(
-                    path,
-                    format!("list `{name}` is defined twice (also in {first})"),
-                ));
+                errors.push(RuleError::whole_file(path, format!("list `{name}` is defined twice (also in {first})")));
                 continue;
             }
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
                 errors.push(RuleError::whole_file(
                     path,
                     format!("list name `{name}` may hold only letters, digits, `_` and `-`"),
@@ -328,11 +289,7 @@ impl RuleSet {
         let mut rules = Vec::new();
         let mut first_seen: HashMap<String, String> = HashMap::new();
         for (path, content) in rule_files {
-            let loader = FileLoader {
-                path,
-                content,
-                lists: &list_terms,
-            };
+            let loader = FileLoader { path, content, lists: &list_terms };
             for rule in loader.load(&mut errors) {
                 let RuleWithSpan { rule, id_span } = rule;
                 let here = RuleError::at(path, content, id_span.start, "");
@@ -390,11 +347,7 @@ impl RuleSet {
             .into_iter()
             .filter_map(|(i, terms)| {
                 let rule = self.rules.get(i)?;
-                Some(RuleMatch {
-                    rule: rule.id.clone(),
-                    severity: rule.severity,
-                    terms,
-                })
+                Some(RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms })
             })
             .collect()
     }
@@ -432,10 +385,7 @@ fn read_files(dir: &Path, ext: &str) -> std::io::Result<FileContents> {
         }
     }
     paths.sort();
-    Ok(paths
-        .into_iter()
-        .map(|p| (p.display().to_string(), std::fs::read_to_string(&p)))
-        .collect())
+    Ok(paths.into_iter().map(|p| (p.display().to_string(), std::fs::read_to_string(&p))).collect())
 }
 
 /// One term per line; `#` starts a comment line (a term starting with `#`, like a
@@ -454,28 +404,13 @@ fn parse_list(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Vec<Lit
         let at = line_start + (raw_line.len() - raw_line.trim_start().len());
         if let Some(rest) = line.strip_prefix('"') {
             match rest.strip_suffix('"') {
-                Some(phrase) if !phrase.trim().is_empty() => {
-                    terms.push(Literal::word(phrase.trim()))
-                }
+                Some(phrase) if !phrase.trim().is_empty() => terms.push(Literal::word(phrase.trim())),
                 Some(_) => errors.push(RuleError::at(path, content, at, "empty phrase")),
-                None => errors.push(RuleError::at(
-                    path,
-                    content,
-                    at,
-                    "unterminated phrase: missing closing `\"`",
-                )),
+                None => errors.push(RuleError::at(path, content, at, "unterminated phrase: missing closing `\"`")),
             }
-        } else if let Some(stem) = line
-            .strip_suffix('*')
-            .filter(|s| !s.contains(char::is_whitespace))
-        {
+        } else if let Some(stem) = line.strip_suffix('*').filter(|s| !s.contains(char::is_whitespace)) {
             if stem.is_empty() || stem.contains('*') {
-                errors.push(RuleError::at(
-                    path,
-                    content,
-                    at,
-                    "`*` is only allowed at the end of a word",
-                ));
+                errors.push(RuleError::at(path, content, at, "`*` is only allowed at the end of a word"));
             } else {
                 terms.push(Literal::prefix(stem));
             }
@@ -487,17 +422,8 @@ fn parse_list(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Vec<Lit
 }
 
 /// The keys of [`RawRule`] and [`RawExample`], for reporting every unknown key at once.
-const RULE_KEYS: &[&str] = &[
-    "id",
-    "title",
-    "query",
-    "severity",
-    "crisis_type",
-    "sentiment_below",
-    "sentiment_above",
-    "escalation",
-    "example",
-];
+const RULE_KEYS: &[&str] =
+    &["id", "title", "query", "severity", "crisis_type", "sentiment_below", "sentiment_above", "escalation", "example"];
 const EXAMPLE_KEYS: &[&str] = &["text", "title", "body", "feed", "author", "match"];
 
 #[derive(Deserialize)]
@@ -556,11 +482,7 @@ impl FileLoader<'_> {
         let (doc, syntax) = DeTable::parse_recoverable(self.content);
         if !syntax.is_empty() {
             // What follows a syntax error is guesswork; more errors from it would mislead.
-            errors.extend(
-                syntax
-                    .iter()
-                    .map(|e| self.error(e.span().map_or(0, |s| s.start), e.message())),
-            );
+            errors.extend(syntax.iter().map(|e| self.error(e.span().map_or(0, |s| s.start), e.message())));
             return Vec::new();
         }
         let mut rules = Vec::new();
@@ -568,18 +490,12 @@ impl FileLoader<'_> {
             if key.get_ref().as_ref() != "rule" {
                 errors.push(self.error(
                     key.span().start,
-                    format!(
-                        "unknown key `{}`; a rule file holds only [[rule]] tables",
-                        key.get_ref()
-                    ),
+                    format!("unknown key `{}`; a rule file holds only [[rule]] tables", key.get_ref()),
                 ));
                 continue;
             }
             let DeValue::Array(items) = value.get_ref() else {
-                errors.push(self.error(
-                    value.span().start,
-                    "`rule` must be an array of tables: write [[rule]]",
-                ));
+                errors.push(self.error(value.span().start, "`rule` must be an array of tables: write [[rule]]"));
                 continue;
             };
             for item in items.iter() {
@@ -591,11 +507,7 @@ impl FileLoader<'_> {
         rules
     }
 
-    fn rule(
-        &self,
-        item: Spanned<DeValue<'_>>,
-        errors: &mut Vec<RuleError>,
-    ) -> Option<RuleWithSpan> {
+    fn rule(&self, item: Spanned<DeValue<'_>>, errors: &mut Vec<RuleError>) -> Option<RuleWithSpan> {
         let table_start = item.span().start;
         let item = self.known_keys_only(item, RULE_KEYS, "rule", errors);
         let query = match item.get_ref().get("query").map(|q| (q.span(), q.get_ref())) {
@@ -615,45 +527,27 @@ impl FileLoader<'_> {
         };
         let before = errors.len();
         let id = raw.id.get_ref();
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            errors.push(self.error(
-                raw.id.span().start,
-                "a rule id may hold only ASCII letters, digits, `-`, `_` and `.`",
-            ));
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            errors.push(
+                self.error(raw.id.span().start, "a rule id may hold only ASCII letters, digits, `-`, `_` and `.`"),
+            );
         }
-        let severity = u8::try_from(*raw.severity.get_ref())
-            .ok()
-            .filter(|s| *s <= 100);
+        let severity = u8::try_from(*raw.severity.get_ref()).ok().filter(|s| *s <= 100);
         if severity.is_none() {
             errors.push(self.error(
                 raw.severity.span().start,
-                format!(
-                    "severity must be between 0 and 100, not {}",
-                    raw.severity.get_ref()
-                ),
+                format!("severity must be between 0 and 100, not {}", raw.severity.get_ref()),
             ));
         }
         if raw.crisis_type.get_ref().trim().is_empty() {
-            errors.push(self.error(
-                raw.crisis_type.span().start,
-                "crisis_type must not be empty",
-            ));
+            errors.push(self.error(raw.crisis_type.span().start, "crisis_type must not be empty"));
         }
-        for (name, bound) in [
-            ("sentiment_below", &raw.sentiment_below),
-            ("sentiment_above", &raw.sentiment_above),
-        ] {
+        for (name, bound) in [("sentiment_below", &raw.sentiment_below), ("sentiment_above", &raw.sentiment_above)] {
             if let Some(v) = bound
                 && !(-1.0..=1.0).contains(v.get_ref())
             {
-                errors.push(self.error(
-                    v.span().start,
-                    format!("{name} must be between -1 and 1, not {}", v.get_ref()),
-                ));
+                errors
+                    .push(self.error(v.span().start, format!("{name} must be between -1 and 1, not {}", v.get_ref())));
             }
         }
         if let (Some(below), Some(above)) = (&raw.sentiment_below, &raw.sentiment_above)
@@ -670,27 +564,18 @@ impl FileLoader<'_> {
             let e = example.get_ref();
             let body = match (&e.text, &e.body) {
                 (Some(_), Some(_)) => {
-                    errors.push(self.error(
-                        example.span().start,
-                        "an example gives `text` or `body`, not both",
-                    ));
+                    errors.push(self.error(example.span().start, "an example gives `text` or `body`, not both"));
                     continue;
                 }
                 (Some(b), None) | (None, Some(b)) => b.clone(),
                 (None, None) if e.title.is_some() => String::new(),
                 (None, None) => {
-                    errors.push(self.error(
-                        example.span().start,
-                        "an example needs `text`, or `title` and/or `body`",
-                    ));
+                    errors.push(self.error(example.span().start, "an example needs `text`, or `title` and/or `body`"));
                     continue;
                 }
             };
             let Some(expect_match) = e.expect_match else {
-                errors.push(self.error(
-                    example.span().start,
-                    "an example needs `match = true` or `match = false`",
-                ));
+                errors.push(self.error(example.span().start, "an example needs `match = true` or `match = false`"));
                 continue;
             };
             examples.push(Example {
@@ -743,10 +628,7 @@ impl FileLoader<'_> {
             if !keys.contains(&name) {
                 errors.push(self.error(
                     key.span().start,
-                    format!(
-                        "unknown key `{name}` in a {what}; expected one of {}",
-                        keys.join(", ")
-                    ),
+                    format!("unknown key `{name}` in a {what}; expected one of {}", keys.join(", ")),
                 ));
                 continue;
             }
@@ -754,12 +636,7 @@ impl FileLoader<'_> {
                 ("rule", "example", DeValue::Array(examples)) => {
                     let mut cleaned = DeArray::new();
                     for example in examples.iter() {
-                        cleaned.push(self.known_keys_only(
-                            example.clone(),
-                            EXAMPLE_KEYS,
-                            "rule example",
-                            errors,
-                        ));
+                        cleaned.push(self.known_keys_only(example.clone(), EXAMPLE_KEYS, "rule example", errors));
                     }
                     Spanned::new(value.span(), DeValue::Array(cleaned))
                 }
@@ -844,13 +721,8 @@ fn toml_string_offset(raw: &str, target: usize) -> usize {
                     'U' => 8,
                     _ => 2,
                 };
-                let hex: String = (0..digits)
-                    .filter_map(|_| chars.next().map(|(_, h)| h))
-                    .collect();
-                decoded += u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .and_then(char::from_u32)
-                    .map_or(1, char::len_utf8);
+                let hex: String = (0..digits).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                decoded += u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).map_or(1, char::len_utf8);
             }
             // A line-ending backslash swallows the newline and the indentation after it.
             Some((_, w)) if w.is_whitespace() => {
@@ -870,10 +742,8 @@ mod tests {
     use super::*;
 
     fn load(rules: &str, lists: &[(&str, &str)]) -> Result<RuleSet, RuleErrors> {
-        let lists: Vec<(String, String, String)> = lists
-            .iter()
-            .map(|(n, c)| (n.to_string(), format!("lists/{n}.txt"), c.to_string()))
-            .collect();
+        let lists: Vec<(String, String, String)> =
+            lists.iter().map(|(n, c)| (n.to_string(), format!("lists/{n}.txt"), c.to_string())).collect();
         RuleSet::from_sources(&[("r.toml".to_string(), rules.to_string())], &lists)
     }
 
@@ -906,24 +776,14 @@ match = true
 "#;
 
     fn mention(title: &str, body: &str) -> Mention {
-        Example {
-            title: title.into(),
-            body: body.into(),
-            feed: None,
-            author: None,
-            expect_match: true,
-        }
-        .mention("t", 0)
+        Example { title: title.into(), body: body.into(), feed: None, author: None, expect_match: true }.mention("t", 0)
     }
 
     #[test]
     fn a_rule_file_loads_and_its_examples_run() {
         let set = load(
             GOOD,
-            &[
-                ("brand", "# demo brand\nAcme\n艾克米\n"),
-                ("food_safety", "salmonella\n\"made me sick\"\nmold*\n"),
-            ],
+            &[("brand", "# demo brand\nAcme\n艾克米\n"), ("food_safety", "salmonella\n\"made me sick\"\nmold*\n")],
         )
         .unwrap();
         let rule = set.rule("food-safety").unwrap();
@@ -967,14 +827,8 @@ match = true
         assert_eq!((e.file.as_str(), e.line, e.column), ("r.toml", 4, 19));
         assert!(e.message.contains("unclosed"), "{e}");
         let shown = e.to_string();
-        assert!(
-            shown.starts_with("r.toml:4:19: bad query: unclosed `(`"),
-            "{shown}"
-        );
-        assert!(
-            shown.ends_with("\n    query = 'acme AND (recall OR sued'\n                      ^"),
-            "{shown}"
-        );
+        assert!(shown.starts_with("r.toml:4:19: bad query: unclosed `(`"), "{shown}");
+        assert!(shown.ends_with("\n    query = 'acme AND (recall OR sued'\n                      ^"), "{shown}");
     }
 
     #[test]
@@ -983,18 +837,12 @@ match = true
         let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"\\\"食物 中毒\\\" 召回\"\nseverity = 50\ncrisis_type = \"x\"\n";
         let e = &errors(rules, &[])[0];
         let line = rules.lines().nth(3).unwrap();
-        let col = line
-            .find("召回")
-            .map(|b| line[..b].chars().count() + 1)
-            .unwrap();
+        let col = line.find("召回").map(|b| line[..b].chars().count() + 1).unwrap();
         assert_eq!((e.line, e.column), (4, col), "{e}");
         assert!(e.message.contains("expected AND or OR"), "{e}");
         // The caret sits under 召回: CJK characters are two columns wide.
         let caret_line = e.excerpt.lines().last().unwrap();
-        let width: usize = line[..line.find("召回").unwrap()]
-            .chars()
-            .map(display_width)
-            .sum();
+        let width: usize = line[..line.find("召回").unwrap()].chars().map(display_width).sum();
         assert_eq!(caret_line.len() - 4, width + 1);
     }
 
@@ -1035,31 +883,13 @@ body = "acme"
 match = true
 "#;
         let errs = errors(rules, &[]);
-        let shown: Vec<String> = errs
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
-            .collect();
+        let shown: Vec<String> = errs.iter().map(|e| format!("{}:{}: {}", e.line, e.column, e.message)).collect();
         assert_eq!(errs.len(), 5, "{shown:#?}");
-        assert!(
-            shown[0].starts_with("4:10: unknown list `@nope`"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[1].starts_with("5:12: severity must be between 0 and 100"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[2].starts_with("14:1: unknown key `colour` in a rule"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[3].starts_with("22:19: sentiment_above must be between -1 and 1"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[4].starts_with("30:1: an example gives `text` or `body`"),
-            "{shown:#?}"
-        );
+        assert!(shown[0].starts_with("4:10: unknown list `@nope`"), "{shown:#?}");
+        assert!(shown[1].starts_with("5:12: severity must be between 0 and 100"), "{shown:#?}");
+        assert!(shown[2].starts_with("14:1: unknown key `colour` in a rule"), "{shown:#?}");
+        assert!(shown[3].starts_with("22:19: sentiment_above must be between -1 and 1"), "{shown:#?}");
+        assert!(shown[4].starts_with("30:1: an example gives `text` or `body`"), "{shown:#?}");
         let all = RuleErrors(errs).to_string();
         assert!(all.lines().any(|l| l.starts_with("r.toml:14:1: ")), "{all}");
     }
@@ -1077,45 +907,24 @@ owner = "pr-team"
 text = "acme"
 matches = true
 "#;
-        let shown: Vec<String> = errors(rules, &[])
-            .iter()
-            .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
-            .collect();
+        let shown: Vec<String> =
+            errors(rules, &[]).iter().map(|e| format!("{}:{}: {}", e.line, e.column, e.message)).collect();
         assert_eq!(shown.len(), 5, "{shown:#?}");
-        assert!(
-            shown[0].starts_with("4:15: bad query: expected AND or OR"),
-            "{shown:#?}"
-        );
+        assert!(shown[0].starts_with("4:15: bad query: expected AND or OR"), "{shown:#?}");
         assert!(shown[1].starts_with("5:12: severity"), "{shown:#?}");
-        assert!(
-            shown[2].starts_with("7:1: unknown key `owner`"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[3].starts_with("8:1: an example needs `match"),
-            "{shown:#?}"
-        );
-        assert!(
-            shown[4].starts_with("10:1: unknown key `matches`"),
-            "{shown:#?}"
-        );
+        assert!(shown[2].starts_with("7:1: unknown key `owner`"), "{shown:#?}");
+        assert!(shown[3].starts_with("8:1: an example needs `match"), "{shown:#?}");
+        assert!(shown[4].starts_with("10:1: unknown key `matches`"), "{shown:#?}");
     }
 
     #[test]
     fn duplicate_ids_across_files_name_the_first() {
         let rule = "[[rule]]\nid = \"dup\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 50\ncrisis_type = \"x\"\n";
-        let err = RuleSet::from_sources(
-            &[
-                ("a.toml".into(), rule.into()),
-                ("b.toml".into(), rule.into()),
-            ],
-            &[],
-        )
-        .unwrap_err();
+        let err =
+            RuleSet::from_sources(&[("a.toml".into(), rule.into()), ("b.toml".into(), rule.into())], &[]).unwrap_err();
         assert_eq!(err.0.len(), 1);
         assert!(
-            err.to_string()
-                .starts_with("b.toml:2:6: duplicate rule id `dup` (first defined at a.toml:2:6)"),
+            err.to_string().starts_with("b.toml:2:6: duplicate rule id `dup` (first defined at a.toml:2:6)"),
             "{err}"
         );
     }
@@ -1126,34 +935,18 @@ matches = true
         assert_eq!((errs[0].line, errs[0].file.as_str()), (3, "r.toml"));
         let errs = errors("rules = 1\n", &[]);
         assert_eq!((errs[0].line, errs[0].column), (1, 1));
-        assert!(
-            errs[0].message.contains("unknown key `rules`"),
-            "{}",
-            errs[0]
-        );
+        assert!(errs[0].message.contains("unknown key `rules`"), "{}", errs[0]);
         let errs = errors("[rule]\nid = \"a\"\n", &[]);
         assert!(errs[0].message.contains("[[rule]]"), "{}", errs[0]);
     }
 
     #[test]
     fn list_errors_and_empty_lists() {
-        let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"@empty OR @broken\"\nseverity = 50\ncrisis_type = \"x\"\n";
-        let errs = errors(
-            rules,
-            &[
-                ("empty", "# nothing yet\n\n"),
-                ("broken", "ok\n  \"open phrase\n"),
-            ],
-        );
-        let shown: Vec<String> = errs
-            .iter()
-            .map(|e| format!("{}:{}:{}", e.file, e.line, e.column))
-            .collect();
-        assert_eq!(
-            shown,
-            vec!["lists/broken.txt:2:3", "r.toml:4:10"],
-            "{errs:#?}"
-        );
+        let rules =
+            "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"@empty OR @broken\"\nseverity = 50\ncrisis_type = \"x\"\n";
+        let errs = errors(rules, &[("empty", "# nothing yet\n\n"), ("broken", "ok\n  \"open phrase\n")]);
+        let shown: Vec<String> = errs.iter().map(|e| format!("{}:{}:{}", e.file, e.line, e.column)).collect();
+        assert_eq!(shown, vec!["lists/broken.txt:2:3", "r.toml:4:10"], "{errs:#?}");
     }
 
     #[test]
@@ -1192,8 +985,7 @@ match = false
     #[test]
     fn bundled_rules_load_and_pass() {
         let set = RuleSet::bundled();
-        let types: std::collections::BTreeSet<&str> =
-            set.rules().iter().map(|r| r.crisis_type.as_str()).collect();
+        let types: std::collections::BTreeSet<&str> = set.rules().iter().map(|r| r.crisis_type.as_str()).collect();
         for t in [
             "product_quality",
             "service_failure",
@@ -1207,22 +999,10 @@ match = false
         }
         for rule in set.rules() {
             assert!((50..=90).contains(&rule.severity), "{}", rule.id);
-            assert!(
-                rule.examples.iter().any(|e| e.expect_match),
-                "{} has no matching example",
-                rule.id
-            );
-            assert!(
-                rule.examples.iter().any(|e| !e.expect_match),
-                "{} has no non-matching example",
-                rule.id
-            );
+            assert!(rule.examples.iter().any(|e| e.expect_match), "{} has no matching example", rule.id);
+            assert!(rule.examples.iter().any(|e| !e.expect_match), "{} has no non-matching example", rule.id);
         }
-        let failed: Vec<_> = set
-            .run_examples()
-            .into_iter()
-            .filter(|o| !o.passed)
-            .collect();
+        let failed: Vec<_> = set.run_examples().into_iter().filter(|o| !o.passed).collect();
         assert!(failed.is_empty(), "{failed:#?}");
     }
 
@@ -1235,34 +1015,17 @@ match = false
         let on_disk: std::collections::BTreeSet<String> = read_files(&dir.join("lists"), "txt")
             .unwrap()
             .into_iter()
-            .map(|(p, _)| {
-                Path::new(&p)
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|(p, _)| Path::new(&p).file_stem().unwrap().to_string_lossy().into_owned())
             .collect();
-        let bundled: std::collections::BTreeSet<String> = BUNDLED_LISTS
-            .iter()
-            .map(|(n, _, _)| n.to_string())
-            .collect();
+        let bundled: std::collections::BTreeSet<String> = BUNDLED_LISTS.iter().map(|(n, _, _)| n.to_string()).collect();
         assert_eq!(on_disk, bundled);
-        let rule_files: Vec<String> = read_files(&dir, "toml")
-            .unwrap()
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect();
+        let rule_files: Vec<String> = read_files(&dir, "toml").unwrap().into_iter().map(|(p, _)| p).collect();
         assert_eq!(rule_files.len(), BUNDLED_RULES.len(), "{rule_files:?}");
     }
 
     #[test]
     fn a_missing_folder_is_an_error_not_a_panic() {
         let err = RuleSet::load_dir(Path::new("/no/such/rules")).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("/no/such/rules:1:1: cannot read the rules folder"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("/no/such/rules:1:1: cannot read the rules folder"), "{err}");
     }
 }

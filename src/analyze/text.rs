@@ -1,48 +1,146 @@
 //! Text folding shared by rule terms and mention text.
 //!
 //! Terms and text must fold the same way or a term can never match, so both go through
-//! [`fold_char`]. The folded text keeps a map back to the original so a hit can be shown
-//! where the reader sees it. Later folds (NFKC, Traditional → Simplified, dropping
-//! separators put between CJK characters) belong here, behind the same map.
+//! [`Folded::new`]. The folds, in order:
+//!
+//! 1. zero-width characters (U+200B..U+200D, U+2060, U+FEFF) are dropped;
+//! 2. a character and the combining marks after it are put in Unicode NFKC (full-width
+//!    `ＡＣＭＥ` becomes `ACME`, `ﬁ` becomes `fi`, `e` + U+0301 becomes `é`);
+//! 3. every character is lower-cased (per character, see [`fold_char`]);
+//! 4. whitespace runs read as one space;
+//! 5. separators (whitespace, punctuation, symbols) put between two CJK characters are
+//!    dropped, so `食*物 中·毒` and `食/物/中/毒` read `食物中毒`;
+//! 6. Traditional Chinese folds to Simplified (`醜聞` reads `丑闻`, `食物中毒` reads `食物中毒`) with
+//!    the character table of the `fast2s` crate, which maps one character to one
+//!    character of the same UTF-8 length, so the offsets stay put.
+//!
+//! The folded text keeps, for every folded byte, the original byte range it came from, so
+//! a hit can be shown where the reader sees it.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// Folded text plus, for every folded byte, the original byte range it came from.
 #[derive(Debug, Clone)]
 pub struct Folded {
     pub text: String,
-    /// `origin[i]` is the original byte range (start, end) of the character or whitespace
-    /// run that produced folded byte `i`.
+    /// `origin[i]` is the original byte range (start, end) of the character, character
+    /// with combining marks, or whitespace run that produced folded byte `i`.
     origin: Vec<(usize, usize)>,
 }
 
+/// Zero-width characters used to split a word so a filter misses it.
+pub fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// A folded character that only separates: whitespace, punctuation, symbols.
+fn is_separator(c: char) -> bool {
+    !c.is_alphanumeric() && !is_cjk(c) && !is_combining_mark(c)
+}
+
+#[derive(Default)]
+struct Builder {
+    text: String,
+    origin: Vec<(usize, usize)>,
+    /// Separators after the last content character, held back until we know whether
+    /// they sit between two CJK characters.
+    pending: Vec<(char, usize, usize)>,
+    last_is_cjk: bool,
+}
+
+impl Builder {
+    fn emit(&mut self, c: char, start: usize, end: usize) {
+        let before = self.text.len();
+        self.text.push(c);
+        self.origin.extend(std::iter::repeat_n((start, end), self.text.len() - before));
+    }
+
+    fn push(&mut self, c: char, start: usize, end: usize) {
+        if c.is_whitespace() {
+            match self.pending.last_mut() {
+                Some((' ', _, last_end)) => *last_end = end,
+                _ => self.pending.push((' ', start, end)),
+            }
+            return;
+        }
+        if is_separator(c) {
+            self.pending.push((c, start, end));
+            return;
+        }
+        let cjk = is_cjk(c);
+        if !(cjk && self.last_is_cjk) {
+            self.flush();
+        }
+        self.pending.clear();
+        self.emit(c, start, end);
+        self.last_is_cjk = cjk;
+    }
+
+    fn flush(&mut self) {
+        for (c, start, end) in std::mem::take(&mut self.pending) {
+            self.emit(c, start, end);
+        }
+    }
+
+    fn finish(mut self) -> Folded {
+        self.flush();
+        // One character for one character of the same length: the origin map still holds.
+        let simplified = fast2s::convert(&self.text);
+        let text = if simplified.len() == self.text.len() { simplified } else { self.text };
+        Folded { text, origin: self.origin }
+    }
+}
+
 impl Folded {
-    /// Folds mention text: lower-cased, and every whitespace run read as one space so a
-    /// phrase still matches across a line break or a double space.
+    /// Folds mention text (see the module docs).
     pub fn new(original: &str) -> Self {
-        let mut text = String::with_capacity(original.len());
-        let mut origin = Vec::with_capacity(original.len());
+        let mut out = Builder {
+            text: String::with_capacity(original.len()),
+            origin: Vec::with_capacity(original.len()),
+            ..Builder::default()
+        };
         let mut chars = original.char_indices().peekable();
+        let mut unit = String::new();
         while let Some((start, c)) = chars.next() {
-            if c.is_whitespace() {
-                let mut end = start + c.len_utf8();
-                while let Some(&(i, next)) = chars.peek() {
-                    if !next.is_whitespace() {
-                        break;
-                    }
-                    end = i + next.len_utf8();
-                    chars.next();
-                }
-                text.push(' ');
-                origin.push((start, end));
+            if is_zero_width(c) {
                 continue;
             }
-            let end = start + c.len_utf8();
-            for folded in fold_char(c) {
-                let before = text.len();
-                text.push(folded);
-                origin.extend(std::iter::repeat_n((start, end), text.len() - before));
+            let mut end = start + c.len_utf8();
+            if c.is_whitespace() {
+                while let Some(&(i, next)) = chars.peek() {
+                    if !(next.is_whitespace() || is_zero_width(next)) {
+                        break;
+                    }
+                    if !is_zero_width(next) {
+                        end = i + next.len_utf8();
+                    }
+                    chars.next();
+                }
+                out.push(' ', start, end);
+                continue;
+            }
+            if c.is_ascii() && !chars.peek().is_some_and(|&(_, n)| is_combining_mark(n)) {
+                out.push(c.to_ascii_lowercase(), start, end);
+                continue;
+            }
+            unit.clear();
+            unit.push(c);
+            while let Some(&(i, next)) = chars.peek() {
+                if !is_combining_mark(next) {
+                    break;
+                }
+                unit.push(next);
+                end = i + next.len_utf8();
+                chars.next();
+            }
+            for normal in unit.nfkc() {
+                for folded in fold_char(normal) {
+                    out.push(folded, start, end);
+                }
             }
         }
-        Folded { text, origin }
+        out.finish()
     }
 
     /// Maps a folded byte range back to the original text. A range that ends inside the
@@ -70,7 +168,32 @@ impl Folded {
 
 /// Folds a rule term the way [`Folded::new`] folds text, trimmed.
 pub fn fold_term(term: &str) -> String {
-    Folded::new(term.trim()).text
+    Folded::new(term).text.trim().to_string()
+}
+
+/// Byte offsets in `original` where a token starts, for `NEAR/n`: a run of word
+/// characters (zero-width characters inside it don't split it) is one token, and so is
+/// every CJK character.
+pub fn token_starts(original: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut in_word = false;
+    for (i, c) in original.char_indices() {
+        if is_zero_width(c) || (in_word && is_combining_mark(c)) {
+            continue;
+        }
+        if is_cjk(c) {
+            starts.push(i);
+            in_word = false;
+        } else if is_word_char(c) {
+            if !in_word {
+                starts.push(i);
+            }
+            in_word = true;
+        } else {
+            in_word = false;
+        }
+    }
+    starts
 }
 
 /// Per-character lower-casing, not `str::to_lowercase`: the latter lower-cases a final
@@ -141,6 +264,78 @@ mod tests {
     fn terms_fold_like_text() {
         assert_eq!(fold_term("  Food\tPoisoning "), "food poisoning");
         assert_eq!(fold_term("ΟΔΟΣ"), Folded::new("ΟΔΟΣ").text);
+    }
+
+    /// The original text under the first hit of `term` (folded the same way) in `text`.
+    fn found<'a>(text: &'a str, term: &str) -> Option<&'a str> {
+        let folded = Folded::new(text);
+        let term = fold_term(term);
+        let at = folded.text.find(&term)?;
+        let (s, e) = folded.to_original(at, at + term.len());
+        text.get(s..e)
+    }
+
+    #[test]
+    fn nfkc_folds_full_width_and_compatibility_forms() {
+        assert_eq!(Folded::new("ＡＣＭＥ　召回！").text, "acme 召回!");
+        assert_eq!(Folded::new("ﬁle №1 ①").text, "file no1 1");
+        assert_eq!(found("Big ＡＣＭＥ news", "acme"), Some("ＡＣＭＥ"));
+        // A decomposed accent composes, and the hit covers base and mark.
+        assert_eq!(Folded::new("cafe\u{301}").text, "café");
+        assert_eq!(found("a cafe\u{301} b", "café"), Some("cafe\u{301}"));
+        assert_eq!(fold_term("ＣＡＦÉ"), "café");
+    }
+
+    #[test]
+    fn case_folds_per_character() {
+        assert_eq!(Folded::new("ÀÉÎ ΣΟΦΟΣ ACME").text, "àéî σοφοσ acme");
+        assert_eq!(found("News: ACME Recall", "acme recall"), Some("ACME Recall"));
+    }
+
+    #[test]
+    fn traditional_chinese_folds_to_simplified() {
+        assert_eq!(Folded::new("艾克米醜聞").text, "艾克米丑闻");
+        assert_eq!(fold_term("食物中毒"), "食物中毒");
+        assert_eq!(fold_term("數據洩露"), fold_term("数据泄露"));
+        assert_eq!(found("網傳：艾克米醜聞曝光", "丑闻"), Some("醜聞"));
+        assert_eq!(found("網傳：艾克米醜聞曝光", "艾克米"), Some("艾克米"));
+    }
+
+    #[test]
+    fn zero_width_characters_are_dropped() {
+        let text = "a\u{200B}c\u{200C}m\u{200D}e \u{2060}食\u{FEFF}物中毒";
+        assert_eq!(Folded::new(text).text, "acme 食物中毒");
+        assert_eq!(found(text, "acme"), Some("a\u{200B}c\u{200C}m\u{200D}e"));
+        assert_eq!(found(text, "食物中毒"), Some("食\u{FEFF}物中毒"));
+        assert_eq!(fold_term("\u{200B}acme\u{200B}"), "acme");
+    }
+
+    #[test]
+    fn separators_between_cjk_characters_are_ignored() {
+        for text in ["食*物 中·毒", "食/物/中/毒", "食 物 中 毒", "食.物-中_毒", "食　物★中♥毒"]
+        {
+            assert_eq!(Folded::new(text).text, "食物中毒", "{text}");
+            assert_eq!(found(text, "食物中毒"), Some(text), "{text}");
+        }
+        let text = "孩子吃了艾克米酸奶后食*物 中·毒了";
+        assert_eq!(found(text, "食物中毒"), Some("食*物 中·毒"));
+        // Terms fold the same way.
+        assert_eq!(fold_term("食 物"), "食物");
+        // Only between two CJK characters: Latin words keep their spaces and punctuation.
+        assert_eq!(Folded::new("acme 食物").text, "acme 食物");
+        assert_eq!(Folded::new("食物 acme, 中毒").text, "食物 acme, 中毒");
+        assert_eq!(Folded::new("e. coli").text, "e. coli");
+        // Digits are not separators.
+        assert_eq!(Folded::new("食1物").text, "食1物");
+    }
+
+    #[test]
+    fn tokens_are_latin_words_and_single_cjk_characters() {
+        let text = "Acme 食物中毒, re\u{200B}call!";
+        let starts = token_starts(text);
+        let shown: Vec<&str> =
+            starts.iter().map(|&i| &text[i..]).map(|s| s.chars().next().map_or("", |c| &s[..c.len_utf8()])).collect();
+        assert_eq!(shown, vec!["A", "食", "物", "中", "毒", "r"]);
     }
 
     #[test]

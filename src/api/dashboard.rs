@@ -29,10 +29,7 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/", get(index::<S>))
         .route("/login", get(login_page).post(login))
         .route("/incidents/{id}", get(incident_page::<S>))
-        .route(
-            "/incidents/{id}/{action}",
-            axum::routing::post(incident_action::<S>),
-        )
+        .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
 }
 
@@ -51,26 +48,14 @@ fn page(title: &str, body: Markup) -> Response {
     };
     let mut response = axum::response::Html(markup.into_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let mut response = page(
-        "Error",
-        html! { h1 { "Error" } p { (message) } p { a href="/" { "Back" } } },
-    );
+    let mut response = page("Error", html! { h1 { "Error" } p { (message) } p { a href="/" { "Back" } } });
     *response.status_mut() = status;
     response
 }
@@ -81,25 +66,17 @@ fn level_badge(incident: &Incident) -> Markup {
 
 /// A link only for web URLs; anything else (`javascript:`, `data:`) is shown as inert text.
 fn safe_link(url: &str, text: &str) -> Markup {
-    let is_web = reqwest::Url::parse(url)
-        .map(|u| matches!(u.scheme(), "http" | "https"))
-        .unwrap_or(false);
+    let is_web = reqwest::Url::parse(url).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
     html! {
         @if is_web { a href=(url) rel="noopener noreferrer nofollow" { (text) } } @else { (text) " (" (url) ")" }
     }
 }
 
-async fn index<S: Store>(
-    State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
-) -> Response {
+async fn index<S: Store>(State(state): State<ApiState<S>>, caller: Result<Caller, super::ApiError>) -> Response {
     if caller.is_err() {
         return Redirect::to("/login").into_response();
     }
-    let filter = IncidentFilter {
-        limit: 200,
-        ..IncidentFilter::default()
-    };
+    let filter = IncidentFilter { limit: 200, ..IncidentFilter::default() };
     let incidents = match state.store.incidents(&filter).await {
         Ok(list) => list,
         Err(e) => return store_error(e),
@@ -134,10 +111,7 @@ fn store_error(error: StoreError) -> Response {
         StoreError::Transition(_) => error_page(StatusCode::CONFLICT, &error.to_string()),
         other => {
             tracing::error!(error = %other, "store error in dashboard");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the daemon log",
-            )
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
         }
     }
 }
@@ -190,11 +164,7 @@ async fn incident_page<S: Store>(
         return Redirect::to("/login").into_response();
     }
     let loaded = async {
-        let incident = state
-            .store
-            .incident(id)
-            .await?
-            .ok_or(StoreError::NoIncident(id))?;
+        let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
         let mentions = state.store.top_mentions(id, 50).await?;
         let events = state.store.timeline(id).await?;
         Ok::<_, StoreError>((incident, mentions, events))
@@ -249,11 +219,7 @@ async fn incident_action<S: Store>(
         "reopen" => Action::Reopen,
         _ => return error_page(StatusCode::NOT_FOUND, "no such action"),
     };
-    match state
-        .store
-        .transition(id, action, &actor, state.clock.now())
-        .await
-    {
+    match state.store.transition(id, action, &actor, state.clock.now()).await {
         Ok(_) => {
             state.wake_outbox.notify_one();
             Redirect::to(&format!("/incidents/{id}")).into_response()
@@ -280,39 +246,23 @@ struct LoginForm {
     token: String,
 }
 
-async fn login<S: Store>(
-    State(state): State<ApiState<S>>,
-    Form(form): Form<LoginForm>,
-) -> Response {
+async fn login<S: Store>(State(state): State<ApiState<S>>, Form(form): Form<LoginForm>) -> Response {
     if state.tokens.name_of(form.token.trim()).is_none() {
         return error_page(StatusCode::UNAUTHORIZED, "unknown token");
     }
-    let secure = if state.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}",
-        form.token.trim()
-    );
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}", form.token.trim());
     let mut response = Redirect::to("/").into_response();
     match HeaderValue::from_str(&cookie) {
         Ok(value) => {
             response.headers_mut().insert(header::SET_COOKIE, value);
             response
         }
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "that token cannot be stored in a cookie",
-        ),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "that token cannot be stored in a cookie"),
     }
 }
 
-async fn ack_confirm<S: Store>(
-    State(state): State<ApiState<S>>,
-    Path(token): Path<String>,
-) -> Response {
+async fn ack_confirm<S: Store>(State(state): State<ApiState<S>>, Path(token): Path<String>) -> Response {
     // A GET never acknowledges: mail scanners and link previews fetch links on their own.
     let id = match state.links.verify(&token, state.clock.now()) {
         Ok(id) => id,
@@ -321,10 +271,7 @@ async fn ack_confirm<S: Store>(
     let incident = match state.store.incident(id).await {
         Ok(Some(incident)) => incident,
         Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &StoreError::NoIncident(id).to_string(),
-            );
+            return error_page(StatusCode::NOT_FOUND, &StoreError::NoIncident(id).to_string());
         }
         Err(e) => return store_error(e),
     };
@@ -341,20 +288,13 @@ async fn ack_confirm<S: Store>(
     )
 }
 
-async fn ack_by_link<S: Store>(
-    State(state): State<ApiState<S>>,
-    Path(token): Path<String>,
-) -> Response {
+async fn ack_by_link<S: Store>(State(state): State<ApiState<S>>, Path(token): Path<String>) -> Response {
     let now = state.clock.now();
     let id = match state.links.verify(&token, now) {
         Ok(id) => id,
         Err(e) => return error_page(StatusCode::FORBIDDEN, &e.to_string()),
     };
-    match state
-        .store
-        .transition(id, Action::Acknowledge, "email-link", now)
-        .await
-    {
+    match state.store.transition(id, Action::Acknowledge, "email-link", now).await {
         Ok(incident) => {
             state.wake_outbox.notify_one();
             page(

@@ -16,9 +16,11 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
+use crate::daemon::Pipeline;
 use crate::incident::ack_link::AckLinks;
 use crate::incident::{Action, Status};
-use crate::store::{IncidentFilter, Store, StoreError};
+use crate::ingest::push::PushBody;
+use crate::store::{IncidentFilter, IngestOutcome, Store, StoreError};
 
 /// Name of the cookie the dashboard keeps the login token in.
 pub const SESSION_COOKIE: &str = "tocsin_token";
@@ -31,9 +33,7 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens")
-            .field("names", &self.by_secret.values().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Tokens").field("names", &self.by_secret.values().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -45,12 +45,7 @@ impl Tokens {
     /// Parses `alice:token1,bob:token2`.
     pub fn parse(text: &str) -> Result<Tokens, TokensError> {
         let mut by_secret = HashMap::new();
-        for (index, entry) in text
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .enumerate()
-        {
+        for (index, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
             match entry.split_once(':') {
                 Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
                     by_secret.insert(secret.trim().to_owned(), name.trim().to_owned());
@@ -68,6 +63,8 @@ impl Tokens {
 
 pub struct ApiState<S> {
     pub store: Arc<S>,
+    /// The analyze → incident stage, for pushed mentions.
+    pub pipeline: Arc<Pipeline<S>>,
     pub links: AckLinks,
     pub tokens: Arc<Tokens>,
     pub clock: Clock,
@@ -81,6 +78,7 @@ impl<S> Clone for ApiState<S> {
     fn clone(&self) -> Self {
         ApiState {
             store: self.store.clone(),
+            pipeline: self.pipeline.clone(),
             links: self.links.clone(),
             tokens: self.tokens.clone(),
             clock: self.clock.clone(),
@@ -100,10 +98,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
 }
 
@@ -114,10 +109,7 @@ impl From<StoreError> for ApiError {
             StoreError::Transition(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             other => {
                 tracing::error!(error = %other, "store error in API");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the daemon log",
-                )
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
             }
         }
     }
@@ -125,11 +117,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
     }
 }
 
@@ -138,10 +126,7 @@ impl IntoResponse for ApiError {
 pub struct Caller(pub String);
 
 fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
     headers
@@ -157,20 +142,11 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
 impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ApiState<S>,
-    ) -> Result<Self, Self::Rejection> {
-        let token = presented_token(&parts.headers).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing Authorization: Bearer token",
-            )
-        })?;
-        let name = state
-            .tokens
-            .name_of(&token)
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))?;
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
+        let token = presented_token(&parts.headers)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token"))?;
+        let name =
+            state.tokens.name_of(&token).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))?;
         Ok(Caller(name.to_owned()))
     }
 }
@@ -183,14 +159,10 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}", get(get_incident::<S>))
         .route("/api/v1/incidents/{id}/timeline", get(get_timeline::<S>))
         .route("/api/v1/incidents/{id}/ack", post(act::<S, AckAction>))
-        .route(
-            "/api/v1/incidents/{id}/resolve",
-            post(act::<S, ResolveAction>),
-        )
-        .route(
-            "/api/v1/incidents/{id}/reopen",
-            post(act::<S, ReopenAction>),
-        )
+        .route("/api/v1/incidents/{id}/resolve", post(act::<S, ResolveAction>))
+        .route("/api/v1/incidents/{id}/reopen", post(act::<S, ReopenAction>))
+        .route("/api/v1/feeds", get(list_feeds::<S>))
+        .route("/api/v1/mentions", post(push_mentions::<S>))
         .merge(dashboard::routes())
         .with_state(state)
 }
@@ -203,10 +175,9 @@ async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
         ::metrics::gauge!("tocsin_mentions").set(count as f64);
     }
     let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
 
@@ -228,29 +199,16 @@ async fn list_incidents<S: Store>(
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(Status::parse(text).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("status {text:?} is not open, acknowledged or resolved"),
-            )
+            ApiError::new(StatusCode::BAD_REQUEST, format!("status {text:?} is not open, acknowledged or resolved"))
         })?),
     };
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "limit must be within 1..500",
-        ));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be within 1..500"));
     }
-    let filter = IncidentFilter {
-        status,
-        rule: query.rule,
-        before_id: query.cursor,
-        limit,
-    };
+    let filter = IncidentFilter { status, rule: query.rule, before_id: query.cursor, limit };
     let items = state.store.incidents(&filter).await?;
-    let next = (items.len() as i64 == limit)
-        .then(|| items.last().map(|i| i.id))
-        .flatten();
+    let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
@@ -259,12 +217,7 @@ async fn get_incident<S: Store>(
     _caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<crate::incident::Incident>, ApiError> {
-    state
-        .store
-        .incident(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| StoreError::NoIncident(id).into())
+    state.store.incident(id).await?.map(Json).ok_or_else(|| StoreError::NoIncident(id).into())
 }
 
 async fn get_timeline<S: Store>(
@@ -277,9 +230,44 @@ async fn get_timeline<S: Store>(
     }
     let events = state.store.timeline(id).await?;
     let verified = crate::incident::timeline::verify(&events).is_ok();
-    Ok(Json(
-        serde_json::json!({ "items": events, "verified": verified }),
-    ))
+    Ok(Json(serde_json::json!({ "items": events, "verified": verified })))
+}
+
+async fn list_feeds<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let feeds = state.store.feed_states().await?;
+    Ok(Json(serde_json::json!({ "items": feeds, "next": null })))
+}
+
+/// Mentions pushed by other tools go through the same pipeline (and dedup) as polled ones.
+async fn push_mentions<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pushed: PushBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad mention JSON: {e}")))?;
+    let now = state.clock.now();
+    let mentions = pushed
+        .into_inputs()
+        .into_iter()
+        .enumerate()
+        .map(|(index, input)| input.into_mention(index, now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let (mut stored, mut duplicates, mut opened) = (0, 0, Vec::new());
+    for mention in mentions {
+        match state.pipeline.process(mention).await? {
+            IngestOutcome::Duplicate => duplicates += 1,
+            IngestOutcome::Stored { opened: new, .. } => {
+                stored += 1;
+                opened.extend(new);
+            }
+        }
+    }
+    Ok(Json(serde_json::json!({ "stored": stored, "duplicates": duplicates, "opened": opened })))
 }
 
 /// A workflow action named in the route, so one handler serves all three.
@@ -304,10 +292,7 @@ async fn act<S: Store, A: RouteAction>(
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<crate::incident::Incident>, ApiError> {
-    let incident = state
-        .store
-        .transition(id, A::ACTION, &actor, state.clock.now())
-        .await?;
+    let incident = state.store.transition(id, A::ACTION, &actor, state.clock.now()).await?;
     tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
     Ok(Json(incident))
@@ -323,13 +308,7 @@ mod tests {
         assert_eq!(tokens.name_of("s3cret"), Some("alice"));
         assert_eq!(tokens.name_of("other"), Some("bob"));
         assert_eq!(tokens.name_of("alice"), None);
-        assert_eq!(
-            Tokens::parse("alice:x,justatoken").unwrap_err(),
-            TokensError(2)
-        );
-        assert!(
-            !format!("{tokens:?}").contains("s3cret"),
-            "Debug must not print secrets"
-        );
+        assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
+        assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
     }
 }

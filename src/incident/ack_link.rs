@@ -39,9 +39,8 @@ impl AckLinks {
 
     fn mac(&self, incident_id: i64, expires: i64) -> Hmac<Sha256> {
         // HMAC accepts keys of any length; the error arm cannot happen.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).unwrap_or_else(|_| {
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&[0u8; 32]).expect("fixed key")
-        });
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new_from_slice(&[0u8; 32]).expect("fixed key"));
         mac.update(format!("ack/{incident_id}/{expires}").as_bytes());
         mac
     }
@@ -49,26 +48,20 @@ impl AckLinks {
     /// A token acknowledging `incident_id`, valid until `now + ACK_LINK_VALIDITY`.
     pub fn token(&self, incident_id: i64, now: DateTime<Utc>) -> String {
         let expires = (now + ACK_LINK_VALIDITY).timestamp();
-        let signature =
-            URL_SAFE_NO_PAD.encode(self.mac(incident_id, expires).finalize().into_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(self.mac(incident_id, expires).finalize().into_bytes());
         format!("{incident_id}.{expires}.{signature}")
     }
 
     /// The incident a token acknowledges, if it is genuine and unexpired.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<i64, AckLinkError> {
         let mut parts = token.splitn(3, '.');
-        let (Some(id), Some(expires), Some(signature)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(id), Some(expires), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(AckLinkError::Malformed);
         };
         let incident_id: i64 = id.parse().map_err(|_| AckLinkError::Malformed)?;
         let expires: i64 = expires.parse().map_err(|_| AckLinkError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| AckLinkError::Malformed)?;
-        self.mac(incident_id, expires)
-            .verify_slice(&signature)
-            .map_err(|_| AckLinkError::BadSignature)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| AckLinkError::Malformed)?;
+        self.mac(incident_id, expires).verify_slice(&signature).map_err(|_| AckLinkError::BadSignature)?;
         let expiry = DateTime::from_timestamp(expires, 0).ok_or(AckLinkError::Malformed)?;
         if expiry < now {
             return Err(AckLinkError::Expired(expiry));
@@ -90,10 +83,7 @@ mod tests {
         let links = AckLinks::new(b"secret".to_vec());
         let token = links.token(42, now());
         assert_eq!(links.verify(&token, now() + Duration::days(6)), Ok(42));
-        assert!(matches!(
-            links.verify(&token, now() + Duration::days(8)),
-            Err(AckLinkError::Expired(_))
-        ));
+        assert!(matches!(links.verify(&token, now() + Duration::days(8)), Err(AckLinkError::Expired(_))));
     }
 
     #[test]
@@ -101,10 +91,7 @@ mod tests {
         let links = AckLinks::new(b"secret".to_vec());
         let token = links.token(42, now());
         let forged = token.replacen("42.", "43.", 1);
-        assert_eq!(
-            links.verify(&forged, now()),
-            Err(AckLinkError::BadSignature)
-        );
+        assert_eq!(links.verify(&forged, now()), Err(AckLinkError::BadSignature));
         let other = AckLinks::new(b"other".to_vec());
         assert_eq!(other.verify(&token, now()), Err(AckLinkError::BadSignature));
         assert_eq!(links.verify("garbage", now()), Err(AckLinkError::Malformed));

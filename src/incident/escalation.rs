@@ -90,12 +90,7 @@ impl Policy {
     }
 
     /// Fires the step that `state` says is due. Returns `None` when nothing is due at `now`.
-    pub fn fire(
-        &self,
-        opened_at: DateTime<Utc>,
-        state: EscalationState,
-        now: DateTime<Utc>,
-    ) -> Option<Fired> {
+    pub fn fire(&self, opened_at: DateTime<Utc>, state: EscalationState, now: DateTime<Utc>) -> Option<Fired> {
         let due = state.next_at?;
         if due > now {
             return None;
@@ -110,16 +105,8 @@ impl Policy {
             return Some(Fired {
                 level: state.step,
                 channels: level.notify.clone(),
-                kind: if step == 0 {
-                    NoticeKind::Opened
-                } else {
-                    NoticeKind::Escalated
-                },
-                next: EscalationState {
-                    step: next_step,
-                    repeats: 0,
-                    next_at,
-                },
+                kind: if step == 0 { NoticeKind::Opened } else { NoticeKind::Escalated },
+                next: EscalationState { step: next_step, repeats: 0, next_at },
             });
         }
         let last = self.levels.last()?;
@@ -128,11 +115,7 @@ impl Policy {
             level: state.step.saturating_sub(1),
             channels: last.notify.clone(),
             kind: NoticeKind::Repeat,
-            next: EscalationState {
-                step: state.step,
-                repeats,
-                next_at: self.repeat_after(now, repeats),
-            },
+            next: EscalationState { step: state.step, repeats, next_at: self.repeat_after(now, repeats) },
         })
     }
 
@@ -165,14 +148,8 @@ mod tests {
         Policy {
             name: "default".into(),
             levels: vec![
-                PolicyLevel {
-                    after_secs: 0,
-                    notify: vec!["pr".into()],
-                },
-                PolicyLevel {
-                    after_secs: 900,
-                    notify: vec!["oncall".into()],
-                },
+                PolicyLevel { after_secs: 0, notify: vec!["pr".into()] },
+                PolicyLevel { after_secs: 900, notify: vec!["oncall".into()] },
             ],
             repeat_every_secs: Some(1800),
             max_repeats: 2,
@@ -193,43 +170,20 @@ mod tests {
         let state = policy.start(opened);
         assert_eq!(state.next_at, Some(opened));
 
-        let first = policy
-            .fire(opened, state, at(0))
-            .expect("level 0 due at open");
-        assert_eq!(
-            (first.kind, first.channels.clone()),
-            (NoticeKind::Opened, vec!["pr".to_owned()])
-        );
+        let first = policy.fire(opened, state, at(0)).expect("level 0 due at open");
+        assert_eq!((first.kind, first.channels.clone()), (NoticeKind::Opened, vec!["pr".to_owned()]));
         assert_eq!(first.next.next_at, Some(at(15)));
-        assert!(
-            policy.fire(opened, first.next, at(14)).is_none(),
-            "level 1 is not due before 15m"
-        );
+        assert!(policy.fire(opened, first.next, at(14)).is_none(), "level 1 is not due before 15m");
 
-        let second = policy
-            .fire(opened, first.next, at(15))
-            .expect("level 1 due");
-        assert_eq!(
-            (second.kind, second.channels.clone()),
-            (NoticeKind::Escalated, vec!["oncall".to_owned()])
-        );
+        let second = policy.fire(opened, first.next, at(15)).expect("level 1 due");
+        assert_eq!((second.kind, second.channels.clone()), (NoticeKind::Escalated, vec!["oncall".to_owned()]));
         assert_eq!(second.next.next_at, Some(at(45)));
 
-        let repeat1 = policy
-            .fire(opened, second.next, at(45))
-            .expect("first repeat");
+        let repeat1 = policy.fire(opened, second.next, at(45)).expect("first repeat");
         assert_eq!(repeat1.kind, NoticeKind::Repeat);
-        let repeat2 = policy
-            .fire(opened, repeat1.next, at(75))
-            .expect("second repeat");
-        assert_eq!(
-            repeat2.next.next_at, None,
-            "max_repeats = 2 ends the repeats"
-        );
-        assert_eq!(
-            policy.notified_channels(repeat2.next),
-            vec!["pr".to_owned(), "oncall".to_owned()]
-        );
+        let repeat2 = policy.fire(opened, repeat1.next, at(75)).expect("second repeat");
+        assert_eq!(repeat2.next.next_at, None, "max_repeats = 2 ends the repeats");
+        assert_eq!(policy.notified_channels(repeat2.next), vec!["pr".to_owned(), "oncall".to_owned()]);
     }
 
     #[test]

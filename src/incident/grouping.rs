@@ -40,15 +40,9 @@ pub enum Decision {
     /// Below the opening threshold and no live incident: the mention is stored, nothing opens.
     Nothing,
     /// Open an incident; `fired` is the first escalation step when it is due at once.
-    Open {
-        escalation: EscalationState,
-        fired: Option<Fired>,
-    },
+    Open { escalation: EscalationState, fired: Option<Fired> },
     /// Attach the mention to the live incident; a higher level re-notifies at once.
-    Attach {
-        incident_id: i64,
-        raised: Option<Raise>,
-    },
+    Attach { incident_id: i64, raised: Option<Raise> },
 }
 
 /// A level rise: the new level and score, and every channel already told about the incident.
@@ -61,12 +55,7 @@ pub struct Raise {
 }
 
 /// Decides what a match does to its group, given the group's live incident if any.
-pub fn decide(
-    candidate: &Candidate,
-    live: Option<&GroupState>,
-    open_at: u8,
-    now: DateTime<Utc>,
-) -> Decision {
+pub fn decide(candidate: &Candidate, live: Option<&GroupState>, open_at: u8, now: DateTime<Utc>) -> Decision {
     match live {
         Some(state) => {
             let raised = (candidate.level > state.level).then(|| Raise {
@@ -75,18 +64,12 @@ pub fn decide(
                 score: candidate.score.max(state.score),
                 notify: state.policy.notified_channels(state.escalation),
             });
-            Decision::Attach {
-                incident_id: state.incident_id,
-                raised,
-            }
+            Decision::Attach { incident_id: state.incident_id, raised }
         }
         None if candidate.score >= open_at => {
             let escalation = candidate.policy.start(now);
             let fired = candidate.policy.fire(now, escalation, now);
-            Decision::Open {
-                escalation: fired.as_ref().map_or(escalation, |f| f.next),
-                fired,
-            }
+            Decision::Open { escalation: fired.as_ref().map_or(escalation, |f| f.next), fired }
         }
         None => Decision::Nothing,
     }
@@ -109,14 +92,8 @@ mod tests {
             policy: Policy {
                 name: "default".into(),
                 levels: vec![
-                    PolicyLevel {
-                        after_secs: 0,
-                        notify: vec!["pr".into()],
-                    },
-                    PolicyLevel {
-                        after_secs: 600,
-                        notify: vec!["oncall".into()],
-                    },
+                    PolicyLevel { after_secs: 0, notify: vec!["pr".into()] },
+                    PolicyLevel { after_secs: 600, notify: vec!["oncall".into()] },
                 ],
                 repeat_every_secs: None,
                 max_repeats: 0,
@@ -134,15 +111,9 @@ mod tests {
 
     #[test]
     fn below_threshold_opens_nothing_and_at_threshold_opens_and_notifies_level_zero() {
-        assert_eq!(
-            decide(&candidate(59, Level::Medium), None, 60, now()),
-            Decision::Nothing
-        );
+        assert_eq!(decide(&candidate(59, Level::Medium), None, 60, now()), Decision::Nothing);
         match decide(&candidate(60, Level::High), None, 60, now()) {
-            Decision::Open {
-                fired: Some(fired),
-                escalation,
-            } => {
+            Decision::Open { fired: Some(fired), escalation } => {
                 assert_eq!(fired.kind, NoticeKind::Opened);
                 assert_eq!(fired.channels, vec!["pr".to_owned()]);
                 assert_eq!(escalation.step, 1);
@@ -161,32 +132,16 @@ mod tests {
             score: 70,
             opened_at: now(),
             policy: c.policy.clone(),
-            escalation: EscalationState {
-                step: 2,
-                repeats: 0,
-                next_at: None,
-            },
+            escalation: EscalationState { step: 2, repeats: 0, next_at: None },
         };
         match decide(&c, Some(&live), 60, now()) {
-            Decision::Attach {
-                incident_id: 3,
-                raised: Some(raise),
-            } => {
-                assert_eq!(
-                    (raise.from, raise.to, raise.score),
-                    (Level::High, Level::Critical, 85)
-                );
+            Decision::Attach { incident_id: 3, raised: Some(raise) } => {
+                assert_eq!((raise.from, raise.to, raise.score), (Level::High, Level::Critical, 85));
                 assert_eq!(raise.notify, vec!["pr".to_owned(), "oncall".to_owned()]);
             }
             other => panic!("expected a raise, got {other:?}"),
         }
         let lower = candidate(10, Level::Low);
-        assert_eq!(
-            decide(&lower, Some(&live), 60, now()),
-            Decision::Attach {
-                incident_id: 3,
-                raised: None
-            }
-        );
+        assert_eq!(decide(&lower, Some(&live), 60, now()), Decision::Attach { incident_id: 3, raised: None });
     }
 }

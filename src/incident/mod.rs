@@ -152,21 +152,12 @@ mod tests {
 
     #[test]
     fn only_the_workflow_transitions_are_allowed() {
-        assert_eq!(
-            Status::Open.apply(Action::Acknowledge),
-            Ok(Status::Acknowledged)
-        );
-        assert_eq!(
-            Status::Acknowledged.apply(Action::Resolve),
-            Ok(Status::Resolved)
-        );
+        assert_eq!(Status::Open.apply(Action::Acknowledge), Ok(Status::Acknowledged));
+        assert_eq!(Status::Acknowledged.apply(Action::Resolve), Ok(Status::Resolved));
         assert_eq!(Status::Open.apply(Action::Resolve), Ok(Status::Resolved));
         assert_eq!(Status::Resolved.apply(Action::Reopen), Ok(Status::Open));
         let refused = Status::Acknowledged.apply(Action::Acknowledge).unwrap_err();
-        assert_eq!(
-            refused.to_string(),
-            "cannot acknowledge an incident that is acknowledged"
-        );
+        assert_eq!(refused.to_string(), "cannot acknowledge an incident that is acknowledged");
         assert!(Status::Resolved.apply(Action::Acknowledge).is_err());
         assert!(Status::Open.apply(Action::Reopen).is_err());
     }

@@ -44,12 +44,7 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn system(at: DateTime<Utc>, kind: EventKind, details: serde_json::Value) -> NewEvent {
-        NewEvent {
-            at,
-            actor: "system".to_owned(),
-            kind,
-            details,
-        }
+        NewEvent { at, actor: "system".to_owned(), kind, details }
     }
 }
 
@@ -89,25 +84,14 @@ pub fn event_hash(
         // A separator that cannot occur in the parts' encodings keeps "ab"+"c" apart from "a"+"bc".
         hasher.update([0u8]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks a timeline's chain; returns the first event that does not verify.
 pub fn verify(events: &[Event]) -> Result<(), &Event> {
     let mut prev = String::new();
     for event in events {
-        let expected = event_hash(
-            &prev,
-            event.incident_id,
-            event.at,
-            &event.actor,
-            &event.kind,
-            &event.details,
-        );
+        let expected = event_hash(&prev, event.incident_id, event.at, &event.actor, &event.kind, &event.details);
         if event.prev_hash != prev || event.hash != expected {
             return Err(event);
         }

@@ -106,9 +106,7 @@ pub async fn fetch(
 ) -> Result<FetchOutcome, FetchError> {
     match tokio::time::timeout(limits.timeout, fetch_inner(client, url, validators, limits)).await {
         Ok(result) => result,
-        Err(_elapsed) => Err(FetchError::Timeout {
-            after: limits.timeout,
-        }),
+        Err(_elapsed) => Err(FetchError::Timeout { after: limits.timeout }),
     }
 }
 
@@ -121,25 +119,14 @@ async fn fetch_inner(
     let mut request = client.get(url);
     // A validator that is not a legal header value would make the whole request fail;
     // dropping it costs one unconditional fetch instead.
-    if let Some(etag) = validators
-        .etag
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
+    if let Some(etag) = validators.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
         request = request.header(header::IF_NONE_MATCH, etag);
     }
-    if let Some(since) = validators
-        .last_modified
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
+    if let Some(since) = validators.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
         request = request.header(header::IF_MODIFIED_SINCE, since);
     }
 
-    let response = request
-        .send()
-        .await
-        .map_err(|e| map_reqwest_error(e, limits))?;
+    let response = request.send().await.map_err(|e| map_reqwest_error(e, limits))?;
 
     let status = response.status();
     if status == StatusCode::NOT_MODIFIED {
@@ -151,60 +138,35 @@ async fn fetch_inner(
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, Utc::now()));
-        return Err(FetchError::Status {
-            status: status.as_u16(),
-            retry_after,
-        });
+        return Err(FetchError::Status { status: status.as_u16(), retry_after });
     }
 
     // Only known when the body is not being decompressed, so this is an early exit, not the check.
-    if response
-        .content_length()
-        .is_some_and(|len| len > limits.max_bytes)
-    {
-        return Err(FetchError::TooLarge {
-            limit: limits.max_bytes,
-        });
+    if response.content_length().is_some_and(|len| len > limits.max_bytes) {
+        return Err(FetchError::TooLarge { limit: limits.max_bytes });
     }
 
     let headers = response.headers();
     let header_text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
+        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
     };
     let content_type = header_text(header::CONTENT_TYPE);
-    let new_validators = Validators {
-        etag: header_text(header::ETAG),
-        last_modified: header_text(header::LAST_MODIFIED),
-    };
+    let new_validators =
+        Validators { etag: header_text(header::ETAG), last_modified: header_text(header::LAST_MODIFIED) };
     let final_url = response.url().to_string();
 
-    let capacity = response
-        .content_length()
-        .unwrap_or(0)
-        .min(limits.max_bytes)
-        .min(1 << 20);
+    let capacity = response.content_length().unwrap_or(0).min(limits.max_bytes).min(1 << 20);
     let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| map_reqwest_error(e, limits))?;
         if (body.len() + chunk.len()) as u64 > limits.max_bytes {
-            return Err(FetchError::TooLarge {
-                limit: limits.max_bytes,
-            });
+            return Err(FetchError::TooLarge { limit: limits.max_bytes });
         }
         body.extend_from_slice(&chunk);
     }
 
-    Ok(FetchOutcome::Fetched {
-        body,
-        content_type,
-        validators: new_validators,
-        final_url,
-    })
+    Ok(FetchOutcome::Fetched { body, content_type, validators: new_validators, final_url })
 }
 
 /// Parses a `Retry-After` value: delay seconds, or an HTTP date (a date in the past means now).
@@ -214,28 +176,19 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is a subset of RFC 2822.
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 fn map_reqwest_error(error: reqwest::Error, limits: &FetchLimits) -> FetchError {
     if error.is_timeout() {
-        FetchError::Timeout {
-            after: limits.timeout,
-        }
+        FetchError::Timeout { after: limits.timeout }
     } else if error.is_redirect() {
-        FetchError::TooManyRedirects {
-            limit: limits.max_redirects,
-        }
+        FetchError::TooManyRedirects { limit: limits.max_redirects }
     } else if error.is_connect() {
         FetchError::Connect(error_chain(&error))
     } else if error.is_decode() {
-        FetchError::Request(format!(
-            "could not decode the body: {}",
-            error_chain(&error)
-        ))
+        FetchError::Request(format!("could not decode the body: {}", error_chain(&error)))
     } else {
         FetchError::Request(error_chain(&error))
     }
@@ -273,9 +226,7 @@ fn reason_suffix(status: u16) -> String {
 }
 
 fn retry_suffix(retry_after: Option<Duration>) -> String {
-    retry_after
-        .map(|d| format!(" (retry after {})", format_duration(d)))
-        .unwrap_or_default()
+    retry_after.map(|d| format!(" (retry after {})", format_duration(d))).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -286,11 +237,7 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     fn limits() -> FetchLimits {
-        FetchLimits {
-            timeout: Duration::from_secs(5),
-            max_bytes: 1_000_000,
-            max_redirects: 3,
-        }
+        FetchLimits { timeout: Duration::from_secs(5), max_bytes: 1_000_000, max_redirects: 3 }
     }
 
     fn client(limits: &FetchLimits) -> reqwest::Client {
@@ -329,11 +276,7 @@ mod tests {
         (format!("http://{addr}"), seen)
     }
 
-    async fn handle<F: Fn(&str) -> Reply>(
-        mut socket: TcpStream,
-        respond: &F,
-        seen: &Mutex<Vec<String>>,
-    ) {
+    async fn handle<F: Fn(&str) -> Reply>(mut socket: TcpStream, respond: &F, seen: &Mutex<Vec<String>>) {
         let mut head = Vec::new();
         let mut buf = [0u8; 1024];
         while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -357,10 +300,7 @@ mod tests {
     }
 
     fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
+        let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
         for (name, value) in headers {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -370,8 +310,7 @@ mod tests {
         out
     }
 
-    const FEED: &str =
-        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>"#;
+    const FEED: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>"#;
 
     #[tokio::test]
     async fn a_changed_feed_comes_back_with_its_etag_and_an_unchanged_one_is_not_modified() {
@@ -395,40 +334,20 @@ mod tests {
         let client = client(&limits);
         let url = format!("{base}/feed.xml");
 
-        let first = fetch(&client, &url, &Validators::default(), &limits)
-            .await
-            .expect("first fetch");
-        let FetchOutcome::Fetched {
-            body,
-            content_type,
-            validators,
-            final_url,
-        } = first
-        else {
+        let first = fetch(&client, &url, &Validators::default(), &limits).await.expect("first fetch");
+        let FetchOutcome::Fetched { body, content_type, validators, final_url } = first else {
             panic!("expected a body, got {first:?}");
         };
         assert_eq!(body, FEED.as_bytes());
-        assert_eq!(
-            content_type.as_deref(),
-            Some("application/rss+xml; charset=utf-8")
-        );
+        assert_eq!(content_type.as_deref(), Some("application/rss+xml; charset=utf-8"));
         assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
-        assert_eq!(
-            validators.last_modified.as_deref(),
-            Some("Tue, 02 Jan 2024 10:00:00 GMT")
-        );
+        assert_eq!(validators.last_modified.as_deref(), Some("Tue, 02 Jan 2024 10:00:00 GMT"));
         assert_eq!(final_url, url);
 
-        let second = fetch(&client, &url, &validators, &limits)
-            .await
-            .expect("second fetch");
+        let second = fetch(&client, &url, &validators, &limits).await.expect("second fetch");
         assert_eq!(second, FetchOutcome::NotModified);
         let heads = seen.lock().expect("lock").clone();
-        assert!(
-            heads[1].contains("if-modified-since: tue, 02 jan 2024 10:00:00 gmt"),
-            "{}",
-            heads[1]
-        );
+        assert!(heads[1].contains("if-modified-since: tue, 02 jan 2024 10:00:00 gmt"), "{}", heads[1]);
     }
 
     /// A valid gzip member holding `data` in stored (uncompressed) deflate blocks, so the test
@@ -447,11 +366,7 @@ mod tests {
         for &byte in data {
             crc ^= u32::from(byte);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
             }
         }
         out.extend_from_slice(&(!crc).to_le_bytes());
@@ -470,17 +385,12 @@ mod tests {
         })
         .await;
         let limits = limits();
-        let outcome = fetch(&client(&limits), &base, &Validators::default(), &limits)
-            .await
-            .expect("fetch");
+        let outcome = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect("fetch");
         let FetchOutcome::Fetched { body, .. } = outcome else {
             panic!("expected a body");
         };
         assert_eq!(body, FEED.as_bytes());
-        assert!(
-            seen.lock().expect("lock")[0].contains("gzip"),
-            "client should offer gzip"
-        );
+        assert!(seen.lock().expect("lock")[0].contains("gzip"), "client should offer gzip");
     }
 
     #[tokio::test]
@@ -490,34 +400,18 @@ mod tests {
         let plain = big.clone();
         let (base, _) = serve(move |head| {
             if head.starts_with("get /gz") {
-                Reply::Bytes(response(
-                    "200 OK",
-                    &[("Content-Encoding", "gzip")],
-                    &compressed,
-                ))
+                Reply::Bytes(response("200 OK", &[("Content-Encoding", "gzip")], &compressed))
             } else {
                 Reply::Bytes(response("200 OK", &[], &plain))
             }
         })
         .await;
-        let limits = FetchLimits {
-            max_bytes: 10_000,
-            ..limits()
-        };
+        let limits = FetchLimits { max_bytes: 10_000, ..limits() };
         let client = client(&limits);
         for path in ["/gz", "/plain"] {
-            let err = fetch(
-                &client,
-                &format!("{base}{path}"),
-                &Validators::default(),
-                &limits,
-            )
-            .await
-            .expect_err("too large");
-            assert!(
-                matches!(err, FetchError::TooLarge { limit: 10_000 }),
-                "{path}: {err}"
-            );
+            let err =
+                fetch(&client, &format!("{base}{path}"), &Validators::default(), &limits).await.expect_err("too large");
+            assert!(matches!(err, FetchError::TooLarge { limit: 10_000 }), "{path}: {err}");
         }
     }
 
@@ -529,14 +423,9 @@ mod tests {
             Reply::Stall(partial)
         })
         .await;
-        let limits = FetchLimits {
-            timeout: Duration::from_millis(300),
-            ..limits()
-        };
+        let limits = FetchLimits { timeout: Duration::from_millis(300), ..limits() };
         let started = std::time::Instant::now();
-        let err = fetch(&client(&limits), &base, &Validators::default(), &limits)
-            .await
-            .expect_err("timeout");
+        let err = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect_err("timeout");
         assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(3));
         assert_eq!(err.to_string(), "timed out after 300ms");
@@ -546,11 +435,7 @@ mod tests {
     async fn server_errors_and_rate_limits_report_status_and_retry_after() {
         let (base, _) = serve(|head| {
             if head.starts_with("get /busy") {
-                Reply::Bytes(response(
-                    "429 Too Many Requests",
-                    &[("Retry-After", "7")],
-                    b"slow down",
-                ))
+                Reply::Bytes(response("429 Too Many Requests", &[("Retry-After", "7")], b"slow down"))
             } else {
                 Reply::Bytes(response("500 Internal Server Error", &[], b"oops"))
             }
@@ -559,63 +444,27 @@ mod tests {
         let limits = limits();
         let client = client(&limits);
 
-        let err = fetch(&client, &base, &Validators::default(), &limits)
-            .await
-            .expect_err("500");
-        assert!(
-            matches!(
-                err,
-                FetchError::Status {
-                    status: 500,
-                    retry_after: None
-                }
-            ),
-            "{err}"
-        );
-        assert_eq!(
-            err.to_string(),
-            "server answered HTTP 500 Internal Server Error"
-        );
+        let err = fetch(&client, &base, &Validators::default(), &limits).await.expect_err("500");
+        assert!(matches!(err, FetchError::Status { status: 500, retry_after: None }), "{err}");
+        assert_eq!(err.to_string(), "server answered HTTP 500 Internal Server Error");
 
-        let err = fetch(
-            &client,
-            &format!("{base}/busy"),
-            &Validators::default(),
-            &limits,
-        )
-        .await
-        .expect_err("429");
+        let err = fetch(&client, &format!("{base}/busy"), &Validators::default(), &limits).await.expect_err("429");
         match &err {
-            FetchError::Status {
-                status,
-                retry_after,
-            } => {
+            FetchError::Status { status, retry_after } => {
                 assert_eq!(*status, 429);
                 assert_eq!(*retry_after, Some(Duration::from_secs(7)));
             }
             other => panic!("expected a status error, got {other:?}"),
         }
-        assert_eq!(
-            err.to_string(),
-            "server answered HTTP 429 Too Many Requests (retry after 7s)"
-        );
+        assert_eq!(err.to_string(), "server answered HTTP 429 Too Many Requests (retry after 7s)");
     }
 
     #[tokio::test]
     async fn a_redirect_loop_stops_at_the_limit() {
-        let (base, _) =
-            serve(|_| Reply::Bytes(response("302 Found", &[("Location", "/again")], b""))).await;
-        let limits = FetchLimits {
-            max_redirects: 2,
-            ..limits()
-        };
-        let err = fetch(&client(&limits), &base, &Validators::default(), &limits)
-            .await
-            .expect_err("loop");
-        assert!(
-            matches!(err, FetchError::TooManyRedirects { limit: 2 }),
-            "{err}"
-        );
+        let (base, _) = serve(|_| Reply::Bytes(response("302 Found", &[("Location", "/again")], b""))).await;
+        let limits = FetchLimits { max_redirects: 2, ..limits() };
+        let err = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect_err("loop");
+        assert!(matches!(err, FetchError::TooManyRedirects { limit: 2 }), "{err}");
     }
 
     #[tokio::test]
@@ -624,34 +473,18 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         drop(listener);
         let limits = limits();
-        let err = fetch(
-            &client(&limits),
-            &format!("http://{addr}/"),
-            &Validators::default(),
-            &limits,
-        )
-        .await
-        .expect_err("refused");
+        let err = fetch(&client(&limits), &format!("http://{addr}/"), &Validators::default(), &limits)
+            .await
+            .expect_err("refused");
         assert!(matches!(err, FetchError::Connect(_)), "{err:?}");
     }
 
     #[test]
     fn retry_after_accepts_seconds_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2024-01-02T10:00:00Z")
-            .expect("date")
-            .with_timezone(&Utc);
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 02 Jan 2024 10:01:30 GMT", now),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 02 Jan 2024 09:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        let now = DateTime::parse_from_rfc3339("2024-01-02T10:00:00Z").expect("date").with_timezone(&Utc);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Tue, 02 Jan 2024 10:01:30 GMT", now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Tue, 02 Jan 2024 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

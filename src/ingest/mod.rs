@@ -3,6 +3,7 @@
 pub mod fetch;
 pub mod parse;
 pub mod poller;
+pub mod push;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

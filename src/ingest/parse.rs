@@ -41,6 +41,35 @@ pub enum ParseError {
     Malformed(String),
 }
 
+/// What `tocsin feed parse` prints (SPEC §2): the feed as the poller reads it, with each
+/// item's fields kept apart rather than folded into a [`Mention`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedReport {
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub language: Option<String>,
+    /// The charset the document was decoded with (WHATWG name, e.g. `UTF-8`, `GBK`).
+    pub encoding: String,
+    pub problems: Vec<String>,
+    pub items: Vec<ItemReport>,
+}
+
+/// One item of a [`FeedReport`]; text fields are plain text (HTML removed), times UTC.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemReport {
+    /// The stable id the poller uses: the guid, else the link, else a content hash.
+    pub id: String,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// The item's language, else the feed's.
+    pub language: Option<String>,
+}
+
 /// Parses one fetched document into mentions of `feed_name`.
 ///
 /// `content_type` is the HTTP `Content-Type` (its charset wins over the XML declaration);
@@ -52,6 +81,95 @@ pub fn parse_feed(
     base_url: Option<&str>,
     fetched_at: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
+    let parsed = parse_document(bytes, content_type, base_url)?;
+    Ok(ParsedFeed {
+        title: parsed.title,
+        link: parsed.link,
+        language: parsed.language,
+        encoding: parsed.encoding.to_string(),
+        items: parsed.items.into_iter().map(|item| item.into_mention(feed_name, fetched_at)).collect(),
+        problems: parsed.problems,
+    })
+}
+
+/// Parses one fetched document exactly as [`parse_feed`] does, keeping each item's fields
+/// apart, for `tocsin feed parse`. `fetched_at` is accepted for symmetry with the poller; no
+/// field of the report depends on it (an unreadable date stays `null` and is listed in
+/// `problems`).
+pub fn parse_report(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+    _fetched_at: DateTime<Utc>,
+) -> Result<FeedReport, ParseError> {
+    let parsed = parse_document(bytes, content_type, base_url)?;
+    Ok(FeedReport {
+        title: parsed.title,
+        link: parsed.link,
+        language: parsed.language,
+        encoding: parsed.encoding.to_string(),
+        problems: parsed.problems,
+        items: parsed.items.into_iter().map(ItemFields::into_report).collect(),
+    })
+}
+
+/// The one parse behind [`parse_feed`] and [`parse_report`].
+struct Document {
+    title: Option<String>,
+    link: Option<String>,
+    language: Option<String>,
+    encoding: &'static str,
+    problems: Vec<String>,
+    items: Vec<ItemFields>,
+}
+
+/// An item's fields as text, before they are folded into a [`Mention`].
+struct ItemFields {
+    guid: String,
+    title: String,
+    summary: String,
+    content: String,
+    url: Option<String>,
+    author: Option<String>,
+    published: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+    lang: Option<String>,
+}
+
+impl ItemFields {
+    fn into_mention(self, feed_name: &str, fetched_at: DateTime<Utc>) -> Mention {
+        let body =
+            if self.content.chars().count() > self.summary.chars().count() { self.content } else { self.summary };
+        Mention {
+            feed: feed_name.to_string(),
+            guid: self.guid,
+            title: self.title,
+            body,
+            author: self.author,
+            url: self.url,
+            published: self.published.or(self.updated),
+            fetched_at,
+            lang: self.lang,
+        }
+    }
+
+    fn into_report(self) -> ItemReport {
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        ItemReport {
+            id: self.guid,
+            title: some(self.title),
+            link: self.url,
+            summary: some(self.summary),
+            content: some(self.content),
+            author: self.author,
+            published: self.published,
+            updated: self.updated,
+            language: self.lang,
+        }
+    }
+}
+
+fn parse_document(bytes: &[u8], content_type: Option<&str>, base_url: Option<&str>) -> Result<Document, ParseError> {
     let decoded = decode(bytes, content_type);
     let mut problems = decoded.problems;
     let text = decoded.text;
@@ -72,6 +190,7 @@ pub fn parse_feed(
         Sniffed::Json => Cow::Borrowed(text.as_ref()),
     };
 
+    let mut whole = true;
     let feed = match run_feed_rs(source.as_bytes(), base_url) {
         Ok(feed) => feed,
         Err(error @ ParseFeedError::XmlReader(_)) => {
@@ -82,6 +201,7 @@ pub fn parse_feed(
             match recovered {
                 Some((feed, problem)) => {
                     problems.push(format!("{problem} ({error})"));
+                    whole = false;
                     feed
                 }
                 None => return Err(explain_parse_error(error, &kind)),
@@ -90,120 +210,134 @@ pub fn parse_feed(
         Err(error) => return Err(explain_parse_error(error, &kind)),
     };
 
-    let mut parsed = convert(feed_name, &feed, fetched_at, &mut problems);
-    parsed.encoding = decoded.encoding.to_string();
-    parsed.problems = problems;
-    Ok(parsed)
+    if whole && let Sniffed::Xml { root: Some(root) } = &kind {
+        let dated = feed.entries.iter().filter(|e| e.published.is_some() || e.updated.is_some()).count();
+        let unreadable = dated_items_in_source(&source, root).saturating_sub(dated);
+        if unreadable > 0 {
+            problems.push(format!("{unreadable} item(s) had no readable date; fetch time used"));
+        }
+    }
+
+    let mut document = convert(&feed, &mut problems);
+    document.encoding = decoded.encoding;
+    document.problems = problems;
+    Ok(document)
+}
+
+/// Date elements an item may carry; feed-rs leaves the date out when it cannot read it.
+const DATE_TAGS: &[&str] = &[
+    "<pubDate>",
+    "<published>",
+    "<updated>",
+    "<dc:date>",
+    "<issued>",
+    "<modified>",
+    "<created>",
+    "<dcterms:modified>",
+    "<dcterms:created>",
+    "<dcterms:issued>",
+    "<atom:updated>",
+    "<atom:published>",
+];
+
+/// How many items of an RSS, RDF or Atom source hold a non-empty date element: a cheap
+/// scan, compared with what feed-rs could read to find unreadable dates.
+fn dated_items_in_source(source: &str, root: &str) -> usize {
+    let (open, close) = match root.rsplit(':').next().unwrap_or(root) {
+        "rss" | "RDF" => ("<item", "</item>"),
+        "feed" => ("<entry", "</entry>"),
+        _ => return 0,
+    };
+    let mut count = 0;
+    let mut rest = source;
+    while let Some(at) = rest.find(open) {
+        let after = &rest[at + open.len()..];
+        if !after.starts_with(|c: char| c == '>' || c.is_ascii_whitespace()) {
+            rest = after;
+            continue;
+        }
+        let end = after.find(close).unwrap_or(after.len());
+        let item = &after[..end];
+        let has_date = DATE_TAGS.iter().any(|tag| {
+            item.match_indices(tag).any(|(pos, _)| {
+                let value = &item[pos + tag.len()..];
+                let value = &value[..value.find('<').unwrap_or(value.len())];
+                !value.trim().is_empty()
+            })
+        });
+        count += usize::from(has_date);
+        rest = &after[end..];
+    }
+    count
 }
 
 fn run_feed_rs(source: &[u8], base_url: Option<&str>) -> Result<Feed, ParseFeedError> {
     // feed-rs invents ids (a hash of link and title, or a random UUID) for items without
     // one; the UUID would make every re-fetch look new. Leaving them empty lets us fall
     // back to the link, which is stable.
-    parser::Builder::new()
-        .base_uri(base_url)
-        .id_generator(|_, _, _| String::new())
-        .build()
-        .parse(source)
+    parser::Builder::new().base_uri(base_url).id_generator(|_, _, _| String::new()).build().parse(source)
 }
 
-fn convert(
-    feed_name: &str,
-    feed: &Feed,
-    fetched_at: DateTime<Utc>,
-    problems: &mut Vec<String>,
-) -> ParsedFeed {
+fn convert(feed: &Feed, problems: &mut Vec<String>) -> Document {
     let markup = Markup::of(feed.feed_type.clone());
     let feed_language = non_empty(feed.language.as_deref());
     let mut items = Vec::with_capacity(feed.entries.len());
     let mut empty_items = 0usize;
     for entry in &feed.entries {
-        match to_mention(
-            feed_name,
-            entry,
-            markup,
-            feed_language.as_deref(),
-            fetched_at,
-        ) {
-            Some(mention) => items.push(mention),
+        match item_fields(entry, markup, feed_language.as_deref()) {
+            Some(item) => items.push(item),
             None => empty_items += 1,
         }
     }
     if empty_items > 0 {
-        problems.push(format!(
-            "skipped {empty_items} item(s) with neither a title nor any text"
-        ));
+        problems.push(format!("skipped {empty_items} item(s) with neither a title nor any text"));
     }
-    ParsedFeed {
-        title: feed
-            .title
-            .as_ref()
-            .map(|t| one_line(&markup.text(t)))
-            .filter(|t| !t.is_empty()),
+    Document {
+        title: feed.title.as_ref().map(|t| one_line(&markup.text(t))).filter(|t| !t.is_empty()),
         link: main_link(&feed.links),
         language: feed_language,
-        encoding: String::new(),
-        items,
+        encoding: "",
         problems: Vec::new(),
+        items,
     }
 }
 
-fn to_mention(
-    feed_name: &str,
-    entry: &Entry,
-    markup: Markup,
-    feed_language: Option<&str>,
-    fetched_at: DateTime<Utc>,
-) -> Option<Mention> {
-    let title = entry
-        .title
-        .as_ref()
-        .map(|t| one_line(&markup.text(t)))
-        .unwrap_or_default();
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|t| markup.text(t))
-        .unwrap_or_default();
+fn item_fields(entry: &Entry, markup: Markup, feed_language: Option<&str>) -> Option<ItemFields> {
+    let title = entry.title.as_ref().map(|t| one_line(&markup.text(t))).unwrap_or_default();
+    let summary = entry.summary.as_ref().map(|t| markup.text(t)).unwrap_or_default();
     let content = entry
         .content
         .as_ref()
         .and_then(|c| {
             let media_type = c.content_type.to_string();
-            c.body
-                .as_deref()
-                .and_then(|body| markup.content(&media_type, body))
+            c.body.as_deref().and_then(|body| markup.content(&media_type, body))
         })
         .unwrap_or_default();
-    let body = if content.chars().count() > summary.chars().count() {
-        content
-    } else {
-        summary
-    };
-    if title.is_empty() && body.is_empty() {
+    if title.is_empty() && summary.is_empty() && content.is_empty() {
         return None;
     }
 
     let url = main_link(&entry.links);
     let guid = match entry.id.trim() {
-        "" => url.clone().unwrap_or_else(|| content_hash(&title, &body)),
+        "" => url.clone().unwrap_or_else(|| {
+            let body = if content.chars().count() > summary.chars().count() { &content } else { &summary };
+            content_hash(&title, body)
+        }),
         id => id.to_string(),
     };
     let author = entry.authors.iter().find_map(|person| {
-        non_empty(person.name.as_deref())
-            .or_else(|| non_empty(person.email.as_deref()))
-            .map(|name| person_name(&name))
+        non_empty(person.name.as_deref()).or_else(|| non_empty(person.email.as_deref())).map(|name| person_name(&name))
     });
 
-    Some(Mention {
-        feed: feed_name.to_string(),
+    Some(ItemFields {
         guid,
         title,
-        body,
-        author,
+        summary,
+        content,
         url,
-        published: entry.published.or(entry.updated),
-        fetched_at,
+        author,
+        published: entry.published,
+        updated: entry.updated,
         lang: non_empty(entry.language.as_deref()).or_else(|| feed_language.map(str::to_string)),
     })
 }
@@ -226,12 +360,7 @@ impl Markup {
 
     fn text(self, text: &Text) -> String {
         match self {
-            Markup::Declared
-                if text
-                    .content_type
-                    .to_string()
-                    .eq_ignore_ascii_case("text/plain") =>
-            {
+            Markup::Declared if text.content_type.to_string().eq_ignore_ascii_case("text/plain") => {
                 tidy_whitespace(&text.content)
             }
             _ => html_to_text(&text.content),
@@ -244,10 +373,7 @@ impl Markup {
         let media_type = media_type.split(';').next().unwrap_or_default().trim();
         if media_type == "text/plain" && matches!(self, Markup::Declared) {
             Some(tidy_whitespace(body))
-        } else if media_type.starts_with("text/")
-            || media_type.contains("html")
-            || media_type.ends_with("xml")
-        {
+        } else if media_type.starts_with("text/") || media_type.contains("html") || media_type.ends_with("xml") {
             Some(html_to_text(body))
         } else {
             None
@@ -260,11 +386,7 @@ impl Markup {
 fn main_link(links: &[Link]) -> Option<String> {
     links
         .iter()
-        .find(|l| {
-            l.rel
-                .as_deref()
-                .is_none_or(|rel| rel.eq_ignore_ascii_case("alternate"))
-        })
+        .find(|l| l.rel.as_deref().is_none_or(|rel| rel.eq_ignore_ascii_case("alternate")))
         .or_else(|| links.first())
         .and_then(|l| non_empty(Some(&l.href)))
 }
@@ -278,24 +400,17 @@ fn person_name(raw: &str) -> String {
     }
 }
 
-fn content_hash(title: &str, body: &str) -> String {
+pub(crate) fn content_hash(title: &str, body: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(title.as_bytes());
     // The separator keeps ("ab", "c") and ("a", "bc") apart.
     hasher.update([0u8]);
     hasher.update(body.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,10 +432,9 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
 
     // encoding_rs leaves out UTF-32 (no browser needs it); some feed generators still emit
     // it. Checked first because its little-endian mark starts like UTF-16's.
-    for (big_endian, bom, start) in [
-        (true, &b"\0\0\xFE\xFF"[..], &b"\0\0\0<"[..]),
-        (false, &b"\xFF\xFE\0\0"[..], &b"<\0\0\0"[..]),
-    ] {
+    for (big_endian, bom, start) in
+        [(true, &b"\0\0\xFE\xFF"[..], &b"\0\0\0<"[..]), (false, &b"\xFF\xFE\0\0"[..], &b"<\0\0\0"[..])]
+    {
         let body = match bytes.strip_prefix(bom) {
             Some(body) => body,
             None if bytes.starts_with(start) => bytes,
@@ -337,11 +451,7 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     }
     // UTF-16 without a byte order mark still starts with "<?" in two-byte units.
     if bytes.starts_with(b"<\0?\0") || bytes.starts_with(b"\0<\0?") {
-        let encoding = if bytes[0] == 0 {
-            encoding_rs::UTF_16BE
-        } else {
-            encoding_rs::UTF_16LE
-        };
+        let encoding = if bytes[0] == 0 { encoding_rs::UTF_16BE } else { encoding_rs::UTF_16LE };
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         return finish(text, encoding.name(), had_errors, problems);
     }
@@ -350,9 +460,7 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let http = http_label.as_deref().and_then(|label| {
         let found = Encoding::for_label(label.as_bytes());
         if found.is_none() {
-            problems.push(format!(
-                "unknown charset {label:?} in Content-Type; ignored"
-            ));
+            problems.push(format!("unknown charset {label:?} in Content-Type; ignored"));
         }
         found
     });
@@ -360,16 +468,12 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let declared = declared_label.as_deref().and_then(|label| {
         match Encoding::for_label(label.as_bytes()) {
             None => {
-                problems.push(format!(
-                    "unknown encoding {label:?} in the XML declaration; ignored"
-                ));
+                problems.push(format!("unknown encoding {label:?} in the XML declaration; ignored"));
                 None
             }
             // The declaration was readable as ASCII, so the document cannot be UTF-16.
             Some(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
-                problems.push(format!(
-                    "the XML declaration says {label:?} but the document is not UTF-16"
-                ));
+                problems.push(format!("the XML declaration says {label:?} but the document is not UTF-16"));
                 None
             }
             found => found,
@@ -377,10 +481,7 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     });
 
     let mut candidates: Vec<&'static Encoding> = Vec::new();
-    for encoding in [http, declared, Some(encoding_rs::UTF_8)]
-        .into_iter()
-        .flatten()
-    {
+    for encoding in [http, declared, Some(encoding_rs::UTF_8)].into_iter().flatten() {
         if !candidates.contains(&encoding) {
             candidates.push(encoding);
         }
@@ -405,11 +506,7 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if !had_errors {
             if encoding != first {
-                problems.push(format!(
-                    "the bytes are not valid {}; decoded as {}",
-                    first.name(),
-                    encoding.name()
-                ));
+                problems.push(format!("the bytes are not valid {}; decoded as {}", first.name(), encoding.name()));
             }
             return finish(text, encoding.name(), false, problems);
         }
@@ -424,11 +521,7 @@ fn decode_utf32(bytes: &[u8], big_endian: bool) -> (String, bool) {
         .chunks_exact(4)
         .map(|unit| {
             let unit = [unit[0], unit[1], unit[2], unit[3]];
-            let code = if big_endian {
-                u32::from_be_bytes(unit)
-            } else {
-                u32::from_le_bytes(unit)
-            };
+            let code = if big_endian { u32::from_be_bytes(unit) } else { u32::from_le_bytes(unit) };
             char::from_u32(code).unwrap_or_else(|| {
                 had_errors = true;
                 '\u{FFFD}'
@@ -438,16 +531,9 @@ fn decode_utf32(bytes: &[u8], big_endian: bool) -> (String, bool) {
     (text, had_errors)
 }
 
-fn finish<'a>(
-    text: Cow<'a, str>,
-    encoding: &'static str,
-    had_errors: bool,
-    mut problems: Vec<String>,
-) -> Decoded<'a> {
+fn finish<'a>(text: Cow<'a, str>, encoding: &'static str, had_errors: bool, mut problems: Vec<String>) -> Decoded<'a> {
     if had_errors {
-        problems.push(format!(
-            "some bytes are not valid {encoding}; replaced with U+FFFD"
-        ));
+        problems.push(format!("some bytes are not valid {encoding}; replaced with U+FFFD"));
     }
     // The text is UTF-8 now; a declaration naming another charset would make feed-rs
     // decode it a second time.
@@ -458,11 +544,7 @@ fn finish<'a>(
         },
         None => text,
     };
-    Decoded {
-        text,
-        encoding,
-        problems,
-    }
+    Decoded { text, encoding, problems }
 }
 
 /// The `charset` parameter of a Content-Type value.
@@ -497,10 +579,7 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
 /// Byte offset just past a leading `<?xml ...?>` declaration.
 fn xml_declaration_end(text: &str) -> Option<usize> {
     let start = text.len() - text.trim_start().len();
-    text[start..]
-        .starts_with("<?xml")
-        .then(|| text[start..].find("?>").map(|end| start + end + 2))
-        .flatten()
+    text[start..].starts_with("<?xml").then(|| text[start..].find("?>").map(|end| start + end + 2)).flatten()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,9 +600,7 @@ fn sniff(text: &str) -> Result<Sniffed, ParseError> {
     match trimmed.chars().next() {
         None => Err(ParseError::NotAFeed("the body is empty".to_string())),
         Some('{') => Ok(Sniffed::Json),
-        Some('[') => Err(ParseError::NotAFeed(
-            "got a JSON array, not a JSON Feed object".to_string(),
-        )),
+        Some('[') => Err(ParseError::NotAFeed("got a JSON array, not a JSON Feed object".to_string())),
         Some('<') => {
             let root = root_element(trimmed);
             if let Some(root) = &root {
@@ -533,9 +610,7 @@ fn sniff(text: &str) -> Result<Sniffed, ParseError> {
                 }
             }
             if doctype_is_html(trimmed) {
-                return Err(ParseError::NotAFeed(
-                    "got an HTML page (<!DOCTYPE html>)".to_string(),
-                ));
+                return Err(ParseError::NotAFeed("got an HTML page (<!DOCTYPE html>)".to_string()));
             }
             Ok(Sniffed::Xml { root })
         }
@@ -563,10 +638,8 @@ fn root_element_at(text: &str) -> Option<(String, usize)> {
         } else if rest.starts_with("<!") {
             rest = &rest[rest.find('>')? + 1..];
         } else if let Some(tag) = rest.strip_prefix('<') {
-            let name: String = tag
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
-                .collect();
+            let name: String =
+                tag.chars().take_while(|c| c.is_alphanumeric() || matches!(c, ':' | '-' | '_' | '.')).collect();
             return (!name.is_empty()).then_some((name, text.len() - rest.len()));
         } else {
             return None;
@@ -585,10 +658,7 @@ fn fix_rss_version(text: &str, root: &str) -> Option<(String, String)> {
     let attrs_start = start + "<rss".len();
     let attrs = &text[attrs_start..tag_end];
     let version = attrs.find("version").and_then(|at| {
-        let after = attrs[at + "version".len()..]
-            .trim_start()
-            .strip_prefix('=')?
-            .trim_start();
+        let after = attrs[at + "version".len()..].trim_start().strip_prefix('=')?.trim_start();
         let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
         let value_start = attrs.len() - after.len() + 1;
         let value_len = after[1..].find(quote)?;
@@ -630,20 +700,15 @@ fn recover_truncated(text: &str, root: &str, base_url: Option<&str>) -> Option<(
     let closers = |cut: usize| {
         let head = &text[..cut];
         let channel_open = local == "rss"
-            && head
-                .rfind("<channel")
-                .is_some_and(|open| head.rfind("</channel>").is_none_or(|close| close < open));
+            && head.rfind("<channel").is_some_and(|open| head.rfind("</channel>").is_none_or(|close| close < open));
         format!("{}</{root}>", if channel_open { "</channel>" } else { "" })
     };
-    let mut cuts: Vec<usize> = text
-        .match_indices(item_end)
-        .map(|(at, _)| at + item_end.len())
-        .collect();
+    let mut cuts: Vec<usize> = text.match_indices(item_end).map(|(at, _)| at + item_end.len()).collect();
     let trimmed = text.trim_end();
     let root_end = format!("</{root}");
-    let tail_cut = trimmed.rfind("</").filter(|&at| {
-        root_end.starts_with(&trimmed[at..]) && cuts.last().is_none_or(|&last| last <= at)
-    });
+    let tail_cut = trimmed
+        .rfind("</")
+        .filter(|&at| root_end.starts_with(&trimmed[at..]) && cuts.last().is_none_or(|&last| last <= at));
     cuts.extend(tail_cut);
 
     let attempt = |cut: usize| {
@@ -676,48 +741,31 @@ fn recover_truncated(text: &str, root: &str, base_url: Option<&str>) -> Option<(
 }
 
 fn doctype_is_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(200)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    head.find("<!doctype").is_some_and(|at| {
-        head[at + "<!doctype".len()..]
-            .trim_start()
-            .starts_with("html")
-    })
+    let head: String = text.chars().take(200).collect::<String>().to_ascii_lowercase();
+    head.find("<!doctype").is_some_and(|at| head[at + "<!doctype".len()..].trim_start().starts_with("html"))
 }
 
 fn is_feed_root(root: &str) -> bool {
-    matches!(
-        root.rsplit(':').next().unwrap_or(root),
-        "rss" | "feed" | "RDF" | "entry"
-    )
+    matches!(root.rsplit(':').next().unwrap_or(root), "rss" | "feed" | "RDF" | "entry")
 }
 
 fn explain_parse_error(error: ParseFeedError, kind: &Sniffed) -> ParseError {
     match (error, kind) {
-        (
-            ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot),
-            Sniffed::Xml { root: Some(root) },
-        ) if is_feed_root(root) => ParseError::NotAFeed(format!(
-            "got an empty <{root}> document (no <channel>, or none that can be read)"
-        )),
-        (
-            ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot),
-            Sniffed::Xml { root: Some(root) },
-        ) => ParseError::NotAFeed(format!(
-            "got an XML document whose root is <{root}>, not <rss>, <feed> or <rdf:RDF>"
-        )),
+        (ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot), Sniffed::Xml { root: Some(root) })
+            if is_feed_root(root) =>
+        {
+            ParseError::NotAFeed(format!("got an empty <{root}> document (no <channel>, or none that can be read)"))
+        }
+        (ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot), Sniffed::Xml { root: Some(root) }) => {
+            ParseError::NotAFeed(format!("got an XML document whose root is <{root}>, not <rss>, <feed> or <rdf:RDF>"))
+        }
         (ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot), _) => {
             ParseError::NotAFeed("the document has no root element".to_string())
         }
-        (ParseFeedError::JsonSerde(e), _) => {
-            ParseError::NotAFeed(format!("got JSON that is not a JSON Feed ({e})"))
+        (ParseFeedError::JsonSerde(e), _) => ParseError::NotAFeed(format!("got JSON that is not a JSON Feed ({e})")),
+        (ParseFeedError::JsonUnsupportedVersion(version), _) => {
+            ParseError::NotAFeed(format!("got JSON with an unsupported JSON Feed version {version:?}"))
         }
-        (ParseFeedError::JsonUnsupportedVersion(version), _) => ParseError::NotAFeed(format!(
-            "got JSON with an unsupported JSON Feed version {version:?}"
-        )),
         (error, _) => ParseError::Malformed(error.to_string()),
     }
 }
@@ -807,16 +855,8 @@ fn repair_xml(text: &str) -> (Cow<'_, str>, Vec<String>) {
         "replaced",
         "HTML entity reference(s) that XML does not define with character references",
     );
-    unknown_entities.report(
-        &mut problems,
-        "escaped",
-        "unknown entity reference(s), kept as text",
-    );
-    bad_refs.report(
-        &mut problems,
-        "replaced",
-        "character reference(s) to characters XML forbids with U+FFFD",
-    );
+    unknown_entities.report(&mut problems, "escaped", "unknown entity reference(s), kept as text");
+    bad_refs.report(&mut problems, "replaced", "character reference(s) to characters XML forbids with U+FFFD");
 
     if copied == 0 {
         (Cow::Borrowed(text), problems)
@@ -885,8 +925,7 @@ fn entity_at(text: &str) -> Option<(EntityRef<'_>, usize)> {
         return Some((EntityRef::Char(code), len));
     }
     let mut bytes = inner.bytes();
-    let valid_name = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric());
+    let valid_name = bytes.next().is_some_and(|b| b.is_ascii_alphabetic()) && bytes.all(|b| b.is_ascii_alphanumeric());
     valid_name.then_some((EntityRef::Named(inner), len))
 }
 
@@ -900,9 +939,8 @@ fn is_xml_char(code: u32) -> bool {
 
 /// Elements whose content is not text a reader sees; dropped whole, so script in a hostile
 /// feed never reaches rules, alerts or the dashboard.
-const DROPPED_ELEMENTS: &[&str] = &[
-    "script", "style", "noscript", "template", "iframe", "object", "svg", "math", "head", "title",
-];
+const DROPPED_ELEMENTS: &[&str] =
+    &["script", "style", "noscript", "template", "iframe", "object", "svg", "math", "head", "title"];
 
 /// Elements that end a line of text.
 const BLOCK_ELEMENTS: &[&str] = &[
@@ -940,14 +978,12 @@ const BLOCK_ELEMENTS: &[&str] = &[
 
 /// Every other HTML element name; `<` followed by anything else is text ("x<y", "<3").
 const INLINE_ELEMENTS: &[&str] = &[
-    "a", "abbr", "acronym", "area", "audio", "b", "base", "bdi", "bdo", "big", "body", "button",
-    "canvas", "caption", "center", "cite", "code", "col", "colgroup", "data", "datalist", "del",
-    "details", "dfn", "dialog", "em", "embed", "fieldset", "font", "form", "frame", "frameset",
-    "html", "i", "img", "input", "ins", "kbd", "label", "legend", "link", "map", "mark", "menu",
-    "meta", "meter", "output", "param", "picture", "progress", "q", "rp", "rt", "ruby", "s",
-    "samp", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup",
-    "tbody", "td", "textarea", "tfoot", "th", "thead", "time", "track", "tt", "u", "var", "video",
-    "wbr", "option", "optgroup",
+    "a", "abbr", "acronym", "area", "audio", "b", "base", "bdi", "bdo", "big", "body", "button", "canvas", "caption",
+    "center", "cite", "code", "col", "colgroup", "data", "datalist", "del", "details", "dfn", "dialog", "em", "embed",
+    "fieldset", "font", "form", "frame", "frameset", "html", "i", "img", "input", "ins", "kbd", "label", "legend",
+    "link", "map", "mark", "menu", "meta", "meter", "output", "param", "picture", "progress", "q", "rp", "rt", "ruby",
+    "s", "samp", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup", "tbody", "td",
+    "textarea", "tfoot", "th", "thead", "time", "track", "tt", "u", "var", "video", "wbr", "option", "optgroup",
 ];
 
 /// Text of an HTML fragment: tags removed (script and style with their content), entities
@@ -1031,9 +1067,7 @@ fn read_tag(text: &str) -> Option<Tag> {
         return None;
     }
     let after_name = &name_start[name_len..];
-    if !(after_name.is_empty()
-        || after_name.starts_with(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>'))
-    {
+    if !(after_name.is_empty() || after_name.starts_with(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')) {
         return None;
     }
 
@@ -1062,9 +1096,7 @@ fn read_tag(text: &str) -> Option<Tag> {
 fn find_closing_tag(text: &str, name: &str) -> Option<usize> {
     let needle = format!("</{name}");
     let bytes = text.as_bytes();
-    let start = bytes
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))?;
+    let start = bytes.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))?;
     let end = text[start..].find('>')?;
     Some(start + end + 1)
 }
@@ -1088,16 +1120,14 @@ fn decode_html_entity(text: &str) -> Option<(char, usize)> {
 
 /// Latin-1 entity names, in code point order from U+00A0.
 const LATIN1_ENTITIES: [&str; 96] = [
-    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
-    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
-    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
-    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
-    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
-    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
-    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
-    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
-    "uuml", "yacute", "thorn", "yuml",
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf", "laquo", "not", "shy",
+    "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot", "cedil", "sup1", "ordm",
+    "raquo", "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig",
+    "Ccedil", "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve",
+    "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute", "THORN",
+    "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil", "egrave", "eacute", "ecirc",
+    "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml",
+    "divide", "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
 ];
 
 /// Code point of an HTML named entity: Latin-1 and the punctuation, symbols and Greek
@@ -1289,9 +1319,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).single().expect("valid time")
     }
 
     fn parse(doc: &str) -> ParsedFeed {
@@ -1330,10 +1358,7 @@ mod tests {
         assert_eq!(item.body, "Acme recalls & apologises.\nSecond para");
         assert_eq!(item.url.as_deref(), Some("https://news.example.com/a/1"));
         assert_eq!(item.author.as_deref(), Some("News Desk"));
-        assert_eq!(
-            item.published,
-            Utc.with_ymd_and_hms(2024, 2, 27, 9, 30, 0).single()
-        );
+        assert_eq!(item.published, Utc.with_ymd_and_hms(2024, 2, 27, 9, 30, 0).single());
         assert_eq!(item.fetched_at, now());
         assert_eq!(item.lang.as_deref(), Some("en-us"));
     }
@@ -1368,10 +1393,7 @@ mod tests {
         assert_eq!(item.url.as_deref(), Some("https://c.example.org/42"));
         assert_eq!(item.author.as_deref(), Some("Jane Roe"));
         // No <published>: the update time stands in.
-        assert_eq!(
-            item.published,
-            Utc.with_ymd_and_hms(2024, 2, 28, 9, 0, 0).single()
-        );
+        assert_eq!(item.published, Utc.with_ymd_and_hms(2024, 2, 28, 9, 0, 0).single());
     }
 
     #[test]
@@ -1399,10 +1421,7 @@ mod tests {
         assert_eq!(item.title, "艾克米 酸奶 食物中毒?");
         assert_eq!(item.body, "孩子吃了以后肚子疼");
         assert_eq!(item.author.as_deref(), Some("小王"));
-        assert_eq!(
-            item.published,
-            Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).single()
-        );
+        assert_eq!(item.published, Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).single());
     }
 
     #[test]
@@ -1414,12 +1433,7 @@ mod tests {
         let first = parse(doc);
         let second = parse(doc);
         assert_eq!(first.items[0].guid, "https://e.example/1");
-        assert_eq!(
-            first.items[1].guid.len(),
-            64,
-            "content hash: {}",
-            first.items[1].guid
-        );
+        assert_eq!(first.items[1].guid.len(), 64, "content hash: {}", first.items[1].guid);
         assert_eq!(
             first.items.iter().map(|m| &m.guid).collect::<Vec<_>>(),
             second.items.iter().map(|m| &m.guid).collect::<Vec<_>>()
@@ -1430,18 +1444,8 @@ mod tests {
     fn relative_links_resolve_against_the_base_url() {
         let doc = r#"<rss version="2.0"><channel><title>t</title>
             <item><title>One</title><link>/story/1</link></item></channel></rss>"#;
-        let feed = parse_feed(
-            "t",
-            doc.as_bytes(),
-            None,
-            Some("https://e.example/feeds/rss"),
-            now(),
-        )
-        .expect("parses");
-        assert_eq!(
-            feed.items[0].url.as_deref(),
-            Some("https://e.example/story/1")
-        );
+        let feed = parse_feed("t", doc.as_bytes(), None, Some("https://e.example/feeds/rss"), now()).expect("parses");
+        assert_eq!(feed.items[0].url.as_deref(), Some("https://e.example/story/1"));
         assert_eq!(feed.items[0].guid, "https://e.example/story/1");
     }
 
@@ -1458,16 +1462,8 @@ mod tests {
         // CDATA is left alone: its '&' was never a problem.
         assert_eq!(item.body, "R&D & more");
         assert_eq!(feed.problems.len(), 1, "{:?}", feed.problems);
-        assert!(
-            feed.problems[0].starts_with("escaped 3 stray '&'"),
-            "{}",
-            feed.problems[0]
-        );
-        assert!(
-            feed.problems[0].contains("first on line 1"),
-            "{}",
-            feed.problems[0]
-        );
+        assert!(feed.problems[0].starts_with("escaped 3 stray '&'"), "{}", feed.problems[0]);
+        assert!(feed.problems[0].contains("first on line 1"), "{}", feed.problems[0]);
     }
 
     #[test]
@@ -1477,17 +1473,11 @@ mod tests {
         let feed = parse(doc);
         assert_eq!(feed.items[0].title, "Acme Corp — été &bogus;");
         assert!(
-            feed.problems
-                .iter()
-                .any(|p| p.starts_with("replaced 4 HTML entity") && p.contains("&nbsp;")),
+            feed.problems.iter().any(|p| p.starts_with("replaced 4 HTML entity") && p.contains("&nbsp;")),
             "{:?}",
             feed.problems
         );
-        assert!(
-            feed.problems.iter().any(|p| p.contains("&bogus;")),
-            "{:?}",
-            feed.problems
-        );
+        assert!(feed.problems.iter().any(|p| p.contains("&bogus;")), "{:?}", feed.problems);
     }
 
     #[test]
@@ -1511,10 +1501,7 @@ mod tests {
         assert_eq!(html_to_text("<o:p>word</o:p>"), "word");
         assert_eq!(html_to_text("<!' <!DOCTYPE x>ok <?php echo 1 ?>"), "<!' ok");
         assert_eq!(html_to_text("<script>never closed"), "");
-        assert_eq!(
-            html_to_text("  spaced \u{a0} out\n\n\nlines "),
-            "spaced out\nlines"
-        );
+        assert_eq!(html_to_text("  spaced \u{a0} out\n\n\nlines "), "spaced out\nlines");
     }
 
     #[test]
@@ -1533,16 +1520,10 @@ mod tests {
                 "<!DOCTYPE html>\n<html><head><title>Login</title></head></html>",
                 "not a feed: got an HTML page (<html>)",
             ),
-            (
-                "<!doctype html><meta charset=utf-8><p>Hi",
-                "not a feed: got an HTML page (<!DOCTYPE html>)",
-            ),
+            ("<!doctype html><meta charset=utf-8><p>Hi", "not a feed: got an HTML page (<!DOCTYPE html>)"),
             ("", "not a feed: the body is empty"),
             ("  \n ", "not a feed: the body is empty"),
-            (
-                "[1, 2]",
-                "not a feed: got a JSON array, not a JSON Feed object",
-            ),
+            ("[1, 2]", "not a feed: got a JSON array, not a JSON Feed object"),
             (
                 "<?xml version=\"1.0\"?><note><to>x</to></note>",
                 "not a feed: got an XML document whose root is <note>, not <rss>, <feed> or <rdf:RDF>",
@@ -1557,12 +1538,8 @@ mod tests {
             assert!(matches!(err, ParseError::NotAFeed(_)), "{doc}: {err:?}");
             assert_eq!(err.to_string(), expected, "{doc}");
         }
-        let err =
-            parse_feed("t", br#"{"error": "rate limited"}"#, None, None, now()).expect_err("json");
-        assert!(
-            matches!(err, ParseError::NotAFeed(ref m) if m.starts_with("got JSON")),
-            "{err}"
-        );
+        let err = parse_feed("t", br#"{"error": "rate limited"}"#, None, None, now()).expect_err("json");
+        assert!(matches!(err, ParseError::NotAFeed(ref m) if m.starts_with("got JSON")), "{err}");
     }
 
     #[test]
@@ -1573,10 +1550,7 @@ mod tests {
         let feed = parse(doc);
         assert_eq!(feed.title.as_deref(), Some("J"));
         let item = &feed.items[0];
-        assert_eq!(
-            (item.guid.as_str(), item.body.as_str()),
-            ("1", "Hello world")
-        );
+        assert_eq!((item.guid.as_str(), item.body.as_str()), ("1", "Hello world"));
     }
 
     #[test]
@@ -1584,32 +1558,17 @@ mod tests {
         let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>新闻</title>\
                    <item><title>艾克米食物中毒</title><link>https://e.example/1</link></item></channel></rss>";
         let (gbk, _, _) = encoding_rs::GBK.encode(xml);
-        let feed =
-            parse_feed("t", &gbk, Some("text/xml; charset=GB2312"), None, now()).expect("parses");
+        let feed = parse_feed("t", &gbk, Some("text/xml; charset=GB2312"), None, now()).expect("parses");
         assert_eq!(feed.encoding, "GBK");
         assert_eq!(feed.items[0].title, "艾克米食物中毒");
 
         // The same bytes declared in the document, with a server that claims UTF-8.
-        let declared = xml.replace(
-            "<?xml version=\"1.0\"?>",
-            "<?xml version=\"1.0\" encoding=\"gb2312\"?>",
-        );
+        let declared = xml.replace("<?xml version=\"1.0\"?>", "<?xml version=\"1.0\" encoding=\"gb2312\"?>");
         let (gbk, _, _) = encoding_rs::GBK.encode(&declared);
-        let feed = parse_feed(
-            "t",
-            &gbk,
-            Some("application/rss+xml; charset=utf-8"),
-            None,
-            now(),
-        )
-        .expect("parses");
+        let feed = parse_feed("t", &gbk, Some("application/rss+xml; charset=utf-8"), None, now()).expect("parses");
         assert_eq!(feed.encoding, "GBK");
         assert_eq!(feed.items[0].title, "艾克米食物中毒");
-        assert!(
-            feed.problems.iter().any(|p| p.contains("not valid UTF-8")),
-            "{:?}",
-            feed.problems
-        );
+        assert!(feed.problems.iter().any(|p| p.contains("not valid UTF-8")), "{:?}", feed.problems);
     }
 
     #[test]
@@ -1618,10 +1577,7 @@ mod tests {
             <item><guid>x</guid></item><item><title>kept</title></item></channel></rss>"#;
         let feed = parse(doc);
         assert_eq!(feed.items.len(), 1);
-        assert_eq!(
-            feed.problems,
-            vec!["skipped 1 item(s) with neither a title nor any text".to_string()]
-        );
+        assert_eq!(feed.problems, vec!["skipped 1 item(s) with neither a title nor any text".to_string()]);
     }
 
     #[test]
@@ -1638,22 +1594,14 @@ mod tests {
     /// (except CDF and the Atom base64 text constructs that feed-rs refuses).
     #[test]
     fn feedparser_corpus_parses() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/data/feeds/feedparser");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/feeds/feedparser");
         if !root.exists() {
             eprintln!("skipping: {} not found", root.display());
             return;
         }
         let mut failures = Vec::new();
         let mut count = 0;
-        for dir in [
-            "wellformed/rss",
-            "wellformed/rdf",
-            "wellformed/atom",
-            "wellformed/lang",
-            "entities",
-            "encoding",
-        ] {
+        for dir in ["wellformed/rss", "wellformed/rdf", "wellformed/atom", "wellformed/lang", "entities", "encoding"] {
             let entries = std::fs::read_dir(root.join(dir)).expect("corpus directory");
             for entry in entries.flatten() {
                 let path = entry.path();
@@ -1661,27 +1609,18 @@ mod tests {
                     continue;
                 };
                 let text = String::from_utf8_lossy(&bytes).replace('\0', "");
-                let has_content = ["<channel", "<entry", "<feed"]
-                    .iter()
-                    .any(|t| text.contains(t));
+                let has_content = ["<channel", "<entry", "<feed"].iter().any(|t| text.contains(t));
                 if !has_content {
                     continue;
                 }
                 count += 1;
-                if let Err(e) =
-                    parse_feed("corpus", &bytes, None, Some("http://example.com/"), now())
-                {
+                if let Err(e) = parse_feed("corpus", &bytes, None, Some("http://example.com/"), now()) {
                     failures.push(format!("{}: {e}", path.display()));
                 }
             }
         }
         assert!(count > 400, "only {count} files");
-        assert!(
-            failures.is_empty(),
-            "{} of {count} failed:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} of {count} failed:\n{}", failures.len(), failures.join("\n"));
     }
 
     #[test]
@@ -1689,47 +1628,29 @@ mod tests {
         let doc = "<rss version=\"2.0\"><channel><title>t</title>\n<item><title>one</title></item>\n\
                    <item><title>two</title></item>\n<item><title>thr";
         let feed = parse(doc);
-        assert_eq!(
-            feed.items
-                .iter()
-                .map(|m| m.title.as_str())
-                .collect::<Vec<_>>(),
-            ["one", "two"]
-        );
+        assert_eq!(feed.items.iter().map(|m| m.title.as_str()).collect::<Vec<_>>(), ["one", "two"]);
         assert!(
-            feed.problems[0]
-                .starts_with("the document is cut off or broken after line 3; kept the 2 item(s)"),
+            feed.problems[0].starts_with("the document is cut off or broken after line 3; kept the 2 item(s)"),
             "{:?}",
             feed.problems
         );
 
-        let doc = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry><id>1</id><title>a</title></entry></fe";
+        let doc =
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><entry><id>1</id><title>a</title></entry></fe";
         let feed = parse(doc);
         assert_eq!(feed.items.len(), 1);
-        assert!(
-            feed.problems[0].starts_with("the end tag of <feed> is cut off"),
-            "{:?}",
-            feed.problems
-        );
+        assert!(feed.problems[0].starts_with("the end tag of <feed> is cut off"), "{:?}", feed.problems);
     }
 
     #[test]
     fn an_rss_document_without_a_usable_version_is_read_as_2_0() {
-        for root in [
-            "<rss>",
-            "<rss version=\"0.94\">",
-            "<rss version='2.01' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">",
-        ] {
-            let doc = format!(
-                "{root}<channel><title>t</title><item><title>x</title></item></channel></rss>"
-            );
+        for root in
+            ["<rss>", "<rss version=\"0.94\">", "<rss version='2.01' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"]
+        {
+            let doc = format!("{root}<channel><title>t</title><item><title>x</title></item></channel></rss>");
             let feed = parse(&doc);
             assert_eq!(feed.items.len(), 1, "{root}");
-            assert!(
-                feed.problems[0].contains("read as RSS 2.0"),
-                "{root}: {:?}",
-                feed.problems
-            );
+            assert!(feed.problems[0].contains("read as RSS 2.0"), "{root}: {:?}", feed.problems);
         }
     }
 
@@ -1739,19 +1660,10 @@ mod tests {
         let mut utf16 = vec![0xFF, 0xFE];
         utf16.extend(xml.encode_utf16().flat_map(u16::to_le_bytes));
         let feed = parse_feed("t", &utf16, None, None, now()).expect("utf-16");
-        assert_eq!(
-            (feed.encoding.as_str(), feed.items[0].title.as_str()),
-            ("UTF-16LE", "中文 ok")
-        );
+        assert_eq!((feed.encoding.as_str(), feed.items[0].title.as_str()), ("UTF-16LE", "中文 ok"));
 
-        let utf32: Vec<u8> = xml
-            .chars()
-            .flat_map(|c| u32::from(c).to_be_bytes())
-            .collect();
+        let utf32: Vec<u8> = xml.chars().flat_map(|c| u32::from(c).to_be_bytes()).collect();
         let feed = parse_feed("t", &utf32, None, None, now()).expect("utf-32");
-        assert_eq!(
-            (feed.encoding.as_str(), feed.items[0].title.as_str()),
-            ("UTF-32BE", "中文 ok")
-        );
+        assert_eq!((feed.encoding.as_str(), feed.items[0].title.as_str()), ("UTF-32BE", "中文 ok"));
     }
 }

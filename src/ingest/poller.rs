@@ -19,10 +19,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// Where polled items go: the next stage of the pipeline. Returns how many were new.
 pub trait MentionSink: Send + Sync + 'static {
-    fn accept(
-        &self,
-        mentions: Vec<Mention>,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    fn accept(&self, mentions: Vec<Mention>) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 /// What the poller needs to know about one feed.
@@ -55,18 +52,11 @@ pub struct Poller<S, K> {
 
 /// The wait before the next poll: the interval after a success; after `failures` failures in
 /// a row, the interval doubled per failure up to an hour, or longer if the server asked.
-pub fn next_delay(
-    interval: Duration,
-    failures: u32,
-    retry_after: Option<Duration>,
-    jitter: f64,
-) -> Duration {
+pub fn next_delay(interval: Duration, failures: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
     let base = if failures == 0 {
         interval
     } else {
-        interval
-            .saturating_mul(2u32.saturating_pow(failures.min(16)))
-            .min(MAX_BACKOFF.max(interval))
+        interval.saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF.max(interval))
     };
     // ±10% so feeds configured alike drift apart instead of polling in lockstep.
     let jittered = base.mul_f64(1.0 + jitter.clamp(-1.0, 1.0) * 0.1);
@@ -75,30 +65,14 @@ pub fn next_delay(
 
 impl<S: Store, K: MentionSink> Poller<S, K> {
     /// Polls one feed once: fetch, parse, hand over, record. Returns how many items were new.
-    pub async fn poll_once(
-        &self,
-        feed: &FeedTask,
-        validators: &Validators,
-    ) -> Result<(Validators, usize), PollError> {
+    pub async fn poll_once(&self, feed: &FeedTask, validators: &Validators) -> Result<(Validators, usize), PollError> {
         let _slot = self.concurrency.acquire().await;
         let fetched_at = Utc::now();
         let outcome = fetch::fetch(&self.client, &feed.url, validators, &self.limits).await?;
-        let FetchOutcome::Fetched {
-            body,
-            content_type,
-            validators,
-            final_url,
-        } = outcome
-        else {
+        let FetchOutcome::Fetched { body, content_type, validators, final_url } = outcome else {
             return Ok((validators.clone(), 0));
         };
-        let parsed = parse::parse_feed(
-            &feed.name,
-            &body,
-            content_type.as_deref(),
-            Some(&final_url),
-            fetched_at,
-        )?;
+        let parsed = parse::parse_feed(&feed.name, &body, content_type.as_deref(), Some(&final_url), fetched_at)?;
         for problem in &parsed.problems {
             tracing::info!(feed = %feed.name, %problem, "feed recovered from a problem");
         }
@@ -126,18 +100,11 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
                 None
             }
         };
-        let mut validators = state
-            .as_ref()
-            .map(|s| s.validators.clone())
-            .unwrap_or_default();
-        let mut failures = state.as_ref().map_or(0, |s| {
-            u32::try_from(s.consecutive_failures).unwrap_or(u32::MAX)
-        });
+        let mut validators = state.as_ref().map(|s| s.validators.clone()).unwrap_or_default();
+        let mut failures = state.as_ref().map_or(0, |s| u32::try_from(s.consecutive_failures).unwrap_or(u32::MAX));
         let mut next_at: Option<DateTime<Utc>> = state.take().and_then(|s| s.next_poll_at);
         loop {
-            let wait = next_at.map_or(Duration::ZERO, |at| {
-                (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
-            });
+            let wait = next_at.map_or(Duration::ZERO, |at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
@@ -165,17 +132,12 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
                     };
                     metrics::counter!("tocsin_polls_total", "result" => "error").increment(1);
                     tracing::warn!(feed = %feed.name, url = %feed.url, failures, error = %error, "poll failed");
-                    let next = now
-                        + chrono_delay(next_delay(feed.interval, failures, retry_after, jitter));
-                    PollRecord::Failure {
-                        error: error.to_string(),
-                        next_poll_at: next,
-                    }
+                    let next = now + chrono_delay(next_delay(feed.interval, failures, retry_after, jitter));
+                    PollRecord::Failure { error: error.to_string(), next_poll_at: next }
                 }
             };
             next_at = Some(match &record {
-                PollRecord::Success { next_poll_at, .. }
-                | PollRecord::Failure { next_poll_at, .. } => *next_poll_at,
+                PollRecord::Success { next_poll_at, .. } | PollRecord::Failure { next_poll_at, .. } => *next_poll_at,
             });
             if let Err(e) = self.store.record_poll(&feed.name, &record, now).await {
                 tracing::error!(feed = %feed.name, error = %e, "cannot record poll");

@@ -54,19 +54,12 @@ pub enum EmailError {
     #[error("cannot set up TLS for SMTP host `{host}`: {reason}; check [smtp] host and tls")]
     SmtpTls { host: String, reason: String },
     #[error("cannot create the local mailbox directory {}: {source}; choose a writable directory", dir.display())]
-    Mailbox {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    Mailbox { dir: PathBuf, source: std::io::Error },
     #[error(
         "invalid {role} address `{address}`: {source}; write it as `user@example.com` or \
          `Name <user@example.com>`"
     )]
-    Address {
-        role: &'static str,
-        address: String,
-        source: AddressError,
-    },
+    Address { role: &'static str, address: String, source: AddressError },
     #[error("the email channel has no recipients; list at least one address in its `to`")]
     NoRecipients,
     #[error(
@@ -93,20 +86,16 @@ impl EmailTransport {
             return Err(EmailError::EmptyHost);
         }
         let tls_parameters = || {
-            TlsParameters::new(host.to_owned()).map_err(|err| EmailError::SmtpTls {
-                host: host.to_owned(),
-                reason: error_chain(&err),
-            })
+            TlsParameters::new(host.to_owned())
+                .map_err(|err| EmailError::SmtpTls { host: host.to_owned(), reason: error_chain(&err) })
         };
         let tls = match tls {
             TlsMode::Starttls => Tls::Required(tls_parameters()?),
             TlsMode::Tls => Tls::Wrapper(tls_parameters()?),
             TlsMode::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .tls(tls)
-            .timeout(Some(timeout));
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port).tls(tls).timeout(Some(timeout));
         if let Some((user, password)) = credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
@@ -115,10 +104,7 @@ impl EmailTransport {
 
     /// A transport that writes `.eml` files into `dir`, creating it if needed.
     pub fn mailbox(dir: &Path) -> Result<EmailTransport, EmailError> {
-        std::fs::create_dir_all(dir).map_err(|source| EmailError::Mailbox {
-            dir: dir.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| EmailError::Mailbox { dir: dir.to_owned(), source })?;
         Ok(EmailTransport::Mailbox(AsyncFileTransport::new(dir)))
     }
 }
@@ -131,18 +117,12 @@ pub async fn send(transport: &EmailTransport, message: Message) -> Delivery {
         EmailTransport::Smtp(smtp) => match smtp.send(message).await {
             Ok(response) => {
                 let text: Vec<&str> = response.message().collect();
-                Delivery::Delivered {
-                    status: format!("{} {}", response.code(), text.join(" "))
-                        .trim_end()
-                        .to_owned(),
-                }
+                Delivery::Delivered { status: format!("{} {}", response.code(), text.join(" ")).trim_end().to_owned() }
             }
             Err(err) => classify_smtp_error(&err),
         },
         EmailTransport::Mailbox(mailbox) => match mailbox.send(message).await {
-            Ok(id) => Delivery::Delivered {
-                status: format!("saved to the local mailbox as {id}.eml"),
-            },
+            Ok(id) => Delivery::Delivered { status: format!("saved to the local mailbox as {id}.eml") },
             Err(err) => Delivery::Retry {
                 error: format!("cannot write to the local mailbox: {}", error_chain(&err)),
                 retry_after: None,
@@ -154,25 +134,14 @@ pub async fn send(transport: &EmailTransport, message: Message) -> Delivery {
 fn classify_smtp_error(err: &lettre::transport::smtp::Error) -> Delivery {
     let error = error_chain(err);
     if err.is_permanent() {
-        Delivery::Permanent {
-            error: format!("the SMTP server refused: {error}"),
-        }
+        Delivery::Permanent { error: format!("the SMTP server refused: {error}") }
     } else if err.is_transient() {
-        Delivery::Retry {
-            error: format!("the SMTP server asked to try later: {error}"),
-            retry_after: None,
-        }
+        Delivery::Retry { error: format!("the SMTP server asked to try later: {error}"), retry_after: None }
     } else if err.is_timeout() {
-        Delivery::Retry {
-            error: format!("SMTP timed out: {error}"),
-            retry_after: None,
-        }
+        Delivery::Retry { error: format!("SMTP timed out: {error}"), retry_after: None }
     } else {
         // Connection, TLS and protocol trouble: often a restart or network blip away.
-        Delivery::Retry {
-            error: format!("SMTP connection failed: {error}"),
-            retry_after: None,
-        }
+        Delivery::Retry { error: format!("SMTP connection failed: {error}"), retry_after: None }
     }
 }
 
@@ -180,12 +149,7 @@ fn classify_smtp_error(err: &lettre::transport::smtp::Error) -> Delivery {
 ///
 /// `from` and `to` are addresses as configured (`Name <user@host>` or `user@host`);
 /// `thread_domain` is the right-hand side of the Message-IDs, e.g. the public host name.
-pub fn compose(
-    notice: &Notice,
-    from: &str,
-    to: &[String],
-    thread_domain: &str,
-) -> Result<Message, EmailError> {
+pub fn compose(notice: &Notice, from: &str, to: &[String], thread_domain: &str) -> Result<Message, EmailError> {
     let domain = thread_domain.trim();
     if !valid_id_domain(domain) {
         return Err(EmailError::ThreadDomain(thread_domain.to_owned()));
@@ -203,51 +167,35 @@ pub fn compose(
         .references(root)
         // RFC 3834: tells vacation responders and ticket systems not to answer an alert,
         // which would otherwise start a mail loop with the alerting address.
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-generated".to_owned(),
-        ))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".to_owned()))
         // Lets teams write mail filters on the incident without parsing the subject.
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Tocsin-Incident"),
-            incident.id.to_string(),
-        ));
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Tocsin-Incident"), incident.id.to_string()));
     for address in to {
         builder = builder.to(parse_mailbox("to", address)?);
     }
-    let message = builder.multipart(MultiPart::alternative_plain_html(
-        render_text(notice),
-        render_html(notice).into_string(),
-    ))?;
+    let message =
+        builder.multipart(MultiPart::alternative_plain_html(render_text(notice), render_html(notice).into_string()))?;
     Ok(message)
 }
 
 fn parse_mailbox(role: &'static str, address: &str) -> Result<Mailbox, EmailError> {
-    address
-        .trim()
-        .parse::<Mailbox>()
-        .map_err(|source| EmailError::Address {
-            role,
-            address: address.to_owned(),
-            source,
-        })
+    address.trim().parse::<Mailbox>().map_err(|source| EmailError::Address {
+        role,
+        address: address.to_owned(),
+        source,
+    })
 }
 
 /// A dot-atom host name, or a bracketed address literal, as RFC 5322 allows in a msg-id.
 fn valid_id_domain(domain: &str) -> bool {
     if let Some(literal) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
-        return !literal.is_empty()
-            && literal
-                .chars()
-                .all(|c| c.is_ascii_graphic() && !matches!(c, '[' | ']' | '\\'));
+        return !literal.is_empty() && literal.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '[' | ']' | '\\'));
     }
     !domain.is_empty()
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 /// The notice id made safe for the left side of a Message-ID; ids are generated by the outbox
@@ -255,20 +203,10 @@ fn valid_id_domain(domain: &str) -> bool {
 fn id_local_part(id: &str) -> String {
     let cleaned: String = id
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) { c } else { '-' })
         .collect();
     let cleaned = cleaned.trim_matches('.').replace("..", ".");
-    if cleaned.is_empty() {
-        "notice".to_owned()
-    } else {
-        cleaned
-    }
+    if cleaned.is_empty() { "notice".to_owned() } else { cleaned }
 }
 
 fn level_name(level: Level) -> &'static str {
@@ -302,10 +240,7 @@ fn kind_label(kind: NoticeKind) -> &'static str {
 
 /// Feed titles can carry newlines and control characters; a subject must be one clean line.
 fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 fn subject(notice: &Notice) -> String {
@@ -329,11 +264,7 @@ fn why_lines(why: &serde_json::Value) -> Vec<(String, String)> {
         match value {
             serde_json::Value::Object(map) => {
                 for (key, value) in map {
-                    let key = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
+                    let key = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                     walk(&key, value, out);
                 }
             }
@@ -404,12 +335,7 @@ fn render_text(notice: &Notice) -> String {
 }
 
 fn write_facts_text(out: &mut String, incident: &Incident) {
-    let _ = writeln!(
-        out,
-        "Incident:  #{} {}",
-        incident.id,
-        one_line(&incident.title)
-    );
+    let _ = writeln!(out, "Incident:  #{} {}", incident.id, one_line(&incident.title));
     let _ = writeln!(out, "Status:    {}", status_name(incident.status));
     let _ = writeln!(out, "Level:     {}", level_name(incident.level));
     let _ = writeln!(out, "Score:     {}/100", incident.score);
@@ -602,10 +528,7 @@ mod tests {
     }
 
     fn to() -> Vec<String> {
-        vec![
-            "PR team <pr@example.com>".into(),
-            "oncall@example.com".into(),
-        ]
+        vec!["PR team <pr@example.com>".into(), "oncall@example.com".into()]
     }
 
     /// Header block of a formatted message, with folded lines joined back.
@@ -675,21 +598,13 @@ mod tests {
     fn part(raw: &str, content_type: &str) -> String {
         let head = headers(raw);
         let ct = header(&head, "Content-Type");
-        let boundary = ct
-            .split("boundary=")
-            .nth(1)
-            .unwrap()
-            .trim_matches('"')
-            .to_owned();
+        let boundary = ct.split("boundary=").nth(1).unwrap().trim_matches('"').to_owned();
         for chunk in raw.split(&format!("--{boundary}")) {
             let Some((part_head, body)) = chunk.split_once("\r\n\r\n") else {
                 continue;
             };
             let part_headers = headers(&format!("{}\r\n\r\n", part_head.trim_start()));
-            let Some((_, ct)) = part_headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("Content-Type"))
-            else {
+            let Some((_, ct)) = part_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("Content-Type")) else {
                 continue;
             };
             if !ct.starts_with(content_type) {
@@ -720,37 +635,24 @@ mod tests {
     #[test]
     fn every_notice_of_an_incident_threads_under_one_root() {
         let raw = formatted(
-            &compose(
-                &notice("Acme yogurt"),
-                "tocsin <alerts@example.com>",
-                &to(),
-                "alerts.example.com",
-            )
-            .unwrap(),
+            &compose(&notice("Acme yogurt"), "tocsin <alerts@example.com>", &to(), "alerts.example.com").unwrap(),
         );
         let h = headers(&raw);
         assert_eq!(header(&h, "Message-ID"), "<ntc_01HZX@alerts.example.com>");
-        assert_eq!(
-            header(&h, "In-Reply-To"),
-            "<incident-42@alerts.example.com>"
-        );
+        assert_eq!(header(&h, "In-Reply-To"), "<incident-42@alerts.example.com>");
         assert_eq!(header(&h, "References"), "<incident-42@alerts.example.com>");
         assert_eq!(header(&h, "Auto-Submitted"), "auto-generated");
         assert_eq!(header(&h, "X-Tocsin-Incident"), "42");
         assert!(header(&h, "Content-Type").starts_with("multipart/alternative"));
         assert!(header(&h, "To").contains("pr@example.com"));
         assert!(header(&h, "To").contains("oncall@example.com"));
-        assert_eq!(
-            header(&h, "Subject"),
-            "[tocsin][HIGH] Opened: Acme yogurt (#42)"
-        );
+        assert_eq!(header(&h, "Subject"), "[tocsin][HIGH] Opened: Acme yogurt (#42)");
 
         // A later notice of the same incident: its own id, the same root.
         let mut later = notice("Acme yogurt");
         later.id = "ntc_01HZY".into();
         later.kind = NoticeKind::Escalated;
-        let raw =
-            formatted(&compose(&later, "alerts@example.com", &to(), "alerts.example.com").unwrap());
+        let raw = formatted(&compose(&later, "alerts@example.com", &to(), "alerts.example.com").unwrap());
         let h = headers(&raw);
         assert_eq!(header(&h, "Message-ID"), "<ntc_01HZY@alerts.example.com>");
         assert_eq!(header(&h, "References"), "<incident-42@alerts.example.com>");
@@ -759,53 +661,26 @@ mod tests {
     #[test]
     fn a_chinese_title_survives_the_subject_encoding() {
         let title = "艾克米酸奶被曝食物中毒，多名儿童送医";
-        let raw = formatted(
-            &compose(
-                &notice(title),
-                "告警 <alerts@example.com>",
-                &to(),
-                "alerts.example.com",
-            )
-            .unwrap(),
-        );
+        let raw =
+            formatted(&compose(&notice(title), "告警 <alerts@example.com>", &to(), "alerts.example.com").unwrap());
         let h = headers(&raw);
         let encoded = header(&h, "Subject");
-        assert!(
-            encoded.to_ascii_lowercase().contains("=?utf-8?"),
-            "{encoded}"
-        );
+        assert!(encoded.to_ascii_lowercase().contains("=?utf-8?"), "{encoded}");
         assert!(encoded.is_ascii());
-        assert_eq!(
-            decode_words(encoded),
-            format!("[tocsin][HIGH] Opened: {title} (#42)")
-        );
+        assert_eq!(decode_words(encoded), format!("[tocsin][HIGH] Opened: {title} (#42)"));
         assert!(part(&raw, "text/plain").contains(title));
         assert!(part(&raw, "text/html").contains(title));
     }
 
     #[test]
     fn feed_content_is_escaped_and_unsafe_urls_are_not_links() {
-        let raw = formatted(
-            &compose(
-                &notice("Acme"),
-                "alerts@example.com",
-                &to(),
-                "alerts.example.com",
-            )
-            .unwrap(),
-        );
+        let raw = formatted(&compose(&notice("Acme"), "alerts@example.com", &to(), "alerts.example.com").unwrap());
         let html = part(&raw, "text/html");
-        assert!(
-            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-            "{html}"
-        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
         assert!(!html.contains("<script>"));
         assert!(!html.contains("<img"));
         assert!(!html.to_ascii_lowercase().contains("href=\"javascript:"));
-        assert!(
-            html.contains("javascript:alert(document.cookie)"),
-            "shown as text"
-        );
+        assert!(html.contains("javascript:alert(document.cookie)"), "shown as text");
         assert!(html.contains(r#"href="https://news.example.com/a?x=1&amp;y=2""#));
         assert!(html.contains(r#"href="http://localhost:8080/ack/42?sig=abc""#));
         assert!(html.contains("confirmation page"));
@@ -813,15 +688,8 @@ mod tests {
 
     #[test]
     fn both_parts_carry_the_facts_the_why_and_the_mentions() {
-        let raw = formatted(
-            &compose(
-                &notice("Acme yogurt"),
-                "alerts@example.com",
-                &to(),
-                "alerts.example.com",
-            )
-            .unwrap(),
-        );
+        let raw =
+            formatted(&compose(&notice("Acme yogurt"), "alerts@example.com", &to(), "alerts.example.com").unwrap());
         let text = part(&raw, "text/plain");
         for expected in [
             "Status:    open",
@@ -845,13 +713,7 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
         let html = part(&raw, "text/html");
-        for expected in [
-            "72/100",
-            "food-safety",
-            "source.weight",
-            "Matched: 艾克米, 食物中毒",
-            "Top mentions",
-        ] {
+        for expected in ["72/100", "food-safety", "source.weight", "Matched: 艾克米, 食物中毒", "Top mentions"] {
             assert!(html.contains(expected), "missing {expected:?} in:\n{html}");
         }
     }
@@ -860,43 +722,15 @@ mod tests {
     fn bad_input_is_an_error_that_says_what_to_fix() {
         let n = notice("Acme");
         let err = compose(&n, "not an address", &to(), "alerts.example.com").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("invalid from address `not an address`"),
-            "{err}"
-        );
-        let err = compose(
-            &n,
-            "alerts@example.com",
-            &["x@".into()],
-            "alerts.example.com",
-        )
-        .unwrap_err();
+        assert!(err.to_string().contains("invalid from address `not an address`"), "{err}");
+        let err = compose(&n, "alerts@example.com", &["x@".into()], "alerts.example.com").unwrap_err();
         assert!(err.to_string().contains("invalid to address"), "{err}");
-        assert!(matches!(
-            compose(&n, "alerts@example.com", &[], "alerts.example.com"),
-            Err(EmailError::NoRecipients)
-        ));
-        assert!(matches!(
-            compose(&n, "alerts@example.com", &to(), "bad domain>"),
-            Err(EmailError::ThreadDomain(_))
-        ));
+        assert!(matches!(compose(&n, "alerts@example.com", &[], "alerts.example.com"), Err(EmailError::NoRecipients)));
+        assert!(matches!(compose(&n, "alerts@example.com", &to(), "bad domain>"), Err(EmailError::ThreadDomain(_))));
         assert!(compose(&n, "alerts@example.com", &to(), "[127.0.0.1]").is_ok());
         // A header-injection attempt in a title stays inside the subject.
-        let raw = formatted(
-            &compose(
-                &notice("x\r\nBcc: evil@example.com"),
-                "alerts@example.com",
-                &to(),
-                "h",
-            )
-            .unwrap(),
-        );
-        assert!(
-            !headers(&raw)
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("Bcc"))
-        );
+        let raw = formatted(&compose(&notice("x\r\nBcc: evil@example.com"), "alerts@example.com", &to(), "h").unwrap());
+        assert!(!headers(&raw).iter().any(|(n, _)| n.eq_ignore_ascii_case("Bcc")));
         assert!(matches!(
             EmailTransport::smtp(" ", 25, TlsMode::None, None, Duration::from_secs(1)),
             Err(EmailError::EmptyHost)
@@ -909,11 +743,7 @@ mod tests {
         struct Smtp {
             tls: TlsMode,
         }
-        for (text, mode) in [
-            ("starttls", TlsMode::Starttls),
-            ("tls", TlsMode::Tls),
-            ("none", TlsMode::None),
-        ] {
+        for (text, mode) in [("starttls", TlsMode::Starttls), ("tls", TlsMode::Tls), ("none", TlsMode::None)] {
             let parsed: Smtp = serde_json::from_str(&format!(r#"{{"tls":"{text}"}}"#)).unwrap();
             assert_eq!(parsed.tls, mode);
         }
@@ -925,19 +755,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mailbox_dir = dir.path().join("mail/outbox");
         let transport = EmailTransport::mailbox(&mailbox_dir).unwrap();
-        let message = compose(
-            &notice("Acme yogurt"),
-            "alerts@example.com",
-            &to(),
-            "localhost",
-        )
-        .unwrap();
+        let message = compose(&notice("Acme yogurt"), "alerts@example.com", &to(), "localhost").unwrap();
         let got = send(&transport, message).await;
         assert!(got.is_delivered(), "{got:?}");
-        let files: Vec<_> = std::fs::read_dir(&mailbox_dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let files: Vec<_> = std::fs::read_dir(&mailbox_dir).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].extension().unwrap(), "eml");
         let raw = std::fs::read_to_string(&files[0]).unwrap();
@@ -959,10 +780,7 @@ mod tests {
                         if in_data {
                             if line == "." {
                                 in_data = false;
-                                write
-                                    .write_all(b"250 2.0.0 Ok: queued as F00D\r\n")
-                                    .await
-                                    .unwrap();
+                                write.write_all(b"250 2.0.0 Ok: queued as F00D\r\n").await.unwrap();
                             }
                             continue;
                         }
@@ -992,14 +810,7 @@ mod tests {
     }
 
     async fn send_via(port: u16) -> Delivery {
-        let transport = EmailTransport::smtp(
-            "127.0.0.1",
-            port,
-            TlsMode::None,
-            None,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let transport = EmailTransport::smtp("127.0.0.1", port, TlsMode::None, None, Duration::from_secs(5)).unwrap();
         let message = compose(&notice("Acme"), "alerts@example.com", &to(), "localhost").unwrap();
         send(&transport, message).await
     }
@@ -1007,22 +818,11 @@ mod tests {
     #[tokio::test]
     async fn smtp_replies_are_classified_per_spec() {
         let ok = send_via(fake_smtp("250 2.1.5 Ok\r\n").await).await;
-        assert_eq!(
-            ok,
-            Delivery::Delivered {
-                status: "250 2.0.0 Ok: queued as F00D".into()
-            }
-        );
+        assert_eq!(ok, Delivery::Delivered { status: "250 2.0.0 Ok: queued as F00D".into() });
         let busy = send_via(fake_smtp("451 4.3.0 Mailbox temporarily unavailable\r\n").await).await;
-        assert!(
-            matches!(&busy, Delivery::Retry { error, .. } if error.contains("451")),
-            "{busy:?}"
-        );
+        assert!(matches!(&busy, Delivery::Retry { error, .. } if error.contains("451")), "{busy:?}");
         let refused = send_via(fake_smtp("550 5.1.1 No such user\r\n").await).await;
-        assert!(
-            matches!(&refused, Delivery::Permanent { error } if error.contains("No such user")),
-            "{refused:?}"
-        );
+        assert!(matches!(&refused, Delivery::Permanent { error } if error.contains("No such user")), "{refused:?}");
 
         let closed = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1035,10 +835,7 @@ mod tests {
     #[test]
     fn why_renders_any_shape() {
         assert!(why_lines(&serde_json::Value::Null).is_empty());
-        assert_eq!(
-            why_lines(&serde_json::json!("spike")),
-            vec![("why".to_owned(), "spike".to_owned())]
-        );
+        assert_eq!(why_lines(&serde_json::json!("spike")), vec![("why".to_owned(), "spike".to_owned())]);
         assert_eq!(
             why_lines(&serde_json::json!({"a": null, "b": [1, 2], "c": true})),
             vec![

@@ -28,15 +28,8 @@ pub enum ChannelError {
 
 /// A configured channel, ready to send.
 enum Target {
-    Email {
-        transport: Arc<EmailTransport>,
-        from: String,
-        to: Vec<String>,
-    },
-    Webhook {
-        url: String,
-        keys: Vec<Vec<u8>>,
-    },
+    Email { transport: Arc<EmailTransport>, from: String, to: Vec<String> },
+    Webhook { url: String, keys: Vec<Vec<u8>> },
 }
 
 /// Every configured channel by name, with its transport built once.
@@ -50,31 +43,22 @@ impl Channels {
     /// Builds the channels of a config, reading secrets from the environment.
     pub fn from_config(config: &Config, http: reqwest::Client) -> Result<Channels, ChannelError> {
         let email_transport = || -> Result<(Arc<EmailTransport>, String), ChannelError> {
-            let invalid = |e: email::EmailError| ChannelError::Invalid {
-                channel: "email".into(),
-                message: e.to_string(),
-            };
+            let invalid =
+                |e: email::EmailError| ChannelError::Invalid { channel: "email".into(), message: e.to_string() };
             match &config.smtp {
                 Some(smtp) => {
                     let credentials = match (&smtp.username, &smtp.password_env) {
                         (Some(user), Some(var)) => {
-                            let password =
-                                std::env::var(var).map_err(|_| ChannelError::MissingSecret {
-                                    channel: "smtp".into(),
-                                    var: var.clone(),
-                                })?;
+                            let password = std::env::var(var).map_err(|_| ChannelError::MissingSecret {
+                                channel: "smtp".into(),
+                                var: var.clone(),
+                            })?;
                             Some((user.clone(), password))
                         }
                         _ => None,
                     };
-                    let transport = EmailTransport::smtp(
-                        &smtp.host,
-                        smtp.port,
-                        smtp.tls,
-                        credentials,
-                        smtp.timeout.0,
-                    )
-                    .map_err(invalid)?;
+                    let transport = EmailTransport::smtp(&smtp.host, smtp.port, smtp.tls, credentials, smtp.timeout.0)
+                        .map_err(invalid)?;
                     Ok((Arc::new(transport), smtp.from.clone()))
                 }
                 None => Ok((
@@ -95,33 +79,19 @@ impl Channels {
                     let Some((transport, from)) = shared_email.clone() else {
                         continue;
                     };
-                    Target::Email {
-                        transport,
-                        from,
-                        to: channel.to.clone(),
-                    }
+                    Target::Email { transport, from, to: channel.to.clone() }
                 }
                 ChannelKind::Webhook => {
-                    let url = channel
-                        .url
-                        .as_ref()
-                        .map(|u| u.get_ref().clone())
-                        .unwrap_or_default();
+                    let url = channel.url.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
                     let keys = match &channel.secret_env {
                         Some(var) => {
-                            let value =
-                                std::env::var(var).map_err(|_| ChannelError::MissingSecret {
-                                    channel: name.clone(),
-                                    var: var.clone(),
-                                })?;
+                            let value = std::env::var(var)
+                                .map_err(|_| ChannelError::MissingSecret { channel: name.clone(), var: var.clone() })?;
                             value
                                 .split_whitespace()
                                 .map(webhook::standard_webhooks_key)
                                 .collect::<Result<Vec<_>, _>>()
-                                .map_err(|e| ChannelError::Invalid {
-                                    channel: name.clone(),
-                                    message: e.to_string(),
-                                })?
+                                .map_err(|e| ChannelError::Invalid { channel: name.clone(), message: e.to_string() })?
                         }
                         None => Vec::new(),
                     };
@@ -135,31 +105,19 @@ impl Channels {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "localhost".to_owned());
-        Ok(Channels {
-            targets,
-            http,
-            thread_domain,
-        })
+        Ok(Channels { targets, http, thread_domain })
     }
 
     async fn deliver(&self, channel: &str, notice: &Notice, now: DateTime<Utc>) -> Delivery {
         match self.targets.get(channel) {
-            None => Delivery::Permanent {
-                error: format!("no channel named {channel:?} is configured"),
-            },
-            Some(Target::Webhook { url, keys }) => {
-                webhook::send(&self.http, url, keys, notice, now).await
+            None => Delivery::Permanent { error: format!("no channel named {channel:?} is configured") },
+            Some(Target::Webhook { url, keys }) => webhook::send(&self.http, url, keys, notice, now).await,
+            Some(Target::Email { transport, from, to }) => {
+                match email::compose(notice, from, to, &self.thread_domain) {
+                    Ok(message) => email::send(transport, message).await,
+                    Err(e) => Delivery::Permanent { error: e.to_string() },
+                }
             }
-            Some(Target::Email {
-                transport,
-                from,
-                to,
-            }) => match email::compose(notice, from, to, &self.thread_domain) {
-                Ok(message) => email::send(transport, message).await,
-                Err(e) => Delivery::Permanent {
-                    error: e.to_string(),
-                },
-            },
         }
     }
 }
@@ -167,18 +125,9 @@ impl Channels {
 /// The next try after `attempts` failures: exponential from `first`, capped at `max`, with
 /// ±20% jitter so many failing notices don't retry in lockstep; never sooner than the
 /// receiver asked.
-pub fn retry_delay(
-    policy: &DeliveryConfig,
-    attempts: i64,
-    retry_after: Option<Duration>,
-    jitter: f64,
-) -> Duration {
+pub fn retry_delay(policy: &DeliveryConfig, attempts: i64, retry_after: Option<Duration>, jitter: f64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
-    let base = policy
-        .first_retry
-        .0
-        .saturating_mul(2u32.saturating_pow(exponent))
-        .min(policy.max_retry.0);
+    let base = policy.first_retry.0.saturating_mul(2u32.saturating_pow(exponent)).min(policy.max_retry.0);
     let jittered = base.mul_f64((1.0 + jitter.clamp(-1.0, 1.0) * 0.2).max(0.0));
     retry_after.map_or(jittered, |asked| jittered.max(asked))
 }
@@ -193,74 +142,39 @@ pub struct Deliverer<S> {
 }
 
 impl<S: Store> Deliverer<S> {
-    pub fn new(
-        store: Arc<S>,
-        channels: Channels,
-        links: AckLinks,
-        public_url: String,
-        policy: DeliveryConfig,
-    ) -> Self {
-        Deliverer {
-            store,
-            channels,
-            links,
-            public_url,
-            policy,
-        }
+    pub fn new(store: Arc<S>, channels: Channels, links: AckLinks, public_url: String, policy: DeliveryConfig) -> Self {
+        Deliverer { store, channels, links, public_url, policy }
     }
 
     /// Delivers every notice due at `now`; returns how many were attempted.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = self
-            .store
-            .claim_notices(now, self.policy.claim_lease.chrono(), 32)
-            .await?;
+        let claimed = self.store.claim_notices(now, self.policy.claim_lease.chrono(), 32).await?;
         for item in &claimed {
             self.deliver_one(item, now).await?;
         }
         Ok(claimed.len())
     }
 
-    async fn notice(
-        &self,
-        item: &OutboxItem,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Notice>, StoreError> {
+    async fn notice(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<Option<Notice>, StoreError> {
         let Some(incident) = self.store.incident(item.incident_id).await? else {
             return Ok(None);
         };
-        let top_mentions = self
-            .store
-            .top_mentions(item.incident_id, TOP_MENTIONS)
-            .await?;
+        let top_mentions = self.store.top_mentions(item.incident_id, TOP_MENTIONS).await?;
         let links = Links {
             dashboard: format!("{}/incidents/{}", self.public_url, incident.id),
-            ack: (incident.status == crate::incident::Status::Open).then(|| {
-                format!(
-                    "{}/ack/{}",
-                    self.public_url,
-                    self.links.token(incident.id, now)
-                )
-            }),
+            ack: (incident.status == crate::incident::Status::Open)
+                .then(|| format!("{}/ack/{}", self.public_url, self.links.token(incident.id, now))),
         };
         // Rendered at delivery time from the incident as it stands, so a late retry shows the
         // current status; the id stays the outbox row's, so the receiver can deduplicate.
-        Ok(Some(Notice {
-            id: item.notice_id.clone(),
-            kind: item.kind,
-            incident,
-            top_mentions,
-            links,
-        }))
+        Ok(Some(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links }))
     }
 
     async fn deliver_one(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<(), StoreError> {
         let started = Instant::now();
         let delivery = match self.notice(item, now).await? {
             Some(notice) => self.channels.deliver(&item.channel, &notice, now).await,
-            None => Delivery::Permanent {
-                error: format!("incident {} no longer exists", item.incident_id),
-            },
+            None => Delivery::Permanent { error: format!("incident {} no longer exists", item.incident_id) },
         };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut detail = delivery.describe();
@@ -272,10 +186,8 @@ impl<S: Store> Deliverer<S> {
                 let delay = retry_delay(&self.policy, item.attempts, *retry_after, jitter);
                 let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                 if next - item.created_at > self.policy.give_up_after.chrono() {
-                    detail = format!(
-                        "gave up after {}: {detail}",
-                        humantime::format_duration(self.policy.give_up_after.0)
-                    );
+                    detail =
+                        format!("gave up after {}: {detail}", humantime::format_duration(self.policy.give_up_after.0));
                     AttemptResult::Failed
                 } else {
                     AttemptResult::RetryAt(next)
@@ -292,17 +204,7 @@ impl<S: Store> Deliverer<S> {
                 metrics::counter!("tocsin_notice_failures_total").increment(1);
             }
         }
-        self.store
-            .finish_notice(
-                item,
-                &Attempt {
-                    result,
-                    detail,
-                    duration_ms,
-                },
-                now,
-            )
-            .await
+        self.store.finish_notice(item, &Attempt { result, detail, duration_ms }, now).await
     }
 }
 
@@ -322,9 +224,6 @@ mod tests {
         assert_eq!(retry_delay(&policy, 2, None, 0.0), Duration::from_secs(20));
         assert_eq!(retry_delay(&policy, 10, None, 0.0), Duration::from_secs(60));
         assert_eq!(retry_delay(&policy, 0, None, 1.0), Duration::from_secs(6));
-        assert_eq!(
-            retry_delay(&policy, 0, Some(Duration::from_secs(30)), 0.0),
-            Duration::from_secs(30)
-        );
+        assert_eq!(retry_delay(&policy, 0, Some(Duration::from_secs(30)), 0.0), Duration::from_secs(30));
     }
 }

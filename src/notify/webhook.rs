@@ -35,10 +35,7 @@ pub enum Delivery {
     /// The receiver accepted the notice (`status` as it answered, e.g. `200 OK`).
     Delivered { status: String },
     /// Worth trying again later; `retry_after` is the receiver's own hint, if it gave one.
-    Retry {
-        error: String,
-        retry_after: Option<Duration>,
-    },
+    Retry { error: String, retry_after: Option<Duration> },
     /// Retrying the same notice cannot succeed (bad request, rejected recipient, bad URL).
     Permanent { error: String },
     /// HTTP 410: the receiver says this endpoint is gone for good, so the channel is disabled.
@@ -50,17 +47,10 @@ impl Delivery {
     pub fn describe(&self) -> String {
         match self {
             Delivery::Delivered { status } => format!("delivered ({status})"),
-            Delivery::Retry {
-                error,
-                retry_after: Some(after),
-            } => format!(
-                "failed, will retry (receiver asked to wait {}s): {error}",
-                after.as_secs()
-            ),
-            Delivery::Retry {
-                error,
-                retry_after: None,
-            } => format!("failed, will retry: {error}"),
+            Delivery::Retry { error, retry_after: Some(after) } => {
+                format!("failed, will retry (receiver asked to wait {}s): {error}", after.as_secs())
+            }
+            Delivery::Retry { error, retry_after: None } => format!("failed, will retry: {error}"),
             Delivery::Permanent { error } => format!("failed permanently: {error}"),
             Delivery::Gone { error } => {
                 format!("receiver is gone (HTTP 410), channel disabled: {error}")
@@ -92,9 +82,7 @@ pub enum WebhookError {
 pub fn standard_webhooks_key(secret: &str) -> Result<Vec<u8>, WebhookError> {
     let secret = secret.trim();
     let key = match secret.strip_prefix(SECRET_PREFIX) {
-        Some(encoded) => BASE64
-            .decode(encoded)
-            .map_err(WebhookError::SecretNotBase64)?,
+        Some(encoded) => BASE64.decode(encoded).map_err(WebhookError::SecretNotBase64)?,
         None => secret.as_bytes().to_vec(),
     };
     if key.is_empty() {
@@ -124,13 +112,7 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
 ///
 /// Compares in constant time. It does not judge the timestamp's age: a receiver should also
 /// refuse timestamps far from its own clock to stop replays.
-pub fn verify(
-    keys: &[Vec<u8>],
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-    signature_header: &str,
-) -> bool {
+pub fn verify(keys: &[Vec<u8>], msg_id: &str, timestamp: i64, body: &[u8], signature_header: &str) -> bool {
     let tags: Vec<Vec<u8>> = signature_header
         .split_whitespace()
         .filter_map(|sig| sig.strip_prefix("v1,"))
@@ -138,8 +120,7 @@ pub fn verify(
         .collect();
     keys.iter().any(|key| {
         let expected = mac(key, msg_id, timestamp, body);
-        tags.iter()
-            .any(|tag| expected.clone().verify_slice(tag).is_ok())
+        tags.iter().any(|tag| expected.clone().verify_slice(tag).is_ok())
     })
 }
 
@@ -183,10 +164,7 @@ pub async fn send(
         .header("webhook-id", notice.id.as_str())
         .header("webhook-timestamp", timestamp.to_string());
     if !keys.is_empty() {
-        let signatures: Vec<String> = keys
-            .iter()
-            .map(|key| sign(key, &notice.id, timestamp, &payload))
-            .collect();
+        let signatures: Vec<String> = keys.iter().map(|key| sign(key, &notice.id, timestamp, &payload)).collect();
         request = request.header("webhook-signature", signatures.join(" "));
     }
     match request.body(payload).send().await {
@@ -200,19 +178,11 @@ fn classify_request_error(err: &reqwest::Error) -> Delivery {
     // A request that could not even be built (bad URL, bad header) fails the same way on
     // every attempt; everything else (timeouts, refused connections, TLS, resets) may pass.
     if err.is_builder() {
-        Delivery::Permanent {
-            error: format!("cannot build the request, check the channel's url: {error}"),
-        }
+        Delivery::Permanent { error: format!("cannot build the request, check the channel's url: {error}") }
     } else if err.is_timeout() {
-        Delivery::Retry {
-            error: format!("timed out: {error}"),
-            retry_after: None,
-        }
+        Delivery::Retry { error: format!("timed out: {error}"), retry_after: None }
     } else {
-        Delivery::Retry {
-            error,
-            retry_after: None,
-        }
+        Delivery::Retry { error, retry_after: None }
     }
 }
 
@@ -220,16 +190,10 @@ async fn classify_response(response: reqwest::Response, now: DateTime<Utc>) -> D
     let status = response.status();
     let status_text = status_line(status);
     if status.is_success() {
-        return Delivery::Delivered {
-            status: status_text,
-        };
+        return Delivery::Delivered { status: status_text };
     }
     let retry_after = retry_after(response.headers(), now);
-    let location = response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let detail = error_body(response).await;
     let error = match detail {
         Some(detail) => format!("HTTP {status_text}: {detail}"),
@@ -237,9 +201,7 @@ async fn classify_response(response: reqwest::Response, now: DateTime<Utc>) -> D
     };
     match status {
         StatusCode::GONE => Delivery::Gone { error },
-        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
-            Delivery::Retry { error, retry_after }
-        }
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Delivery::Retry { error, retry_after },
         s if s.is_server_error() => Delivery::Retry { error, retry_after },
         // The client does not follow redirects for us, or gave up following them: a moved
         // endpoint needs the channel's url updated, and resending will not change that.
@@ -293,9 +255,7 @@ fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is RFC 2822 syntax with a GMT zone.
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -405,40 +365,20 @@ mod tests {
         assert!(!verify(&old, SPEC_ID, SPEC_TS + 1, SPEC_PAYLOAD, &header));
         assert!(!verify(&old, "msg_other", SPEC_TS, SPEC_PAYLOAD, &header));
         assert!(!verify(&old, SPEC_ID, SPEC_TS, b"{}", &header));
-        assert!(!verify(
-            &old,
-            SPEC_ID,
-            SPEC_TS,
-            SPEC_PAYLOAD,
-            "v1,bm90IGEgbWFj v2,xyz"
-        ));
+        assert!(!verify(&old, SPEC_ID, SPEC_TS, SPEC_PAYLOAD, "v1,bm90IGEgbWFj v2,xyz"));
     }
 
     #[test]
     fn bad_secrets_are_refused_with_a_reason() {
-        assert!(matches!(
-            standard_webhooks_key("whsec_not*base64"),
-            Err(WebhookError::SecretNotBase64(_))
-        ));
-        assert!(matches!(
-            standard_webhooks_key("  "),
-            Err(WebhookError::EmptySecret)
-        ));
-        assert!(matches!(
-            standard_webhooks_key("whsec_"),
-            Err(WebhookError::EmptySecret)
-        ));
+        assert!(matches!(standard_webhooks_key("whsec_not*base64"), Err(WebhookError::SecretNotBase64(_))));
+        assert!(matches!(standard_webhooks_key("  "), Err(WebhookError::EmptySecret)));
+        assert!(matches!(standard_webhooks_key("whsec_"), Err(WebhookError::EmptySecret)));
     }
 
     #[test]
     fn body_has_exactly_the_spec_keys() {
         let value: serde_json::Value = serde_json::from_slice(&body(&notice())).unwrap();
-        let mut keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["incident", "links", "top_mentions", "type"]);
         assert_eq!(value["type"], "incident.opened");
@@ -451,37 +391,19 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {
-        assert_eq!(
-            parse_retry_after("120", now()),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Sat, 01 Mar 2025 09:01:30 GMT", now()),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after("Sat, 01 Mar 2025 08:00:00 GMT", now()),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("120", now()), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Sat, 01 Mar 2025 09:01:30 GMT", now()), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Sat, 01 Mar 2025 08:00:00 GMT", now()), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now()), None);
         assert_eq!(parse_retry_after("-5", now()), None);
     }
 
     #[test]
     fn describe_reads_as_a_timeline_line() {
-        let d = Delivery::Retry {
-            error: "HTTP 429 Too Many Requests".into(),
-            retry_after: Some(Duration::from_secs(30)),
-        };
-        assert_eq!(
-            d.describe(),
-            "failed, will retry (receiver asked to wait 30s): HTTP 429 Too Many Requests"
-        );
-        assert!(
-            Delivery::Gone { error: "x".into() }
-                .describe()
-                .contains("disabled")
-        );
+        let d =
+            Delivery::Retry { error: "HTTP 429 Too Many Requests".into(), retry_after: Some(Duration::from_secs(30)) };
+        assert_eq!(d.describe(), "failed, will retry (receiver asked to wait 30s): HTTP 429 Too Many Requests");
+        assert!(Delivery::Gone { error: "x".into() }.describe().contains("disabled"));
     }
 
     type Seen = Arc<Mutex<Vec<(AxumHeaders, Vec<u8>)>>>;
@@ -497,26 +419,15 @@ mod tests {
         }
         let app = Router::new()
             .route("/ok", post(ok))
-            .route(
-                "/broken",
-                post(|| async { AxumStatus::INTERNAL_SERVER_ERROR }),
-            )
+            .route("/broken", post(|| async { AxumStatus::INTERNAL_SERVER_ERROR }))
             .route(
                 "/busy",
                 post(|| async {
-                    (
-                        AxumStatus::TOO_MANY_REQUESTS,
-                        [("retry-after", "30")],
-                        "slow down",
-                    )
-                        .into_response()
+                    (AxumStatus::TOO_MANY_REQUESTS, [("retry-after", "30")], "slow down").into_response()
                 }),
             )
             .route("/gone", post(|| async { AxumStatus::GONE }))
-            .route(
-                "/bad",
-                post(|| async { (AxumStatus::BAD_REQUEST, "missing field `text`") }),
-            )
+            .route("/bad", post(|| async { (AxumStatus::BAD_REQUEST, "missing field `text`") }))
             .route(
                 "/slow",
                 post(|| async {
@@ -536,10 +447,7 @@ mod tests {
         let seen = Seen::default();
         let base = receiver(seen.clone()).await;
         let client = client(Duration::from_millis(500));
-        let keys = vec![
-            standard_webhooks_key(SPEC_SECRET).unwrap(),
-            b"rotated-in".to_vec(),
-        ];
+        let keys = vec![standard_webhooks_key(SPEC_SECRET).unwrap(), b"rotated-in".to_vec()];
         let n = notice();
         let send_to = |path: &str| {
             let url = format!("{base}{path}");
@@ -547,12 +455,7 @@ mod tests {
             async move { send(&client, &url, &keys, &n, now()).await }
         };
 
-        assert_eq!(
-            send_to("/ok").await,
-            Delivery::Delivered {
-                status: "200 OK".into()
-            }
-        );
+        assert_eq!(send_to("/ok").await, Delivery::Delivered { status: "200 OK".into() });
         {
             let seen = seen.lock().unwrap();
             let (headers, body) = &seen[0];
@@ -562,13 +465,7 @@ mod tests {
             assert_eq!(headers["webhook-timestamp"], now().timestamp().to_string());
             let sig = headers["webhook-signature"].to_str().unwrap();
             assert_eq!(sig.split(' ').count(), 2);
-            assert!(verify(
-                &keys[1..],
-                "ntc_01HZX",
-                now().timestamp(),
-                body,
-                sig
-            ));
+            assert!(verify(&keys[1..], "ntc_01HZX", now().timestamp(), body, sig));
             assert_eq!(body, &super::body(&n));
         }
 
@@ -586,9 +483,7 @@ mod tests {
         assert!(matches!(send_to("/gone").await, Delivery::Gone { .. }));
         assert_eq!(
             send_to("/bad").await,
-            Delivery::Permanent {
-                error: "HTTP 400 Bad Request: missing field `text`".into()
-            }
+            Delivery::Permanent { error: "HTTP 400 Bad Request: missing field `text`".into() }
         );
         assert!(matches!(
             send_to("/slow").await,
@@ -604,14 +499,7 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let client = client(Duration::from_secs(2));
-        let got = send(
-            &client,
-            &format!("http://127.0.0.1:{port}/hook"),
-            &[],
-            &notice(),
-            now(),
-        )
-        .await;
+        let got = send(&client, &format!("http://127.0.0.1:{port}/hook"), &[], &notice(), now()).await;
         assert!(matches!(got, Delivery::Retry { .. }), "{got:?}");
 
         let got = send(&client, "not a url", &[], &notice(), now()).await;

@@ -52,15 +52,8 @@ pub struct FeedState {
 /// The result of one poll, to record on the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollRecord {
-    Success {
-        validators: Validators,
-        new_items: i64,
-        next_poll_at: DateTime<Utc>,
-    },
-    Failure {
-        error: String,
-        next_poll_at: DateTime<Utc>,
-    },
+    Success { validators: Validators, new_items: i64, next_poll_at: DateTime<Utc> },
+    Failure { error: String, next_poll_at: DateTime<Utc> },
 }
 
 /// What storing one scored mention did.
@@ -123,14 +116,8 @@ pub trait Store: Send + Sync + 'static {
     fn secret(&self, name: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 
     /// Makes sure every configured feed has a row; keeps the state of known ones.
-    fn sync_feeds(
-        &self,
-        feeds: &[(String, String)],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn feed_state(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
+    fn sync_feeds(&self, feeds: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn feed_state(&self, name: &str) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
     fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
     fn record_poll(
         &self,
@@ -154,10 +141,7 @@ pub trait Store: Send + Sync + 'static {
         D: Fn(&Candidate, Option<&GroupState>) -> Decision + Send + Sync;
 
     /// Ids of open incidents whose next escalation step is due.
-    fn due_escalations(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+    fn due_escalations(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
 
     /// Fires the due step of one incident if it is still due (a stale or duplicate call
     /// does nothing); returns whether a step fired.
@@ -197,18 +181,9 @@ pub trait Store: Send + Sync + 'static {
     /// Notifications not yet delivered nor given up.
     fn pending_notices(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
-    fn incident(
-        &self,
-        id: i64,
-    ) -> impl Future<Output = Result<Option<Incident>, StoreError>> + Send;
-    fn incidents(
-        &self,
-        filter: &IncidentFilter,
-    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
-    fn timeline(
-        &self,
-        incident_id: i64,
-    ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    fn incident(&self, id: i64) -> impl Future<Output = Result<Option<Incident>, StoreError>> + Send;
+    fn incidents(&self, filter: &IncidentFilter) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+    fn timeline(&self, incident_id: i64) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// The riskiest mentions attached to an incident, as fetched.
     fn top_mentions(
         &self,

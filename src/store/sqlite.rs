@@ -5,14 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{
-    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord,
-    Store, StoreError,
+    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -65,10 +62,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 fn new_notice_id() -> String {
     use base64::Engine;
     let bytes: [u8; 16] = rand::random();
-    format!(
-        "ntf_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("ntf_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 const INCIDENT_COLUMNS: &str = "id, rule, title, status, level, score, why, opened_at, acknowledged_at, resolved_at, \
@@ -80,10 +74,8 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
     let score: i64 = row.try_get("score")?;
     Ok(Incident {
         id: row.try_get("id")?,
-        status: Status::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        level: Level::parse(&level)
-            .ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
         score: u8::try_from(score).unwrap_or(100),
         rule: row.try_get("rule")?,
         title: row.try_get("title")?,
@@ -126,10 +118,8 @@ fn escalation_from_row(row: &SqliteRow) -> Result<EscalationRow, StoreError> {
     let step: i64 = row.try_get("escalation_step")?;
     let repeats: i64 = row.try_get("escalation_repeats")?;
     Ok(EscalationRow {
-        status: Status::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        level: Level::parse(&level)
-            .ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
         score: u8::try_from(score).unwrap_or(100),
         opened_at: parse_ts(row.try_get("opened_at")?)?,
         policy: json(row.try_get("policy")?)?,
@@ -147,22 +137,14 @@ async fn append_event(
     incident_id: i64,
     event: &NewEvent,
 ) -> Result<(), StoreError> {
-    let prev: Option<String> = sqlx::query_scalar(
-        "SELECT hash FROM timeline WHERE incident_id = ? ORDER BY id DESC LIMIT 1",
-    )
-    .bind(incident_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM timeline WHERE incident_id = ? ORDER BY id DESC LIMIT 1")
+            .bind(incident_id)
+            .fetch_optional(&mut **tx)
+            .await?;
     let prev = prev.unwrap_or_default();
     let kind = event.kind.as_str();
-    let hash = event_hash(
-        &prev,
-        incident_id,
-        event.at,
-        &event.actor,
-        kind,
-        &event.details,
-    );
+    let hash = event_hash(&prev, incident_id, event.at, &event.actor, kind, &event.details);
     sqlx::query(
         "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -244,10 +226,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Ok(SqliteStore { pool })
     }
 
@@ -270,10 +249,8 @@ impl Store for SqliteStore {
             .bind(fresh.as_slice())
             .execute(&mut *tx)
             .await?;
-        let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await?;
+        let value: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(name).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(value)
     }
@@ -297,26 +274,16 @@ impl Store for SqliteStore {
     }
 
     async fn feed_state(&self, name: &str) -> Result<Option<FeedState>, StoreError> {
-        let row = sqlx::query("SELECT * FROM feeds WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM feeds WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
         row.map(|row| feed_from_row(&row)).transpose()
     }
 
     async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM feeds ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT * FROM feeds ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter().map(feed_from_row).collect()
     }
 
-    async fn record_poll(
-        &self,
-        name: &str,
-        record: &PollRecord,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
         let query = match record {
             PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET etag = ?, last_modified = ?, last_success_at = ?, consecutive_failures = 0, \
@@ -372,15 +339,13 @@ impl Store for SqliteStore {
             return Ok(IngestOutcome::Duplicate);
         };
         for found in &scored.matches {
-            sqlx::query(
-                "INSERT INTO rule_matches (mention_id, rule, severity, terms) VALUES (?, ?, ?, ?)",
-            )
-            .bind(mention_id)
-            .bind(&found.rule)
-            .bind(i64::from(found.severity))
-            .bind(to_json(&found.terms))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO rule_matches (mention_id, rule, severity, terms) VALUES (?, ?, ?, ?)")
+                .bind(mention_id)
+                .bind(&found.rule)
+                .bind(i64::from(found.severity))
+                .bind(to_json(&found.terms))
+                .execute(&mut *tx)
+                .await?;
         }
 
         let (mut opened, mut attached) = (Vec::new(), Vec::new());
@@ -439,78 +404,38 @@ impl Store for SqliteStore {
                         "first_mention_at": ts(candidate.mention_at),
                         "mention": mention_details(mention_id, mention),
                     });
-                    append_event(
-                        &mut tx,
-                        incident_id,
-                        &NewEvent::system(now, EventKind::Opened, details),
-                    )
-                    .await?;
+                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
                     if let Some(fired) = fired {
-                        enqueue(
-                            &mut tx,
-                            incident_id,
-                            &fired.channels,
-                            fired.kind,
-                            fired.level,
-                            now,
-                            now,
-                        )
-                        .await?;
+                        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
                     }
                     opened.push(incident_id);
                 }
-                Decision::Attach {
-                    incident_id,
-                    raised,
-                } => {
+                Decision::Attach { incident_id, raised } => {
                     attach(&mut tx, incident_id, mention_id, scored, now).await?;
                     let details = mention_details(mention_id, mention);
-                    append_event(
-                        &mut tx,
-                        incident_id,
-                        &NewEvent::system(now, EventKind::MentionsAttached, details),
-                    )
-                    .await?;
-                    if let Some(raise) = raised {
-                        sqlx::query(
-                            "UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?",
-                        )
-                        .bind(raise.to.as_str())
-                        .bind(i64::from(raise.score))
-                        .bind(candidate.why.to_string())
-                        .bind(incident_id)
-                        .execute(&mut *tx)
+                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::MentionsAttached, details))
                         .await?;
+                    if let Some(raise) = raised {
+                        sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
+                            .bind(raise.to.as_str())
+                            .bind(i64::from(raise.score))
+                            .bind(candidate.why.to_string())
+                            .bind(incident_id)
+                            .execute(&mut *tx)
+                            .await?;
                         let details = serde_json::json!({
                             "from": raise.from, "to": raise.to, "score": raise.score, "why": candidate.why,
                         });
-                        append_event(
-                            &mut tx,
-                            incident_id,
-                            &NewEvent::system(now, EventKind::LevelChanged, details),
-                        )
-                        .await?;
-                        enqueue(
-                            &mut tx,
-                            incident_id,
-                            &raise.notify,
-                            NoticeKind::LevelChanged,
-                            0,
-                            now,
-                            now,
-                        )
-                        .await?;
+                        append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::LevelChanged, details))
+                            .await?;
+                        enqueue(&mut tx, incident_id, &raise.notify, NoticeKind::LevelChanged, 0, now, now).await?;
                     }
                     attached.push(incident_id);
                 }
             }
         }
         tx.commit().await?;
-        Ok(IngestOutcome::Stored {
-            mention_id,
-            opened,
-            attached,
-        })
+        Ok(IngestOutcome::Stored { mention_id, opened, attached })
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -523,12 +448,7 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn escalate<F>(
-        &self,
-        incident_id: i64,
-        fire: F,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>
+    async fn escalate<F>(&self, incident_id: i64, fire: F, now: DateTime<Utc>) -> Result<bool, StoreError>
     where
         F: Fn(&Policy, DateTime<Utc>, EscalationState) -> Option<Fired> + Send + Sync,
     {
@@ -562,23 +482,9 @@ impl Store for SqliteStore {
                 "level": fired.level, "channels": fired.channels, "type": fired.kind,
                 "next_at": fired.next.next_at.map(ts),
             });
-            append_event(
-                &mut tx,
-                incident_id,
-                &NewEvent::system(now, EventKind::Escalated, details),
-            )
-            .await?;
+            append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Escalated, details)).await?;
         }
-        enqueue(
-            &mut tx,
-            incident_id,
-            &fired.channels,
-            fired.kind,
-            fired.level,
-            now,
-            now,
-        )
-        .await?;
+        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -591,9 +497,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Incident, StoreError> {
         let mut tx = self.write().await?;
-        let row = load_escalation(&mut tx, incident_id)
-            .await?
-            .ok_or(StoreError::NoIncident(incident_id))?;
+        let row = load_escalation(&mut tx, incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
         let next = row.status.apply(action)?;
         let told = row.policy.notified_channels(row.state);
         let (kind, event_kind) = match action {
@@ -635,26 +539,16 @@ impl Store for SqliteStore {
             }
         }
         let details = serde_json::json!({ "from": row.status, "to": next });
-        append_event(
-            &mut tx,
-            incident_id,
-            &NewEvent {
-                at: now,
-                actor: actor.to_owned(),
-                kind: event_kind,
-                details,
-            },
-        )
-        .await?;
+        append_event(&mut tx, incident_id, &NewEvent { at: now, actor: actor.to_owned(), kind: event_kind, details })
+            .await?;
         if action != Action::Reopen {
             enqueue(&mut tx, incident_id, &told, kind, row.state.step, now, now).await?;
         }
-        let incident = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
-        )))
-        .bind(incident_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let incident =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
+                .bind(incident_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let incident = incident_from_row(&incident)?;
         tx.commit().await?;
         Ok(incident)
@@ -695,12 +589,7 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
-    async fn finish_notice(
-        &self,
-        item: &OutboxItem,
-        attempt: &Attempt,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn finish_notice(&self, item: &OutboxItem, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (state, due_at, delivered_at, result) = match &attempt.result {
             AttemptResult::Delivered => ("delivered", now, Some(ts(now)), "delivered"),
             AttemptResult::RetryAt(at) => ("pending", *at, None, "retrying"),
@@ -728,31 +617,20 @@ impl Store for SqliteStore {
             "duration_ms": attempt.duration_ms,
             "next_attempt_at": matches!(attempt.result, AttemptResult::RetryAt(_)).then(|| ts(due_at)),
         });
-        append_event(
-            &mut tx,
-            item.incident_id,
-            &NewEvent::system(now, EventKind::Notified, details),
-        )
-        .await?;
+        append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn pending_notices(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
     }
 
     async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| incident_from_row(&row)).transpose()
     }
 
@@ -791,11 +669,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn top_mentions(
-        &self,
-        incident_id: i64,
-        limit: i64,
-    ) -> Result<Vec<MentionSummary>, StoreError> {
+    async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT im.snapshot, im.risk, rm.terms FROM incident_mentions im \
              JOIN incidents i ON i.id = im.incident_id \
@@ -810,8 +684,7 @@ impl Store for SqliteStore {
             .map(|row| {
                 let mention: Mention = json(row.try_get("snapshot")?)?;
                 let terms: Option<String> = row.try_get("terms")?;
-                let terms: Vec<serde_json::Value> =
-                    terms.as_deref().map(json).transpose()?.unwrap_or_default();
+                let terms: Vec<serde_json::Value> = terms.as_deref().map(json).transpose()?.unwrap_or_default();
                 let risk: i64 = row.try_get("risk")?;
                 Ok(MentionSummary {
                     excerpt: mention.body.chars().take(EXCERPT_CHARS).collect(),
@@ -819,15 +692,15 @@ impl Store for SqliteStore {
                     title: mention.title,
                     url: mention.url,
                     published: mention.published,
-                    terms: terms
-                        .iter()
-                        .filter_map(|t| t.get("term").and_then(|t| t.as_str()).map(str::to_owned))
-                        .fold(Vec::new(), |mut unique, term| {
+                    terms: terms.iter().filter_map(|t| t.get("term").and_then(|t| t.as_str()).map(str::to_owned)).fold(
+                        Vec::new(),
+                        |mut unique, term| {
                             if !unique.contains(&term) {
                                 unique.push(term);
                             }
                             unique
-                        }),
+                        },
+                    ),
                     risk: u8::try_from(risk).unwrap_or(100),
                 })
             })
@@ -835,9 +708,7 @@ impl Store for SqliteStore {
     }
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
     }
 }
 
@@ -845,10 +716,7 @@ fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
     Ok(FeedState {
         name: row.try_get("name")?,
         url: row.try_get("url")?,
-        validators: Validators {
-            etag: row.try_get("etag")?,
-            last_modified: row.try_get("last_modified")?,
-        },
+        validators: Validators { etag: row.try_get("etag")?, last_modified: row.try_get("last_modified")? },
         last_success_at: opt_ts(row.try_get("last_success_at")?)?,
         last_error: row.try_get("last_error")?,
         last_error_at: opt_ts(row.try_get("last_error_at")?)?,
@@ -878,11 +746,7 @@ mod tests {
         };
         Scored {
             mention,
-            matches: vec![crate::analyze::RuleMatch {
-                rule: "food-safety".into(),
-                severity,
-                terms: Vec::new(),
-            }],
+            matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
             risk: severity,
             breakdown: serde_json::json!({ "severity": severity }),
         }
@@ -898,10 +762,7 @@ mod tests {
             why: serde_json::json!({}),
             policy: Policy {
                 name: "default".into(),
-                levels: vec![PolicyLevel {
-                    after_secs: 0,
-                    notify: vec!["pr".into()],
-                }],
+                levels: vec![PolicyLevel { after_secs: 0, notify: vec!["pr".into()] }],
                 repeat_every_secs: None,
                 max_repeats: 0,
                 group_wait_secs: 0,
@@ -913,9 +774,7 @@ mod tests {
     }
 
     async fn store(dir: &std::path::Path) -> SqliteStore {
-        let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display()))
-            .await
-            .expect("open");
+        let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.expect("open");
         store.migrate().await.expect("migrate");
         store
     }
@@ -926,24 +785,13 @@ mod tests {
         let store = store(dir.path()).await;
         let now = Utc::now();
         let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
-        let outcome = store
-            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
-            .await
-            .expect("ingest");
+        let outcome = store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("ingest");
         assert!(matches!(outcome, IngestOutcome::Stored { ref opened, .. } if opened.len() == 1));
-        assert_eq!(
-            store.pending_notices().await.expect("pending"),
-            1,
-            "the notice is written with the incident"
-        );
+        assert_eq!(store.pending_notices().await.expect("pending"), 1, "the notice is written with the incident");
 
-        let update = sqlx::query("UPDATE timeline SET actor = 'mallory'")
-            .execute(&store.pool)
-            .await;
+        let update = sqlx::query("UPDATE timeline SET actor = 'mallory'").execute(&store.pool).await;
         assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
-        let delete = sqlx::query("DELETE FROM timeline")
-            .execute(&store.pool)
-            .await;
+        let delete = sqlx::query("DELETE FROM timeline").execute(&store.pool).await;
         assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
     }
 
@@ -953,30 +801,15 @@ mod tests {
         let store = store(dir.path()).await;
         let now = Utc::now();
         let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
-        store
-            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
-            .await
-            .expect("first");
-        let again = store
-            .ingest(&scored("a", 70), &[candidate(70)], decide, now)
-            .await
-            .expect("again");
+        store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("first");
+        let again = store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("again");
         assert_eq!(again, IngestOutcome::Duplicate);
-        let second = store
-            .ingest(&scored("b", 65), &[candidate(65)], decide, now)
-            .await
-            .expect("second");
+        let second = store.ingest(&scored("b", 65), &[candidate(65)], decide, now).await.expect("second");
         assert!(
             matches!(second, IngestOutcome::Stored { ref opened, ref attached, .. } if opened.is_empty() && attached.len() == 1)
         );
         assert_eq!(store.mention_count().await.expect("count"), 2);
-        let incidents = store
-            .incidents(&IncidentFilter {
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .expect("list");
+        let incidents = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0].mentions, 2);
     }

@@ -26,11 +26,7 @@ pub struct Item {
 
 impl Item {
     pub fn new(guid: &str, title: &str, body: &str) -> Item {
-        Item {
-            guid: guid.into(),
-            title: title.into(),
-            body: body.into(),
-        }
+        Item { guid: guid.into(), title: title.into(), body: body.into() }
     }
 }
 
@@ -79,9 +75,7 @@ impl FeedServer {
                 }),
             )
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind feed server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind feed server");
         let addr = listener.local_addr().expect("feed server address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("feed server") });
         FeedServer { addr, state }
@@ -94,14 +88,7 @@ impl FeedServer {
     pub fn set(&self, name: &str, format: Format, items: Vec<Item>) {
         let mut feeds = self.state.feeds.lock().expect("lock");
         let version = feeds.get(name).map_or(1, |f| f.version + 1);
-        feeds.insert(
-            name.to_owned(),
-            Feed {
-                format,
-                items,
-                version,
-            },
-        );
+        feeds.insert(name.to_owned(), Feed { format, items, version });
     }
 
     pub fn push(&self, name: &str, item: Item) {
@@ -112,30 +99,16 @@ impl FeedServer {
     }
 
     pub fn not_modified(&self, name: &str) -> u64 {
-        self.state
-            .not_modified
-            .lock()
-            .expect("lock")
-            .get(name)
-            .copied()
-            .unwrap_or(0)
+        self.state.not_modified.lock().expect("lock").get(name).copied().unwrap_or(0)
     }
 
     pub fn full(&self, name: &str) -> u64 {
-        self.state
-            .full
-            .lock()
-            .expect("lock")
-            .get(name)
-            .copied()
-            .unwrap_or(0)
+        self.state.full.lock().expect("lock").get(name).copied().unwrap_or(0)
     }
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn render(feed: &Feed) -> (String, &'static str) {
@@ -149,12 +122,7 @@ fn render(feed: &Feed) -> (String, &'static str) {
                         .title(Some(item.title.clone()))
                         .description(Some(item.body.clone()))
                         .link(Some(format!("https://news.example/{}", item.guid)))
-                        .guid(Some(
-                            rss::GuidBuilder::default()
-                                .value(item.guid.clone())
-                                .permalink(false)
-                                .build(),
-                        ))
+                        .guid(Some(rss::GuidBuilder::default().value(item.guid.clone()).permalink(false).build()))
                         .pub_date(Some(chrono::Utc::now().to_rfc2822()))
                         .build()
                 })
@@ -201,28 +169,14 @@ async fn serve_feed(
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
     let etag = format!("\"v{}\"", feed.version);
-    let presented = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
+    let presented = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if presented == Some(etag.as_str()) {
-        *state
-            .not_modified
-            .lock()
-            .expect("lock")
-            .entry(name)
-            .or_default() += 1;
+        *state.not_modified.lock().expect("lock").entry(name).or_default() += 1;
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     *state.full.lock().expect("lock").entry(name).or_default() += 1;
     let (body, content_type) = render(&feed);
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::ETAG, etag),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::ETAG, etag)], body).into_response()
 }
 
 /// One request a webhook receiver saw.
@@ -234,11 +188,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -261,12 +211,8 @@ pub struct WebhookReceiver {
 impl WebhookReceiver {
     pub async fn start() -> WebhookReceiver {
         let state = Arc::new(ReceiverState::default());
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
+        let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         let addr = listener.local_addr().expect("receiver address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("receiver") });
         WebhookReceiver { addr, state }
@@ -285,19 +231,11 @@ impl WebhookReceiver {
     }
 }
 
-async fn receive(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     if let Some(status) = *state.failing_with.lock().expect("lock") {
         return status;
     }
-    state
-        .received
-        .lock()
-        .expect("lock")
-        .push(Received { headers, body });
+    state.received.lock().expect("lock").push(Received { headers, body });
     StatusCode::OK
 }
 
@@ -313,32 +251,18 @@ impl SmtpServer {
         let port = free_port();
         let maildir = dir.join("maildir");
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start aiosmtpd (python3 -m pip install aiosmtpd)");
         wait_until(Duration::from_secs(20), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
         })
         .await
         .expect("aiosmtpd listens");
-        SmtpServer {
-            port,
-            dir: maildir,
-            child,
-        }
+        SmtpServer { port, dir: maildir, child }
     }
 
     /// Every message received so far, as raw RFC 5322 text.
@@ -365,11 +289,7 @@ impl Drop for SmtpServer {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free port")
-        .local_addr()
-        .expect("address")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port()
 }
 
 /// Polls `condition` until it holds or `limit` passes. Returns whether it held.
@@ -392,7 +312,5 @@ where
 
 /// Decodes a quoted-printable or plain text body enough to find links and phrases in it.
 pub fn decoded_email(raw: &str) -> String {
-    raw.replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=")
+    raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
 }
