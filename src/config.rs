@@ -62,6 +62,11 @@ pub struct Config {
     pub poll: PollConfig,
     #[serde(default, rename = "feed")]
     pub feeds: Vec<FeedConfig>,
+    /// Brand queries turned into search feeds; expanded into `feeds` when the file loads.
+    #[serde(default, rename = "watch")]
+    pub watches: Vec<WatchConfig>,
+    #[serde(default)]
+    pub sources: SourcesConfig,
     #[serde(default)]
     pub rules: RulesConfig,
     #[serde(default)]
@@ -195,6 +200,91 @@ pub struct FeedConfig {
 
 fn default_weight() -> f64 {
     1.0
+}
+
+/// A brand query watched on several search sources at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    pub name: Spanned<String>,
+    pub query: Spanned<String>,
+    pub sources: Vec<Spanned<String>>,
+    pub interval: Option<HumanDuration>,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub lang: LangSetting,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// Base URL of a public or self-hosted RSSHub, for the `rsshub:` sources.
+    pub rsshub: Option<String>,
+}
+
+/// The web search sources a watch can name, with their RSS endpoints (the query goes in `q`).
+const SEARCH_SOURCES: &[(&str, &str, &[(&str, &str)])] = &[
+    ("google-news", "https://news.google.com/rss/search", &[]),
+    ("bing-news", "https://www.bing.com/news/search", &[("format", "rss")]),
+    ("reddit", "https://www.reddit.com/search.rss", &[("sort", "new")]),
+    ("hackernews", "https://hnrss.org/newest", &[]),
+];
+
+/// RSSHub keyword routes by source name; the keyword is the last path segment.
+const RSSHUB_ROUTES: &[(&str, &[&str])] = &[("weibo", &["weibo", "keyword"]), ("bilibili", &["bilibili", "vsearch"])];
+
+/// The alternatives of a boolean `a OR b OR "c d"` query, for sources that take one keyword.
+fn keywords(query: &str) -> Vec<String> {
+    query.split(" OR ").map(|k| k.trim().trim_matches('"').trim().to_owned()).filter(|k| !k.is_empty()).collect()
+}
+
+/// The feeds (name suffix, URL) one watch source derives from a query.
+pub fn watch_feeds(query: &str, source: &str, rsshub: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    if let Some((name, base, extra)) = SEARCH_SOURCES.iter().find(|(name, ..)| *name == source) {
+        let mut params = vec![("q", query)];
+        params.extend(extra.iter().copied());
+        let url =
+            reqwest::Url::parse_with_params(base, &params).map_err(|e| format!("cannot build {name} url: {e}"))?;
+        return Ok(vec![((*name).to_owned(), url.to_string())]);
+    }
+    let Some(route) = source.strip_prefix("rsshub:") else {
+        let known: Vec<&str> = SEARCH_SOURCES.iter().map(|(n, ..)| *n).collect();
+        return Err(format!(
+            "unknown watch source {source:?}: use one of {}, rsshub:weibo, rsshub:bilibili or rsshub:/any/route/{{q}}",
+            known.join(", ")
+        ));
+    };
+    let base = rsshub.ok_or_else(|| format!("source {source:?} needs [sources] rsshub = \"https://your-rsshub\""))?;
+    let base = reqwest::Url::parse(base).map_err(|e| format!("bad [sources] rsshub url: {e}"))?;
+    let mut feeds = Vec::new();
+    for (index, keyword) in keywords(query).iter().enumerate() {
+        let mut url = base.clone();
+        let suffix = if let Some(template) = route.strip_prefix('/') {
+            let mut segments = url.path_segments_mut().map_err(|_| "the rsshub url cannot take a path".to_owned())?;
+            segments.pop_if_empty();
+            for part in template.split('/').filter(|p| !p.is_empty()) {
+                segments.push(if part == "{q}" { keyword } else { part });
+            }
+            drop(segments);
+            template.split('/').find(|p| !p.is_empty()).unwrap_or("rsshub").to_owned()
+        } else {
+            let (_, path) = RSSHUB_ROUTES.iter().find(|(name, _)| *name == route).ok_or_else(|| {
+                format!(
+                    "RSSHub has no keyword search route known for {route:?}: use rsshub:weibo, rsshub:bilibili, or a \
+                     route template like rsshub:/{route}/search/{{q}}"
+                )
+            })?;
+            let mut segments = url.path_segments_mut().map_err(|_| "the rsshub url cannot take a path".to_owned())?;
+            segments.pop_if_empty().extend(path.iter().copied()).push(keyword);
+            drop(segments);
+            route.to_owned()
+        };
+        feeds.push((format!("{suffix}-{}", index + 1), url.to_string()));
+    }
+    Ok(feeds)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -478,11 +568,13 @@ impl Config {
             let (line, col) = line_col(text, span.start);
             ConfigError::Invalid { path: path.to_owned(), line, col, message }
         };
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             vec![at(span, e.message().trim().to_owned())]
         })?;
-        let errors: Vec<ConfigError> = config.problems().into_iter().map(|(span, message)| at(span, message)).collect();
+        let mut problems = config.expand_watches();
+        problems.extend(config.problems());
+        let errors: Vec<ConfigError> = problems.into_iter().map(|(span, message)| at(span, message)).collect();
         if errors.is_empty() { Ok(config) } else { Err(errors) }
     }
 
@@ -568,6 +660,34 @@ impl Config {
         problems
     }
 
+    /// Adds the search feeds every `[[watch]]` derives (see docs/sources.md); returns the
+    /// sources it could not derive.
+    fn expand_watches(&mut self) -> Vec<(std::ops::Range<usize>, String)> {
+        let mut problems = Vec::new();
+        let mut derived = Vec::new();
+        for watch in &self.watches {
+            for source in &watch.sources {
+                match watch_feeds(watch.query.get_ref(), source.get_ref(), self.sources.rsshub.as_deref()) {
+                    Ok(feeds) => {
+                        for (suffix, url) in feeds {
+                            derived.push(FeedConfig {
+                                name: Spanned::new(source.span(), format!("{}-{suffix}", watch.name.get_ref())),
+                                url: Spanned::new(source.span(), url),
+                                interval: watch.interval,
+                                weight: watch.weight,
+                                lang: watch.lang,
+                                tags: watch.tags.clone(),
+                            });
+                        }
+                    }
+                    Err(message) => problems.push((source.span(), message)),
+                }
+            }
+        }
+        self.feeds.extend(derived);
+        problems
+    }
+
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
         self.feeds.iter().find(|f| f.name.get_ref() == name)
     }
@@ -649,6 +769,43 @@ levels = [{ after = "0m", notify = ["pr", "nobody"] }]
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found.iter().any(|e| e.starts_with("t.toml:4:7: ") && e.contains("ftp")), "{found:?}");
         assert!(found.iter().any(|e| e.starts_with("t.toml:13:43: ") && e.contains("nobody")), "{found:?}");
+    }
+
+    #[test]
+    fn a_watch_derives_encoded_search_feeds_and_one_rsshub_feed_per_keyword() {
+        let text = r#"
+[sources]
+rsshub = "https://rsshub.example.org/"
+
+[[watch]]
+name = "acme"
+query = 'Acme OR 艾克米'
+sources = ["google-news", "reddit", "hackernews", "rsshub:weibo", "rsshub:/zhihu/search/{q}"]
+"#;
+        let config = Config::parse("t.toml", text).expect("valid");
+        let urls: Vec<(&str, &str)> =
+            config.feeds.iter().map(|f| (f.name.get_ref().as_str(), f.url.get_ref().as_str())).collect();
+        assert_eq!(
+            urls,
+            vec![
+                ("acme-google-news", "https://news.google.com/rss/search?q=Acme+OR+%E8%89%BE%E5%85%8B%E7%B1%B3"),
+                ("acme-reddit", "https://www.reddit.com/search.rss?q=Acme+OR+%E8%89%BE%E5%85%8B%E7%B1%B3&sort=new"),
+                ("acme-hackernews", "https://hnrss.org/newest?q=Acme+OR+%E8%89%BE%E5%85%8B%E7%B1%B3"),
+                ("acme-weibo-1", "https://rsshub.example.org/weibo/keyword/Acme"),
+                ("acme-weibo-2", "https://rsshub.example.org/weibo/keyword/%E8%89%BE%E5%85%8B%E7%B1%B3"),
+                ("acme-zhihu-1", "https://rsshub.example.org/zhihu/search/Acme"),
+                ("acme-zhihu-2", "https://rsshub.example.org/zhihu/search/%E8%89%BE%E5%85%8B%E7%B1%B3"),
+            ]
+        );
+    }
+
+    #[test]
+    fn watch_sources_that_cannot_be_derived_are_located() {
+        let text = "[[watch]]\nname = \"a\"\nquery = \"Acme\"\nsources = [\"rsshub:weibo\", \"myspace\"]\n";
+        let found = errors(text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("t.toml:4:12: ") && found[0].contains("[sources] rsshub"), "{found:?}");
+        assert!(found[1].starts_with("t.toml:4:28: ") && found[1].contains("unknown watch source"), "{found:?}");
     }
 
     #[test]

@@ -90,6 +90,10 @@ enum IncidentCommand {
     Show {
         id: i64,
     },
+    /// Check the timeline's hash chain; exit 1 naming the first altered event.
+    Verify {
+        id: i64,
+    },
     /// Acknowledge: stops escalation.
     Ack {
         id: i64,
@@ -359,6 +363,23 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
             let output = serde_json::json!({ "incident": incident, "timeline": events, "timeline_verified": verified });
             println!("{}", serde_json::to_string_pretty(&output).map_err(internal)?);
             return Ok(());
+        }
+        IncidentCommand::Verify { id } => {
+            store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
+            let events = store.timeline(id).await.map_err(internal)?;
+            return match timeline::verify(&events) {
+                Ok(()) => {
+                    println!("incident {id}: {} timeline events, hash chain intact", events.len());
+                    Ok(())
+                }
+                Err(broken) => Err(user(anyhow!(
+                    "incident {id}: the timeline was altered at event {} ({} at {} by {})",
+                    broken.id,
+                    broken.kind,
+                    broken.at.to_rfc3339(),
+                    broken.actor
+                ))),
+            };
         }
         IncidentCommand::Ack { id } => (id, Action::Acknowledge),
         IncidentCommand::Resolve { id } => (id, Action::Resolve),

@@ -98,3 +98,68 @@ fn config_examples_in_the_docs_parse() {
     }
     assert!(checked >= 1, "the README shows a config example");
 }
+
+/// Someone with write access to the database file drops the append-only trigger and edits
+/// an event: `tocsin incident verify` notices and names the event.
+#[tokio::test]
+async fn verify_finds_an_edited_timeline_event() {
+    use tocsin::analyze::{RuleSet, analyze};
+    use tocsin::incident::Level;
+    use tocsin::incident::escalation::Policy;
+    use tocsin::incident::grouping::{self, Candidate};
+    use tocsin::ingest::Mention;
+    use tocsin::store::{SqliteStore, Store};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://t.db\"\n").expect("write");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqliteStore::connect(&url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let now = chrono::Utc::now();
+    let mention = Mention {
+        feed: "news".into(),
+        guid: "1".into(),
+        title: "Acme yogurt food poisoning".into(),
+        body: String::new(),
+        author: None,
+        url: None,
+        published: None,
+        fetched_at: now,
+        lang: None,
+    };
+    let scored = analyze(&RuleSet::bundled(), mention);
+    let candidate = Candidate {
+        group_key: "rule:food-safety".into(),
+        rule: "food-safety".into(),
+        title: "Food safety".into(),
+        score: 70,
+        level: Level::High,
+        why: serde_json::json!({}),
+        policy: Policy {
+            name: "none".into(),
+            levels: Vec::new(),
+            repeat_every_secs: None,
+            max_repeats: 0,
+            group_wait_secs: 0,
+            ack_timeout_secs: None,
+            fallback: None,
+        },
+        mention_at: now,
+    };
+    store.ingest(&scored, &[candidate], |c, live| grouping::decide(c, live, 60, now), now).await.expect("ingest");
+    let out = tocsin(dir.path(), &["incident", "ack", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = tocsin(dir.path(), &["incident", "verify", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 timeline events, hash chain intact"), "{}", text(&out.stdout));
+
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
+    sqlx::query("DROP TRIGGER timeline_refuses_update").execute(&pool).await.expect("drop trigger");
+    sqlx::query("UPDATE timeline SET actor = 'someone-else' WHERE kind = 'acknowledged'")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    let out = tocsin(dir.path(), &["incident", "verify", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("altered at event 2 (acknowledged"), "{}", text(&out.stderr));
+}

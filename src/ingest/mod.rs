@@ -1,5 +1,6 @@
 //! Ingest: fetch feeds over HTTP, decode them, parse them into [`Mention`]s and poll on a schedule.
 
+pub mod dedup;
 pub mod fetch;
 pub mod parse;
 pub mod poller;

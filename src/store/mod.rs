@@ -63,6 +63,8 @@ pub enum IngestOutcome {
     Duplicate,
     Stored {
         mention_id: i64,
+        /// The first mention of the same story (near-duplicate cluster); its own id if none.
+        cluster_id: i64,
         opened: Vec<i64>,
         attached: Vec<i64>,
     },

@@ -209,6 +209,52 @@ async fn attach(
     Ok(())
 }
 
+/// How far back, and how many mentions per rule, a new mention is compared with to find
+/// the story it repeats. Only mentions that matched a rule are clustered: novelty matters
+/// for risk, and the bound keeps each insert cheap.
+const CLUSTER_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
+const CLUSTER_CANDIDATES: i64 = 500;
+
+/// Records the mention's MinHash signature and gives it the cluster of the most similar
+/// recent mention of the same rules that is the same story, or its own id.
+async fn assign_cluster(
+    tx: &mut Transaction<'static, Sqlite>,
+    mention_id: i64,
+    scored: &Scored,
+) -> Result<i64, StoreError> {
+    use crate::ingest::dedup;
+    let signature = dedup::signature(&scored.mention.title, &scored.mention.body);
+    let mut best: Option<(f64, i64)> = None;
+    for found in &scored.matches {
+        let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT m.signature, m.cluster_id FROM mentions m JOIN rule_matches rm ON rm.mention_id = m.id \
+             WHERE rm.rule = ? AND m.id <> ? AND m.fetched_at >= ? AND m.signature IS NOT NULL \
+             ORDER BY m.id DESC LIMIT ?",
+        )
+        .bind(&found.rule)
+        .bind(mention_id)
+        .bind(ts(scored.mention.fetched_at - CLUSTER_LOOKBACK))
+        .bind(CLUSTER_CANDIDATES)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (stored, cluster) in rows {
+            let Some(other) = dedup::from_bytes(&stored) else { continue };
+            let similarity = dedup::similarity(&signature, &other);
+            if dedup::is_same_story(&signature, &other) && best.is_none_or(|(s, _)| similarity > s) {
+                best = Some((similarity, cluster));
+            }
+        }
+    }
+    let cluster_id = best.map_or(mention_id, |(_, cluster)| cluster);
+    sqlx::query("UPDATE mentions SET signature = ?, cluster_id = ? WHERE id = ?")
+        .bind(dedup::to_bytes(&signature))
+        .bind(cluster_id)
+        .bind(mention_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(cluster_id)
+}
+
 fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
     serde_json::json!({
         "mention_ids": [mention_id],
@@ -347,6 +393,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let cluster_id = assign_cluster(&mut tx, mention_id, scored).await?;
 
         let (mut opened, mut attached) = (Vec::new(), Vec::new());
         for candidate in candidates {
@@ -435,7 +482,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().await?;
-        Ok(IngestOutcome::Stored { mention_id, opened, attached })
+        Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -793,6 +840,61 @@ mod tests {
         assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
         let delete = sqlx::query("DELETE FROM timeline").execute(&store.pool).await;
         assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
+    }
+
+    #[tokio::test]
+    async fn a_syndicated_copy_joins_the_first_story_s_cluster_and_a_new_story_starts_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
+        let story = "Several parents report vomiting and fever after their children ate Acme strawberry yogurt \
+                     bought last week. The county health department is collecting samples from stores.";
+        let with_text = |guid: &str, title: &str, body: &str| {
+            let mut s = scored(guid, 70);
+            s.mention.title = title.into();
+            s.mention.body = body.into();
+            s
+        };
+        let cluster = |outcome: IngestOutcome| match outcome {
+            IngestOutcome::Stored { cluster_id, mention_id, .. } => (mention_id, cluster_id),
+            IngestOutcome::Duplicate => panic!("stored"),
+        };
+        let first = cluster(
+            store
+                .ingest(&with_text("a", "Acme yogurt made kids sick", story), &[candidate(70)], decide, now)
+                .await
+                .expect("a"),
+        );
+        assert_eq!(first.0, first.1, "the first of a story is its own cluster");
+        let copy = cluster(
+            store
+                .ingest(
+                    &with_text(
+                        "b",
+                        "Acme yogurt made kids sick - Herald",
+                        &format!("{story} Read more at the Herald."),
+                    ),
+                    &[candidate(70)],
+                    decide,
+                    now,
+                )
+                .await
+                .expect("b"),
+        );
+        assert_eq!(copy.1, first.0, "the syndicated copy joins the first story");
+        let other = cluster(
+            store
+                .ingest(
+                    &with_text("c", "Acme recalls strollers", "A faulty brake led Acme to recall 20,000 strollers."),
+                    &[candidate(70)],
+                    decide,
+                    now,
+                )
+                .await
+                .expect("c"),
+        );
+        assert_eq!(other.1, other.0, "another story starts its own cluster");
     }
 
     #[tokio::test]
