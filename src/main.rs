@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// Work with one feed.
+    Feed {
+        #[command(subcommand)]
+        command: FeedCommand,
+    },
     /// Per-feed health: last success, last error, consecutive failures, next poll, items seen.
     Feeds,
     /// Apply database migrations.
@@ -77,6 +82,13 @@ enum Command {
         #[arg(long, default_value = "tocsin-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum FeedCommand {
+    /// Parse a feed file or URL as the poller would (same fetch, charset and recovery) and
+    /// print what it makes of it as JSON.
+    Parse { file_or_url: String },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +172,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Score { text, lines } => score(&cli.config, text, lines),
         Command::Incident { command } => incident(&cli.config, command).await,
         Command::Feeds => feeds(&cli.config).await,
+        Command::Feed { command: FeedCommand::Parse { file_or_url } } => feed_parse(&cli.config, &file_or_url).await,
         Command::Migrate => {
             let config = load_config(&cli.config)?;
             let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
@@ -412,5 +425,31 @@ async fn feeds(config_path: &Path) -> Result<(), Failure> {
             state.last_error.as_deref().unwrap_or("-")
         );
     }
+    Ok(())
+}
+
+async fn feed_parse(config_path: &Path, file_or_url: &str) -> Result<(), Failure> {
+    use tocsin::ingest::fetch::{self, FetchLimits, FetchOutcome, Validators};
+    use tocsin::ingest::parse;
+    let now = Utc::now();
+    let report = if file_or_url.starts_with("http://") || file_or_url.starts_with("https://") {
+        let poll = optional_config(config_path)?.map(|c| c.poll).unwrap_or_default();
+        let limits =
+            FetchLimits { timeout: poll.timeout.0, max_bytes: poll.max_bytes.0, max_redirects: poll.max_redirects };
+        fetch::install_crypto_provider();
+        let client = fetch::build_client(&daemon::user_agent(), &limits).map_err(internal)?;
+        match fetch::fetch(&client, file_or_url, &Validators::default(), &limits).await.map_err(user)? {
+            FetchOutcome::Fetched { body, content_type, final_url, .. } => {
+                parse::parse_report(&body, content_type.as_deref(), Some(&final_url), now).map_err(user)?
+            }
+            FetchOutcome::NotModified => {
+                return Err(user(anyhow!("the server answered 304 Not Modified to a plain GET")));
+            }
+        }
+    } else {
+        let bytes = std::fs::read(file_or_url).with_context(|| format!("cannot read {file_or_url}")).map_err(user)?;
+        parse::parse_report(&bytes, None, None, now).map_err(user)?
+    };
+    println!("{}", serde_json::to_string_pretty(&report).map_err(internal)?);
     Ok(())
 }

@@ -163,3 +163,31 @@ async fn verify_finds_an_edited_timeline_event() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("altered at event 2 (acknowledged"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn feed_parse_prints_every_item_field_and_refuses_a_web_page_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rss = "<?xml version=\"1.0\" encoding=\"gb2312\"?><rss version=\"2.0\"><channel><title>\u{827e}\u{514b}\u{7c73}</title>\
+               <link>https://forum.example/</link><language>zh-cn</language><item><title>Stray & ampersand</title>\
+               <link>/t/1</link><description>&lt;b&gt;bold&lt;/b&gt; text&nbsp;here</description>\
+               <pubDate>Tue, 24 Nov 2026 08:00:00 +0800</pubDate></item></channel></rss>";
+    let (bytes, _, _) = encoding_rs::GBK.encode(rss);
+    std::fs::write(dir.path().join("feed.xml"), &bytes).expect("write");
+    let out = tocsin(dir.path(), &["feed", "parse", "feed.xml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["title"], "\u{827e}\u{514b}\u{7c73}", "decoded from GB2312");
+    assert_eq!(json["language"], "zh-cn");
+    assert!(json["problems"].as_array().is_some_and(|p| !p.is_empty()), "the stray & is reported: {json}");
+    let item = &json["items"][0];
+    for key in ["id", "title", "link", "summary", "content", "author", "published", "updated", "language"] {
+        assert!(item.get(key).is_some(), "item has {key}: {item}");
+    }
+    assert_eq!(item["title"], "Stray & ampersand");
+    assert_eq!(item["published"], "2026-11-24T00:00:00Z");
+
+    std::fs::write(dir.path().join("page.html"), "<!DOCTYPE html><html><body>Log in</body></html>").expect("write");
+    let out = tocsin(dir.path(), &["feed", "parse", "page.html"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a feed: got an HTML page"), "{}", text(&out.stderr));
+}
