@@ -410,6 +410,10 @@ async fn feeds(config_path: &Path) -> Result<(), Failure> {
     let config = load_config(config_path)?;
     let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
     store.migrate().await.map_err(internal)?;
+    // Feeds configured since the daemon last started are listed too, as never polled.
+    let configured: Vec<(String, String)> =
+        config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.url.get_ref().clone())).collect();
+    store.sync_feeds(&configured).await.map_err(internal)?;
     let states = store.feed_states().await.map_err(internal)?;
     let time =
         |t: Option<chrono::DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());

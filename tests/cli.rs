@@ -191,3 +191,20 @@ fn feed_parse_prints_every_item_field_and_refuses_a_web_page_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not a feed: got an HTML page"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn feeds_lists_configured_and_watch_derived_feeds_with_their_health() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("tocsin.toml"),
+        "[store]\nurl = \"sqlite://t.db\"\n[[feed]]\nname = \"forum\"\nurl = \"https://forum.example/feed\"\n\
+         [[watch]]\nname = \"acme\"\nquery = \"Acme\"\nsources = [\"hackernews\"]\n",
+    )
+    .expect("write");
+    let out = tocsin(dir.path(), &["feeds"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(listing.lines().next().is_some_and(|h| h.contains("last success") && h.contains("next poll")), "{listing}");
+    assert!(listing.lines().any(|l| l.starts_with("forum ") && l.contains(" 0 ")), "{listing}");
+    assert!(listing.lines().any(|l| l.starts_with("acme-hackernews ")), "{listing}");
+}
