@@ -225,8 +225,12 @@ pub struct SourcesConfig {
     pub rsshub: Option<String>,
 }
 
-/// The web search sources a watch can name, with their RSS endpoints (the query goes in `q`).
-const SEARCH_SOURCES: &[(&str, &str, &[(&str, &str)])] = &[
+/// A web search source: its name in `[[watch]] sources`, its RSS endpoint, and the fixed
+/// query parameters beside `q`.
+type SearchSource = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+/// The web search sources a watch can name (the query goes in `q`).
+const SEARCH_SOURCES: &[SearchSource] = &[
     ("google-news", "https://news.google.com/rss/search", &[]),
     ("bing-news", "https://www.bing.com/news/search", &[("format", "rss")]),
     ("reddit", "https://www.reddit.com/search.rss", &[("sort", "new")]),

@@ -100,15 +100,7 @@ impl<S: Store> Pipeline<S> {
             .filter_map(|found| {
                 let rule = rules.rule(&found.rule)?;
                 let policy =
-                    self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(|| Policy {
-                        name: "none".into(),
-                        levels: Vec::new(),
-                        repeat_every_secs: None,
-                        max_repeats: 0,
-                        group_wait_secs: 0,
-                        ack_timeout_secs: None,
-                        fallback: None,
-                    });
+                    self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
                 let title: String =
                     format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
                 Some(Candidate {

@@ -135,15 +135,7 @@ async fn verify_finds_an_edited_timeline_event() {
         score: 70,
         level: Level::High,
         why: serde_json::json!({}),
-        policy: Policy {
-            name: "none".into(),
-            levels: Vec::new(),
-            repeat_every_secs: None,
-            max_repeats: 0,
-            group_wait_secs: 0,
-            ack_timeout_secs: None,
-            fallback: None,
-        },
+        policy: Policy::none(),
         mention_at: now,
     };
     store.ingest(&scored, &[candidate], |c, live| grouping::decide(c, live, 60, now), now).await.expect("ingest");

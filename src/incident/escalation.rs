@@ -74,6 +74,20 @@ pub struct Fired {
 }
 
 impl Policy {
+    /// The policy of a rule with no escalation configured: the incident opens and is shown,
+    /// nobody is notified.
+    pub fn none() -> Policy {
+        Policy {
+            name: "none".into(),
+            levels: Vec::new(),
+            repeat_every_secs: None,
+            max_repeats: 0,
+            group_wait_secs: 0,
+            ack_timeout_secs: None,
+            fallback: None,
+        }
+    }
+
     /// The state of a freshly opened (or reopened) incident: the first level is due after
     /// its `after`, but never before `group_wait` has gathered the burst.
     pub fn start(&self, opened_at: DateTime<Utc>) -> EscalationState {
