@@ -22,7 +22,7 @@ use chrono::{TimeZone, Utc};
 use tocsin::ingest::parse::{FeedReport, ParseError, html_to_text, parse_report};
 
 /// The number of files that passed when this was last raised; it only goes up.
-const FLOOR: usize = 0;
+const FLOOR: usize = 898;
 
 /// The overall share of applicable files that must pass.
 const MIN_PASS_RATE: f64 = 0.90;
@@ -57,7 +57,15 @@ fn feedparser_conformance() {
         let meta = Meta::read(&bytes);
         let fetched_at = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).single().expect("valid time");
         // Parsed whether or not its expectation maps: no document may panic the parser.
-        let result = parse_report(&bytes, meta.content_type.as_deref(), meta.content_location.as_deref(), fetched_at);
+        // feedparser's harness serves its `http_*` documents from a local server; the others
+        // it reads as files, with no base to resolve relative links against.
+        let served_from = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.starts_with("http_"))
+            .map(|_| format!("http://127.0.0.1:8097/{}", path.strip_prefix(&root).unwrap_or(path).display()));
+        let base = meta.content_location.clone().or(served_from);
+        let result = parse_report(&bytes, meta.content_type.as_deref(), base.as_deref(), fetched_at);
         let Some(expect) = meta.expect.as_deref() else {
             tally.skipped += 1;
             continue;
@@ -277,7 +285,13 @@ fn same_encoding(ours: &str, expected: &str) -> bool {
     if ["utf-16", "utf-32"].contains(&expected_l.as_str()) && ours_l.starts_with(&expected_l) {
         return true;
     }
-    match (encoding_rs::Encoding::for_label(ours.as_bytes()), encoding_rs::Encoding::for_label(expected.as_bytes())) {
+    // GBK and GB18030 decode identically (WHATWG's GBK decoder is the GB18030 decoder);
+    // feedparser names gb2312 documents gb18030, WHATWG names them GBK.
+    let decoder = |label: &str| {
+        encoding_rs::Encoding::for_label(label.as_bytes())
+            .map(|e| if e == encoding_rs::GB18030 { encoding_rs::GBK } else { e })
+    };
+    match (decoder(ours), decoder(expected)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
@@ -390,7 +404,8 @@ impl Field {
                 };
                 match field {
                     EntryField::Title => same_text(item.title.as_deref(), expected),
-                    EntryField::Summary => same_text(item.summary.as_deref(), expected),
+                    // feedparser fills an entry's summary from its content when it has none.
+                    EntryField::Summary => same_text(item.summary.as_deref().or(item.content.as_deref()), expected),
                     EntryField::Content => same_text(item.content.as_deref(), expected),
                     EntryField::Link => exact(item.link.as_deref()),
                     EntryField::Id => exact(Some(&item.id)),

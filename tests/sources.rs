@@ -18,8 +18,8 @@ fn each_watch_source_format_parses_and_its_crisis_item_matches_a_rule() {
     ];
     for (file, title, rule) in expected {
         let bytes = std::fs::read(dir.join(file)).expect("sample");
-        let parsed = parse_feed("watch", &bytes, None, None, chrono::Utc::now())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let parsed =
+            parse_feed("watch", &bytes, None, None, chrono::Utc::now()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(parsed.items.len(), 1, "{file}");
         let mention = parsed.items[0].clone();
         assert_eq!(mention.title, title, "{file}");

@@ -1,13 +1,16 @@
 //! Matching every rule against a mention in one pass per field.
 //!
-//! All literal terms of all rules, list entries included, go into one Aho-Corasick
-//! automaton, deduplicated by their folded text. The search is overlapping with
-//! `MatchKind::Standard`: leftmost-longest would let `acme recall` hide `acme` at the same
-//! spot, and a rule that only asks for `acme` would then miss its hit. Word boundaries are
-//! checked per hit afterwards, because the automaton can't know them. Regexes go into one
-//! `RegexSet`. Only rules that some hit touches are evaluated (plus rules that are true
-//! with no hits at all, like `NOT spam`), so the cost follows the text and its hits rather
-//! than the number of rules.
+//! All literal terms of all rules, list entries and `EXCEPT` terms included, go into one
+//! Aho-Corasick automaton, deduplicated by their folded text. The search is overlapping
+//! with `MatchKind::Standard`: leftmost-longest would let `acme recall` hide `acme` at the
+//! same spot, and a rule that only asks for `acme` would then miss its hit. Word
+//! boundaries are checked per hit afterwards, because the automaton can't know them.
+//! Regexes go into one `RegexSet`. Only rules that some hit touches are evaluated (plus
+//! rules that are true with no hits at all, like `NOT spam`), so the cost follows the text
+//! and its hits rather than the number of rules.
+//!
+//! `EXCEPT` drops a hit that lies inside a hit of an excepted term; `NEAR/n` compares the
+//! token positions of hits (see [`token_starts`]).
 
 use std::collections::HashMap;
 
@@ -15,8 +18,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet};
 use serde::Serialize;
 
-use super::query::{Field, Query, TermKind, compile_regex};
-use super::text::{Folded, fold_term, is_word_char};
+use super::query::{Field, Query, Term, TermKind, compile_regex};
+use super::text::{Folded, fold_term, is_word_char, token_starts};
 
 /// Where one term of a matching rule was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,15 +51,23 @@ pub struct Literal {
     pub text: String,
     /// `recall*`: the hit may run on to the end of the word.
     pub prefix: bool,
+    /// Longer terms a hit must not lie inside (`成功 -郑成功` in a list).
+    pub except: Vec<String>,
 }
 
 impl Literal {
     pub fn word(text: &str) -> Self {
-        Literal { written: text.to_string(), text: text.to_string(), prefix: false }
+        Literal { written: text.to_string(), text: text.to_string(), prefix: false, except: Vec::new() }
     }
 
     pub fn prefix(stem: &str) -> Self {
-        Literal { written: format!("{stem}*"), text: stem.to_string(), prefix: true }
+        Literal { written: format!("{stem}*"), text: stem.to_string(), prefix: true, except: Vec::new() }
+    }
+
+    /// The same literal, whose hits inside a hit of one of `except` don't count.
+    pub fn except(mut self, except: Vec<String>) -> Self {
+        self.except = except;
+        self
     }
 }
 
@@ -69,11 +80,16 @@ enum AtomKey {
     Regex(usize),
 }
 
+/// An atom's key and whether it is a prefix term.
+type Excepted = (AtomKey, bool);
+
 #[derive(Debug)]
 struct Atom {
     key: AtomKey,
     written: String,
     prefix: bool,
+    /// A hit inside a hit of one of these doesn't count.
+    except: Vec<Excepted>,
 }
 
 #[derive(Debug)]
@@ -85,6 +101,7 @@ struct Leaf {
 #[derive(Debug)]
 enum Expr {
     Leaf(usize),
+    Near { left: Box<Expr>, right: Box<Expr>, distance: usize },
     Not(Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -101,7 +118,37 @@ struct RawHit {
     right_ok: bool,
 }
 
-type Hits = HashMap<(Field, AtomKey), Vec<RawHit>>;
+impl RawHit {
+    /// The hit as a term with this prefix-ness counts it, or `None` if it doesn't.
+    fn counted(&self, prefix: bool) -> Option<(usize, usize)> {
+        if prefix {
+            Some((self.start, self.word_end))
+        } else if self.right_ok {
+            Some((self.start, self.end))
+        } else {
+            None
+        }
+    }
+}
+
+/// The hits of one mention, and where its tokens start (only when some rule has NEAR).
+#[derive(Default)]
+struct Found {
+    hits: HashMap<(Field, AtomKey), Vec<RawHit>>,
+    tokens: HashMap<Field, Vec<usize>>,
+}
+
+/// A hit of one side of a NEAR: its span in bytes and in tokens, and the term hits in it.
+#[derive(Debug, Clone)]
+struct Placed {
+    first_token: usize,
+    last_token: usize,
+    parts: Vec<TermHit>,
+}
+
+/// The most hits one NEAR passes up to an enclosing NEAR; beyond it a hostile text could
+/// make the pairs grow quadratically.
+const MAX_PLACED: usize = 4096;
 
 /// Compiled queries of a rule set.
 #[derive(Debug)]
@@ -117,6 +164,7 @@ pub struct Matcher {
     always: Vec<usize>,
     scan_author: bool,
     scan_source: bool,
+    has_near: bool,
 }
 
 /// Why a matcher could not be built; the rule loader has already rejected bad queries and
@@ -163,9 +211,10 @@ impl Matcher {
             always: Vec::new(),
             scan_author: builder.fields_used.contains(&Field::Author),
             scan_source: builder.fields_used.contains(&Field::Source),
+            has_near: builder.has_near,
         };
-        let no_hits = Hits::new();
-        matcher.always = (0..matcher.exprs.len()).filter(|&i| matcher.eval(&matcher.exprs[i], &no_hits)).collect();
+        let nothing = Found::default();
+        matcher.always = (0..matcher.exprs.len()).filter(|&i| matcher.eval(&matcher.exprs[i], &nothing)).collect();
         Ok(matcher)
     }
 
@@ -180,14 +229,14 @@ impl Matcher {
 
     /// Indices of the rules whose query is true, in rule order, with their hits.
     pub fn scan(&self, texts: &FieldTexts<'_>) -> Vec<(usize, Vec<TermHit>)> {
-        let mut hits = Hits::new();
+        let mut found = Found::default();
         for &(field, text) in texts {
             if self.needs(field) && !text.is_empty() {
-                self.scan_field(field, text, &mut hits);
+                self.scan_field(field, text, &mut found);
             }
         }
         let mut candidates = self.always.clone();
-        for (_, key) in hits.keys() {
+        for (_, key) in found.hits.keys() {
             if let Some(rules) = self.rules_by_key.get(key) {
                 candidates.extend(rules);
             }
@@ -196,10 +245,10 @@ impl Matcher {
         candidates.dedup();
         candidates
             .into_iter()
-            .filter(|&i| self.eval(&self.exprs[i], &hits))
+            .filter(|&i| self.eval(&self.exprs[i], &found))
             .map(|i| {
                 let mut terms = Vec::new();
-                self.collect(&self.exprs[i], &hits, &mut terms);
+                self.collect(&self.exprs[i], &found, &mut terms);
                 terms.sort_by(|a, b| (a.field, a.start, a.end, &a.term).cmp(&(b.field, b.start, b.end, &b.term)));
                 terms.dedup();
                 (i, terms)
@@ -207,7 +256,10 @@ impl Matcher {
             .collect()
     }
 
-    fn scan_field(&self, field: Field, text: &str, hits: &mut Hits) {
+    fn scan_field(&self, field: Field, text: &str, found: &mut Found) {
+        if self.has_near {
+            found.tokens.insert(field, token_starts(text));
+        }
         if let Some(automaton) = &self.automaton {
             let folded = Folded::new(text);
             for m in automaton.find_overlapping_iter(folded.text.as_str()) {
@@ -225,7 +277,7 @@ impl Matcher {
                 let right_ok = !last_is_word || word_end == m.end();
                 let (start, end) = folded.to_original(m.start(), m.end());
                 let (_, word_end) = folded.to_original(m.start(), word_end);
-                hits.entry((field, AtomKey::Pattern(pattern))).or_default().push(RawHit {
+                found.hits.entry((field, AtomKey::Pattern(pattern))).or_default().push(RawHit {
                     start,
                     end,
                     word_end,
@@ -238,13 +290,13 @@ impl Matcher {
                 let Some(regex) = self.regexes.get(index) else {
                     continue;
                 };
-                let found = regex.find_iter(text).filter(|m| !m.is_empty()).map(|m| RawHit {
+                let hits = regex.find_iter(text).filter(|m| !m.is_empty()).map(|m| RawHit {
                     start: m.start(),
                     end: m.end(),
                     word_end: m.end(),
                     right_ok: true,
                 });
-                hits.entry((field, AtomKey::Regex(index))).or_default().extend(found);
+                found.hits.entry((field, AtomKey::Regex(index))).or_default().extend(hits);
             }
         }
     }
@@ -259,27 +311,94 @@ impl Matcher {
         }
     }
 
-    fn atom_hits<'h>(atom: &'h Atom, field: Field, hits: &'h Hits) -> impl Iterator<Item = &'h RawHit> + 'h {
-        hits.get(&(field, atom.key)).into_iter().flatten().filter(move |h| atom.prefix || h.right_ok)
+    /// The counted hits of an atom in a field, as (start, end) in the original text.
+    fn atom_hits<'h>(atom: &'h Atom, field: Field, found: &'h Found) -> impl Iterator<Item = (usize, usize)> + 'h {
+        found.hits.get(&(field, atom.key)).into_iter().flatten().filter_map(move |h| {
+            let (start, end) = h.counted(atom.prefix)?;
+            let inside = atom.except.iter().any(|&(key, prefix)| {
+                found
+                    .hits
+                    .get(&(field, key))
+                    .into_iter()
+                    .flatten()
+                    .any(|e| e.counted(prefix).is_some_and(|(e_start, e_end)| e_start <= start && end <= e_end))
+            });
+            (!inside).then_some((start, end))
+        })
     }
 
-    fn leaf_true(&self, leaf: &Leaf, hits: &Hits) -> bool {
+    fn leaf_true(&self, leaf: &Leaf, found: &Found) -> bool {
         Self::fields(leaf)
             .iter()
-            .any(|&field| leaf.atoms.iter().any(|atom| Self::atom_hits(atom, field, hits).next().is_some()))
+            .any(|&field| leaf.atoms.iter().any(|atom| Self::atom_hits(atom, field, found).next().is_some()))
     }
 
-    fn eval(&self, expr: &Expr, hits: &Hits) -> bool {
+    fn eval(&self, expr: &Expr, found: &Found) -> bool {
         match expr {
-            Expr::Leaf(i) => self.leaves.get(*i).is_some_and(|l| self.leaf_true(l, hits)),
-            Expr::Not(e) => !self.eval(e, hits),
-            Expr::And(es) => es.iter().all(|e| self.eval(e, hits)),
-            Expr::Or(es) => es.iter().any(|e| self.eval(e, hits)),
+            Expr::Leaf(i) => self.leaves.get(*i).is_some_and(|l| self.leaf_true(l, found)),
+            Expr::Near { .. } => Field::ALL.iter().any(|&field| !self.placed(expr, field, found).is_empty()),
+            Expr::Not(e) => !self.eval(e, found),
+            Expr::And(es) => es.iter().all(|e| self.eval(e, found)),
+            Expr::Or(es) => es.iter().any(|e| self.eval(e, found)),
+        }
+    }
+
+    /// The hits of a side of a NEAR in one field, with token positions.
+    fn placed(&self, expr: &Expr, field: Field, found: &Found) -> Vec<Placed> {
+        let Some(tokens) = found.tokens.get(&field) else {
+            return Vec::new();
+        };
+        match expr {
+            Expr::Leaf(i) => {
+                let Some(leaf) = self.leaves.get(*i).filter(|l| Self::fields(l).contains(&field)) else {
+                    return Vec::new();
+                };
+                let mut out = Vec::new();
+                for atom in &leaf.atoms {
+                    out.extend(Self::atom_hits(atom, field, found).map(|(start, end)| {
+                        let first_token = tokens.partition_point(|&t| t <= start).saturating_sub(1);
+                        let last_token = tokens.partition_point(|&t| t < end).saturating_sub(1).max(first_token);
+                        Placed {
+                            first_token,
+                            last_token,
+                            parts: vec![TermHit { term: atom.written.clone(), field, start, end }],
+                        }
+                    }));
+                }
+                out
+            }
+            Expr::Or(es) => es.iter().flat_map(|e| self.placed(e, field, found)).collect(),
+            Expr::Near { left, right, distance } => {
+                let (left, right) = (self.placed(left, field, found), self.placed(right, field, found));
+                let mut out = Vec::new();
+                for a in &left {
+                    for b in &right {
+                        let after = b.first_token as i64 - a.last_token as i64;
+                        let before = a.first_token as i64 - b.last_token as i64;
+                        if after.max(before) - 1 > *distance as i64 {
+                            continue;
+                        }
+                        let mut parts = a.parts.clone();
+                        parts.extend(b.parts.iter().cloned());
+                        out.push(Placed {
+                            first_token: a.first_token.min(b.first_token),
+                            last_token: a.last_token.max(b.last_token),
+                            parts,
+                        });
+                        if out.len() >= MAX_PLACED {
+                            return out;
+                        }
+                    }
+                }
+                out
+            }
+            // The parser allows only terms, ORs and NEARs on a side of a NEAR.
+            Expr::Not(_) | Expr::And(_) => Vec::new(),
         }
     }
 
     /// Gathers the hits of the parts of a true expression that made it true.
-    fn collect(&self, expr: &Expr, hits: &Hits, out: &mut Vec<TermHit>) {
+    fn collect(&self, expr: &Expr, found: &Found, out: &mut Vec<TermHit>) {
         match expr {
             Expr::Leaf(i) => {
                 let Some(leaf) = self.leaves.get(*i) else {
@@ -287,18 +406,23 @@ impl Matcher {
                 };
                 for &field in Self::fields(leaf) {
                     for atom in &leaf.atoms {
-                        out.extend(Self::atom_hits(atom, field, hits).map(|h| TermHit {
+                        out.extend(Self::atom_hits(atom, field, found).map(|(start, end)| TermHit {
                             term: atom.written.clone(),
                             field,
-                            start: h.start,
-                            end: if atom.prefix { h.word_end } else { h.end },
+                            start,
+                            end,
                         }));
                     }
                 }
             }
+            Expr::Near { .. } => {
+                for field in Field::ALL {
+                    out.extend(self.placed(expr, field, found).into_iter().flat_map(|p| p.parts));
+                }
+            }
             Expr::Not(_) => {}
-            Expr::And(es) => es.iter().for_each(|e| self.collect(e, hits, out)),
-            Expr::Or(es) => es.iter().filter(|e| self.eval(e, hits)).for_each(|e| self.collect(e, hits, out)),
+            Expr::And(es) => es.iter().for_each(|e| self.collect(e, found, out)),
+            Expr::Or(es) => es.iter().filter(|e| self.eval(e, found)).for_each(|e| self.collect(e, found, out)),
         }
     }
 }
@@ -314,6 +438,7 @@ struct Builder {
     leaves: Vec<Leaf>,
     rules_by_key: HashMap<AtomKey, Vec<usize>>,
     fields_used: Vec<Field>,
+    has_near: bool,
 }
 
 impl Builder {
@@ -322,42 +447,56 @@ impl Builder {
             Query::Not(q) => Expr::Not(Box::new(self.expr(q, rule, lists))),
             Query::And(qs) => Expr::And(qs.iter().map(|q| self.expr(q, rule, lists)).collect()),
             Query::Or(qs) => Expr::Or(qs.iter().map(|q| self.expr(q, rule, lists)).collect()),
-            Query::Term(term) => {
-                let mut atoms = Vec::new();
-                match &term.kind {
-                    TermKind::Word(w) | TermKind::Phrase(w) => {
-                        atoms.extend(self.literal(&Literal::word(w)));
-                    }
-                    TermKind::Prefix(stem) => atoms.extend(self.literal(&Literal::prefix(stem))),
-                    TermKind::List(name) => {
-                        for literal in lists.get(name).into_iter().flatten() {
-                            atoms.extend(self.literal(literal));
-                        }
-                    }
-                    TermKind::Regex { pattern, case_insensitive } => {
-                        atoms.extend(self.regex(pattern, *case_insensitive, &term.to_string()))
-                    }
+            Query::Near { left, right, distance } => {
+                self.has_near = true;
+                Expr::Near {
+                    left: Box::new(self.expr(left, rule, lists)),
+                    right: Box::new(self.expr(right, rule, lists)),
+                    distance: *distance,
                 }
-                for atom in &atoms {
-                    let rules = self.rules_by_key.entry(atom.key).or_default();
-                    if rules.last() != Some(&rule) {
-                        rules.push(rule);
-                    }
-                }
-                if let Some(field) = term.field
-                    && !self.fields_used.contains(&field)
-                {
-                    self.fields_used.push(field);
-                }
-                self.leaves.push(Leaf { field: term.field, atoms });
-                Expr::Leaf(self.leaves.len() - 1)
+            }
+            Query::Term(term) => self.leaf(term, &[], rule, lists),
+            Query::Except { term, except } => self.leaf(term, except, rule, lists),
+        }
+    }
+
+    fn leaf(&mut self, term: &Term, except: &[Term], rule: usize, lists: &HashMap<String, Vec<Literal>>) -> Expr {
+        let mut atoms = self.atoms(term, lists);
+        let excepted: Vec<Excepted> =
+            except.iter().flat_map(|t| self.atoms(t, lists)).map(|a| (a.key, a.prefix)).collect();
+        for atom in &mut atoms {
+            atom.except.extend(excepted.iter().copied());
+            let rules = self.rules_by_key.entry(atom.key).or_default();
+            if rules.last() != Some(&rule) {
+                rules.push(rule);
+            }
+        }
+        if let Some(field) = term.field
+            && !self.fields_used.contains(&field)
+        {
+            self.fields_used.push(field);
+        }
+        self.leaves.push(Leaf { field: term.field, atoms });
+        Expr::Leaf(self.leaves.len() - 1)
+    }
+
+    fn atoms(&mut self, term: &Term, lists: &HashMap<String, Vec<Literal>>) -> Vec<Atom> {
+        match &term.kind {
+            TermKind::Word(w) | TermKind::Phrase(w) => self.literal(&Literal::word(w)).into_iter().collect(),
+            TermKind::Prefix(stem) => self.literal(&Literal::prefix(stem)).into_iter().collect(),
+            TermKind::List(name) => {
+                lists.get(name).into_iter().flatten().filter_map(|literal| self.literal(literal)).collect()
+            }
+            TermKind::Regex { pattern, case_insensitive } => {
+                self.regex(pattern, *case_insensitive, &term.to_string()).into_iter().collect()
             }
         }
     }
 
-    /// `None` for a term that folds to nothing; it could never match.
-    fn literal(&mut self, literal: &Literal) -> Option<Atom> {
-        let folded = fold_term(&literal.text);
+    /// The automaton pattern for a term's folded text; `None` for a term that folds to
+    /// nothing, which could never match.
+    fn pattern(&mut self, text: &str) -> Option<AtomKey> {
+        let folded = fold_term(text);
         if folded.is_empty() {
             return None;
         }
@@ -366,7 +505,13 @@ impl Builder {
         if id == next {
             self.patterns.push(folded);
         }
-        Some(Atom { key: AtomKey::Pattern(id), written: literal.written.clone(), prefix: literal.prefix })
+        Some(AtomKey::Pattern(id))
+    }
+
+    fn literal(&mut self, literal: &Literal) -> Option<Atom> {
+        let key = self.pattern(&literal.text)?;
+        let except = literal.except.iter().filter_map(|e| self.pattern(e)).map(|k| (k, false)).collect();
+        Some(Atom { key, written: literal.written.clone(), prefix: literal.prefix, except })
     }
 
     fn regex(&mut self, pattern: &str, case_insensitive: bool, written: &str) -> Option<Atom> {
@@ -383,7 +528,280 @@ impl Builder {
                 self.regexes.len() - 1
             }
         };
-        Some(Atom { key: AtomKey::Regex(id), written: written.to_string(), prefix: false })
+        Some(Atom { key: AtomKey::Regex(id), written: written.to_string(), prefix: false, except: Vec::new() })
+    }
+}
+
+#[cfg(test)]
+/// The matcher against a plain evaluator: naive substring search on the folded text,
+/// then the query evaluated straight from its AST.
+mod agreement {
+    use proptest::prelude::*;
+
+    use super::super::query::{Field, Query, Term, TermKind, compile_regex, parse};
+    use super::super::text::{Folded, fold_term, is_cjk, is_word_char, is_zero_width};
+    use super::{Literal, Matcher};
+
+    type Span = (usize, usize);
+    type Lists = std::collections::HashMap<String, Vec<Literal>>;
+
+    fn literal_hits(text: &str, term: &str, prefix: bool) -> Vec<Span> {
+        let folded = Folded::new(text);
+        let term = fold_term(term);
+        let f = folded.text.as_str();
+        if term.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, _) in f.char_indices() {
+            if !f[i..].starts_with(&term) {
+                continue;
+            }
+            let end = i + term.len();
+            if term.chars().next().is_some_and(is_word_char) && f[..i].chars().next_back().is_some_and(is_word_char) {
+                continue;
+            }
+            let word_end = end + f[end..].chars().take_while(|c| is_word_char(*c)).map(char::len_utf8).sum::<usize>();
+            if prefix {
+                out.push(folded.to_original(i, word_end));
+            } else if !term.chars().next_back().is_some_and(is_word_char) || word_end == end {
+                out.push(folded.to_original(i, end));
+            }
+        }
+        out
+    }
+
+    fn without_inside(hits: Vec<Span>, except: &[Span]) -> Vec<Span> {
+        hits.into_iter().filter(|h| !except.iter().any(|e| e.0 <= h.0 && h.1 <= e.1)).collect()
+    }
+
+    fn term_hits(term: &Term, text: &str, lists: &Lists) -> Vec<Span> {
+        match &term.kind {
+            TermKind::Word(w) | TermKind::Phrase(w) => literal_hits(text, w, false),
+            TermKind::Prefix(stem) => literal_hits(text, stem, true),
+            TermKind::Regex { pattern, case_insensitive } => compile_regex(pattern, *case_insensitive)
+                .map(|r| r.find_iter(text).filter(|m| !m.is_empty()).map(|m| (m.start(), m.end())).collect())
+                .unwrap_or_default(),
+            TermKind::List(name) => lists
+                .get(name)
+                .into_iter()
+                .flatten()
+                .flat_map(|l| {
+                    let except: Vec<Span> = l.except.iter().flat_map(|e| literal_hits(text, e, false)).collect();
+                    without_inside(literal_hits(text, &l.text, l.prefix), &except)
+                })
+                .collect(),
+        }
+    }
+
+    /// Tokens as byte spans: a word (zero-width characters inside don't split it) or one
+    /// CJK character. A token counts as between two hits if it touches neither.
+    fn token_spans(text: &str) -> Vec<Span> {
+        let mut out: Vec<Span> = Vec::new();
+        let mut in_word = false;
+        for (i, c) in text.char_indices() {
+            let end = i + c.len_utf8();
+            if is_cjk(c) {
+                out.push((i, end));
+                in_word = false;
+            } else if is_word_char(c) || (in_word && is_zero_width(c)) {
+                match out.last_mut() {
+                    Some(last) if in_word => last.1 = end,
+                    _ => out.push((i, end)),
+                }
+                in_word = true;
+            } else {
+                in_word = false;
+            }
+        }
+        out
+    }
+
+    fn in_field(term: &Term, field: Field) -> bool {
+        match term.field {
+            None => matches!(field, Field::Title | Field::Body),
+            Some(f) => f == field,
+        }
+    }
+
+    fn spans(q: &Query, field: Field, text: &str, lists: &Lists) -> Vec<Span> {
+        match q {
+            Query::Term(t) if in_field(t, field) => term_hits(t, text, lists),
+            Query::Except { term, except } if in_field(term, field) => {
+                let ex: Vec<Span> = except.iter().flat_map(|e| term_hits(e, text, lists)).collect();
+                without_inside(term_hits(term, text, lists), &ex)
+            }
+            Query::Or(qs) => qs.iter().flat_map(|q| spans(q, field, text, lists)).collect(),
+            Query::Near { left, right, distance } => {
+                let tokens = token_spans(text);
+                let mut out = Vec::new();
+                for a in spans(left, field, text, lists) {
+                    for b in spans(right, field, text, lists) {
+                        let near = if a.0 < b.1 && b.0 < a.1 {
+                            true
+                        } else {
+                            let (x, y) = if a.1 <= b.0 { (a, b) } else { (b, a) };
+                            tokens.iter().filter(|&&(start, end)| x.1 <= start && end <= y.0).count() <= *distance
+                        };
+                        if near {
+                            out.push((a.0.min(b.0), a.1.max(b.1)));
+                        }
+                    }
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn holds(q: &Query, texts: &[(Field, &str)], lists: &Lists) -> bool {
+        match q {
+            Query::Not(q) => !holds(q, texts, lists),
+            Query::And(qs) => qs.iter().all(|q| holds(q, texts, lists)),
+            Query::Or(qs) => qs.iter().any(|q| holds(q, texts, lists)),
+            _ => texts.iter().any(|&(field, text)| !spans(q, field, text, lists).is_empty()),
+        }
+    }
+
+    fn leaf() -> impl Strategy<Value = String> {
+        let term = prop_oneof![
+            Just("acme"),
+            Just("recall"),
+            Just("\"acme recall\""),
+            Just("rec*"),
+            Just("ＡＣＭＥ"),
+            Just("食物中毒"),
+            Just("中毒"),
+            Just("成功"),
+            Just("召回"),
+            Just("\"食 物\""),
+            Just("醜聞"),
+            Just("@l"),
+            Just("/acme/i"),
+        ];
+        let except = prop_oneof![
+            Just(""),
+            Just(" EXCEPT 郑成功"),
+            Just(" EXCEPT (acmeville OR \"acme recall\")"),
+            Just(" EXCEPT (食物中毒 OR recalled)"),
+        ];
+        let field = prop_oneof![Just(""), Just(""), Just("title:"), Just("body:")];
+        (field, term, except).prop_map(|(f, t, e)| format!("{f}{t}{e}"))
+    }
+
+    fn near_side() -> impl Strategy<Value = String> {
+        leaf().prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
+                (inner.clone(), inner, 0..4usize).prop_map(|(a, b, n)| format!("({a} NEAR/{n} {b})")),
+            ]
+        })
+    }
+
+    fn query() -> impl Strategy<Value = String> {
+        let base = prop_oneof![
+            leaf(),
+            (near_side(), near_side(), 0..5usize).prop_map(|(a, b, n)| format!("{a} NEAR/{n} {b}"))
+        ];
+        base.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|q| format!("NOT ({q})")),
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(|qs| format!("({})", qs.join(" AND "))),
+                proptest::collection::vec(inner, 2..4).prop_map(|qs| format!("({})", qs.join(" OR "))),
+            ]
+        })
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("acme"),
+            Just("Acme"),
+            Just("ＡＣＭＥ"),
+            Just("acmeville"),
+            Just("recall"),
+            Just("recalled"),
+            Just("RECALLS"),
+            Just("fire"),
+            Just("食"),
+            Just("物"),
+            Just("中"),
+            Just("毒"),
+            Just("食物中毒"),
+            Just("郑"),
+            Just("鄭"),
+            Just("成功"),
+            Just("召回"),
+            Just("醜"),
+            Just("聞"),
+            Just("丑闻"),
+        ];
+        let sep = prop_oneof![
+            Just(" "),
+            Just(""),
+            Just("*"),
+            Just("·"),
+            Just("/"),
+            Just("\u{200B}"),
+            Just("\u{FEFF}"),
+            Just("  "),
+            Just(", "),
+            Just("\n"),
+            Just("。"),
+        ];
+        proptest::collection::vec((piece, sep), 0..14)
+            .prop_map(|parts| parts.into_iter().flat_map(|(p, s)| [p, s]).collect::<String>())
+    }
+
+    fn lists() -> Lists {
+        let mut lists = Lists::new();
+        lists.insert(
+            "l".into(),
+            vec![Literal::word("acme"), Literal::word("成功").except(vec!["郑成功".into()]), Literal::prefix("召")],
+        );
+        lists
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_matcher_agrees_with_a_plain_evaluator(
+            queries in proptest::collection::vec(query(), 1..6),
+            title in text(),
+            body in text(),
+        ) {
+            let parsed: Vec<Query> = queries
+                .iter()
+                .map(|q| parse(q).map_err(|e| TestCaseError::fail(format!("{q}: {e}"))))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&Query> = parsed.iter().collect();
+            let lists = lists();
+            let matcher = Matcher::build(&refs, &lists).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let texts = [(Field::Title, title.as_str()), (Field::Body, body.as_str()), (Field::Author, ""), (Field::Source, "")];
+            let got: Vec<usize> = matcher.scan(&texts).into_iter().map(|(i, _)| i).collect();
+            let want: Vec<usize> = (0..parsed.len()).filter(|&i| holds(&parsed[i], &texts, &lists)).collect();
+            prop_assert_eq!(got, want, "queries {:?} title {:?} body {:?}", queries, title, body);
+        }
+
+        #[test]
+        fn reported_hits_point_at_text_that_folds_to_the_term(
+            title in text(),
+            body in text(),
+        ) {
+            let matcher = Matcher::build(&[&parse("@l OR acme OR 食物中毒 OR 丑闻 OR rec*").map_err(|e| TestCaseError::fail(e.to_string()))?], &lists())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let texts = [(Field::Title, title.as_str()), (Field::Body, body.as_str())];
+            for (_, hits) in matcher.scan(&texts) {
+                for hit in hits {
+                    let text = if hit.field == Field::Title { &title } else { &body };
+                    let shown = text.get(hit.start..hit.end);
+                    prop_assert!(shown.is_some(), "{:?} in {:?}", hit, text);
+                    let folded = fold_term(shown.unwrap_or_default());
+                    let term = fold_term(hit.term.trim_end_matches('*'));
+                    prop_assert!(folded.starts_with(&term), "{:?} shows {:?}", hit, shown);
+                }
+            }
+        }
     }
 }
 
@@ -502,6 +920,96 @@ mod tests {
         let m = matcher(&["NOT spam", "acme"], &[]);
         assert_eq!(matching(&m, "", "hello"), vec![0]);
         assert_eq!(matching(&m, "", "spam acme"), vec![1]);
+    }
+
+    fn matcher_with(queries: &[&str], lists: &[(&str, Vec<Literal>)]) -> Matcher {
+        let parsed: Vec<Query> = queries.iter().map(|q| parse(q).unwrap()).collect();
+        let refs: Vec<&Query> = parsed.iter().collect();
+        let lists = lists.iter().map(|(name, terms)| (name.to_string(), terms.clone())).collect();
+        Matcher::build(&refs, &lists).unwrap()
+    }
+
+    #[test]
+    fn near_counts_tokens_between_hits_in_either_order() {
+        let m = matcher(&["acme NEAR/2 recall*", "召回 NEAR/1 艾克米"], &[]);
+        assert_eq!(matching(&m, "", "Acme recalls"), vec![0]);
+        assert_eq!(matching(&m, "", "Acme has now recalled"), vec![0]);
+        assert_eq!(matching(&m, "", "Recall notice: acme"), vec![0]);
+        assert!(matching(&m, "", "Acme says it will not recall").is_empty());
+        // Each CJK character is one token: 宣布 is two.
+        assert_eq!(matching(&m, "", "艾克米宣召回"), vec![1]);
+        assert!(matching(&m, "", "艾克米宣布召回").is_empty());
+        assert_eq!(matching(&m, "", "召回了艾克米"), vec![1]);
+        // Both hits must be in the same field.
+        assert!(matching(&m, "Acme", "recalled").is_empty());
+        // Separators and zero-width characters don't count as tokens.
+        assert_eq!(matching(&m, "", "acme -- \u{200B} recall"), vec![0]);
+    }
+
+    #[test]
+    fn near_reports_the_hits_of_the_near_pair() {
+        let m = matcher(&["acme NEAR/0 (recall OR fire)"], &[]);
+        let body = "fire at the plant; acme recall follows";
+        let found = m.scan(&[(Field::Title, ""), (Field::Body, body)]);
+        let shown: Vec<&str> = found[0].1.iter().map(|h| &body[h.start..h.end]).collect();
+        assert_eq!(shown, vec!["acme", "recall"]);
+        let m = matcher(&["(a NEAR/0 b) NEAR/0 c"], &[]);
+        assert_eq!(matching(&m, "", "a b c"), vec![0]);
+        assert_eq!(matching(&m, "", "c a b"), vec![0]);
+        assert!(matching(&m, "", "a b x c").is_empty());
+    }
+
+    #[test]
+    fn except_drops_hits_inside_a_longer_term() {
+        let m = matcher(&["成功 EXCEPT (郑成功 OR 成功人士)", "acme EXCEPT \"acme corp of ohio\""], &[]);
+        assert!(matching(&m, "", "郑成功收复台湾").is_empty());
+        assert!(matching(&m, "", "他是成功人士").is_empty());
+        assert_eq!(matching(&m, "", "郑成功的故事讲得很成功"), vec![0]);
+        assert_eq!(matching(&m, "", "发布会成功举行"), vec![0]);
+        assert!(matching(&m, "", "ACME Corp of Ohio files for bankruptcy").is_empty());
+        assert_eq!(matching(&m, "", "Acme Corp of Ohio is not Acme"), vec![1]);
+        // Traditional and folded text still hit the excepted term.
+        assert!(matching(&m, "", "鄭成功").is_empty());
+        let found = m.scan(&[(Field::Title, ""), (Field::Body, "郑成功很成功")]);
+        assert_eq!((found[0].1.len(), found[0].1[0].start), (1, "郑成功很".len()));
+    }
+
+    #[test]
+    fn except_keeps_to_the_field_and_works_with_prefixes_and_lists() {
+        let m = matcher(
+            &["title:acme* EXCEPT acmeville*", "@brand EXCEPT @rivals"],
+            &[("brand", &["acme"]), ("rivals", &["acme rival inc"])],
+        );
+        assert!(matching(&m, "Acmeville's mayor", "").is_empty());
+        assert_eq!(matching(&m, "Acmes everywhere", ""), vec![0]);
+        assert!(matching(&m, "", "acme rival inc").is_empty());
+        assert_eq!(matching(&m, "", "acme rival inc, acme"), vec![1]);
+        // Excepted hits in another field don't hide a hit.
+        let m = matcher(&["acme EXCEPT \"acme inc\""], &[]);
+        assert_eq!(matching(&m, "acme inc", "acme"), vec![0]);
+        assert!(matching(&m, "acme inc", "").is_empty());
+    }
+
+    #[test]
+    fn list_entries_carry_their_own_excepts() {
+        let lists = [("success", vec![Literal::word("成功").except(vec!["郑成功".into(), "成功人士".into()])])];
+        let m = matcher_with(&["@success"], &lists);
+        assert!(matching(&m, "", "郑成功").is_empty());
+        assert_eq!(matching(&m, "", "郑成功，成功"), vec![0]);
+    }
+
+    #[test]
+    fn obfuscated_and_traditional_text_still_matches() {
+        let m = matcher(&["@brand AND 食物中毒", "ＡＣＭＥ AND recall"], &[("brand", &["艾克米", "acme"])]);
+        assert_eq!(matching(&m, "", "艾克米酸奶导致食*物 中·毒"), vec![0]);
+        assert_eq!(matching(&m, "", "艾克米酸奶導致食/物/中/毒"), vec![0]);
+        assert_eq!(matching(&m, "", "艾\u{200B}克米 食\u{FEFF}物中毒"), vec![0]);
+        assert_eq!(matching(&m, "", "ＡＣＭＥ ＲＥＣＡＬＬ"), vec![1]);
+        assert_eq!(matching(&m, "", "a\u{200D}cme recall"), vec![1]);
+        let body = "艾克米：食*物 中·毒";
+        let found = m.scan(&[(Field::Title, ""), (Field::Body, body)]);
+        let shown: Vec<&str> = found[0].1.iter().map(|h| &body[h.start..h.end]).collect();
+        assert_eq!(shown, vec!["艾克米", "食*物 中·毒"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Analyze: decide which rules a [`Mention`] matches and how risky it is.
 //!
-//! - [`text`] folds text and terms the same way (case now; NFKC and Traditional →
-//!   Simplified later) and maps hits back to the original text.
+//! - [`text`] folds text and terms the same way (NFKC, case, Traditional → Simplified,
+//!   zero-width characters and separators between CJK characters dropped) and maps hits
+//!   back to the original text.
 //! - [`query`] parses the rule query language into a [`Query`].
 //! - [`rules`] loads `rules/*.toml` and `rules/lists/*.txt` into a [`RuleSet`], with
 //!   `file:line:col` errors, and runs the rules' examples.

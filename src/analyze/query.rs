@@ -3,22 +3,27 @@
 //! ```text
 //! query   := or
 //! or      := and ("OR" and)*
-//! and     := unary ("AND" unary)*
+//! and     := near ("AND" near)*
+//! near    := unary ("NEAR/" n unary)*         (each side: a term, an EXCEPT, a NEAR or an OR of those)
 //! unary   := "NOT" unary | primary
-//! primary := field? (term | "(" or ")")
+//! primary := field? (term except? | "(" or ")")
+//! except  := "EXCEPT" (term | "(" term ("OR" term)* ")")  (no fields: the term's field is used)
 //! field   := "title:" | "body:" | "author:" | "source:"      (no space before the term)
 //! term    := word | word* | "a phrase" | @list | /regex/flags
 //! ```
 //!
-//! Precedence: `NOT` binds tightest, then `AND`, then `OR`. Operators are upper-case.
+//! Precedence: `NOT` binds tightest, then `NEAR`, then `AND`, then `OR`; `EXCEPT` belongs
+//! to the term before it. Operators are upper-case.
+//!
+//! - `a NEAR/n b`: a hit of `a` and a hit of `b` in the same field with at most `n` tokens
+//!   between them, in either order; a Latin word or one CJK character is one token.
+//! - `term EXCEPT (longer OR other)`: a hit of `term` lying inside a hit of one of the
+//!   excepted terms doesn't count (`成功 EXCEPT 郑成功`, `acme EXCEPT "acme corp of ohio"`).
 //!
 //! Adjacent terms are an error ("expected AND or OR between terms"), never an implicit
 //! `AND`: in a crisis rule, `acme recall` is more likely a phrase missing its quotes than a
 //! conjunction, and guessing wrong silently changes what alerts. `NOT` is prefix only, so
 //! `a NOT b` is also an error; write `a AND NOT b`.
-//!
-//! Later operators (`NEAR/n`, `EXCEPT`) slot in as new [`Query`] variants between `unary`
-//! and `and`.
 
 use std::fmt;
 use std::ops::Range;
@@ -63,6 +68,17 @@ impl fmt::Display for Field {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     Term(Term),
+    /// `term EXCEPT (a OR b)`: hits of `term` inside a hit of `a` or `b` don't count.
+    Except {
+        term: Term,
+        except: Vec<Term>,
+    },
+    /// `left NEAR/distance right`: at most `distance` tokens between a hit of each side.
+    Near {
+        left: Box<Query>,
+        right: Box<Query>,
+        distance: usize,
+    },
     Not(Box<Query>),
     And(Vec<Query>),
     Or(Vec<Query>),
@@ -102,6 +118,14 @@ impl Query {
     fn collect_terms<'a>(&'a self, out: &mut Vec<&'a Term>) {
         match self {
             Query::Term(t) => out.push(t),
+            Query::Except { term, except } => {
+                out.push(term);
+                out.extend(except);
+            }
+            Query::Near { left, right, .. } => {
+                left.collect_terms(out);
+                right.collect_terms(out);
+            }
             Query::Not(q) => q.collect_terms(out),
             Query::And(qs) | Query::Or(qs) => qs.iter().for_each(|q| q.collect_terms(out)),
         }
@@ -123,6 +147,23 @@ impl fmt::Display for Query {
         };
         match self {
             Query::Term(t) => write!(f, "{t}"),
+            Query::Except { term, except } => {
+                write!(f, "({term} EXCEPT ")?;
+                if let [one] = except.as_slice() {
+                    write!(f, "{one}")?;
+                } else {
+                    f.write_str("(")?;
+                    for (i, t) in except.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(" OR ")?;
+                        }
+                        write!(f, "{t}")?;
+                    }
+                    f.write_str(")")?;
+                }
+                f.write_str(")")
+            }
+            Query::Near { left, right, distance } => write!(f, "({left} NEAR/{distance} {right})"),
             Query::Not(q) => write!(f, "NOT {q}"),
             Query::And(qs) => join(f, qs, "AND"),
             Query::Or(qs) => join(f, qs, "OR"),
@@ -200,6 +241,8 @@ enum Tok {
     And,
     Or,
     Not,
+    Near(usize),
+    Except,
     Field(Field),
     Term(TermKind),
 }
@@ -302,10 +345,19 @@ fn lex_word(query: &str, start: usize, word: &str) -> Result<Tok, QueryError> {
         "AND" => return Ok(Tok::And),
         "OR" => return Ok(Tok::Or),
         "NOT" => return Ok(Tok::Not),
+        "EXCEPT" => return Ok(Tok::Except),
+        "NEAR" => return Err(QueryError::new(query, start, "NEAR needs a distance: write `a NEAR/5 b`")),
         _ => {}
     }
-    if word == "EXCEPT" || word.starts_with("NEAR/") || word == "NEAR" {
-        return Err(QueryError::new(query, start, format!("`{word}` is not supported yet")));
+    if let Some(n) = word.strip_prefix("NEAR/") {
+        let at = start + "NEAR/".len();
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
+            return Err(QueryError::new(query, at, "expected a number of tokens after `NEAR/`, like `NEAR/5`"));
+        }
+        return match n.parse::<usize>() {
+            Ok(distance) if distance <= MAX_NEAR => Ok(Tok::Near(distance)),
+            _ => Err(QueryError::new(query, at, format!("a NEAR distance is at most {MAX_NEAR} tokens"))),
+        };
     }
     if let Some(star) = word.find('*') {
         if star + 1 != word.len() {
@@ -346,6 +398,9 @@ fn lex_delimited(query: &str, open: usize, delim: char) -> Option<(String, usize
     None
 }
 
+/// The largest `NEAR/n`; further apart, two words are not near in any useful sense.
+pub const MAX_NEAR: usize = 1000;
+
 /// Deep enough for any hand-written rule, shallow enough that a hostile one can't
 /// overflow the stack.
 const MAX_DEPTH: usize = 64;
@@ -379,14 +434,18 @@ impl Parser<'_> {
         };
         match &tok.tok {
             Tok::Not => self.error_at(tok.start, "expected AND or OR before NOT (write `a AND NOT b`)"),
-            Tok::Term(TermKind::Word(w)) if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT") => self
-                .error_at(
-                    tok.start,
-                    format!(
-                        "expected AND or OR between terms (operators are upper-case: `{}`)",
-                        w.to_ascii_uppercase()
-                    ),
-                ),
+            Tok::Except => self.error_at(
+                tok.start,
+                "EXCEPT follows a single term, like `成功 EXCEPT 郑成功` (write `(a EXCEPT x) OR (b EXCEPT x)`)",
+            ),
+            Tok::Term(TermKind::Word(w))
+                if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT" | "EXCEPT")
+                    || w.to_ascii_uppercase().starts_with("NEAR/") =>
+            {
+                let upper = w.to_ascii_uppercase();
+                let op = if upper.starts_with("NEAR/") { "NEAR/n" } else { upper.as_str() };
+                self.error_at(tok.start, format!("expected AND or OR between terms (operators are upper-case: `{op}`)"))
+            }
             _ => self.error_at(tok.start, "expected AND or OR between terms (quote a phrase: \"a b\")"),
         }
     }
@@ -401,12 +460,100 @@ impl Parser<'_> {
     }
 
     fn and(&mut self) -> Result<Query, QueryError> {
-        let mut parts = vec![self.unary()?];
+        let mut parts = vec![self.near()?];
         while self.peek().is_some_and(|t| t.tok == Tok::And) {
             self.next();
-            parts.push(self.unary()?);
+            parts.push(self.near()?);
         }
         Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
+    }
+
+    fn near(&mut self) -> Result<Query, QueryError> {
+        let start = self.here();
+        let mut left = self.unary()?;
+        let mut chain = 0;
+        while let Some(&Token { tok: Tok::Near(distance), start: at, .. }) = self.peek() {
+            self.next();
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                return Err(self.error_at(at, "query is nested too deeply"));
+            }
+            if chain == 1 {
+                self.near_operand(&left, start)?;
+            }
+            let right_start = self.here();
+            let right = self.unary()?;
+            self.near_operand(&right, right_start)?;
+            left = Query::Near { left: Box::new(left), right: Box::new(right), distance };
+        }
+        Ok(left)
+    }
+
+    /// Byte offset of the next token, or the end of the query.
+    fn here(&self) -> usize {
+        self.peek().map_or(self.query.len(), |t| t.start)
+    }
+
+    /// A side of `NEAR` needs hits with positions: terms, EXCEPTs, NEARs and ORs of those.
+    fn near_operand(&self, query: &Query, at: usize) -> Result<(), QueryError> {
+        let first = |q: &Query| q.terms().first().map_or(at, |t| t.span.start);
+        match query {
+            Query::Term(_) | Query::Except { .. } | Query::Near { .. } => Ok(()),
+            Query::Or(qs) => qs.iter().try_for_each(|q| self.near_operand(q, first(q))),
+            Query::Not(_) => Err(self.error_at(
+                at,
+                "NOT cannot be near anything: each side of NEAR is a term, a phrase, a list or an OR group (write `NOT (a NEAR/5 b)`)",
+            )),
+            Query::And(_) => Err(self.error_at(
+                at,
+                "AND inside NEAR: each side of NEAR is a term, a phrase, a list or an OR group (write `(a NEAR/5 c) AND (b NEAR/5 c)`)",
+            )),
+        }
+    }
+
+    /// The optional `EXCEPT ...` after a term.
+    fn except(&mut self, term: Term) -> Result<Query, QueryError> {
+        if !self.peek().is_some_and(|t| t.tok == Tok::Except) {
+            return Ok(Query::Term(term));
+        }
+        self.next();
+        let mut except = Vec::new();
+        match self.next() {
+            Some(Token { tok: Tok::Term(kind), start, end }) => {
+                except.push(Term { field: None, kind, span: start..end })
+            }
+            Some(Token { tok: Tok::LParen, start: open, .. }) => loop {
+                match self.next() {
+                    Some(Token { tok: Tok::Term(kind), start, end }) => {
+                        except.push(Term { field: None, kind, span: start..end })
+                    }
+                    Some(t) => return Err(self.except_error(&t)),
+                    None => return Err(self.error_at(open, "unclosed `(`")),
+                }
+                match self.next() {
+                    Some(Token { tok: Tok::Or, .. }) => {}
+                    Some(Token { tok: Tok::RParen, .. }) => break,
+                    Some(t) => return Err(self.except_error(&t)),
+                    None => return Err(self.error_at(open, "unclosed `(`")),
+                }
+            },
+            Some(t) => return Err(self.except_error(&t)),
+            None => return Err(self.error_at(self.query.len(), "expected a term or `(` after EXCEPT")),
+        }
+        if let Some(t) = self.peek().filter(|t| t.tok == Tok::Except) {
+            return Err(self.error_at(t.start, "one EXCEPT per term: write `a EXCEPT (b OR c)`"));
+        }
+        Ok(Query::Except { term, except })
+    }
+
+    fn except_error(&self, tok: &Token) -> QueryError {
+        match tok.tok {
+            Tok::Field(field) => self.error_at(
+                tok.start,
+                format!("no `{field}:` after EXCEPT: the excepted terms are looked for where the term is"),
+            ),
+            _ => self.error_at(tok.start, "EXCEPT takes a term, or terms joined by OR in parentheses"),
+        }
     }
 
     fn unary(&mut self) -> Result<Query, QueryError> {
@@ -433,13 +580,13 @@ impl Parser<'_> {
             return Err(self.error_at(self.query.len(), "expected a term at the end of the query"));
         };
         match tok.tok {
-            Tok::Term(kind) => Ok(Query::Term(Term { field: None, kind, span: tok.start..tok.end })),
+            Tok::Term(kind) => self.except(Term { field: None, kind, span: tok.start..tok.end }),
             Tok::LParen => self.group(tok.start),
             Tok::Field(field) => {
                 let next = self.next();
                 match next {
                     Some(Token { tok: Tok::Term(kind), start, end }) if start == tok.end => {
-                        Ok(Query::Term(Term { field: Some(field), kind, span: start..end }))
+                        self.except(Term { field: Some(field), kind, span: start..end })
                     }
                     Some(Token { tok: Tok::LParen, start, .. }) if start == tok.end => {
                         let mut inner = self.group(start)?;
@@ -458,6 +605,8 @@ impl Parser<'_> {
                 format!("expected a term before {}", if tok.tok == Tok::And { "AND" } else { "OR" }),
             )),
             Tok::Not => Err(self.error_at(tok.start, "unexpected NOT")),
+            Tok::Near(_) => Err(self.error_at(tok.start, "expected a term before NEAR")),
+            Tok::Except => Err(self.error_at(tok.start, "expected a term before EXCEPT")),
         }
     }
 
@@ -479,7 +628,7 @@ impl Parser<'_> {
     /// `title:(a OR b)` means `title:a OR title:b`.
     fn scope(&self, query: &mut Query, field: Field) -> Result<(), QueryError> {
         match query {
-            Query::Term(t) => match t.field {
+            Query::Term(t) | Query::Except { term: t, .. } => match t.field {
                 Some(other) if other != field => {
                     Err(self.error_at(t.span.start, format!("`{other}:` inside `{field}:(...)`")))
                 }
@@ -488,6 +637,10 @@ impl Parser<'_> {
                     Ok(())
                 }
             },
+            Query::Near { left, right, .. } => {
+                self.scope(left, field)?;
+                self.scope(right, field)
+            }
             Query::Not(q) => self.scope(q, field),
             Query::And(qs) | Query::Or(qs) => qs.iter_mut().try_for_each(|q| self.scope(q, field)),
         }
@@ -578,8 +731,90 @@ mod tests {
         let e = error("@");
         assert_eq!(e.offset, 0);
         assert_eq!(error("   ").message, "empty query");
-        let e = error("a NEAR/5 b");
-        assert!(e.message.contains("not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn near_binds_between_not_and_and() {
+        assert_eq!(shown("a NEAR/5 b"), "(a NEAR/5 b)");
+        assert_eq!(shown("a AND b NEAR/3 c"), "(a AND (b NEAR/3 c))");
+        assert_eq!(shown("a NEAR/3 b OR c"), "((a NEAR/3 b) OR c)");
+        assert_eq!(shown("a NEAR/1 b NEAR/2 c"), "((a NEAR/1 b) NEAR/2 c)");
+        assert_eq!(shown("(a OR \"b c\") NEAR/0 @list"), "((a OR \"b c\") NEAR/0 @list)");
+        assert_eq!(shown("title:(acme NEAR/4 召回*)"), "(title:acme NEAR/4 title:召回*)");
+        assert_eq!(shown("NOT (a NEAR/2 b) AND c"), "(NOT (a NEAR/2 b) AND c)");
+        let q = parse("acme NEAR/10 /recall/i").unwrap();
+        assert!(matches!(q, Query::Near { distance: 10, .. }), "{q:?}");
+        assert_eq!(q.terms().len(), 2);
+    }
+
+    #[test]
+    fn except_belongs_to_the_term_before_it() {
+        assert_eq!(shown("成功 EXCEPT 郑成功"), "(成功 EXCEPT 郑成功)");
+        assert_eq!(shown("acme EXCEPT \"acme corp of ohio\""), "(acme EXCEPT \"acme corp of ohio\")");
+        assert_eq!(
+            shown("成功 EXCEPT (郑成功 OR 成功人士) AND 艾克米"),
+            "((成功 EXCEPT (郑成功 OR 成功人士)) AND 艾克米)"
+        );
+        assert_eq!(shown("title:acme EXCEPT acmeville"), "(title:acme EXCEPT acmeville)");
+        assert_eq!(shown("NOT acme EXCEPT x"), "NOT (acme EXCEPT x)");
+        assert_eq!(shown("acme EXCEPT x NEAR/2 recall"), "((acme EXCEPT x) NEAR/2 recall)");
+        assert_eq!(shown("body:(@brand EXCEPT @rivals)"), "(body:@brand EXCEPT @rivals)");
+        let q = parse("@brand EXCEPT (@rivals OR /acme ?inc/i)").unwrap();
+        let kinds: Vec<&TermKind> = q.terms().iter().map(|t| &t.kind).collect();
+        assert_eq!(kinds.len(), 3);
+        assert_eq!(kinds[1], &TermKind::List("rivals".into()));
+    }
+
+    #[test]
+    fn near_and_except_misuse_is_reported_at_the_spot() {
+        let e = error("a NEAR b");
+        assert_eq!(e.offset, 2);
+        assert!(e.message.contains("NEAR/5"), "{e}");
+        let e = error("a NEAR/x b");
+        assert_eq!(e.offset, 7);
+        assert!(e.message.contains("number of tokens"), "{e}");
+        let e = error("a NEAR/99999 b");
+        assert!(e.message.contains("at most 1000"), "{e}");
+        let e = error("NOT a NEAR/3 b");
+        assert_eq!(e.offset, 0);
+        assert!(e.message.contains("NOT cannot be near"), "{e}");
+        let e = error("a NEAR/3 NOT b");
+        assert_eq!(e.offset, 9);
+        let e = error("(a AND b) NEAR/3 c");
+        assert_eq!(e.offset, 0);
+        assert!(e.message.contains("AND inside NEAR"), "{e}");
+        let e = error("c NEAR/3 (x OR (a AND b))");
+        assert_eq!(e.offset, 16);
+        let e = error("NEAR/3 b");
+        assert!(e.message.contains("expected a term before NEAR"), "{e}");
+        let e = error("a NEAR/3");
+        assert_eq!(e.offset, 8);
+        let e = error("a near/3 b");
+        assert!(e.message.contains("upper-case: `NEAR/n`"), "{e}");
+        let e = error("成功 EXCEPT");
+        assert_eq!(e.offset, 9);
+        assert!(e.message.contains("after EXCEPT"), "{e}");
+        let e = error("成功 EXCEPT (郑成功 AND x)");
+        assert_eq!(e.offset, 15);
+        assert!(e.message.contains("joined by OR"), "{e}");
+        let e = error("成功 EXCEPT (郑成功 OR");
+        assert_eq!(e.offset, 10);
+        assert!(e.message.contains("unclosed"), "{e}");
+        let e = error("成功 EXCEPT title:郑成功");
+        assert_eq!(e.offset, 10);
+        assert!(e.message.contains("no `title:` after EXCEPT"), "{e}");
+        let e = error("(a OR b) EXCEPT c");
+        assert_eq!(e.offset, 9);
+        assert!(e.message.contains("single term"), "{e}");
+        let e = error("a EXCEPT b EXCEPT c");
+        assert_eq!(e.offset, 11);
+        assert!(e.message.contains("one EXCEPT per term"), "{e}");
+        let e = error("EXCEPT b");
+        assert!(e.message.contains("expected a term before EXCEPT"), "{e}");
+        let e = error("a except b");
+        assert!(e.message.contains("upper-case: `EXCEPT`"), "{e}");
+        let e = error("a EXCEPT (NOT b)");
+        assert_eq!(e.offset, 10);
     }
 
     #[test]
@@ -588,5 +823,73 @@ mod tests {
         assert!(error(&deep).message.contains("nested too deeply"));
         let nots = format!("{}a", "NOT ".repeat(10_000));
         assert!(error(&nots).message.contains("nested too deeply"));
+        let nears = format!("a{}", " NEAR/1 a".repeat(10_000));
+        assert!(error(&nears).message.contains("nested too deeply"));
+    }
+
+    mod never_panics {
+        use proptest::prelude::*;
+
+        use super::super::parse;
+
+        /// Query-shaped noise: operators, quotes, slashes, fields and CJK mixed at random.
+        fn noise() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("a"),
+                Just("食物"),
+                Just("AND"),
+                Just("OR"),
+                Just("NOT"),
+                Just("NEAR/"),
+                Just("NEAR/3"),
+                Just("NEAR"),
+                Just("EXCEPT"),
+                Just("("),
+                Just(")"),
+                Just("\""),
+                Just("/"),
+                Just("/i"),
+                Just("\\"),
+                Just("*"),
+                Just("@"),
+                Just("@l"),
+                Just("title:"),
+                Just("x:"),
+                Just(":"),
+                Just(" "),
+                Just("\u{200B}"),
+                Just("é"),
+                Just("ＡＮＤ"),
+                Just("["),
+                Just("NEAR/99999999999999999999"),
+            ];
+            proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            #[test]
+            fn parse_never_panics_on_any_string(q in any::<String>()) {
+                let _ = parse(&q);
+            }
+
+            #[test]
+            fn parse_never_panics_on_query_shaped_noise(q in noise()) {
+                // An error must point inside the query, on a character boundary.
+                if let Err(e) = parse(&q) {
+                    prop_assert!(e.byte <= q.len() && q.is_char_boundary(e.byte), "{q:?}: {e:?}");
+                }
+            }
+
+            #[test]
+            fn a_parsed_query_prints_to_a_query_that_parses_the_same(q in noise()) {
+                if let Ok(ast) = parse(&q) {
+                    let shown = ast.to_string();
+                    let again = parse(&shown).map_err(|e| TestCaseError::fail(format!("{shown}: {e}")))?;
+                    prop_assert_eq!(again.to_string(), shown);
+                }
+            }
+        }
     }
 }

@@ -390,7 +390,8 @@ fn read_files(dir: &Path, ext: &str) -> std::io::Result<FileContents> {
 
 /// One term per line; `#` starts a comment line (a term starting with `#`, like a
 /// hashtag, is written quoted). A quoted line or a line with spaces is a phrase; `word*`
-/// is a prefix.
+/// is a prefix. ` -longer` after the term (a space, then `-`) excepts longer terms the
+/// term must not lie inside, like `EXCEPT` in a query: `成功 -郑成功 -成功人士`.
 fn parse_list(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Vec<Literal> {
     let mut terms = Vec::new();
     let mut offset = 0;
@@ -402,23 +403,82 @@ fn parse_list(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Vec<Lit
             continue;
         }
         let at = line_start + (raw_line.len() - raw_line.trim_start().len());
-        if let Some(rest) = line.strip_prefix('"') {
-            match rest.strip_suffix('"') {
-                Some(phrase) if !phrase.trim().is_empty() => terms.push(Literal::word(phrase.trim())),
-                Some(_) => errors.push(RuleError::at(path, content, at, "empty phrase")),
-                None => errors.push(RuleError::at(path, content, at, "unterminated phrase: missing closing `\"`")),
+        let mut pieces = split_excepts(line).into_iter();
+        let Some((_, main)) = pieces.next() else {
+            continue;
+        };
+        let mut except = Vec::new();
+        let mut ok = true;
+        for (piece_at, piece) in pieces {
+            let body = piece[1..].trim();
+            if body.is_empty() {
+                errors.push(RuleError::at(path, content, at + piece_at, "expected a term after `-`"));
+                ok = false;
+                continue;
             }
-        } else if let Some(stem) = line.strip_suffix('*').filter(|s| !s.contains(char::is_whitespace)) {
+            match unquote(body) {
+                Ok(term) => except.push(term.to_string()),
+                Err(message) => {
+                    errors.push(RuleError::at(path, content, at + piece_at + 1, message));
+                    ok = false;
+                }
+            }
+        }
+        let literal = if main.starts_with('"') {
+            match unquote(main) {
+                Ok(phrase) => Some(Literal::word(phrase)),
+                Err(message) => {
+                    errors.push(RuleError::at(path, content, at, message));
+                    None
+                }
+            }
+        } else if let Some(stem) = main.strip_suffix('*').filter(|s| !s.contains(char::is_whitespace)) {
             if stem.is_empty() || stem.contains('*') {
                 errors.push(RuleError::at(path, content, at, "`*` is only allowed at the end of a word"));
+                None
             } else {
-                terms.push(Literal::prefix(stem));
+                Some(Literal::prefix(stem))
             }
         } else {
-            terms.push(Literal::word(line));
+            Some(Literal::word(main))
+        };
+        if let Some(literal) = literal.filter(|_| ok) {
+            terms.push(literal.except(except));
         }
     }
     terms
+}
+
+/// Splits a list line at every ` -` outside quotes: the term, then each `-excepted`
+/// piece, with their byte offsets in the line.
+fn split_excepts(line: &str) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let mut piece_start = 0;
+    let mut in_quotes = false;
+    let mut prev_space = false;
+    for (i, c) in line.char_indices() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        } else if c == '-' && prev_space && !in_quotes && i > 0 {
+            pieces.push((piece_start, line[piece_start..i].trim()));
+            piece_start = i;
+        }
+        prev_space = c.is_whitespace();
+    }
+    pieces.push((piece_start, line[piece_start..].trim()));
+    pieces
+}
+
+/// A term written `"quoted"` or bare, without its quotes.
+fn unquote(term: &str) -> Result<&str, &'static str> {
+    let Some(rest) = term.strip_prefix('"') else {
+        return Ok(term);
+    };
+    match rest.strip_suffix('"') {
+        Some(phrase) if !phrase.trim().is_empty() => Ok(phrase.trim()),
+        Some(_) => Err("empty phrase"),
+        None => Err("unterminated phrase: missing closing `\"`"),
+    }
 }
 
 /// The keys of [`RawRule`] and [`RawExample`], for reporting every unknown key at once.
@@ -950,6 +1010,43 @@ matches = true
     }
 
     #[test]
+    fn list_lines_may_except_longer_terms() {
+        let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"@win\"\nseverity = 50\ncrisis_type = \"x\"\n";
+        let set = load(rules, &[("win", "成功 -郑成功 -\"成功人士\"\nco-founder\n\"a -b\"\n")]).unwrap();
+        assert!(set.scan(&mention("", "郑成功收复台湾")).is_empty());
+        assert!(set.scan(&mention("", "成功人士")).is_empty());
+        assert_eq!(set.scan(&mention("", "发布会很成功")).len(), 1);
+        // A hyphen inside a word, or inside quotes, is not an except.
+        assert_eq!(set.scan(&mention("", "the co-founder")).len(), 1);
+        assert_eq!(set.scan(&mention("", "a -b")).len(), 1);
+        let errs = errors(rules, &[("win", "ok\n成功 -\n成功 -\"open\n")]);
+        let shown: Vec<String> =
+            errs.iter().map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "lists/win.txt:2:4: expected a term after `-`",
+                "lists/win.txt:3:5: unterminated phrase: missing closing `\"`",
+            ],
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn near_and_except_errors_point_into_the_file() {
+        let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = 'acme NEAR/x recall'\nseverity = 50\ncrisis_type = \"x\"\n\n[[rule]]\nid = \"b\"\ntitle = \"t\"\nquery = '成功 EXCEPT (郑成功 OR @nope)'\nseverity = 50\ncrisis_type = \"x\"\n";
+        let errs = errors(rules, &[]);
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 2, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("r.toml:4:20: bad query: expected a number of tokens after `NEAR/`"),
+            "{shown:#?}"
+        );
+        assert!(shown[0].ends_with("\n    query = 'acme NEAR/x recall'\n                       ^"), "{shown:#?}");
+        assert!(shown[1].starts_with("r.toml:11:28: unknown list `@nope`"), "{shown:#?}");
+    }
+
+    #[test]
     fn field_scoped_example_uses_feed_and_author() {
         let rules = r#"
 [[rule]]
@@ -999,8 +1096,18 @@ match = false
         }
         for rule in set.rules() {
             assert!((50..=90).contains(&rule.severity), "{}", rule.id);
-            assert!(rule.examples.iter().any(|e| e.expect_match), "{} has no matching example", rule.id);
-            assert!(rule.examples.iter().any(|e| !e.expect_match), "{} has no non-matching example", rule.id);
+            // Two examples each way, in English and in Chinese.
+            for chinese in [false, true] {
+                for expect in [true, false] {
+                    let n = rule
+                        .examples
+                        .iter()
+                        .filter(|e| e.expect_match == expect)
+                        .filter(|e| format!("{}{}", e.title, e.body).chars().any(super::super::text::is_cjk) == chinese)
+                        .count();
+                    assert!(n >= 2, "{}: {n} examples with match = {expect}, chinese = {chinese}", rule.id);
+                }
+            }
         }
         let failed: Vec<_> = set.run_examples().into_iter().filter(|o| !o.passed).collect();
         assert!(failed.is_empty(), "{failed:#?}");

@@ -250,6 +250,12 @@ mod tests {
         Bytes(Vec<u8>),
         /// Sends these bytes and then keeps the connection open without finishing.
         Stall(Vec<u8>),
+        /// Sends `head`, then `piece` every `every` until the client goes away.
+        Dribble {
+            head: Vec<u8>,
+            piece: Vec<u8>,
+            every: Duration,
+        },
     }
 
     /// A real HTTP/1.1 server on loopback that answers each request with `respond`; returns
@@ -295,6 +301,16 @@ mod tests {
             Reply::Stall(bytes) => {
                 let _ = socket.write_all(&bytes).await;
                 tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Reply::Dribble { head, piece, every } => {
+                if socket.write_all(&head).await.is_err() {
+                    return;
+                }
+                while socket.write_all(&piece).await.is_ok() {
+                    if !every.is_zero() {
+                        tokio::time::sleep(every).await;
+                    }
+                }
             }
         }
     }
@@ -486,5 +502,140 @@ mod tests {
         assert_eq!(parse_retry_after("Tue, 02 Jan 2024 10:01:30 GMT", now), Some(Duration::from_secs(90)));
         assert_eq!(parse_retry_after("Tue, 02 Jan 2024 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    /// A deflate stream, in fixed Huffman codes, of one `x` followed by `repeats` copies of
+    /// the 258 bytes before: 13 bits per 258 bytes, so a few hundred kilobytes inflate to
+    /// gigabytes. The gzip trailer's CRC is not computed (the client must stop long before).
+    fn gzip_bomb(repeats: usize) -> Vec<u8> {
+        struct Bits {
+            out: Vec<u8>,
+            acc: u32,
+            n: u32,
+        }
+        impl Bits {
+            fn put(&mut self, value: u32, n: u32) {
+                self.acc |= value << self.n;
+                self.n += n;
+                while self.n >= 8 {
+                    self.out.push((self.acc & 0xff) as u8);
+                    self.acc >>= 8;
+                    self.n -= 8;
+                }
+            }
+            /// Huffman codes go most significant bit first.
+            fn code(&mut self, code: u32, n: u32) {
+                self.put(code.reverse_bits() >> (32 - n), n);
+            }
+        }
+        let mut bits = Bits { out: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff], acc: 0, n: 0 };
+        bits.put(1, 1); // BFINAL
+        bits.put(1, 2); // fixed Huffman
+        bits.code(0x30 + u32::from(b'x'), 8);
+        for _ in 0..repeats {
+            bits.code(0xc5, 8); // length 258
+            bits.code(0, 5); // distance 1
+        }
+        bits.code(0, 7); // end of block
+        bits.put(0, 7);
+        let inflated = 1 + 258 * repeats as u64;
+        bits.out.extend_from_slice(&[0, 0, 0, 0]);
+        bits.out.extend_from_slice(&(inflated as u32).to_le_bytes());
+        bits.out
+    }
+
+    #[tokio::test]
+    async fn a_gzip_bomb_stops_at_the_cap() {
+        // About 650 kB on the wire (under the cap), 100 MB inflated.
+        let bomb = gzip_bomb(400_000);
+        assert!(bomb.len() < 1_000_000, "{}", bomb.len());
+        let (base, _) = serve(move |_| {
+            Reply::Bytes(response(
+                "200 OK",
+                &[("Content-Encoding", "gzip"), ("Content-Type", "application/rss+xml")],
+                &bomb,
+            ))
+        })
+        .await;
+        let limits = FetchLimits { max_bytes: 1_000_000, timeout: Duration::from_secs(20), ..limits() };
+        let started = std::time::Instant::now();
+        let err = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect_err("too large");
+        assert!(matches!(err, FetchError::TooLarge { limit: 1_000_000 }), "{err}");
+        // Stopping at the cap means inflating about a megabyte, not a gigabyte.
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn an_endless_chunked_body_stops_at_the_cap() {
+        let (base, _) = serve(|_| Reply::Dribble {
+            head: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/xml\r\n\r\n".to_vec(),
+            piece: {
+                let mut piece = format!("{:x}\r\n", 4096).into_bytes();
+                piece.extend(std::iter::repeat_n(b'x', 4096));
+                piece.extend_from_slice(b"\r\n");
+                piece
+            },
+            every: Duration::ZERO,
+        })
+        .await;
+        let limits = FetchLimits { max_bytes: 200_000, timeout: Duration::from_secs(10), ..limits() };
+        let err = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect_err("endless");
+        assert!(matches!(err, FetchError::TooLarge { limit: 200_000 }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_server_dribbling_bytes_is_cut_off_at_the_deadline() {
+        let (base, _) = serve(|_| Reply::Dribble {
+            head: b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/xml\r\n\r\n".to_vec(),
+            piece: b"x".to_vec(),
+            every: Duration::from_millis(100),
+        })
+        .await;
+        let limits = FetchLimits { timeout: Duration::from_millis(500), ..limits() };
+        let started = std::time::Instant::now();
+        let err = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect_err("slow");
+        assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
+
+    const CJK_FEED: &str = "<rss version=\"2.0\"><channel><title>新闻</title>\
+        <item><title>艾克米食物中毒 台灣</title><link>https://e.example/1</link></item></channel></rss>";
+
+    async fn fetch_and_parse(body: Vec<u8>, content_type: &'static str) -> crate::ingest::parse::ParsedFeed {
+        let (base, _) =
+            serve(move |_| Reply::Bytes(response("200 OK", &[("Content-Type", content_type)], &body))).await;
+        let limits = limits();
+        let outcome = fetch(&client(&limits), &base, &Validators::default(), &limits).await.expect("fetch");
+        let FetchOutcome::Fetched { body, content_type, final_url, .. } = outcome else {
+            panic!("expected a body");
+        };
+        crate::ingest::parse::parse_feed("t", &body, content_type.as_deref(), Some(&final_url), Utc::now())
+            .expect("parses")
+    }
+
+    #[tokio::test]
+    async fn a_gbk_feed_declared_only_in_the_http_header_decodes() {
+        let doc = CJK_FEED.replace(" 台灣", "");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&doc);
+        assert!(std::str::from_utf8(&gbk).is_err());
+        let feed = fetch_and_parse(gbk.into_owned(), "application/rss+xml; charset=GBK").await;
+        assert_eq!(feed.encoding, "GBK");
+        assert_eq!(feed.title.as_deref(), Some("新闻"));
+        assert_eq!(feed.items[0].title, "艾克米食物中毒");
+        assert!(feed.problems.is_empty(), "{:?}", feed.problems);
+    }
+
+    #[tokio::test]
+    async fn a_big5_feed_declared_only_in_the_xml_declaration_decodes() {
+        let doc = format!("<?xml version=\"1.0\" encoding=\"big5\"?>{}", CJK_FEED.replace("新闻", "新聞"))
+            .replace("艾克米食物中毒", "艾克米食物中毒事件");
+        let (big5, _, unmappable) = encoding_rs::BIG5.encode(&doc);
+        assert!(!unmappable);
+        let feed = fetch_and_parse(big5.into_owned(), "application/rss+xml").await;
+        assert_eq!(feed.encoding, "Big5");
+        assert_eq!(feed.title.as_deref(), Some("新聞"));
+        assert_eq!(feed.items[0].title, "艾克米食物中毒事件 台灣");
+        assert!(feed.problems.is_empty(), "{:?}", feed.problems);
     }
 }

@@ -82,18 +82,31 @@ pub fn parse_feed(
     fetched_at: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
     let parsed = parse_document(bytes, content_type, base_url)?;
+    let mut problems = parsed.problems;
+    let total = parsed.items.len();
+    let items: Vec<Mention> = parsed
+        .items
+        .into_iter()
+        .filter(|item| !item.is_empty())
+        .map(|item| item.into_mention(feed_name, fetched_at))
+        .collect();
+    let empty_items = total - items.len();
+    if empty_items > 0 {
+        problems.push(format!("skipped {empty_items} item(s) with neither a title nor any text"));
+    }
     Ok(ParsedFeed {
         title: parsed.title,
         link: parsed.link,
         language: parsed.language,
         encoding: parsed.encoding.to_string(),
-        items: parsed.items.into_iter().map(|item| item.into_mention(feed_name, fetched_at)).collect(),
-        problems: parsed.problems,
+        items,
+        problems,
     })
 }
 
 /// Parses one fetched document exactly as [`parse_feed`] does, keeping each item's fields
-/// apart, for `tocsin feed parse`. `fetched_at` is accepted for symmetry with the poller; no
+/// apart, for `tocsin feed parse`. Unlike the mention list, the report also lists items with
+/// neither a title nor any text (the poller skips those), so a user can see them. `fetched_at` is accepted for symmetry with the poller; no
 /// field of the report depends on it (an unreadable date stays `null` and is listed in
 /// `problems`).
 pub fn parse_report(
@@ -137,6 +150,10 @@ struct ItemFields {
 }
 
 impl ItemFields {
+    fn is_empty(&self) -> bool {
+        self.title.is_empty() && self.summary.is_empty() && self.content.is_empty()
+    }
+
     fn into_mention(self, feed_name: &str, fetched_at: DateTime<Utc>) -> Mention {
         let body =
             if self.content.chars().count() > self.summary.chars().count() { self.content } else { self.summary };
@@ -173,6 +190,11 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>, base_url: Option<&st
     let decoded = decode(bytes, content_type);
     let mut problems = decoded.problems;
     let text = decoded.text;
+    if let Some(media_type) = content_type.and_then(|ct| ct.split(';').next()).map(str::trim)
+        && ["text/plain", "text/html"].iter().any(|t| media_type.eq_ignore_ascii_case(t))
+    {
+        problems.push(format!("served as {media_type}, not as a feed; read anyway"));
+    }
 
     let kind = sniff(&text)?;
     let source = match &kind {
@@ -183,7 +205,17 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>, base_url: Option<&st
                 && let Some((fixed, problem)) = fix_rss_version(&repaired, root)
             {
                 repaired = Cow::Owned(fixed);
-                problems.push(problem);
+                problems.extend(problem);
+            }
+            // feed-rs knows Atom 1.0's namespace only; Atom 0.3 uses the same element names
+            // for what tocsin reads.
+            if repaired.contains(ATOM_03_NS) {
+                repaired = Cow::Owned(atom_03_as_10(&repaired));
+            }
+            if root.as_deref().is_some_and(|r| r.rsplit(':').next() == Some("RDF"))
+                && let Some(fixed) = rdf_for_feed_rs(&repaired)
+            {
+                repaired = Cow::Owned(fixed);
             }
             repaired
         }
@@ -207,6 +239,18 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>, base_url: Option<&st
                 None => return Err(explain_parse_error(error, &kind)),
             }
         }
+        Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) if matches!(&kind, Sniffed::Xml { root: Some(root) } if is_feed_root(root)) =>
+        {
+            // `<rss version="2.0"></rss>`: a feed with nothing in it yet, not an error.
+            return Ok(Document {
+                title: None,
+                link: None,
+                language: None,
+                encoding: decoded.encoding,
+                problems,
+                items: Vec::new(),
+            });
+        }
         Err(error) => return Err(explain_parse_error(error, &kind)),
     };
 
@@ -218,27 +262,107 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>, base_url: Option<&st
         }
     }
 
-    let mut document = convert(&feed, &mut problems);
+    let mut document = convert(&feed);
     document.encoding = decoded.encoding;
     document.problems = problems;
     Ok(document)
 }
 
+const ATOM_03_NS: &str = "http://purl.org/atom/ns#";
+const ATOM_10_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// Atom 0.3 reads as Atom 1.0 once its namespace is swapped, its text constructs' MIME types
+/// (`type="text/html"`, with `mode="escaped"`) are given 1.0's names, `issued` and
+/// `modified` become `published` and `updated`, and `mode="base64"` text is decoded.
+fn atom_03_as_10(text: &str) -> String {
+    let mut out = text.replace(ATOM_03_NS, ATOM_10_NS);
+    for (from, to) in [("text/plain", "text"), ("text/html", "html"), ("application/xhtml+xml", "xhtml")] {
+        for quote in ['"', '\''] {
+            out = out.replace(&format!("type={quote}{from}{quote}"), &format!("type={quote}{to}{quote}"));
+        }
+    }
+    for (from, to) in [("issued>", "published>"), ("modified>", "updated>")] {
+        out = out.replace(&format!("<{from}"), &format!("<{to}")).replace(&format!("</{from}"), &format!("</{to}"));
+    }
+    if out.contains("mode=\"base64\"") { decode_base64_elements(&out) } else { out }
+}
+
+/// Atom 0.3's `mode="base64"` text, decoded and escaped as the element's text.
+fn decode_base64_elements(text: &str) -> String {
+    use base64::Engine;
+    const MODE: &str = "mode=\"base64\"";
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find(MODE) {
+        let mode_at = at + found;
+        at = mode_at + MODE.len();
+        let Some(tag_end) = text[at..].find('>').map(|end| at + end + 1) else { break };
+        let Some(body_len) = text[tag_end..].find('<') else { break };
+        let encoded: String = text[tag_end..tag_end + body_len].split_whitespace().collect();
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.as_bytes()) else { continue };
+        let decoded = String::from_utf8_lossy(&decoded);
+        out.push_str(&text[copied..mode_at]);
+        out.push_str(&text[at..tag_end]);
+        out.push_str(&decoded.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"));
+        copied = tag_end + body_len;
+        at = copied;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// feed-rs drops every RSS 1.0 item without a `<link>`, though its `rdf:about` names the
+/// same resource, and knows RSS 0.90's namespace not at all. Items get their `rdf:about` as
+/// a link; 0.90 reads as 1.0.
+fn rdf_for_feed_rs(text: &str) -> Option<String> {
+    const RSS_090_NS: &str = "http://my.netscape.com/rdf/simple/0.9/";
+    const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find("<item") {
+        let open = at + found;
+        let after = &text[open + "<item".len()..];
+        at = open + "<item".len();
+        if !after.starts_with(|c: char| c == '>' || c.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(tag_len) = after.find('>') else { break };
+        let tag = &after[..tag_len];
+        let body_start = at + tag_len + 1;
+        let body_end = text[body_start..].find("</item>").map_or(text.len(), |end| body_start + end);
+        let body = &text[body_start..body_end];
+        at = body_end;
+        if body.contains("<link") || tag.ends_with('/') {
+            continue;
+        }
+        let Some(about) = attribute(tag, "rdf:about").filter(|a| !a.trim().is_empty()) else { continue };
+        out.push_str(&text[copied..body_start]);
+        out.push_str("<link>");
+        out.push_str(about.trim());
+        out.push_str("</link>");
+        copied = body_start;
+    }
+    if copied == 0 && !text.contains(RSS_090_NS) {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out.replace(RSS_090_NS, RSS_10_NS))
+}
+
+/// The value of `name="..."` (or `'...'`) in the attributes of a start tag.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let at = tag.find(name)?;
+    let after = tag[at + name.len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &after[1..];
+    Some(&value[..value.find(quote)?])
+}
+
 /// Date elements an item may carry; feed-rs leaves the date out when it cannot read it.
-const DATE_TAGS: &[&str] = &[
-    "<pubDate>",
-    "<published>",
-    "<updated>",
-    "<dc:date>",
-    "<issued>",
-    "<modified>",
-    "<created>",
-    "<dcterms:modified>",
-    "<dcterms:created>",
-    "<dcterms:issued>",
-    "<atom:updated>",
-    "<atom:published>",
-];
+const DATE_TAGS: &[&str] =
+    &["<pubDate>", "<published>", "<updated>", "<dc:date>", "<atom:updated>", "<atom:published>"];
 
 /// How many items of an RSS, RDF or Atom source hold a non-empty date element: a cheap
 /// scan, compared with what feed-rs could read to find unreadable dates.
@@ -278,20 +402,12 @@ fn run_feed_rs(source: &[u8], base_url: Option<&str>) -> Result<Feed, ParseFeedE
     parser::Builder::new().base_uri(base_url).id_generator(|_, _, _| String::new()).build().parse(source)
 }
 
-fn convert(feed: &Feed, problems: &mut Vec<String>) -> Document {
+fn convert(feed: &Feed) -> Document {
     let markup = Markup::of(feed.feed_type.clone());
-    let feed_language = non_empty(feed.language.as_deref());
-    let mut items = Vec::with_capacity(feed.entries.len());
-    let mut empty_items = 0usize;
-    for entry in &feed.entries {
-        match item_fields(entry, markup, feed_language.as_deref()) {
-            Some(item) => items.push(item),
-            None => empty_items += 1,
-        }
-    }
-    if empty_items > 0 {
-        problems.push(format!("skipped {empty_items} item(s) with neither a title nor any text"));
-    }
+    let rss = matches!(feed.feed_type, FeedType::RSS0 | FeedType::RSS2);
+    let feed_language = language_tag(feed.language.as_deref());
+    let items = feed.entries.iter().map(|entry| item_fields(entry, markup, rss, feed_language.as_deref())).collect();
+
     Document {
         title: feed.title.as_ref().map(|t| one_line(&markup.text(t))).filter(|t| !t.is_empty()),
         link: main_link(&feed.links),
@@ -302,7 +418,7 @@ fn convert(feed: &Feed, problems: &mut Vec<String>) -> Document {
     }
 }
 
-fn item_fields(entry: &Entry, markup: Markup, feed_language: Option<&str>) -> Option<ItemFields> {
+fn item_fields(entry: &Entry, markup: Markup, rss: bool, feed_language: Option<&str>) -> ItemFields {
     let title = entry.title.as_ref().map(|t| one_line(&markup.text(t))).unwrap_or_default();
     let summary = entry.summary.as_ref().map(|t| markup.text(t)).unwrap_or_default();
     let content = entry
@@ -313,11 +429,13 @@ fn item_fields(entry: &Entry, markup: Markup, feed_language: Option<&str>) -> Op
             c.body.as_deref().and_then(|body| markup.content(&media_type, body))
         })
         .unwrap_or_default();
-    if title.is_empty() && summary.is_empty() && content.is_empty() {
-        return None;
-    }
 
-    let url = main_link(&entry.links);
+    // An RSS guid is a permalink unless it says otherwise; one that is a web address stands
+    // in for a missing <link>.
+    let url = main_link(&entry.links).or_else(|| {
+        let id = entry.id.trim();
+        (rss && (id.starts_with("http://") || id.starts_with("https://"))).then(|| id.to_string())
+    });
     let guid = match entry.id.trim() {
         "" => url.clone().unwrap_or_else(|| {
             let body = if content.chars().count() > summary.chars().count() { &content } else { &summary };
@@ -329,7 +447,7 @@ fn item_fields(entry: &Entry, markup: Markup, feed_language: Option<&str>) -> Op
         non_empty(person.name.as_deref()).or_else(|| non_empty(person.email.as_deref())).map(|name| person_name(&name))
     });
 
-    Some(ItemFields {
+    ItemFields {
         guid,
         title,
         summary,
@@ -338,8 +456,8 @@ fn item_fields(entry: &Entry, markup: Markup, feed_language: Option<&str>) -> Op
         author,
         published: entry.published,
         updated: entry.updated,
-        lang: non_empty(entry.language.as_deref()).or_else(|| feed_language.map(str::to_string)),
-    })
+        lang: language_tag(entry.language.as_deref()).or_else(|| feed_language.map(str::to_string)),
+    }
 }
 
 /// How a feed format carries text: RSS says nothing, and in practice its text is HTML;
@@ -407,6 +525,11 @@ pub(crate) fn content_hash(title: &str, body: &str) -> String {
     hasher.update([0u8]);
     hasher.update(body.as_bytes());
     hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A language tag as BCP 47 writes it: `en_US` is `en-US`.
+fn language_tag(value: Option<&str>) -> Option<String> {
+    non_empty(value).map(|tag| tag.replace('_', "-"))
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
@@ -609,7 +732,7 @@ fn sniff(text: &str) -> Result<Sniffed, ParseError> {
                     return Err(ParseError::NotAFeed(format!("got an HTML page (<{root}>)")));
                 }
             }
-            if doctype_is_html(trimmed) {
+            if doctype_is_html(trimmed) && !root.as_deref().is_some_and(is_feed_root) {
                 return Err(ParseError::NotAFeed("got an HTML page (<!DOCTYPE html>)".to_string()));
             }
             Ok(Sniffed::Xml { root })
@@ -649,7 +772,7 @@ fn root_element_at(text: &str) -> Option<(String, usize)> {
 
 /// feed-rs only accepts `<rss>` with version 2.0, 0.91 or 0.92 and rejects the rest as "no
 /// feed"; 0.93, 0.94, 2.01 and a missing version are all read fine as 2.0.
-fn fix_rss_version(text: &str, root: &str) -> Option<(String, String)> {
+fn fix_rss_version(text: &str, root: &str) -> Option<(String, Option<String>)> {
     if root != "rss" {
         return None;
     }
@@ -674,13 +797,14 @@ fn fix_rss_version(text: &str, root: &str) -> Option<(String, String)> {
             fixed.push_str(&text[..attrs_start + value_start]);
             fixed.push_str("2.0");
             fixed.push_str(&text[attrs_start + value_start + value_len..]);
-            format!("unsupported RSS version {value:?}; read as RSS 2.0")
+            Some(format!("unsupported RSS version {value:?}; read as RSS 2.0"))
         }
         None => {
             fixed.push_str(&text[..attrs_start]);
             fixed.push_str(" version=\"2.0\"");
             fixed.push_str(&text[attrs_start..]);
-            "<rss> has no version attribute; read as RSS 2.0".to_string()
+            // Readers all take a versionless <rss> as RSS; nothing for the owner to fix.
+            None
         }
     };
     Some((fixed, problem))
@@ -939,8 +1063,7 @@ fn is_xml_char(code: u32) -> bool {
 
 /// Elements whose content is not text a reader sees; dropped whole, so script in a hostile
 /// feed never reaches rules, alerts or the dashboard.
-const DROPPED_ELEMENTS: &[&str] =
-    &["script", "style", "noscript", "template", "iframe", "object", "svg", "math", "head", "title"];
+const DROPPED_ELEMENTS: &[&str] = &["script", "style", "noscript", "template", "svg", "math", "head", "title"];
 
 /// Elements that end a line of text.
 const BLOCK_ELEMENTS: &[&str] = &[
@@ -978,12 +1101,113 @@ const BLOCK_ELEMENTS: &[&str] = &[
 
 /// Every other HTML element name; `<` followed by anything else is text ("x<y", "<3").
 const INLINE_ELEMENTS: &[&str] = &[
-    "a", "abbr", "acronym", "area", "audio", "b", "base", "bdi", "bdo", "big", "body", "button", "canvas", "caption",
-    "center", "cite", "code", "col", "colgroup", "data", "datalist", "del", "details", "dfn", "dialog", "em", "embed",
-    "fieldset", "font", "form", "frame", "frameset", "html", "i", "img", "input", "ins", "kbd", "label", "legend",
-    "link", "map", "mark", "menu", "meta", "meter", "output", "param", "picture", "progress", "q", "rp", "rt", "ruby",
-    "s", "samp", "select", "small", "source", "span", "strike", "strong", "sub", "summary", "sup", "tbody", "td",
-    "textarea", "tfoot", "th", "thead", "time", "track", "tt", "u", "var", "video", "wbr", "option", "optgroup",
+    "a",
+    "abbr",
+    "acronym",
+    "area",
+    "audio",
+    "b",
+    "base",
+    "bdi",
+    "bdo",
+    "big",
+    "body",
+    "button",
+    "canvas",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "data",
+    "datalist",
+    "del",
+    "details",
+    "dfn",
+    "dialog",
+    "em",
+    "embed",
+    "fieldset",
+    "font",
+    "form",
+    "frame",
+    "frameset",
+    "html",
+    "i",
+    "img",
+    "input",
+    "ins",
+    "kbd",
+    "label",
+    "legend",
+    "link",
+    "map",
+    "mark",
+    "menu",
+    "meta",
+    "meter",
+    "output",
+    "param",
+    "picture",
+    "progress",
+    "q",
+    "rp",
+    "rt",
+    "ruby",
+    "s",
+    "samp",
+    "select",
+    "small",
+    "source",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "tbody",
+    "td",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "track",
+    "tt",
+    "u",
+    "var",
+    "video",
+    "wbr",
+    "option",
+    "optgroup",
+    // Obsolete or plugin elements: the tags go, any fallback text inside stays.
+    "iframe",
+    "object",
+    "applet",
+    "blink",
+    "marquee",
+    "basefont",
+    "bgsound",
+    "datagrid",
+    "dir",
+    "m",
+    "multicol",
+    "nextid",
+    "sound",
+    "spacer",
+    "nobr",
+    "listing",
+    "xmp",
+    "keygen",
+    "layer",
+    "ilayer",
+    "isindex",
+    "noembed",
+    "noframes",
+    "plaintext",
+    "strike",
+    "image",
 ];
 
 /// Text of an HTML fragment: tags removed (script and style with their content), entities
@@ -1302,11 +1526,30 @@ fn html_entity(name: &str) -> Option<u32> {
 /// Collapses runs of whitespace (no-break spaces included) to one space per line and drops
 /// empty lines.
 fn tidy_whitespace(text: &str) -> String {
+    let text = c1_as_windows_1252(text);
     text.lines()
         .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// U+0080..U+009F are control characters nobody means; a feed that has them (usually from
+/// `&#146;`) meant windows-1252's curly quotes and dashes, as browsers read them.
+fn c1_as_windows_1252(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| matches!(c, '\u{80}'..='\u{9f}')) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match u8::try_from(u32::from(c)) {
+                Ok(byte @ 0x80..=0x9f) => {
+                    encoding_rs::WINDOWS_1252.decode_without_bom_handling(&[byte]).0.chars().next().unwrap_or(c)
+                }
+                _ => c,
+            })
+            .collect(),
+    )
 }
 
 fn one_line(text: &str) -> String {
@@ -1589,6 +1832,100 @@ mod tests {
         assert_eq!(json["items"][0]["published"], "2024-02-27T09:30:00Z");
     }
 
+    #[test]
+    fn the_report_keeps_each_field_apart_in_the_spec_shape() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title>C</title>
+  <link href="https://c.example.org/"/>
+  <entry><id>urn:1</id><title>T</title><link href="https://c.example.org/1"/>
+    <published>2024-02-28T08:00:00+01:00</published><updated>2024-02-28T09:00:00Z</updated>
+    <author><name>Jane</name></author><summary>Short.</summary>
+    <content type="html">&lt;p&gt;Long &lt;b&gt;body&lt;/b&gt;&lt;/p&gt;</content></entry>
+  <entry><id>urn:2</id></entry>
+</feed>"#;
+        let report = parse_report(doc.as_bytes(), None, None, now()).expect("parses");
+        let json = serde_json::to_value(&report).expect("serializes");
+        for key in ["title", "link", "language", "encoding", "problems", "items"] {
+            assert!(json.get(key).is_some(), "missing {key}: {json}");
+        }
+        let item = &json["items"][0];
+        assert_eq!(item["id"], "urn:1");
+        assert_eq!(item["title"], "T");
+        assert_eq!(item["link"], "https://c.example.org/1");
+        assert_eq!(item["summary"], "Short.");
+        assert_eq!(item["content"], "Long body");
+        assert_eq!(item["author"], "Jane");
+        assert_eq!(item["published"], "2024-02-28T07:00:00Z");
+        assert_eq!(item["updated"], "2024-02-28T09:00:00Z");
+        assert_eq!(item["language"], "en");
+        // The empty entry is shown (the poller skips it), with nulls for what it lacks.
+        let empty = &json["items"][1];
+        assert_eq!(empty["id"], "urn:2");
+        for key in ["title", "link", "summary", "content", "author", "published", "updated"] {
+            assert!(empty[key].is_null(), "{key}: {empty}");
+        }
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+        // The same parse behind the poller's mentions.
+        let feed = parse(doc);
+        assert_eq!(feed.items.len(), 1);
+        assert_eq!(feed.items[0].body, "Long body");
+        assert_eq!(feed.items[0].published, Utc.with_ymd_and_hms(2024, 2, 28, 7, 0, 0).single());
+    }
+
+    #[test]
+    fn unreadable_dates_are_reported_once_and_the_item_kept() {
+        let doc = r#"<rss version="2.0"><channel><title>t</title>
+            <item><title>a</title><pubDate>the day before yesterday</pubDate></item>
+            <item><title>b</title><pubDate>sometime soon</pubDate></item>
+            <item><title>c</title><pubDate>Tue, 27 Feb 2024 09:30:00 +0000</pubDate></item>
+            <item><title>d</title></item></channel></rss>"#;
+        let feed = parse(doc);
+        assert_eq!(feed.items.len(), 4);
+        assert_eq!(feed.items[0].published, None);
+        assert_eq!(feed.items[0].effective_time(), now());
+        assert_eq!(feed.problems, vec!["2 item(s) had no readable date; fetch time used".to_string()]);
+        let report = parse_report(doc.as_bytes(), None, None, now()).expect("parses");
+        assert_eq!(report.problems, feed.problems);
+        assert_eq!(report.items[0].published, None);
+    }
+
+    #[test]
+    fn rss_1_items_without_a_link_and_atom_0_3_feeds_are_read() {
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="https://f.example/"><title>F</title><items><rdf:Seq><rdf:li resource="https://f.example/1"/></rdf:Seq></items></channel>
+<item rdf:about="https://f.example/1"><title>One</title></item></rdf:RDF>"#;
+        let feed = parse(rdf);
+        assert_eq!(feed.items.len(), 1);
+        assert_eq!(feed.items[0].url.as_deref(), Some("https://f.example/1"));
+
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title type="text/plain">A</title>
+<entry><title type="text/html" mode="escaped">&lt;b&gt;Bold&lt;/b&gt; move</title>
+<summary type="text/html" mode="base64">PGk+aGk8L2k+ICZhbXA7IGJ5ZQ==</summary>
+<issued>2024-02-01T00:00:00Z</issued></entry></feed>"#;
+        let feed = parse(atom03);
+        assert_eq!(feed.title.as_deref(), Some("A"));
+        assert_eq!(feed.items[0].title, "Bold move");
+        assert_eq!(feed.items[0].body, "hi & bye");
+        assert_eq!(feed.items[0].published, Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).single());
+        assert!(feed.problems.is_empty(), "{:?}", feed.problems);
+    }
+
+    #[test]
+    fn a_feed_served_as_plain_text_is_read_and_flagged_and_language_tags_are_normalized() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><language>en_US</language>\
+                   <item><title>x</title></item></channel></rss>";
+        let feed = parse_feed("t", doc.as_bytes(), Some("text/plain; charset=utf-8"), None, now()).expect("parses");
+        assert_eq!(feed.items.len(), 1);
+        assert_eq!(feed.language.as_deref(), Some("en-us"));
+        assert_eq!(feed.problems, vec!["served as text/plain, not as a feed; read anyway".to_string()]);
+    }
+
+    #[test]
+    fn c1_controls_from_old_feeds_read_as_windows_1252() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><item><title>don&#146;t \u{93}x\u{94}</title></item></channel></rss>";
+        assert_eq!(parse(doc).items[0].title, "don\u{2019}t \u{201c}x\u{201d}");
+    }
+
     /// The feedparser project's corpora: every well-formed RSS, RDF and Atom document that
     /// has a channel or entries must parse, and so must its entity and encoding tests
     /// (except CDF and the Atom base64 text constructs that feed-rs refuses).
@@ -1644,9 +1981,11 @@ mod tests {
 
     #[test]
     fn an_rss_document_without_a_usable_version_is_read_as_2_0() {
-        for root in
-            ["<rss>", "<rss version=\"0.94\">", "<rss version='2.01' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"]
-        {
+        // A versionless <rss> is common and harmless: read as 2.0 without a complaint.
+        let feed = parse("<rss><channel><title>t</title><item><title>x</title></item></channel></rss>");
+        assert_eq!(feed.items.len(), 1);
+        assert!(feed.problems.is_empty(), "{:?}", feed.problems);
+        for root in ["<rss version=\"0.94\">", "<rss version='2.01' xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"] {
             let doc = format!("{root}<channel><title>t</title><item><title>x</title></item></channel></rss>");
             let feed = parse(&doc);
             assert_eq!(feed.items.len(), 1, "{root}");
