@@ -90,6 +90,23 @@ fn config_examples_in_the_docs_parse() {
         let content = std::fs::read_to_string(&file).expect("read doc");
         for block in content.split("```toml\n").skip(1) {
             let example = block.split("\n```").next().expect("block end");
+            if example.contains("[[rule]]") {
+                // A rule file: checked against the bundled lists.
+                let lists: Vec<(String, String, String)> = ["brand", "food_safety"]
+                    .iter()
+                    .map(|name| {
+                        let path = root.join(format!("rules/lists/{name}.txt"));
+                        let content = std::fs::read_to_string(&path).expect("bundled list");
+                        ((*name).to_owned(), path.display().to_string(), content)
+                    })
+                    .collect();
+                let rules =
+                    tocsin::analyze::RuleSet::from_sources(&[(file.display().to_string(), example.to_owned())], &lists)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                assert!(rules.run_examples().iter().all(|o| o.passed), "{}: rule examples pass", file.display());
+                checked += 1;
+                continue;
+            }
             if let Err(errors) = Config::parse(&file.display().to_string(), example) {
                 panic!("{}: {}", file.display(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
             }
@@ -199,4 +216,41 @@ fn feeds_lists_configured_and_watch_derived_feeds_with_their_health() {
     assert!(listing.lines().next().is_some_and(|h| h.contains("last success") && h.contains("next poll")), "{listing}");
     assert!(listing.lines().any(|l| l.starts_with("forum ") && l.contains(" 0 ")), "{listing}");
     assert!(listing.lines().any(|l| l.starts_with("acme-hackernews ")), "{listing}");
+}
+
+/// Every row of the examples table in docs/rules.md holds.
+#[test]
+fn the_query_examples_in_docs_rules_md_hold() {
+    use tocsin::analyze::RuleSet;
+    use tocsin::ingest::Mention;
+
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).expect("read");
+    let table = doc.split("## Examples").nth(1).expect("examples section");
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().replace("\\*", "*").replace("\\|", "|")).collect())
+        .collect();
+    assert!(rows.len() >= 10, "the table has examples");
+    let lists = [("brand".to_owned(), "brand.txt".to_owned(), "Acme\n艾克米\n".to_owned())];
+    for row in rows {
+        let (query, text, expected) = (row[0].trim_matches('`'), &row[1], row[2] == "yes");
+        let rule = format!(
+            "[[rule]]\nid = \"r\"\ntitle = \"r\"\nquery = '{query}'\nseverity = 50\ncrisis_type = \"product_quality\"\n"
+        );
+        let rules =
+            RuleSet::from_sources(&[("doc.toml".to_owned(), rule)], &lists).unwrap_or_else(|e| panic!("{query}: {e}"));
+        let mention = Mention {
+            feed: "docs".into(),
+            guid: "1".into(),
+            title: text.clone(),
+            body: String::new(),
+            author: None,
+            url: None,
+            published: None,
+            fetched_at: chrono::Utc::now(),
+            lang: None,
+        };
+        assert_eq!(!rules.scan(&mention).is_empty(), expected, "{query} on {text:?}");
+    }
 }
