@@ -22,7 +22,7 @@ use chrono::{TimeZone, Utc};
 use tocsin::ingest::parse::{FeedReport, ParseError, html_to_text, parse_report};
 
 /// The number of files that passed when this was last raised; it only goes up.
-const FLOOR: usize = 898;
+const FLOOR: usize = 904;
 
 /// The overall share of applicable files that must pass.
 const MIN_PASS_RATE: f64 = 0.90;

@@ -548,7 +548,7 @@ struct Decoded<'a> {
 
 /// Decodes to UTF-8 so that everything after works on one representation, choosing the
 /// charset as browsers and RFC 7303 do: byte order mark, then the HTTP charset, then the XML
-/// declaration, then UTF-8. A charset that does not fit the bytes gives way to the next one
+/// declaration, then UTF-8, then what the bytes look like. A charset that does not fit the bytes gives way to the next one
 /// that does, because servers often send a default `charset=utf-8` for files in GBK.
 fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let mut problems = Vec::new();
@@ -609,9 +609,13 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
             candidates.push(encoding);
         }
     }
-    // Latin-1 decodes any bytes: the last resort for an undeclared legacy document.
-    if http.is_none() && declared.is_none() {
-        candidates.push(encoding_rs::WINDOWS_1252);
+    // Nothing declared fits: sniff from the bytes, as browsers do (chardetng is Firefox's
+    // detector; on Latin bytes it answers windows-1252, which decodes anything).
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(bytes, true);
+    let sniffed = detector.guess(None, chardetng::Utf8Detection::Allow);
+    if !candidates.contains(&sniffed) {
+        candidates.push(sniffed);
     }
 
     if let (Some(http), Some(declared)) = (http, declared)
@@ -1559,6 +1563,16 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undeclared_gbk_feed_is_sniffed() {
+        let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>艾克米酸奶食物中毒事件持续发酵</title>\
+                   <item><title>网友称喝了艾克米酸奶后食物中毒，孩子上吐下泻，已经去医院检查</title></item></channel></rss>";
+        let (bytes, _, _) = encoding_rs::GBK.encode(xml);
+        let report = parse_report(&bytes, Some("application/rss+xml"), None, Utc::now()).expect("parses");
+        assert_eq!(report.encoding, "GBK");
+        assert_eq!(report.title.as_deref(), Some("艾克米酸奶食物中毒事件持续发酵"));
+    }
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
