@@ -34,9 +34,17 @@ pub fn is_zero_width(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
-/// A folded character that only separates: whitespace, punctuation, symbols.
+/// A folded character that only separates: whitespace, punctuation, symbols. Clause and
+/// sentence punctuation is not one: `食物。中毒` is two sentences, not a dodged `食物中毒`.
 fn is_separator(c: char) -> bool {
-    !c.is_alphanumeric() && !is_cjk(c) && !is_combining_mark(c)
+    !c.is_alphanumeric() && !is_cjk(c) && !is_combining_mark(c) && !ends_clause(c)
+}
+
+/// Chinese punctuation that ends a sentence or a list item. Only the forms NFKC keeps
+/// apart from ASCII: a full-width `，` folds to `,`, which dodgers also type between
+/// characters, so it stays a separator.
+fn ends_clause(c: char) -> bool {
+    matches!(c, '。' | '、' | '｡' | '､')
 }
 
 #[derive(Default)]
@@ -308,6 +316,14 @@ mod tests {
         assert_eq!(found(text, "acme"), Some("a\u{200B}c\u{200C}m\u{200D}e"));
         assert_eq!(found(text, "食物中毒"), Some("食\u{FEFF}物中毒"));
         assert_eq!(fold_term("\u{200B}acme\u{200B}"), "acme");
+    }
+
+    #[test]
+    fn sentence_punctuation_between_cjk_characters_still_separates_words() {
+        for text in ["食物。中毒", "食物、中毒"] {
+            assert!(!Folded::new(text).text.contains("食物中毒"), "{text}");
+        }
+        assert!(Folded::new("食*物 中·毒").text.contains("食物中毒"));
     }
 
     #[test]
