@@ -38,7 +38,7 @@ pub enum Delivery {
     Retry { error: String, retry_after: Option<Duration> },
     /// Retrying the same notice cannot succeed (bad request, rejected recipient, bad URL).
     Permanent { error: String },
-    /// HTTP 410: the receiver says this endpoint is gone for good, so the channel is disabled.
+    /// HTTP 410: the receiver says this endpoint is gone for good; the notice is not retried.
     Gone { error: String },
 }
 
@@ -53,7 +53,7 @@ impl Delivery {
             Delivery::Retry { error, retry_after: None } => format!("failed, will retry: {error}"),
             Delivery::Permanent { error } => format!("failed permanently: {error}"),
             Delivery::Gone { error } => {
-                format!("receiver is gone (HTTP 410), channel disabled: {error}")
+                format!("receiver is gone (HTTP 410), not retried: {error}")
             }
         }
     }
@@ -403,7 +403,7 @@ mod tests {
         let d =
             Delivery::Retry { error: "HTTP 429 Too Many Requests".into(), retry_after: Some(Duration::from_secs(30)) };
         assert_eq!(d.describe(), "failed, will retry (receiver asked to wait 30s): HTTP 429 Too Many Requests");
-        assert!(Delivery::Gone { error: "x".into() }.describe().contains("disabled"));
+        assert!(Delivery::Gone { error: "x".into() }.describe().contains("gone (HTTP 410), not retried"));
     }
 
     type Seen = Arc<Mutex<Vec<(AxumHeaders, Vec<u8>)>>>;
