@@ -74,7 +74,7 @@ impl Literal {
 /// The texts of one mention, by field.
 pub type FieldTexts<'a> = [(Field, &'a str)];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum AtomKey {
     Pattern(usize),
     Regex(usize),
@@ -134,8 +134,34 @@ impl RawHit {
 /// The hits of one mention, and where its tokens start (only when some rule has NEAR).
 #[derive(Default)]
 struct Found {
-    hits: HashMap<(Field, AtomKey), Vec<RawHit>>,
+    /// Every hit, sorted by atom then field once the scan is done (a stable sort, so each
+    /// slice stays in text order). A sorted vector rather than a hash map: evaluation looks
+    /// atoms up many times per candidate rule, and a binary search over a few dozen hits is
+    /// much cheaper than hashing, which showed in the 1,000-rule benchmark.
+    hits: Vec<(AtomKey, Field, RawHit)>,
     tokens: HashMap<Field, Vec<usize>>,
+}
+
+impl Found {
+    fn push(&mut self, key: AtomKey, field: Field, hit: RawHit) {
+        self.hits.push((key, field, hit));
+    }
+
+    fn seal(&mut self) {
+        self.hits.sort_by_key(|&(key, field, _)| (key, field));
+    }
+
+    /// The hits of an atom in a field, in text order.
+    fn of(&self, key: AtomKey, field: Field) -> impl Iterator<Item = &RawHit> {
+        let from = self.hits.partition_point(|&(k, f, _)| (k, f) < (key, field));
+        self.hits[from..].iter().take_while(move |&&(k, f, _)| (k, f) == (key, field)).map(|(_, _, hit)| hit)
+    }
+
+    /// The atoms with at least one hit, each once.
+    fn atoms(&self) -> impl Iterator<Item = AtomKey> {
+        let mut last = None;
+        self.hits.iter().filter_map(move |&(key, _, _)| (last.replace(key) != Some(key)).then_some(key))
+    }
 }
 
 /// A hit of one side of a NEAR: its span in bytes and in tokens, and the term hits in it.
@@ -235,9 +261,10 @@ impl Matcher {
                 self.scan_field(field, text, &mut found);
             }
         }
+        found.seal();
         let mut candidates = self.always.clone();
-        for (_, key) in found.hits.keys() {
-            if let Some(rules) = self.rules_by_key.get(key) {
+        for key in found.atoms() {
+            if let Some(rules) = self.rules_by_key.get(&key) {
                 candidates.extend(rules);
             }
         }
@@ -277,12 +304,7 @@ impl Matcher {
                 let right_ok = !last_is_word || word_end == m.end();
                 let (start, end) = folded.to_original(m.start(), m.end());
                 let (_, word_end) = folded.to_original(m.start(), word_end);
-                found.hits.entry((field, AtomKey::Pattern(pattern))).or_default().push(RawHit {
-                    start,
-                    end,
-                    word_end,
-                    right_ok,
-                });
+                found.push(AtomKey::Pattern(pattern), field, RawHit { start, end, word_end, right_ok });
             }
         }
         if let Some(set) = &self.regex_set {
@@ -290,13 +312,10 @@ impl Matcher {
                 let Some(regex) = self.regexes.get(index) else {
                     continue;
                 };
-                let hits = regex.find_iter(text).filter(|m| !m.is_empty()).map(|m| RawHit {
-                    start: m.start(),
-                    end: m.end(),
-                    word_end: m.end(),
-                    right_ok: true,
-                });
-                found.hits.entry((field, AtomKey::Regex(index))).or_default().extend(hits);
+                for m in regex.find_iter(text).filter(|m| !m.is_empty()) {
+                    let hit = RawHit { start: m.start(), end: m.end(), word_end: m.end(), right_ok: true };
+                    found.push(AtomKey::Regex(index), field, hit);
+                }
             }
         }
     }
@@ -313,14 +332,11 @@ impl Matcher {
 
     /// The counted hits of an atom in a field, as (start, end) in the original text.
     fn atom_hits<'h>(atom: &'h Atom, field: Field, found: &'h Found) -> impl Iterator<Item = (usize, usize)> + 'h {
-        found.hits.get(&(field, atom.key)).into_iter().flatten().filter_map(move |h| {
+        found.of(atom.key, field).filter_map(move |h| {
             let (start, end) = h.counted(atom.prefix)?;
             let inside = atom.except.iter().any(|&(key, prefix)| {
                 found
-                    .hits
-                    .get(&(field, key))
-                    .into_iter()
-                    .flatten()
+                    .of(key, field)
                     .any(|e| e.counted(prefix).is_some_and(|(e_start, e_end)| e_start <= start && end <= e_end))
             });
             (!inside).then_some((start, end))
