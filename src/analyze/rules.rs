@@ -291,20 +291,20 @@ impl RuleSet {
         for (path, content) in rule_files {
             let loader = FileLoader { path, content, lists: &list_terms };
             for rule in loader.load(&mut errors) {
-                let RuleWithSpan { rule, id_span } = rule;
+                let RuleWithSpan { id, id_span, rule } = rule;
                 let here = RuleError::at(path, content, id_span.start, "");
                 let place = format!("{}:{}:{}", here.file, here.line, here.column);
-                if let Some(first) = first_seen.get(&rule.id) {
+                if let Some(first) = first_seen.get(&id) {
                     errors.push(RuleError::at(
                         path,
                         content,
                         id_span.start,
-                        format!("duplicate rule id `{}` (first defined at {first})", rule.id),
+                        format!("duplicate rule id `{id}` (first defined at {first})"),
                     ));
                     continue;
                 }
-                first_seen.insert(rule.id.clone(), place);
-                rules.push(rule);
+                first_seen.insert(id, place);
+                rules.extend(rule);
             }
         }
         if !errors.is_empty() {
@@ -522,9 +522,12 @@ struct RawExample {
     expect_match: Option<bool>,
 }
 
+/// A rule as read from its file, with where its id is written. `rule` is `None` when the
+/// rule has errors; its id still counts, so a later rule reusing it is reported as well.
 struct RuleWithSpan {
-    rule: Rule,
+    id: String,
     id_span: Range<usize>,
+    rule: Option<Rule>,
 }
 
 struct FileLoader<'a> {
@@ -646,25 +649,25 @@ impl FileLoader<'_> {
                 expect_match,
             });
         }
+        let id_span = raw.id.span();
         if errors.len() > before {
-            return None;
+            return Some(RuleWithSpan { id: raw.id.into_inner(), id_span, rule: None });
         }
-        Some(RuleWithSpan {
-            rule: Rule {
-                id: raw.id.get_ref().clone(),
-                title: raw.title,
-                query: raw.query.get_ref().clone(),
-                ast: ast?,
-                severity: severity?,
-                crisis_type: raw.crisis_type.into_inner(),
-                sentiment_below: raw.sentiment_below.map(Spanned::into_inner),
-                sentiment_above: raw.sentiment_above.map(Spanned::into_inner),
-                escalation: raw.escalation,
-                examples,
-                file: self.path.to_string(),
-            },
-            id_span: raw.id.span(),
-        })
+        // A missing query or severity has pushed an error above, so both are here.
+        let rule = ast.zip(severity).map(|(ast, severity)| Rule {
+            id: raw.id.get_ref().clone(),
+            title: raw.title,
+            query: raw.query.get_ref().clone(),
+            ast,
+            severity,
+            crisis_type: raw.crisis_type.into_inner(),
+            sentiment_below: raw.sentiment_below.map(Spanned::into_inner),
+            sentiment_above: raw.sentiment_above.map(Spanned::into_inner),
+            escalation: raw.escalation,
+            examples,
+            file: self.path.to_string(),
+        });
+        Some(RuleWithSpan { id: raw.id.into_inner(), id_span, rule })
     }
 
     /// Reports every key `keys` doesn't know (serde would stop at the first) and drops
@@ -944,12 +947,14 @@ match = true
 "#;
         let errs = errors(rules, &[]);
         let shown: Vec<String> = errs.iter().map(|e| format!("{}:{}: {}", e.line, e.column, e.message)).collect();
-        assert_eq!(errs.len(), 5, "{shown:#?}");
+        assert_eq!(errs.len(), 6, "{shown:#?}");
         assert!(shown[0].starts_with("4:10: unknown list `@nope`"), "{shown:#?}");
         assert!(shown[1].starts_with("5:12: severity must be between 0 and 100"), "{shown:#?}");
         assert!(shown[2].starts_with("14:1: unknown key `colour` in a rule"), "{shown:#?}");
-        assert!(shown[3].starts_with("22:19: sentiment_above must be between -1 and 1"), "{shown:#?}");
-        assert!(shown[4].starts_with("30:1: an example gives `text` or `body`"), "{shown:#?}");
+        // The first rule `a` has errors, but its id is taken all the same.
+        assert!(shown[3].starts_with("17:6: duplicate rule id `a` (first defined at r.toml:2:6)"), "{shown:#?}");
+        assert!(shown[4].starts_with("22:19: sentiment_above must be between -1 and 1"), "{shown:#?}");
+        assert!(shown[5].starts_with("30:1: an example gives `text` or `body`"), "{shown:#?}");
         let all = RuleErrors(errs).to_string();
         assert!(all.lines().any(|l| l.starts_with("r.toml:14:1: ")), "{all}");
     }
@@ -986,6 +991,21 @@ matches = true
         assert!(
             err.to_string().starts_with("b.toml:2:6: duplicate rule id `dup` (first defined at a.toml:2:6)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_id_is_reported_even_when_the_first_rule_has_errors() {
+        let bad = "[[rule]]\nid = \"dup\"\ntitle = \"t\"\nquery = \"acme acme\"\nseverity = 50\ncrisis_type = \"x\"\n";
+        let good = "[[rule]]\nid = \"dup\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 50\ncrisis_type = \"x\"\n";
+        let err =
+            RuleSet::from_sources(&[("a.toml".into(), bad.into()), ("b.toml".into(), good.into())], &[]).unwrap_err();
+        let shown: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(shown[0].starts_with("a.toml:4:15: bad query"), "{shown:#?}");
+        assert!(
+            shown[1].starts_with("b.toml:2:6: duplicate rule id `dup` (first defined at a.toml:2:6)"),
+            "{shown:#?}"
         );
     }
 

@@ -40,11 +40,13 @@ fn is_separator(c: char) -> bool {
     !c.is_alphanumeric() && !is_cjk(c) && !is_combining_mark(c) && !ends_clause(c)
 }
 
-/// Chinese punctuation that ends a sentence or a list item. Only the forms NFKC keeps
-/// apart from ASCII: a full-width `，` folds to `,`, which dodgers also type between
-/// characters, so it stays a separator.
+/// Chinese punctuation that ends a clause, a sentence or a list item, as a Chinese input
+/// method types it. Judged on the character as written, before NFKC folds the full-width
+/// `，！？；：` into ASCII, and kept as written: prose puts `，` between two clauses, where
+/// joining them makes false hits across the boundary (`火爆，炸鸡` is not `爆炸`), while an
+/// ASCII `,` between two CJK characters is not prose, so that one stays a dodge separator.
 fn ends_clause(c: char) -> bool {
-    matches!(c, '。' | '、' | '｡' | '､')
+    matches!(c, '。' | '、' | '｡' | '､' | '，' | '！' | '？' | '；' | '：')
 }
 
 #[derive(Default)]
@@ -130,6 +132,10 @@ impl Folded {
             }
             if c.is_ascii() && !chars.peek().is_some_and(|&(_, n)| is_combining_mark(n)) {
                 out.push(c.to_ascii_lowercase(), start, end);
+                continue;
+            }
+            if ends_clause(c) {
+                out.push(c, start, end);
                 continue;
             }
             unit.clear();
@@ -285,7 +291,7 @@ mod tests {
 
     #[test]
     fn nfkc_folds_full_width_and_compatibility_forms() {
-        assert_eq!(Folded::new("ＡＣＭＥ　召回！").text, "acme 召回!");
+        assert_eq!(Folded::new("ＡＣＭＥ　召回！").text, "acme 召回！");
         assert_eq!(Folded::new("ﬁle №1 ①").text, "file no1 1");
         assert_eq!(found("Big ＡＣＭＥ news", "acme"), Some("ＡＣＭＥ"));
         // A decomposed accent composes, and the hit covers base and mark.
@@ -320,10 +326,14 @@ mod tests {
 
     #[test]
     fn sentence_punctuation_between_cjk_characters_still_separates_words() {
-        for text in ["食物。中毒", "食物、中毒"] {
+        for text in ["食物。中毒", "食物、中毒", "食物，中毒", "食物！中毒", "食物？中毒", "食物；中毒", "食物：中毒"]
+        {
             assert!(!Folded::new(text).text.contains("食物中毒"), "{text}");
         }
-        assert!(Folded::new("食*物 中·毒").text.contains("食物中毒"));
+        assert!(!Folded::new("生意火爆，炸鸡店排长队").text.contains("爆炸"));
+        for text in ["食*物 中·毒", "食,物,中,毒", "食/物|中~毒"] {
+            assert!(Folded::new(text).text.contains("食物中毒"), "{text}");
+        }
     }
 
     #[test]
