@@ -68,7 +68,7 @@ def render(feed, version):
 class Stats:
     def __init__(self, feeds):
         self.count = [0] * feeds  # requests seen per feed
-        self.version = [0] * feeds
+        self.version = [ITEMS_PER_FEED - 1] * feeds  # every feed starts with ITEMS_PER_FEED items
         self.cycles = {}  # cycle -> dict(first, last, s200, s304, other, feeds, bytes)
         self.bad = 0
 
@@ -133,6 +133,9 @@ def make_handler(stats, feeds):
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # Idle keep-alive connections are cancelled when the server shuts down.
+            return
         finally:
             writer.close()
 
