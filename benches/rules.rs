@@ -42,6 +42,9 @@ use tocsin::ingest::Mention;
 const SEED: u64 = 0x7_0c51_2024;
 const RULES: usize = 1_000;
 const FEW_RULES: usize = 10;
+/// The generated rules have no sentiment bounds, so the score passed to `scan` is moot:
+/// the bench measures matching alone.
+const NO_SENTIMENT: f64 = 0.0;
 const TERMS_PER_RULE: usize = 20;
 const GROUP_A: usize = 17;
 const GROUP_B: usize = 2;
@@ -341,6 +344,7 @@ impl World {
                 Lang::English => "en".to_string(),
                 Lang::Chinese | Lang::Mixed => "zh".to_string(),
             }),
+            engagement: None,
         }
     }
 }
@@ -391,7 +395,7 @@ impl Baseline {
 }
 
 fn engine_matches(set: &RuleSet, mention: &Mention) -> Vec<usize> {
-    set.scan(mention).iter().map(|m| m.rule[1..].parse::<usize>().expect("bench rule id")).collect()
+    set.scan(mention, NO_SENTIMENT).iter().map(|m| m.rule[1..].parse::<usize>().expect("bench rule id")).collect()
 }
 
 /// Runs `scan` over every mention `passes` times after one untimed pass; returns the fastest
@@ -456,8 +460,8 @@ fn main() {
         }
     }
 
-    let (full_s, full_matches) = measure(passes, &mentions, |m| full.scan(m).len());
-    let (few_s, few_matches) = measure(passes, &mentions, |m| few.scan(m).len());
+    let (full_s, full_matches) = measure(passes, &mentions, |m| full.scan(m, NO_SENTIMENT).len());
+    let (few_s, few_matches) = measure(passes, &mentions, |m| few.scan(m, NO_SENTIMENT).len());
     let (base_s, base_matches) = measure(passes, &mentions, |m| baseline.scan(m).len());
 
     let n = mentions.len() as f64;
@@ -496,7 +500,9 @@ fn main() {
     if let Some((i, ours, theirs)) = first_disagreement {
         println!("            first: mention {i}: tocsin {ours:?}, baseline {theirs:?}");
         let m = &mentions[i];
-        for hit in full.scan(m).iter().filter(|r| !theirs.contains(&r.rule[1..].parse().unwrap_or(usize::MAX))) {
+        for hit in
+            full.scan(m, NO_SENTIMENT).iter().filter(|r| !theirs.contains(&r.rule[1..].parse().unwrap_or(usize::MAX)))
+        {
             for t in &hit.terms {
                 let text = if t.field == tocsin::analyze::Field::Title { &m.title } else { &m.body };
                 let lo = text.floor_char_boundary(t.start.saturating_sub(12));

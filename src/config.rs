@@ -8,6 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::analyze::risk::RiskWeights;
+use crate::incident::spike::SpikeSettings;
 use toml::Spanned;
 
 /// A configuration problem a user can fix, located in the file.
@@ -331,11 +334,42 @@ pub struct RiskConfig {
     #[serde(default = "default_levels")]
     pub levels: Spanned<Levels>,
     #[serde(default = "default_spike_window")]
-    pub spike_window: HumanDuration,
+    pub spike_window: Spanned<HumanDuration>,
     #[serde(default = "default_spike_history")]
     pub spike_min_history: HumanDuration,
     #[serde(default = "default_reopen_within")]
     pub reopen_within: HumanDuration,
+    /// How far back a group's baseline volume looks.
+    #[serde(default = "default_spike_baseline")]
+    pub spike_baseline: HumanDuration,
+    /// After a spike, no new spike verdict for this long.
+    #[serde(default = "default_spike_cooldown")]
+    pub spike_cooldown: HumanDuration,
+    /// A window is a spike when its volume is rarer than this under the baseline rate.
+    #[serde(default = "default_spike_p_value")]
+    pub spike_p_value: Spanned<f64>,
+    /// And holds at least this many mentions.
+    #[serde(default = "default_spike_min_count")]
+    pub spike_min_count: u64,
+    /// The weights of the per-mention risk formula (`[risk.weights]`).
+    #[serde(default = "default_weights")]
+    pub weights: Spanned<RiskWeights>,
+}
+
+fn default_weights() -> Spanned<RiskWeights> {
+    Spanned::new(0..0, RiskWeights::default())
+}
+fn default_spike_baseline() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7 * 24 * 3600))
+}
+fn default_spike_cooldown() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_spike_p_value() -> Spanned<f64> {
+    Spanned::new(0..0, 0.001)
+}
+fn default_spike_min_count() -> u64 {
+    5
 }
 
 fn default_open_at() -> Spanned<u8> {
@@ -344,8 +378,8 @@ fn default_open_at() -> Spanned<u8> {
 fn default_levels() -> Spanned<Levels> {
     Spanned::new(0..0, Levels::default())
 }
-fn default_spike_window() -> HumanDuration {
-    HumanDuration(Duration::from_secs(15 * 60))
+fn default_spike_window() -> Spanned<HumanDuration> {
+    Spanned::new(0..0, HumanDuration(Duration::from_secs(15 * 60)))
 }
 fn default_spike_history() -> HumanDuration {
     HumanDuration(Duration::from_secs(2 * 3600))
@@ -362,6 +396,11 @@ impl Default for RiskConfig {
             spike_window: default_spike_window(),
             spike_min_history: default_spike_history(),
             reopen_within: default_reopen_within(),
+            spike_baseline: default_spike_baseline(),
+            spike_cooldown: default_spike_cooldown(),
+            spike_p_value: default_spike_p_value(),
+            spike_min_count: default_spike_min_count(),
+            weights: default_weights(),
         }
     }
 }
@@ -369,6 +408,19 @@ impl Default for RiskConfig {
 impl RiskConfig {
     pub fn open_at(&self) -> u8 {
         *self.open_at.get_ref()
+    }
+
+    /// The spike detector's settings.
+    pub fn spike(&self) -> SpikeSettings {
+        let chrono = |d: &HumanDuration| chrono::Duration::from_std(d.0).unwrap_or(chrono::Duration::MAX);
+        SpikeSettings {
+            window: chrono(self.spike_window.get_ref()),
+            min_history: chrono(&self.spike_min_history),
+            baseline: chrono(&self.spike_baseline),
+            cooldown: chrono(&self.spike_cooldown),
+            p_value: *self.spike_p_value.get_ref(),
+            min_count: self.spike_min_count,
+        }
     }
 
     /// The level a risk score falls in.
@@ -611,6 +663,20 @@ impl Config {
         }
         if *self.risk.open_at.get_ref() > 100 {
             problems.push((self.risk.open_at.span(), "open_at must be within 0..100".to_owned()));
+        }
+        if let Some(problem) = self.risk.weights.get_ref().problem() {
+            problems.push((self.risk.weights.span(), problem));
+        }
+        let p = *self.risk.spike_p_value.get_ref();
+        if !(p > 0.0 && p <= 0.5) {
+            problems.push((self.risk.spike_p_value.span(), format!("spike_p_value must be in (0, 0.5], not {p}")));
+        }
+        let window = self.risk.spike_window.get_ref().0;
+        if window.is_zero() || self.risk.spike_baseline.0 <= window {
+            problems.push((
+                self.risk.spike_window.span(),
+                "spike_window must be longer than zero and shorter than spike_baseline".to_owned(),
+            ));
         }
         let mut channel_names = HashSet::new();
         for channel in &self.channels {

@@ -14,7 +14,8 @@ use crate::clock::Clock;
 use crate::config::{Config, LangSetting};
 use crate::incident::ack_link::AckLinks;
 use crate::incident::escalation::Policy;
-use crate::incident::grouping::{self, Candidate};
+use crate::incident::grouping::{self, Candidate, GroupState};
+use crate::incident::spike::{self, Volume};
 use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
 use crate::ingest::poller::{FeedTask, MentionSink, Poller};
@@ -89,11 +90,22 @@ impl<S: Store> Pipeline<S> {
         *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(rules);
     }
 
+    /// The configured weight of a source: the feed's `weight`, else 1.
+    fn source_weight(&self, feed: &str) -> f64 {
+        self.config.feeds.iter().find(|f| f.name.get_ref() == feed).map_or(1.0, |f| f.weight)
+    }
+
     /// Analyzes one mention and stores it with every incident change it causes.
     pub async fn process(&self, mention: Mention) -> Result<IngestOutcome, StoreError> {
         let now = self.clock.now();
         let rules = self.rules();
-        let scored = analyze::analyze(&rules, mention);
+        let weights = self.config.risk.weights.get_ref();
+        let source_weight = self.source_weight(&mention.feed);
+        let mut scored = analyze::analyze(&rules, mention, weights, source_weight);
+        let copies = self.store.story_copies(&scored).await?;
+        if copies > 0 {
+            scored = scored.with_copies(copies);
+        }
         let candidates: Vec<Candidate> = scored
             .matches
             .iter()
@@ -103,23 +115,32 @@ impl<S: Store> Pipeline<S> {
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
                 let title: String =
                     format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
+                let score = scored.risk_for(found.severity);
+                let mut why = scored.breakdown.clone();
+                if let serde_json::Value::Object(why) = &mut why {
+                    why.insert("rule".into(), rule.id.clone().into());
+                    why.insert("severity".into(), found.severity.into());
+                    why.insert("score".into(), score.into());
+                    why.insert("terms".into(), serde_json::json!(found.terms));
+                }
                 Some(Candidate {
                     group_key: format!("rule:{}", rule.id),
                     rule: rule.id.clone(),
                     title,
-                    score: found.severity,
-                    level: self.config.risk.level_for(found.severity),
-                    why: serde_json::json!({ "severity": found.severity, "rule": rule.id, "terms": found.terms }),
+                    score,
+                    level: self.config.risk.level_for(score),
+                    why,
                     policy,
                     mention_at: scored.mention.effective_time(),
                 })
             })
             .collect();
         let open_at = self.config.risk.open_at();
-        let outcome = self
-            .store
-            .ingest(&scored, &candidates, |candidate, live| grouping::decide(candidate, live, open_at, now), now)
-            .await?;
+        let spike = self.config.risk.spike();
+        let judge = |candidate: &Candidate, live: Option<&GroupState>, volume: &Volume| {
+            grouping::judge(candidate, live, &spike::judge(volume, &spike), open_at, now)
+        };
+        let outcome = self.store.ingest(&scored, &candidates, &spike, judge, now).await?;
         if let IngestOutcome::Stored { opened, .. } = &outcome {
             metrics::counter!("tocsin_mentions_stored_total").increment(1);
             for id in opened {

@@ -1,13 +1,14 @@
 //! The `tocsin` command: parse arguments, load config, call the library, map errors to exit
 //! codes (0 ok, 1 user error, 2 internal error).
 
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
+use tocsin::analyze::risk::RiskWeights;
 use tocsin::analyze::{self, RuleSet};
 use tocsin::api::Tokens;
 use tocsin::clock::Clock;
@@ -55,6 +56,10 @@ enum Command {
         /// Score each line of standard input on its own, one JSON object per line.
         #[arg(long)]
         lines: bool,
+        /// The language to read the text in (`en`, `zh`, ...), as a feed's `lang` would say;
+        /// detected from the text when absent.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Work on incidents from a terminal.
     Incident {
@@ -169,7 +174,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Run => run(&cli.config).await,
         Command::Check => check(&cli.config),
         Command::Test { dir } => test_rules(&cli.config, dir.as_deref()),
-        Command::Score { text, lines } => score(&cli.config, text, lines),
+        Command::Score { text, lines, lang } => score(&cli.config, text, lines, lang.as_deref()),
         Command::Incident { command } => incident(&cli.config, command).await,
         Command::Feeds => feeds(&cli.config).await,
         Command::Feed { command: FeedCommand::Parse { file_or_url } } => feed_parse(&cli.config, &file_or_url).await,
@@ -290,7 +295,7 @@ fn test_rules(config_path: &Path, dir: Option<&Path>) -> Result<(), Failure> {
     if failed > 0 { Err(user(anyhow!("{failed} rule example(s) failed"))) } else { Ok(()) }
 }
 
-fn score_json(rules: &RuleSet, text: &str) -> serde_json::Value {
+fn score_json(rules: &RuleSet, weights: &RiskWeights, text: &str, lang: Option<&str>) -> serde_json::Value {
     let now = Utc::now();
     let mention = Mention {
         feed: "cli".into(),
@@ -301,22 +306,31 @@ fn score_json(rules: &RuleSet, text: &str) -> serde_json::Value {
         url: None,
         published: None,
         fetched_at: now,
-        lang: None,
+        lang: lang.map(str::to_owned),
+        engagement: None,
     };
-    let scored = analyze::analyze(rules, mention);
+    let scored = analyze::analyze(rules, mention, weights, 1.0);
     serde_json::json!({
+        "lang": scored.lang,
+        "sentiment": scored.sentiment,
         "matches": scored.matches,
         "risk": { "score": scored.risk, "breakdown": scored.breakdown },
     })
 }
 
-fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Failure> {
+fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&str>) -> Result<(), Failure> {
     let rules = rules_for(config_path, None)?;
+    let weights = optional_config(config_path)?.map(|c| *c.risk.weights.get_ref()).unwrap_or_default();
     if lines {
+        // One buffered writer: a batch of a million lines must not flush a million times.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for line in std::io::stdin().lock().lines() {
             let line = line.context("cannot read standard input").map_err(user)?;
-            println!("{}", score_json(&rules, &line));
+            writeln!(out, "{}", score_json(&rules, &weights, &line, lang))
+                .context("cannot write the scores")
+                .map_err(user)?;
         }
+        out.flush().context("cannot write the scores").map_err(user)?;
         return Ok(());
     }
     let text = match text.as_deref() {
@@ -327,7 +341,7 @@ fn score(config_path: &Path, text: Option<String>, lines: bool) -> Result<(), Fa
         }
         Some(text) => text.to_owned(),
     };
-    let output = serde_json::to_string_pretty(&score_json(&rules, &text)).map_err(internal)?;
+    let output = serde_json::to_string_pretty(&score_json(&rules, &weights, &text, lang)).map_err(internal)?;
     println!("{output}");
     Ok(())
 }

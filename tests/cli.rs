@@ -60,7 +60,12 @@ fn test_runs_the_bundled_examples_and_score_prints_offsets_into_the_original_tex
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["matches"][0]["rule"], "food-safety");
-    assert_eq!(json["risk"]["score"], 70);
+    let breakdown = &json["risk"]["breakdown"];
+    assert_eq!(breakdown["severity"], 70);
+    let negativity = breakdown["negativity"].as_f64().expect("negativity");
+    assert_eq!(json["risk"]["score"].as_f64(), Some((70.0 * negativity).round()), "{breakdown}");
+    assert_eq!(json["lang"], "zh");
+    assert_eq!(json["sentiment"]["model"], "zh");
     for term in json["matches"][0]["terms"].as_array().expect("terms") {
         let (start, end) =
             (term["start"].as_u64().expect("start") as usize, term["end"].as_u64().expect("end") as usize);
@@ -120,10 +125,12 @@ fn config_examples_in_the_docs_parse() {
 /// an event: `tocsin incident verify` notices and names the event.
 #[tokio::test]
 async fn verify_finds_an_edited_timeline_event() {
+    use tocsin::analyze::risk::RiskWeights;
     use tocsin::analyze::{RuleSet, analyze};
     use tocsin::incident::Level;
     use tocsin::incident::escalation::Policy;
-    use tocsin::incident::grouping::{self, Candidate};
+    use tocsin::incident::grouping::{self, Candidate, GroupState};
+    use tocsin::incident::spike::{Verdict, Volume};
     use tocsin::ingest::Mention;
     use tocsin::store::{SqliteStore, Store};
 
@@ -143,8 +150,9 @@ async fn verify_finds_an_edited_timeline_event() {
         published: None,
         fetched_at: now,
         lang: None,
+        engagement: None,
     };
-    let scored = analyze(&RuleSet::bundled(), mention);
+    let scored = analyze(&RuleSet::bundled(), mention, &RiskWeights::default(), 1.0);
     let candidate = Candidate {
         group_key: "rule:food-safety".into(),
         rule: "food-safety".into(),
@@ -155,7 +163,10 @@ async fn verify_finds_an_edited_timeline_event() {
         policy: Policy::none(),
         mention_at: now,
     };
-    store.ingest(&scored, &[candidate], |c, live| grouping::decide(c, live, 60, now), now).await.expect("ingest");
+    let spike = tocsin::config::RiskConfig::default().spike();
+    let judge =
+        |c: &Candidate, live: Option<&GroupState>, _: &Volume| grouping::judge(c, live, &Verdict::ColdStart, 60, now);
+    store.ingest(&scored, &[candidate], &spike, judge, now).await.expect("ingest");
     let out = tocsin(dir.path(), &["incident", "ack", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tocsin(dir.path(), &["incident", "verify", "1"]);
@@ -250,7 +261,66 @@ fn the_query_examples_in_docs_rules_md_hold() {
             published: None,
             fetched_at: chrono::Utc::now(),
             lang: None,
+            engagement: None,
         };
-        assert_eq!(!rules.scan(&mention).is_empty(), expected, "{query} on {text:?}");
+        assert_eq!(!rules.scan(&mention, 0.0).is_empty(), expected, "{query} on {text:?}");
     }
+}
+
+/// Every row of the sentiment table in docs/rules.md holds, through `tocsin score --lines`
+/// (one process, one JSON object per input line, in order).
+#[test]
+fn the_sentiment_examples_in_docs_rules_md_hold() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).expect("read");
+    let section = doc.split("## Sentiment").nth(1).and_then(|s| s.split("\n## ").next()).expect("sentiment section");
+    let rows: Vec<Vec<String>> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| text"))
+        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().to_owned()).collect())
+        .collect();
+    assert!(rows.len() >= 6, "the table has examples");
+    let input: String = rows.iter().map(|r| format!("{}\n", r[0])).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .current_dir(dir.path())
+        .args(["score", "--lines"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    assert_eq!(lines.len(), rows.len());
+    for (row, scored) in rows.iter().zip(&lines) {
+        let score = scored["sentiment"]["score"].as_f64().expect("score");
+        let reads = if score >= 0.05 {
+            "positive"
+        } else if score <= -0.05 {
+            "negative"
+        } else {
+            "neutral"
+        };
+        assert_eq!((scored["lang"].as_str(), reads), (Some(row[1].as_str()), row[2].as_str()), "{}: {scored}", row[0]);
+    }
+}
+
+/// The worked example in docs/risk.md is what `tocsin score` prints.
+#[test]
+fn the_worked_risk_example_in_docs_risk_md_holds() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/risk.md")).expect("read");
+    let example = doc.split("### Worked example").nth(1).expect("worked example");
+    let command = example.split("```sh\n").nth(1).and_then(|s| s.split('\n').next()).expect("command");
+    let text = command.trim_start_matches("tocsin score ").trim_matches('"');
+    let shown: serde_json::Value = serde_json::from_str(
+        example.split("```json\n").nth(1).and_then(|s| s.split("\n```").next()).expect("json block"),
+    )
+    .expect("the doc's JSON parses");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = tocsin(dir.path(), &["score", text]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("score JSON");
+    assert_eq!(printed["risk"], shown);
 }

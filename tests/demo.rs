@@ -13,7 +13,7 @@ fn the_demo_opens_an_incident_emails_the_mailbox_and_pages_on_call() {
         .expect("run the demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("incident #1 opened [high]"), "{stdout}");
+    assert!(stdout.contains("incident #1 opened [critical]"), "negativity lifts the 70 of food-safety: {stdout}");
     assert!(stdout.contains("webhook incident.escalated for incident #1"), "{stdout}");
     assert!(stdout.contains("signature valid"), "{stdout}");
     assert!(stdout.contains("mentions stored: 7"), "{stdout}");

@@ -26,7 +26,7 @@ fn each_watch_source_format_parses_and_its_crisis_item_matches_a_rule() {
         assert!(mention.url.as_deref().is_some_and(|u| u.starts_with("http")), "{file}: {:?}", mention.url);
         assert!(mention.published.is_some(), "{file}: date read");
         assert!(!mention.body.contains('<'), "{file}: HTML removed from the body: {}", mention.body);
-        let scored = analyze(&rules, mention);
+        let scored = analyze(&rules, mention, &Default::default(), 1.0);
         assert!(scored.matches.iter().any(|m| m.rule == rule), "{file}: expected {rule}, got {:?}", scored.matches);
     }
 }

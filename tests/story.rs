@@ -153,11 +153,13 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
     let email = smtp.messages().remove(0);
     let parsed = mail_parser::MessageParser::default().parse(email.as_bytes()).expect("parse email");
     let subject = parsed.subject().expect("subject");
-    assert!(subject.contains("HIGH") && subject.contains("food poisoning"), "subject: {subject}");
+    // Severity 70, lifted by the complaint's negativity past the critical threshold (80).
+    assert!(subject.contains("CRITICAL") && subject.contains("food poisoning"), "subject: {subject}");
     let text = parsed.body_text(0).expect("text part");
     assert!(text.contains("food-safety"), "email names the rule");
     assert!(text.to_lowercase().contains("food poisoning"), "email shows the matched terms");
     assert!(text.contains("My kids got food poisoning after eating Acme yogurt"), "email shows the mention");
+    assert!(text.contains("negative"), "email shows the mention's sentiment: {text}");
     let html = parsed.body_html(0).expect("html part");
     assert!(!html.contains("<script>alert"), "feed text is escaped in the HTML part");
     assert!(parsed.message_id().is_some_and(|id| id.starts_with("ntf_")), "stable notification id");

@@ -49,6 +49,7 @@ fn mention() -> &'static Mention {
             published: Some(fetched_at),
             fetched_at,
             lang: Some("zh".to_string()),
+            engagement: None,
         }
     })
 }
@@ -87,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(loaded.is_err(), "query {text:?} fails to parse but the rule loads");
     }
     if let Ok(set) = loaded {
-        let matches = set.scan(mention());
+        let matches = set.scan(mention(), 0.0);
         assert!(matches.len() <= 1);
         for m in &matches {
             for hit in &m.terms {

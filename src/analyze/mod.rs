@@ -8,13 +8,17 @@
 //!   `file:line:col` errors, and runs the rules' examples.
 //! - [`matcher`] compiles every term of every rule into one automaton and evaluates the
 //!   queries on the hits.
+//! - [`sentiment`] detects the language and scores how negative the text is, on one
+//!   scale for English and Chinese; rules may require a sentiment bound.
 //!
 //! [`analyze`] turns a mention into a [`Scored`] one; it is pure, so the same mention and
 //! rules always give the same score.
 
 pub mod matcher;
 pub mod query;
+pub mod risk;
 pub mod rules;
+pub mod sentiment;
 pub mod text;
 
 use serde::Serialize;
@@ -25,31 +29,87 @@ use crate::ingest::Mention;
 pub use matcher::{RuleMatch, TermHit};
 pub use query::{Field, Query, QueryError, Term, TermKind};
 pub use rules::{Example, ExampleOutcome, Rule, RuleError, RuleErrors, RuleSet};
+pub use sentiment::Sentiment;
+
+use risk::{RiskInputs, RiskWeights};
 
 /// A mention with the rules it matched and its risk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scored {
     pub mention: Mention,
+    /// The language it was read in (see [`sentiment::detect_lang`]).
+    pub lang: String,
+    pub sentiment: Sentiment,
     pub matches: Vec<RuleMatch>,
     /// 0..=100.
     pub risk: u8,
-    /// How the risk was reached, for the timeline and the API.
+    /// How the risk was reached, for the timeline and the API ("why").
     pub breakdown: serde_json::Value,
+    /// What the risk was computed from, kept so novelty can be applied once the store
+    /// knows how many copies of the story came before.
+    #[serde(skip)]
+    pub(crate) inputs: RiskInputs,
+    #[serde(skip)]
+    pub(crate) weights: RiskWeights,
 }
 
-/// Matches the mention against the rules and scores it.
-pub fn analyze(rules: &RuleSet, mention: Mention) -> Scored {
-    let matches = rules.scan(&mention);
-    let (risk, breakdown) = risk(&matches);
-    Scored { mention, matches, risk, breakdown }
+impl Scored {
+    /// The same mention scored as the `copies + 1`-th report of its story.
+    pub fn with_copies(mut self, copies: u64) -> Scored {
+        self.inputs.copies = copies;
+        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, self.inputs, &self.weights);
+        self.risk = risk;
+        self.breakdown = breakdown;
+        self
+    }
+
+    /// The mention's risk had `severity` been the most severe match's: what the mention
+    /// weighs in the group of a less severe rule it also matched.
+    pub fn risk_for(&self, severity: u8) -> u8 {
+        risk::risk(RiskInputs { severity, ..self.inputs }, &self.weights).score
+    }
 }
 
-/// For now the risk is the severity of the most severe matching rule (the first in file
-/// order on a tie); a real model that weighs sentiment and volume replaces this function.
-fn risk(matches: &[RuleMatch]) -> (u8, serde_json::Value) {
-    let best = matches.iter().reduce(|best, m| if m.severity > best.severity { m } else { best });
-    let severity = best.map_or(0, |m| m.severity);
-    (severity, json!({ "severity": severity, "rule": best.map(|m| m.rule.as_str()) }))
+/// Matches the mention against the rules and scores it as the first report of its story
+/// from a source of `source_weight`. Pure: the same inputs always give the same score.
+pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_weight: f64) -> Scored {
+    let (lang, sentiment) = sentiment::of_mention(&mention);
+    let matches = rules.scan(&mention, sentiment.score);
+    let inputs = RiskInputs {
+        severity: most_severe(&matches).map_or(0, |m| m.severity),
+        sentiment: sentiment.score,
+        source_weight,
+        engagement: mention.engagement,
+        copies: 0,
+    };
+    let (risk, breakdown) = breakdown(&matches, &sentiment, inputs, weights);
+    Scored { mention, lang, sentiment, matches, risk, breakdown, inputs, weights: *weights }
+}
+
+/// The most severe match; the first in file order on a tie.
+fn most_severe(matches: &[RuleMatch]) -> Option<&RuleMatch> {
+    matches.iter().reduce(|best, m| if m.severity > best.severity { m } else { best })
+}
+
+fn breakdown(
+    matches: &[RuleMatch],
+    sentiment: &Sentiment,
+    inputs: RiskInputs,
+    weights: &RiskWeights,
+) -> (u8, serde_json::Value) {
+    let r = risk::risk(inputs, weights);
+    let breakdown = json!({
+        "score": r.score,
+        "rule": most_severe(matches).map(|m| m.rule.as_str()),
+        "severity": r.severity,
+        "sentiment": (sentiment.score * 1000.0).round() / 1000.0,
+        "negativity": r.negativity,
+        "source_weight": r.source_weight,
+        "engagement": r.engagement,
+        "novelty": r.novelty,
+        "copies": r.copies,
+    });
+    (r.score, breakdown)
 }
 
 #[cfg(test)]
@@ -61,29 +121,51 @@ mod tests {
             .mention("test", 0)
     }
 
+    fn scored(text: &str) -> Scored {
+        analyze(&RuleSet::bundled(), mention("", text), &RiskWeights::default(), 1.0)
+    }
+
     #[test]
-    fn a_food_poisoning_complaint_scores_its_rule_severity() {
-        let rules = RuleSet::bundled();
-        let scored = analyze(&rules, mention("", "My kid got food poisoning after eating Acme yogurt"));
-        let food = rules.rule("food-safety").map(|r| r.severity);
-        assert_eq!(Some(scored.risk), food);
-        assert_eq!(scored.breakdown["rule"], "food-safety");
-        assert_eq!(scored.breakdown["severity"], scored.risk);
+    fn a_food_poisoning_complaint_scores_its_severity_raised_by_its_negativity() {
+        let s = scored("My kid got food poisoning after eating Acme yogurt, he was sick all night");
+        assert_eq!(s.breakdown["rule"], "food-safety");
+        assert_eq!(s.breakdown["severity"], 70);
+        assert!(s.sentiment.score < 0.0, "{:?}", s.sentiment);
+        assert!(s.risk > 70, "negativity raises the risk: {}", s.breakdown);
+        assert_eq!(s.breakdown["score"], s.risk);
+        assert_eq!(s.breakdown["novelty"], 1.0);
     }
 
     #[test]
     fn an_unrelated_mention_scores_zero() {
-        let scored = analyze(&RuleSet::bundled(), mention("Weather", "Sunny all week"));
-        assert_eq!(scored.risk, 0);
-        assert!(scored.matches.is_empty());
-        assert_eq!(scored.breakdown, json!({ "severity": 0, "rule": null }));
+        let s = scored("Sunny all week");
+        assert_eq!(s.risk, 0);
+        assert!(s.matches.is_empty());
+        assert_eq!(s.breakdown["rule"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_later_copy_of_a_story_scores_lower_and_says_why() {
+        let first = scored("Acme recalls its yogurt over listeria fears");
+        let copy = first.clone().with_copies(299);
+        assert!(first.risk > 0);
+        assert!(copy.risk < first.risk / 2, "{} vs {}", copy.risk, first.risk);
+        assert_eq!(copy.breakdown["copies"], 299);
+    }
+
+    #[test]
+    fn source_weight_multiplies() {
+        let text = "Acme recalls its yogurt over listeria fears";
+        let plain = analyze(&RuleSet::bundled(), mention("", text), &RiskWeights::default(), 1.0);
+        let weighty = analyze(&RuleSet::bundled(), mention("", text), &RiskWeights::default(), 1.2);
+        assert!(weighty.risk > plain.risk);
+        assert_eq!(weighty.breakdown["source_weight"], 1.2);
     }
 
     #[test]
     fn the_most_severe_match_wins_and_ties_keep_file_order() {
         let m = |rule: &str, severity| RuleMatch { rule: rule.into(), severity, terms: Vec::new() };
-        let (risk, breakdown) = risk(&[m("a", 60), m("b", 80), m("c", 80)]);
-        assert_eq!(risk, 80);
-        assert_eq!(breakdown["rule"], "b");
+        let matches = [m("a", 60), m("b", 80), m("c", 80)];
+        assert_eq!(most_severe(&matches).map(|m| m.rule.as_str()), Some("b"));
     }
 }

@@ -16,6 +16,7 @@ use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
 use super::matcher::{FieldTexts, Literal, Matcher, RuleMatch};
 use super::query::{self, Field, Query, TermKind};
+use super::sentiment;
 use super::text::display_width;
 use crate::ingest::Mention;
 
@@ -95,15 +96,23 @@ pub struct Rule {
     pub severity: u8,
     /// Picks the playbook.
     pub crisis_type: String,
-    /// Only when the mention's sentiment is below this (evaluated by the risk stage).
+    /// Only when the mention's sentiment is strictly below this.
     pub sentiment_below: Option<f64>,
-    /// Only when the mention's sentiment is above this.
+    /// Only when the mention's sentiment is strictly above this.
     pub sentiment_above: Option<f64>,
     /// Escalation policy name; `None` means the default one.
     pub escalation: Option<String>,
     pub examples: Vec<Example>,
     /// The file it came from.
     pub file: String,
+}
+
+impl Rule {
+    /// Whether a mention with this sentiment score may match the rule.
+    pub fn admits(&self, sentiment: f64) -> bool {
+        self.sentiment_below.is_none_or(|below| sentiment < below)
+            && self.sentiment_above.is_none_or(|above| sentiment > above)
+    }
 }
 
 /// A `[[rule.example]]`: a mention the rule must (or must not) match.
@@ -130,6 +139,7 @@ impl Example {
             published: None,
             fetched_at: DateTime::<Utc>::UNIX_EPOCH,
             lang: None,
+            engagement: None,
         }
     }
 
@@ -334,8 +344,9 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id == id)
     }
 
-    /// The rules whose query is true for the mention, in file order.
-    pub fn scan(&self, mention: &Mention) -> Vec<RuleMatch> {
+    /// The rules whose query is true for the mention and whose sentiment bounds hold for
+    /// its `sentiment` score, in file order.
+    pub fn scan(&self, mention: &Mention, sentiment: f64) -> Vec<RuleMatch> {
         let texts: &FieldTexts<'_> = &[
             (Field::Title, mention.title.as_str()),
             (Field::Body, mention.body.as_str()),
@@ -346,7 +357,7 @@ impl RuleSet {
             .scan(texts)
             .into_iter()
             .filter_map(|(i, terms)| {
-                let rule = self.rules.get(i)?;
+                let rule = self.rules.get(i).filter(|rule| rule.admits(sentiment))?;
                 Some(RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms })
             })
             .collect()
@@ -358,7 +369,8 @@ impl RuleSet {
         for rule in &self.rules {
             for (index, example) in rule.examples.iter().enumerate() {
                 let mention = example.mention(&rule.id, index);
-                let got = self.scan(&mention).iter().any(|m| m.rule == rule.id);
+                let (_, sentiment) = sentiment::of_mention(&mention);
+                let got = self.scan(&mention, sentiment.score).iter().any(|m| m.rule == rule.id);
                 outcomes.push(ExampleOutcome {
                     rule: rule.id.clone(),
                     index,
@@ -821,12 +833,16 @@ title = "Food safety complaint"
 query = '@brand AND (@food_safety OR "food poisoning" OR 食物中毒) AND NOT (recipe OR 菜谱)'
 severity = 70
 crisis_type = "product_quality"
-sentiment_below = -0.05
+sentiment_below = 0.3
 escalation = "default"
 
 [[rule.example]]
 text = "My kid got food poisoning after eating Acme yogurt"
 match = true
+
+[[rule.example]]
+text = "Acme yogurt cured my food poisoning worries, best breakfast ever, love it!"
+match = false
 
 [[rule.example]]
 title = "Acme yogurt overnight oats recipe"
@@ -851,15 +867,30 @@ match = true
         .unwrap();
         let rule = set.rule("food-safety").unwrap();
         assert_eq!(rule.severity, 70);
-        assert_eq!(rule.sentiment_below, Some(-0.05));
+        assert_eq!(rule.sentiment_below, Some(0.3));
         assert_eq!(rule.escalation.as_deref(), Some("default"));
-        assert_eq!(rule.examples.len(), 3);
+        assert_eq!(rule.examples.len(), 4);
         let outcomes = set.run_examples();
         assert!(outcomes.iter().all(|o| o.passed), "{outcomes:#?}");
-        let found = set.scan(&mention("", "Acme yogurt made me  sick, moldy lid"));
+        let found = set.scan(&mention("", "Acme yogurt made me  sick, moldy lid"), -0.5);
         assert_eq!(found.len(), 1);
         let terms: Vec<&str> = found[0].terms.iter().map(|t| t.term.as_str()).collect();
         assert_eq!(terms, vec!["Acme", "made me sick", "mold*"]);
+    }
+
+    #[test]
+    fn sentiment_bounds_are_strict_and_both_must_hold() {
+        let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 50\ncrisis_type = \"x\"\n\
+                     sentiment_below = 0.5\nsentiment_above = -0.5\n\n\
+                     [[rule]]\nid = \"b\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 50\ncrisis_type = \"x\"\n";
+        let set = load(rules, &[]).unwrap();
+        let ids = |sentiment| -> Vec<String> {
+            set.scan(&mention("", "acme"), sentiment).into_iter().map(|m| m.rule).collect()
+        };
+        assert_eq!(ids(0.0), ["a", "b"]);
+        assert_eq!(ids(0.5), ["b"]);
+        assert_eq!(ids(-0.5), ["b"]);
+        assert_eq!(ids(-0.49), ["a", "b"]);
     }
 
     #[test]
@@ -1033,12 +1064,12 @@ matches = true
     fn list_lines_may_except_longer_terms() {
         let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"@win\"\nseverity = 50\ncrisis_type = \"x\"\n";
         let set = load(rules, &[("win", "成功 -郑成功 -\"成功人士\"\nco-founder\n\"a -b\"\n")]).unwrap();
-        assert!(set.scan(&mention("", "郑成功收复台湾")).is_empty());
-        assert!(set.scan(&mention("", "成功人士")).is_empty());
-        assert_eq!(set.scan(&mention("", "发布会很成功")).len(), 1);
+        assert!(set.scan(&mention("", "郑成功收复台湾"), 0.0).is_empty());
+        assert!(set.scan(&mention("", "成功人士"), 0.0).is_empty());
+        assert_eq!(set.scan(&mention("", "发布会很成功"), 0.0).len(), 1);
         // A hyphen inside a word, or inside quotes, is not an except.
-        assert_eq!(set.scan(&mention("", "the co-founder")).len(), 1);
-        assert_eq!(set.scan(&mention("", "a -b")).len(), 1);
+        assert_eq!(set.scan(&mention("", "the co-founder"), 0.0).len(), 1);
+        assert_eq!(set.scan(&mention("", "a -b"), 0.0).len(), 1);
         let errs = errors(rules, &[("win", "ok\n成功 -\n成功 -\"open\n")]);
         let shown: Vec<String> =
             errs.iter().map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message)).collect();

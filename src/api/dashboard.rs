@@ -119,10 +119,11 @@ fn store_error(error: StoreError) -> Response {
 fn mention_rows(mentions: &[MentionSummary]) -> Markup {
     html! {
         table {
-            tr { th { "Risk" } th { "Source" } th { "Mention" } th { "Terms" } }
+            tr { th { "Risk" } th { "Sentiment" } th { "Source" } th { "Mention" } th { "Terms" } }
             @for mention in mentions {
                 tr {
                     td { (mention.risk) }
+                    td { (mention.sentiment_label()) }
                     td { (mention.feed) }
                     td {
                         @match &mention.url {

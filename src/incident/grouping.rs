@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::escalation::{EscalationState, Fired, Policy};
+use super::spike::Verdict;
 use super::{Level, Status};
 
 /// One rule match of a mention, ready to be grouped.
@@ -52,6 +53,42 @@ pub struct Raise {
     pub to: Level,
     pub score: u8,
     pub notify: Vec<String>,
+}
+
+/// A candidate after the spike detector has seen its group's volume: the values to
+/// record, what to do, and whether the group spiked (so the store starts its cool-down).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub candidate: Candidate,
+    pub decision: Decision,
+    pub spiked: bool,
+}
+
+/// Judges a candidate: a spike in its group's volume raises it to at least `open_at` and
+/// at least the `High` level, and one level above the live incident's (a storm on an
+/// open incident is worse news); then [`decide`] says what to write.
+pub fn judge(
+    candidate: &Candidate,
+    live: Option<&GroupState>,
+    verdict: &Verdict,
+    open_at: u8,
+    now: DateTime<Utc>,
+) -> Judged {
+    let mut candidate = candidate.clone();
+    let spiked = verdict.is_spike();
+    if let Verdict::Spike { expected, p } = *verdict {
+        let above_live = live.map_or(Level::Low, |l| l.level.next());
+        candidate.level = candidate.level.max(Level::High).max(above_live);
+        candidate.score = candidate.score.max(open_at);
+        if let serde_json::Value::Object(why) = &mut candidate.why {
+            why.insert(
+                "spike".into(),
+                serde_json::json!({ "expected_per_window": (expected * 100.0).round() / 100.0, "p": p }),
+            );
+        }
+    }
+    let decision = decide(&candidate, live, open_at, now);
+    Judged { candidate, decision, spiked }
 }
 
 /// Decides what a match does to its group, given the group's live incident if any.

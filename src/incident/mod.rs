@@ -23,6 +23,17 @@ pub enum Level {
     Critical,
 }
 
+impl Level {
+    /// The level above this one; `Critical` stays.
+    pub fn next(self) -> Level {
+        match self {
+            Level::Low => Level::Medium,
+            Level::Medium => Level::High,
+            Level::High | Level::Critical => Level::Critical,
+        }
+    }
+}
+
 /// An incident as the API, the dashboard and every notification show it (SPEC §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -54,11 +65,27 @@ pub struct MentionSummary {
     /// The rule terms that matched, in the order found.
     pub terms: Vec<String>,
     pub risk: u8,
+    /// In [-1, 1], negative is bad news; `None` for mentions stored before sentiment was.
+    pub sentiment: Option<f64>,
+}
+
+impl MentionSummary {
+    /// The sentiment as a reader sees it; the sign words use VADER's ±0.05 neutral band,
+    /// which the Chinese model is calibrated to as well.
+    pub fn sentiment_label(&self) -> String {
+        match self.sentiment {
+            None => "unknown".to_owned(),
+            Some(s) if s <= -0.05 => format!("{s:+.2} negative"),
+            Some(s) if s >= 0.05 => format!("{s:+.2} positive"),
+            Some(s) => format!("{s:+.2} neutral"),
+        }
+    }
 }
 
 pub mod ack_link;
 pub mod escalation;
 pub mod grouping;
+pub mod spike;
 pub mod timeline;
 
 impl Status {

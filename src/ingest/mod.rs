@@ -31,6 +31,9 @@ pub struct Mention {
     pub fetched_at: DateTime<Utc>,
     /// Language the feed or item declares (`en`, `zh`, ...), if any.
     pub lang: Option<String>,
+    /// Likes + shares + comments, when the source reports them (pushed mentions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<f64>,
 }
 
 impl Mention {

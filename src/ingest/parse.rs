@@ -167,6 +167,7 @@ impl ItemFields {
             published: self.published.or(self.updated),
             fetched_at,
             lang: self.lang,
+            engagement: None,
         }
     }
 

@@ -80,7 +80,9 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
             .items
             .into_iter()
             .map(|mut mention| {
-                if mention.lang.is_none() {
+                // The user's `lang` for the feed beats what the document declares: CMS
+                // templates often declare a default language whatever the text is.
+                if feed.lang.is_some() {
                     mention.lang.clone_from(&feed.lang);
                 }
                 mention

@@ -60,6 +60,7 @@ impl MentionInput {
             published: self.published,
             fetched_at: now,
             lang: self.lang,
+            engagement: self.engagement,
         })
     }
 }

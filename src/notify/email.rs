@@ -355,10 +355,11 @@ fn write_mention_text(out: &mut String, n: usize, mention: &MentionSummary) {
     let published = mention.published.map(time);
     let _ = writeln!(
         out,
-        "   {} · {} · risk {}",
+        "   {} · {} · risk {} · sentiment {}",
         mention.feed,
         published.as_deref().unwrap_or("publication time unknown"),
-        mention.risk
+        mention.risk,
+        mention.sentiment_label()
     );
     if let Some(url) = &mention.url {
         let _ = writeln!(out, "   {}", url.trim());
@@ -443,6 +444,7 @@ fn render_html(notice: &Notice) -> Markup {
                                         None => "publication time unknown",
                                     }
                                     " · risk " (mention.risk)
+                                    " · sentiment " (mention.sentiment_label())
                                 }
                                 @if let Some(url) = &mention.url {
                                     @if safe_href(url).is_none() {
@@ -509,6 +511,7 @@ mod tests {
                     excerpt: "孩子喝了艾克米酸奶后食物中毒 <img src=x onerror=alert(2)>".into(),
                     terms: vec!["艾克米".into(), "食物中毒".into()],
                     risk: 72,
+                    sentiment: Some(-0.8),
                 },
                 MentionSummary {
                     feed: "gnews-acme".into(),
@@ -518,6 +521,7 @@ mod tests {
                     excerpt: "Several parents report…".into(),
                     terms: vec!["acme".into()],
                     risk: 64,
+                    sentiment: None,
                 },
             ],
             links: Links {

@@ -317,6 +317,7 @@ mod tests {
                 excerpt: "Several parents report…".into(),
                 terms: vec!["acme".into(), "food poisoning".into()],
                 risk: 72,
+                sentiment: Some(-0.6),
             }],
             links: Links {
                 dashboard: "http://localhost:8080/incidents/42".into(),

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
-use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::grouping::{Candidate, GroupState, Judged};
+use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
 use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
 use crate::ingest::fetch::Validators;
@@ -129,18 +130,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a scored mention unless its (feed, guid) was seen, and for each candidate
-    /// (one per matched rule) asks `decide` what to do given the group's live incident,
-    /// then writes the incidents, timeline events and outbox rows that follow, all in one
-    /// transaction.
-    fn ingest<D>(
+    /// (one per matched rule) asks `judge` what to do given the group's live incident and
+    /// its volume around the mention's time (this mention counted, windows as `spike`
+    /// says), then writes the incidents, timeline events and outbox rows that follow, all
+    /// in one transaction.
+    fn ingest<J>(
         &self,
         scored: &Scored,
         candidates: &[Candidate],
-        decide: D,
+        spike: &SpikeSettings,
+        judge: J,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<IngestOutcome, StoreError>> + Send
     where
-        D: Fn(&Candidate, Option<&GroupState>) -> Decision + Send + Sync;
+        J: Fn(&Candidate, Option<&GroupState>, &Volume) -> Judged + Send + Sync;
+
+    /// How many earlier mentions of the same rules tell the same story (near-duplicates)
+    /// as this one: 0 for the first report.
+    fn story_copies(&self, scored: &Scored) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Ids of open incidents whose next escalation step is due.
     fn due_escalations(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;

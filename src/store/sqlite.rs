@@ -6,18 +6,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
     Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
-use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::grouping::{Candidate, Decision, GroupState, Judged};
+use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
-use crate::ingest::Mention;
 use crate::ingest::fetch::Validators;
+use crate::ingest::{Mention, dedup};
 use crate::notify::NoticeKind;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -196,14 +197,15 @@ async fn attach(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
     .bind(incident_id)
     .bind(mention_id)
     .bind(i64::from(scored.risk))
     .bind(ts(now))
     .bind(to_json(&scored.mention))
+    .bind(scored.sentiment.score)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -215,14 +217,13 @@ async fn attach(
 const CLUSTER_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
 const CLUSTER_CANDIDATES: i64 = 500;
 
-/// Records the mention's MinHash signature and gives it the cluster of the most similar
-/// recent mention of the same rules that is the same story, or its own id.
-async fn assign_cluster(
-    tx: &mut Transaction<'static, Sqlite>,
-    mention_id: i64,
+/// The cluster of the most similar recent mention of the same rules that tells the same
+/// story as `scored`, if any, with the mention's own MinHash signature.
+async fn best_cluster(
+    conn: &mut SqliteConnection,
+    exclude_id: i64,
     scored: &Scored,
-) -> Result<i64, StoreError> {
-    use crate::ingest::dedup;
+) -> Result<(dedup::Signature, Option<i64>), StoreError> {
     let signature = dedup::signature(&scored.mention.title, &scored.mention.body);
     let mut best: Option<(f64, i64)> = None;
     for found in &scored.matches {
@@ -232,10 +233,10 @@ async fn assign_cluster(
              ORDER BY m.id DESC LIMIT ?",
         )
         .bind(&found.rule)
-        .bind(mention_id)
+        .bind(exclude_id)
         .bind(ts(scored.mention.fetched_at - CLUSTER_LOOKBACK))
         .bind(CLUSTER_CANDIDATES)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         for (stored, cluster) in rows {
             let Some(other) = dedup::from_bytes(&stored) else { continue };
@@ -245,7 +246,18 @@ async fn assign_cluster(
             }
         }
     }
-    let cluster_id = best.map_or(mention_id, |(_, cluster)| cluster);
+    Ok((signature, best.map(|(_, cluster)| cluster)))
+}
+
+/// Records the mention's MinHash signature and gives it the cluster of the most similar
+/// recent mention of the same rules that is the same story, or its own id.
+async fn assign_cluster(
+    tx: &mut Transaction<'static, Sqlite>,
+    mention_id: i64,
+    scored: &Scored,
+) -> Result<i64, StoreError> {
+    let (signature, best) = best_cluster(tx, mention_id, scored).await?;
+    let cluster_id = best.unwrap_or(mention_id);
     sqlx::query("UPDATE mentions SET signature = ?, cluster_id = ? WHERE id = ?")
         .bind(dedup::to_bytes(&signature))
         .bind(cluster_id)
@@ -253,6 +265,44 @@ async fn assign_cluster(
         .execute(&mut **tx)
         .await?;
     Ok(cluster_id)
+}
+
+/// A group's volume around `at` (see [`Volume`]); the mention being ingested is counted.
+async fn group_volume(
+    tx: &mut Transaction<'static, Sqlite>,
+    candidate: &Candidate,
+    mention_id: i64,
+    spike: &SpikeSettings,
+) -> Result<Volume, StoreError> {
+    let at = candidate.mention_at;
+    let count = |from: DateTime<Utc>, from_inclusive: bool, to: DateTime<Utc>| {
+        let sql = if from_inclusive {
+            "SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ?"
+        } else {
+            "SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?"
+        };
+        sqlx::query_scalar::<_, i64>(sql).bind(&candidate.rule).bind(ts(from)).bind(ts(to))
+    };
+    let in_window = count(at - spike.window, false, at).fetch_one(&mut **tx).await?;
+    let before_window = count(at - spike.baseline, true, at - spike.window).fetch_one(&mut **tx).await?;
+    let first_at: Option<String> =
+        sqlx::query_scalar("SELECT MIN(at) FROM rule_matches WHERE rule = ? AND mention_id <> ?")
+            .bind(&candidate.rule)
+            .bind(mention_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let last_spike_at: Option<String> =
+        sqlx::query_scalar("SELECT last_spike_at FROM group_spikes WHERE group_key = ?")
+            .bind(&candidate.group_key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(Volume {
+        at,
+        in_window: u64::try_from(in_window).unwrap_or(0),
+        before_window: u64::try_from(before_window).unwrap_or(0),
+        first_at: first_at.as_deref().map(parse_ts).transpose()?,
+        last_spike_at: last_spike_at.as_deref().map(parse_ts).transpose()?,
+    })
 }
 
 fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
@@ -352,21 +402,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ingest<D>(
+    async fn ingest<J>(
         &self,
         scored: &Scored,
         candidates: &[Candidate],
-        decide: D,
+        spike: &SpikeSettings,
+        judge: J,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, StoreError>
     where
-        D: Fn(&Candidate, Option<&GroupState>) -> Decision + Send + Sync,
+        J: Fn(&Candidate, Option<&GroupState>, &Volume) -> Judged + Send + Sync,
     {
         let mention = &scored.mention;
         let mut tx = self.write().await?;
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
+            "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
+             analyzed_lang, sentiment, sentiment_detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
         )
         .bind(&mention.feed)
         .bind(&mention.guid)
@@ -379,17 +431,21 @@ impl Store for SqliteStore {
         .bind(&mention.lang)
         .bind(i64::from(scored.risk))
         .bind(scored.breakdown.to_string())
+        .bind(&scored.lang)
+        .bind(scored.sentiment.score)
+        .bind(to_json(&scored.sentiment))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(mention_id) = inserted else {
             return Ok(IngestOutcome::Duplicate);
         };
         for found in &scored.matches {
-            sqlx::query("INSERT INTO rule_matches (mention_id, rule, severity, terms) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO rule_matches (mention_id, rule, severity, terms, at) VALUES (?, ?, ?, ?, ?)")
                 .bind(mention_id)
                 .bind(&found.rule)
                 .bind(i64::from(found.severity))
                 .bind(to_json(&found.terms))
+                .bind(ts(mention.effective_time()))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -419,7 +475,20 @@ impl Store for SqliteStore {
                 }
                 None => None,
             };
-            match decide(candidate, live.as_ref()) {
+            let volume = group_volume(&mut tx, candidate, mention_id, spike).await?;
+            let judged = judge(candidate, live.as_ref(), &volume);
+            if judged.spiked {
+                sqlx::query(
+                    "INSERT INTO group_spikes (group_key, last_spike_at) VALUES (?, ?) \
+                     ON CONFLICT (group_key) DO UPDATE SET last_spike_at = excluded.last_spike_at",
+                )
+                .bind(&candidate.group_key)
+                .bind(ts(volume.at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            let candidate = &judged.candidate;
+            match judged.decision {
                 Decision::Nothing => {}
                 Decision::Open { escalation, fired } => {
                     let incident_id: i64 = sqlx::query_scalar(
@@ -483,6 +552,22 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
+    }
+
+    async fn story_copies(&self, scored: &Scored) -> Result<u64, StoreError> {
+        if scored.matches.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.pool.acquire().await?;
+        // Nothing is excluded: the mention is not stored yet.
+        let Some(cluster) = best_cluster(&mut conn, 0, scored).await?.1 else {
+            return Ok(0);
+        };
+        let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mentions WHERE cluster_id = ?")
+            .bind(cluster)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(u64::try_from(copies).unwrap_or(0))
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -718,7 +803,7 @@ impl Store for SqliteStore {
 
     async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT im.snapshot, im.risk, rm.terms FROM incident_mentions im \
+            "SELECT im.snapshot, im.risk, im.sentiment, rm.terms FROM incident_mentions im \
              JOIN incidents i ON i.id = im.incident_id \
              LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule \
              WHERE im.incident_id = ? ORDER BY im.risk DESC, im.mention_id LIMIT ?",
@@ -749,6 +834,7 @@ impl Store for SqliteStore {
                         },
                     ),
                     risk: u8::try_from(risk).unwrap_or(100),
+                    sentiment: row.try_get("sentiment")?,
                 })
             })
             .collect()
@@ -778,6 +864,7 @@ mod tests {
     use super::*;
     use crate::incident::escalation::PolicyLevel;
     use crate::incident::grouping;
+    use crate::incident::spike::Verdict;
 
     fn scored(guid: &str, severity: u8) -> Scored {
         let mention = Mention {
@@ -790,12 +877,23 @@ mod tests {
             published: None,
             fetched_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
             lang: None,
+            engagement: None,
         };
         Scored {
             mention,
+            lang: "en".into(),
+            sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
             matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
             risk: severity,
             breakdown: serde_json::json!({ "severity": severity }),
+            inputs: crate::analyze::risk::RiskInputs {
+                severity,
+                sentiment: 0.0,
+                source_weight: 1.0,
+                engagement: None,
+                copies: 0,
+            },
+            weights: crate::analyze::risk::RiskWeights::default(),
         }
     }
 
@@ -820,6 +918,10 @@ mod tests {
         }
     }
 
+    fn spike() -> SpikeSettings {
+        crate::config::RiskConfig::default().spike()
+    }
+
     async fn store(dir: &std::path::Path) -> SqliteStore {
         let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.expect("open");
         store.migrate().await.expect("migrate");
@@ -831,8 +933,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
-        let outcome = store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("ingest");
+        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        };
+        let outcome = store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("ingest");
         assert!(matches!(outcome, IngestOutcome::Stored { ref opened, .. } if opened.len() == 1));
         assert_eq!(store.pending_notices().await.expect("pending"), 1, "the notice is written with the incident");
 
@@ -847,7 +951,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
+        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        };
         let story = "Several parents report vomiting and fever after their children ate Acme strawberry yogurt \
                      bought last week. The county health department is collecting samples from stores.";
         let with_text = |guid: &str, title: &str, body: &str| {
@@ -862,7 +968,7 @@ mod tests {
         };
         let first = cluster(
             store
-                .ingest(&with_text("a", "Acme yogurt made kids sick", story), &[candidate(70)], decide, now)
+                .ingest(&with_text("a", "Acme yogurt made kids sick", story), &[candidate(70)], &spike(), decide, now)
                 .await
                 .expect("a"),
         );
@@ -876,6 +982,7 @@ mod tests {
                         &format!("{story} Read more at the Herald."),
                     ),
                     &[candidate(70)],
+                    &spike(),
                     decide,
                     now,
                 )
@@ -888,6 +995,7 @@ mod tests {
                 .ingest(
                     &with_text("c", "Acme recalls strollers", "A faulty brake led Acme to recall 20,000 strollers."),
                     &[candidate(70)],
+                    &spike(),
                     decide,
                     now,
                 )
@@ -902,11 +1010,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>| grouping::decide(c, live, 60, now);
-        store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("first");
-        let again = store.ingest(&scored("a", 70), &[candidate(70)], decide, now).await.expect("again");
+        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        };
+        store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("first");
+        let again = store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("again");
         assert_eq!(again, IngestOutcome::Duplicate);
-        let second = store.ingest(&scored("b", 65), &[candidate(65)], decide, now).await.expect("second");
+        let second = store.ingest(&scored("b", 65), &[candidate(65)], &spike(), decide, now).await.expect("second");
         assert!(
             matches!(second, IngestOutcome::Stored { ref opened, ref attached, .. } if opened.is_empty() && attached.len() == 1)
         );

@@ -1,0 +1,144 @@
+//! Text to words the way the reference reads it: emoji spelled out, split on whitespace,
+//! ASCII punctuation trimmed, with Python's ideas of whitespace, upper case and lower case.
+
+use std::borrow::Cow;
+
+use super::lexicon::{EMOJI_WORDS, KNOWN};
+use super::words::Degree;
+
+/// One whitespace-separated word of the text.
+#[derive(Debug)]
+pub(super) struct Token<'a> {
+    /// The word lower-cased; every rule compares this.
+    pub lower: Cow<'a, str>,
+    /// Lexicon valence of the word, if it is an entry.
+    pub valence: Option<f64>,
+    /// Set if the word is a degree adverb.
+    pub degree: Option<Degree>,
+    /// Whether the word negates what follows: a listed negation or a word with "n't".
+    pub negates: bool,
+    /// Whether the word is in capitals (Python's `str.isupper`: some upper-case letter, no
+    /// lower-case or title-case one), which emphasises it when the text mixes case.
+    pub shouted: bool,
+}
+
+/// Replaces every single-code-point emoji by its description. The description is set off
+/// by a space from the text before it unless that was a space already, but not from the
+/// text after it ("😀x" reads "grinning facex"), as in the reference.
+pub(super) fn spell_out_emoji(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() || !text.chars().any(|c| !c.is_ascii() && EMOJI_WORDS.contains_key(&c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut after_space = true;
+    for c in text.chars() {
+        if let Some(description) = EMOJI_WORDS.get(&c) {
+            if !after_space {
+                out.push(' ');
+            }
+            out.push_str(description);
+            after_space = false;
+        } else {
+            out.push(c);
+            after_space = c == ' ';
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The words of the text, in order.
+pub(super) fn tokens(text: &str) -> Vec<Token<'_>> {
+    // Room for a typical post up front; longer texts grow the vector as usual.
+    let mut tokens = Vec::with_capacity(32);
+    tokens.extend(text.split(is_python_space).filter(|w| !w.is_empty()).map(|raw| {
+        let word = trim_punctuation(raw);
+        let lower = lower_case(word);
+        let known = KNOWN.get(lower.as_ref()).copied().unwrap_or_default();
+        // A byte window beats `contains`, whose substring searcher costs more to set up
+        // than scanning a word.
+        let negates = known.negation || lower.as_bytes().windows(3).any(|w| w == b"n't");
+        Token { valence: known.valence, degree: known.degree, negates, shouted: is_shouted(word), lower }
+    }));
+    tokens
+}
+
+/// Python's `str.isspace`: Unicode White_Space plus the four ASCII information separators.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Trims ASCII punctuation from both ends, unless that leaves two characters or fewer: then
+/// the token was most likely an emoticon (":)", ":-(") and stays as written.
+fn trim_punctuation(token: &str) -> &str {
+    // Punctuation is ASCII, so the cuts fall on character boundaries; bytes are faster to scan.
+    let bytes = token.as_bytes();
+    let start = bytes.iter().position(|b| !b.is_ascii_punctuation()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_punctuation()).map_or(start, |last| last + 1);
+    match token.get(start..end) {
+        Some(trimmed) if trimmed.chars().nth(2).is_some() => trimmed,
+        _ => token,
+    }
+}
+
+fn lower_case(word: &str) -> Cow<'_, str> {
+    if word.is_ascii() {
+        if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(word.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        }
+    } else {
+        Cow::Owned(word.to_lowercase())
+    }
+}
+
+fn is_shouted(word: &str) -> bool {
+    let mut upper = false;
+    for c in word.chars() {
+        if c.is_lowercase() || is_title_case(c) {
+            return false;
+        }
+        upper |= c.is_uppercase();
+    }
+    upper
+}
+
+/// General category Lt: digraphs and Greek letters with a capital first part ("ǅ", "ᾈ"),
+/// which Python counts as cased but neither upper nor lower.
+fn is_title_case(c: char) -> bool {
+    matches!(c, '\u{1c5}' | '\u{1c8}' | '\u{1cb}' | '\u{1f2}' | '\u{1f88}'..='\u{1f8f}' | '\u{1f98}'..='\u{1f9f}' | '\u{1fa8}'..='\u{1faf}' | '\u{1fbc}' | '\u{1fcc}' | '\u{1ffc}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        tokens(text).into_iter().map(|t| t.lower.into_owned()).collect()
+    }
+
+    #[test]
+    fn punctuation_is_trimmed_from_words_but_emoticons_survive() {
+        assert_eq!(words("Great, (really) :) :-( ok!!"), ["great", "really", ":)", ":-(", "ok!!"]);
+        assert_eq!(words("'tis...  \"quoted\"\u{1f}x"), ["tis", "quoted", "x"]);
+    }
+
+    #[test]
+    fn emoji_become_their_description_glued_to_what_follows() {
+        assert_eq!(spell_out_emoji("a😀b"), "a grinning faceb");
+        assert_eq!(spell_out_emoji("😀😀"), "grinning face grinning face");
+        assert_eq!(spell_out_emoji("plain ascii"), "plain ascii");
+        assert!(matches!(spell_out_emoji("café"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn capitals_follow_python_isupper() {
+        assert!(is_shouted("GOOD"));
+        assert!(is_shouted("A1!"));
+        assert!(is_shouted("ÉTÉ"));
+        assert!(!is_shouted("Good"));
+        assert!(!is_shouted("123"));
+        assert!(!is_shouted("ǅA"));
+        assert!(!is_shouted(":)"));
+    }
+}
