@@ -12,4 +12,5 @@ pub mod demo;
 pub mod incident;
 pub mod ingest;
 pub mod notify;
+pub mod replay;
 pub mod store;

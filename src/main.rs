@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use chrono::Utc;
+use chrono::{SecondsFormat, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tocsin::analyze::risk::RiskWeights;
 use tocsin::analyze::{self, RuleSet};
 use tocsin::api::Tokens;
@@ -17,7 +18,7 @@ use tocsin::incident::Action;
 use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
 use tocsin::store::{self, IncidentFilter, Store};
-use tocsin::{daemon, demo};
+use tocsin::{daemon, demo, replay};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
@@ -73,6 +74,19 @@ enum Command {
     },
     /// Per-feed health: last success, last error, consecutive failures, next poll, items seen.
     Feeds,
+    /// Backtest: run saved mentions (JSONL) or feed files through the pipeline on a
+    /// simulated clock and list the incidents that would have opened.
+    Replay {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Keep the results in this SQLite file (open it with the dashboard); a scratch
+        /// database otherwise.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations.
     Migrate,
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
@@ -177,6 +191,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Score { text, lines, lang } => score(&cli.config, text, lines, lang.as_deref()),
         Command::Incident { command } => incident(&cli.config, command).await,
         Command::Feeds => feeds(&cli.config).await,
+        Command::Replay { files, db, json } => replay(&cli.config, &files, db.as_deref(), json).await,
         Command::Feed { command: FeedCommand::Parse { file_or_url } } => feed_parse(&cli.config, &file_or_url).await,
         Command::Migrate => {
             let config = load_config(&cli.config)?;
@@ -343,6 +358,67 @@ fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&st
     };
     let output = serde_json::to_string_pretty(&score_json(&rules, &weights, &text, lang)).map_err(internal)?;
     println!("{output}");
+    Ok(())
+}
+
+async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: bool) -> Result<(), Failure> {
+    let config = match optional_config(config_path)? {
+        Some(config) => config,
+        None => Config::parse("(defaults)", "").map_err(|errors| internal(anyhow!("{errors:?}")))?,
+    };
+    let rules = rules_for(config_path, None)?;
+    let history = replay::load(files).map_err(user)?;
+    let scratch = db.is_none().then(|| {
+        std::env::temp_dir().join(format!("tocsin-replay-{}-{}.db", std::process::id(), Utc::now().timestamp_micros()))
+    });
+    let db_path = db.map(Path::to_path_buf).or_else(|| scratch.clone()).unwrap_or_default();
+    let db_url = format!("sqlite://{}", db_path.display());
+    let undated = history.undated;
+    let bar = ProgressBar::new(history.mentions.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} mentions, {per_sec}, eta {eta}")
+            .map_err(|e| internal(anyhow!("{e}")))?,
+    );
+    if json {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let report = replay::run(config, rules, history, &db_url, |done| bar.set_position(done as u64)).await;
+    bar.finish_and_clear();
+    if let Some(scratch) = &scratch {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+        }
+    }
+    let report = report.map_err(internal)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(internal)?);
+        return Ok(());
+    }
+    println!(
+        "{} mentions replayed{}",
+        report.mentions,
+        if undated > 0 { format!(", {undated} undated feed items skipped") } else { String::new() }
+    );
+    if report.incidents.is_empty() {
+        println!("no incident would have opened");
+    }
+    for i in &report.incidents {
+        let detect = i.time_to_detect_s.map_or("?".to_owned(), |s| {
+            humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs())).to_string()
+        });
+        println!(
+            "{}  {:<9} {:<24} detected after {:<10} {:>5} mention(s)  {}",
+            i.opened_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            i.level.as_str(),
+            i.group,
+            detect,
+            i.mentions,
+            i.title
+        );
+    }
+    if let Some(db) = db {
+        println!("results kept in {}", db.display());
+    }
     Ok(())
 }
 

@@ -324,3 +324,49 @@ fn the_worked_risk_example_in_docs_risk_md_holds() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("score JSON");
     assert_eq!(printed["risk"], shown);
 }
+
+/// `tocsin replay` on history: a neutral outage report opens nothing, an angry one twenty
+/// minutes later opens the incident, and time-to-detect counts from the first report.
+#[test]
+fn replay_reports_the_incidents_history_would_have_opened_with_time_to_detect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let history = [
+        r#"{"id": "1", "feed": "forum", "body": "Acme app is down again, can't log in since this morning", "published": "2026-03-01T08:00:00Z"}"#,
+        r#"{"id": "2", "feed": "forum", "body": "Weather is fine today", "published": "2026-03-01T08:05:00Z"}"#,
+        r#"{"id": "3", "feed": "forum", "body": "Acme app is down again, this is terrible, worst service ever", "published": "2026-03-01T08:20:00Z"}"#,
+    ];
+    std::fs::write(dir.path().join("history.jsonl"), history.join("\n")).expect("write");
+    let db = dir.path().join("replay.db");
+    let out = tocsin(dir.path(), &["replay", "history.jsonl", "--json", "--db", db.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["mentions"], 3);
+    let incidents = report["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 1, "{report}");
+    assert_eq!(incidents[0]["group"], "rule:service-outage");
+    assert_eq!(incidents[0]["first_mention_at"], "2026-03-01T08:00:00Z");
+    assert_eq!(incidents[0]["time_to_detect_s"], 1200);
+    assert!(incidents[0]["opened_at"].as_str().is_some_and(|t| t.starts_with("2026-03-01T08:20:00")));
+    assert!(db.exists(), "--db keeps the results");
+
+    // The same history as a table, from a saved RSS file too.
+    let rss = r#"<rss version="2.0"><channel><title>forum</title>
+<item><guid>a</guid><title>Acme app is down again, this is terrible, worst service ever</title><pubDate>Sun, 01 Mar 2026 09:00:00 GMT</pubDate></item>
+<item><guid>b</guid><title>Acme app is down, no date given</title></item>
+</channel></rss>"#;
+    std::fs::write(dir.path().join("forum.xml"), rss).expect("write");
+    let out = tocsin(dir.path(), &["replay", "forum.xml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("1 mentions replayed, 1 undated feed items skipped"), "{table}");
+    assert!(table.contains("rule:service-outage") && table.contains("detected after 0s"), "{table}");
+
+    std::fs::write(
+        dir.path().join("bad.jsonl"),
+        "{\"body\": \"Acme\", \"published\": \"2026-03-01T08:00:00Z\"}\n{oops\n",
+    )
+    .expect("write");
+    let out = tocsin(dir.path(), &["replay", "bad.jsonl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("bad.jsonl:2:"), "{}", text(&out.stderr));
+}

@@ -43,8 +43,13 @@ pub struct Incident {
     /// Highest risk score seen in the group, 0..100.
     pub score: u8,
     pub rule: String,
+    /// The group it tracks (`rule:<id>`): one live incident per group.
+    pub group: String,
     pub title: String,
     pub opened_at: DateTime<Utc>,
+    /// When the first mention of the group was published (fetched, when unknown): where
+    /// time-to-detect counts from.
+    pub first_mention_at: Option<DateTime<Utc>>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     /// Number of mentions attached.

@@ -66,7 +66,7 @@ fn new_notice_id() -> String {
     format!("ntf_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-const INCIDENT_COLUMNS: &str = "id, rule, title, status, level, score, why, opened_at, acknowledged_at, resolved_at, \
+const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
      (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
 
 fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
@@ -79,8 +79,10 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
         level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
         score: u8::try_from(score).unwrap_or(100),
         rule: row.try_get("rule")?,
+        group: row.try_get("group_key")?,
         title: row.try_get("title")?,
         opened_at: parse_ts(row.try_get("opened_at")?)?,
+        first_mention_at: opt_ts(row.try_get("first_mention_at")?)?,
         acknowledged_at: opt_ts(row.try_get("acknowledged_at")?)?,
         resolved_at: opt_ts(row.try_get("resolved_at")?)?,
         mentions: row.try_get("mention_count")?,
@@ -265,6 +267,29 @@ async fn assign_cluster(
         .execute(&mut **tx)
         .await?;
     Ok(cluster_id)
+}
+
+/// How far back the first mention of a storm is looked for: time-to-detect counts from
+/// the first matching mention of the day before the incident opened.
+const STORM_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
+
+/// When the storm a candidate opens an incident for began: the group's first matching
+/// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
+async fn storm_start(
+    tx: &mut Transaction<'static, Sqlite>,
+    candidate: &Candidate,
+) -> Result<DateTime<Utc>, StoreError> {
+    let first: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(at) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ? \
+         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = ?), '')",
+    )
+    .bind(&candidate.rule)
+    .bind(ts(candidate.mention_at - STORM_LOOKBACK))
+    .bind(ts(candidate.mention_at))
+    .bind(&candidate.group_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(first.as_deref().map(parse_ts).transpose()?.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
 }
 
 /// A group's volume around `at` (see [`Volume`]); the mention being ingested is counted.
@@ -491,6 +516,7 @@ impl Store for SqliteStore {
             match judged.decision {
                 Decision::Nothing => {}
                 Decision::Open { escalation, fired } => {
+                    let first_mention_at = storm_start(&mut tx, candidate).await?;
                     let incident_id: i64 = sqlx::query_scalar(
                         "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
                          first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at) \
@@ -503,7 +529,7 @@ impl Store for SqliteStore {
                     .bind(i64::from(candidate.score))
                     .bind(candidate.why.to_string())
                     .bind(ts(now))
-                    .bind(ts(candidate.mention_at))
+                    .bind(ts(first_mention_at))
                     .bind(to_json(&candidate.policy))
                     .bind(i64::from(escalation.step))
                     .bind(i64::from(escalation.repeats))
@@ -517,7 +543,7 @@ impl Store for SqliteStore {
                         "score": candidate.score,
                         "why": candidate.why,
                         "policy": candidate.policy.name,
-                        "first_mention_at": ts(candidate.mention_at),
+                        "first_mention_at": ts(first_mention_at),
                         "mention": mention_details(mention_id, mention),
                     });
                     append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
