@@ -230,13 +230,15 @@ async fn best_cluster(
     let mut best: Option<(f64, i64)> = None;
     for found in &scored.matches {
         let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT m.signature, m.cluster_id FROM mentions m JOIN rule_matches rm ON rm.mention_id = m.id \
-             WHERE rm.rule = ? AND m.id <> ? AND m.fetched_at >= ? AND m.signature IS NOT NULL \
-             ORDER BY m.id DESC LIMIT ?",
+            // Driven by the (rule, at) index: the newest matches of the rule, whatever the
+            // size of the mentions table.
+            "SELECT m.signature, m.cluster_id FROM rule_matches rm JOIN mentions m ON m.id = rm.mention_id \
+             WHERE rm.rule = ? AND rm.at >= ? AND rm.mention_id <> ? AND m.signature IS NOT NULL \
+             ORDER BY rm.at DESC LIMIT ?",
         )
         .bind(&found.rule)
+        .bind(ts(scored.mention.effective_time() - CLUSTER_LOOKBACK))
         .bind(exclude_id)
-        .bind(ts(scored.mention.fetched_at - CLUSTER_LOOKBACK))
         .bind(CLUSTER_CANDIDATES)
         .fetch_all(&mut *conn)
         .await?;
@@ -296,7 +298,6 @@ async fn storm_start(
 async fn group_volume(
     tx: &mut Transaction<'static, Sqlite>,
     candidate: &Candidate,
-    mention_id: i64,
     spike: &SpikeSettings,
 ) -> Result<Volume, StoreError> {
     let at = candidate.mention_at;
@@ -310,12 +311,12 @@ async fn group_volume(
     };
     let in_window = count(at - spike.window, false, at).fetch_one(&mut **tx).await?;
     let before_window = count(at - spike.baseline, true, at - spike.window).fetch_one(&mut **tx).await?;
-    let first_at: Option<String> =
-        sqlx::query_scalar("SELECT MIN(at) FROM rule_matches WHERE rule = ? AND mention_id <> ?")
-            .bind(&candidate.rule)
-            .bind(mention_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    // This mention included: for the group's very first one that gives no history, which
+    // is the same verdict, and the bare MIN lets SQLite answer from the (rule, at) index.
+    let first_at: Option<String> = sqlx::query_scalar("SELECT MIN(at) FROM rule_matches WHERE rule = ?")
+        .bind(&candidate.rule)
+        .fetch_one(&mut **tx)
+        .await?;
     let last_spike_at: Option<String> =
         sqlx::query_scalar("SELECT last_spike_at FROM group_spikes WHERE group_key = ?")
             .bind(&candidate.group_key)
@@ -500,7 +501,7 @@ impl Store for SqliteStore {
                 }
                 None => None,
             };
-            let volume = group_volume(&mut tx, candidate, mention_id, spike).await?;
+            let volume = group_volume(&mut tx, candidate, spike).await?;
             let judged = judge(candidate, live.as_ref(), &volume);
             if judged.spiked {
                 sqlx::query(

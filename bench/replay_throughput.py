@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Replay throughput: N generated mentions through `tocsin replay` into SQLite, end to end.
+
+Generates a JSONL history (standard library only, fixed seed) of N mentions of the brand
+Acme, three seconds apart: 5% outage complaints, 3% food-safety complaints, the rest
+ordinary brand chatter that matches no rule. Runs `target/release/tocsin replay FILE --json
+--db SCRATCH`, and reports mentions/s (wall clock, parsing and reading included), the peak
+RSS of the tocsin process, and the incidents the replay opened.
+
+    cargo build --release
+    python3 bench/replay_throughput.py [--mentions 1000000]
+
+Run from the project root. The goal (>= 20,000 mentions/s) is printed, not enforced.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+WORDS = (
+    "parcel blender kettle monday support warehouse courier invoice lid handle box receipt manager hotline screen charger"
+).split()
+
+
+def generate(path, count):
+    rng = random.Random(7)
+    start = datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(count):
+            published = (start + datetime.timedelta(seconds=3 * i)).isoformat()
+            r = rng.random()
+            word = rng.choice(WORDS)
+            if r < 0.05:
+                body = f"Acme app is down again, can't log in, order {i} {word}"
+            elif r < 0.08:
+                body = f"My kid got sick after eating Acme yogurt {i} {word}"
+            else:
+                body = f"Acme {word} review number {i}: the {rng.choice(WORDS)} and the {rng.choice(WORDS)} were fine"
+            out.write(json.dumps({"id": str(i), "feed": "bench", "body": body, "published": published}) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mentions", type=int, default=1_000_000)
+    parser.add_argument("--binary", default="target/release/tocsin")
+    args = parser.parse_args()
+    args.binary = os.path.abspath(args.binary)
+    if not os.path.exists(args.binary):
+        sys.exit(f"{args.binary} not found: run `cargo build --release` first")
+    with tempfile.TemporaryDirectory() as scratch:
+        history = os.path.join(scratch, "history.jsonl")
+        t = time.monotonic()
+        generate(history, args.mentions)
+        print(f"generated {args.mentions} mentions ({os.path.getsize(history) / 1e6:.1f} MB) in {time.monotonic() - t:.1f} s")
+        db = os.path.join(scratch, "replay.db")
+        t = time.monotonic()
+        done = subprocess.run(
+            [args.binary, "replay", history, "--json", "--db", db],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TOCSIN_LOG": "error"},
+        )
+        seconds = time.monotonic() - t
+        if done.returncode != 0:
+            sys.exit(f"replay failed ({done.returncode}): {done.stderr[-2000:]}")
+        report = json.loads(done.stdout)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        rate = args.mentions / seconds
+        print(f"machine: {os.cpu_count()} cores")
+        print(f"replayed {report['mentions']} mentions in {seconds:.1f} s: {rate:,.0f} mentions/s (goal >= 20,000)")
+        print(f"peak RSS {peak_mb:.0f} MB; database {os.path.getsize(db) / 1e6:.0f} MB; incidents {len(report['incidents'])}")
+        print(f"RESULT mentions={args.mentions} seconds={seconds:.3f} mentions_per_s={rate:.1f} peak_rss_mb={peak_mb:.1f}")
+
+
+if __name__ == "__main__":
+    main()
