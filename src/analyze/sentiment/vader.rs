@@ -43,16 +43,28 @@ const ALPHA: f64 = 15.0;
 /// Scores English text. Any input is accepted; text without words scores all zeros.
 pub fn polarity(text: &str) -> Polarity {
     let text = tokens::spell_out_emoji(text);
-    let words = tokens::tokens(&text);
+    let lowered = tokens::lower_ascii(&text);
+    let words = tokens::tokens(&text, &lowered);
     // Capitals only stand out when some words are in capitals and some are not.
     let shouted = words.iter().filter(|w| w.shouted).count();
     let mixed_case = shouted > 0 && shouted < words.len();
 
-    let mut valences: Vec<f64> = (0..words.len()).map(|i| valence(&words, i, mixed_case)).collect();
-    if let Some(but) = words.iter().position(|w| w.lower == "but") {
-        contrast(&mut valences, but);
+    // Most texts are short enough for the stack; the heap takes the rest.
+    let mut stack = [0.0; 64];
+    let mut heap = Vec::new();
+    let valences = if words.len() <= stack.len() {
+        &mut stack[..words.len()]
+    } else {
+        heap.resize(words.len(), 0.0);
+        &mut heap[..]
+    };
+    for (i, v) in valences.iter_mut().enumerate() {
+        *v = valence(&words, i, mixed_case);
     }
-    score(&valences, emphasis(&text))
+    if let Some(but) = words.iter().position(|w| w.lower == "but") {
+        contrast(valences, but);
+    }
+    score(valences, emphasis(&text))
 }
 
 /// Valence of word `i` in its context.
@@ -199,8 +211,12 @@ fn contrast(valences: &mut [f64], but: usize) {
 
 /// Emphasis from punctuation: each "!" up to four, and "?" when there are two or more.
 fn emphasis(text: &str) -> f64 {
-    let (exclamations, questions) =
-        text.bytes().fold((0usize, 0usize), |(e, q), b| (e + usize::from(b == b'!'), q + usize::from(b == b'?')));
+    // Byte-wide counts per chunk of at most 255 bytes, which cannot overflow, vectorise four
+    // times wider than word-wide counts over the whole text.
+    let (exclamations, questions) = text.as_bytes().chunks(255).fold((0usize, 0usize), |(e, q), chunk| {
+        let (ce, cq) = chunk.iter().fold((0u8, 0u8), |(e, q), &b| (e + u8::from(b == b'!'), q + u8::from(b == b'?')));
+        (e + usize::from(ce), q + usize::from(cq))
+    });
     let exclamation = exclamations.min(4) as f64 * EXCLAMATION;
     let question = match questions {
         0 | 1 => 0.0,

@@ -46,20 +46,78 @@ pub(super) fn spell_out_emoji(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The words of the text, in order.
-pub(super) fn tokens(text: &str) -> Vec<Token<'_>> {
+/// The words of the text, in order. `lower` reads from `lowered`, which is `text` with its
+/// ASCII letters lower-cased (see [`lower_ascii`]), so ASCII words need no copy of their own.
+pub(super) fn tokens<'a>(text: &'a str, lowered: &'a str) -> Vec<Token<'a>> {
     // Room for a typical post up front; longer texts grow the vector as usual.
     let mut tokens = Vec::with_capacity(32);
-    tokens.extend(text.split(is_python_space).filter(|w| !w.is_empty()).map(|raw| {
-        let word = trim_punctuation(raw);
-        let lower = lower_case(word);
-        let known = KNOWN.get(lower.as_ref()).copied().unwrap_or_default();
-        // A byte window beats `contains`, whose substring searcher costs more to set up
-        // than scanning a word.
-        let negates = known.negation || lower.as_bytes().windows(3).any(|w| w == b"n't");
-        Token { valence: known.valence, degree: known.degree, negates, shouted: is_shouted(word), lower }
-    }));
+    let ascii = text.is_ascii();
+    let mut push = |start: usize, end: usize| {
+        if let Some(token) = token(text, lowered, start, end, ascii) {
+            tokens.push(token);
+        }
+    };
+    let mut start = None;
+    // Splitting on bytes is only right when every character is one byte.
+    if ascii {
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            match (is_ascii_space(b), start) {
+                (true, Some(s)) => {
+                    push(s, i);
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+    } else {
+        for (i, c) in text.char_indices() {
+            match (is_python_space(c), start) {
+                (true, Some(s)) => {
+                    push(s, i);
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+    }
+    if let Some(s) = start {
+        push(s, text.len());
+    }
     tokens
+}
+
+/// `text` with its ASCII letters lower-cased and every byte where it was, so a word's byte
+/// range in `text` is also its range here; borrowed when there is nothing to lower-case.
+pub(super) fn lower_ascii(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The token for the whitespace-delimited word at `start..end` of `text` (`lowered` is its
+/// ASCII lower-casing), or nothing if the range is not a word of `text`.
+fn token<'a>(text: &'a str, lowered: &'a str, start: usize, end: usize, ascii: bool) -> Option<Token<'a>> {
+    let (start, end) = trim_punctuation(text.get(start..end)?.as_bytes(), start, end, ascii);
+    let word = text.get(start..end)?;
+    let (lower, shouted) = if ascii || word.is_ascii() {
+        (Cow::Borrowed(lowered.get(start..end)?), is_shouted_ascii(word.as_bytes()))
+    } else {
+        (Cow::Owned(word.to_lowercase()), is_shouted(word))
+    };
+    let known = KNOWN.get(lower.as_ref()).unwrap_or_default();
+    // A byte window beats `contains`, whose substring searcher costs more to set up than
+    // scanning a word.
+    let negates = known.negation || lower.as_bytes().windows(3).any(|w| w == b"n't");
+    Some(Token { valence: known.valence, degree: known.degree, negates, shouted, lower })
+}
+
+/// Python's `str.isspace` on one ASCII byte.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
 }
 
 /// Python's `str.isspace`: Unicode White_Space plus the four ASCII information separators.
@@ -67,31 +125,27 @@ fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Trims ASCII punctuation from both ends, unless that leaves two characters or fewer: then
-/// the token was most likely an emoticon (":)", ":-(") and stays as written.
-fn trim_punctuation(token: &str) -> &str {
-    // Punctuation is ASCII, so the cuts fall on character boundaries; bytes are faster to scan.
-    let bytes = token.as_bytes();
-    let start = bytes.iter().position(|b| !b.is_ascii_punctuation()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_punctuation()).map_or(start, |last| last + 1);
-    match token.get(start..end) {
-        Some(trimmed) if trimmed.chars().nth(2).is_some() => trimmed,
-        _ => token,
-    }
+/// Trims ASCII punctuation from both ends of `word`, the bytes at `start..end` of the text,
+/// and returns the new range, unless that leaves two characters or fewer: then the token was
+/// most likely an emoticon (":)", ":-(") and stays as written.
+fn trim_punctuation(word: &[u8], start: usize, end: usize, ascii: bool) -> (usize, usize) {
+    // Punctuation is ASCII, so the cuts fall on character boundaries.
+    let Some(first) = word.iter().position(|b| !b.is_ascii_punctuation()) else {
+        return (start, end);
+    };
+    let last = word.iter().rposition(|b| !b.is_ascii_punctuation()).unwrap_or(first);
+    let kept = &word[first..=last];
+    // Fewer than three bytes are fewer than three characters; in ASCII each byte is one.
+    let long = kept.len() > 2 && (ascii || std::str::from_utf8(kept).is_ok_and(|s| s.chars().nth(2).is_some()));
+    if long { (start + first, start + last + 1) } else { (start, end) }
 }
 
-fn lower_case(word: &str) -> Cow<'_, str> {
-    if word.is_ascii() {
-        if word.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(word.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(word)
-        }
-    } else {
-        Cow::Owned(word.to_lowercase())
-    }
+/// Python's `str.isupper` on an ASCII word: some upper-case letter and no lower-case one.
+fn is_shouted_ascii(word: &[u8]) -> bool {
+    !word.iter().any(u8::is_ascii_lowercase) && word.iter().any(u8::is_ascii_uppercase)
 }
 
+/// Python's `str.isupper`: some upper-case letter and no lower-case or title-case one.
 fn is_shouted(word: &str) -> bool {
     let mut upper = false;
     for c in word.chars() {
@@ -114,7 +168,7 @@ mod tests {
     use super::*;
 
     fn words(text: &str) -> Vec<String> {
-        tokens(text).into_iter().map(|t| t.lower.into_owned()).collect()
+        tokens(text, &lower_ascii(text)).into_iter().map(|t| t.lower.into_owned()).collect()
     }
 
     #[test]
