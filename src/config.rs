@@ -805,6 +805,24 @@ mod tests {
     }
 
     #[test]
+    fn risk_weights_and_spike_settings_are_checked_where_written() {
+        let config = Config::parse("t.toml", "").expect("defaults");
+        let spike = config.risk.spike();
+        assert_eq!((spike.window, spike.min_history), (chrono::Duration::minutes(15), chrono::Duration::hours(2)));
+        assert_eq!((spike.baseline, spike.p_value, spike.min_count), (chrono::Duration::days(7), 0.001, 5));
+        assert_eq!(*config.risk.weights.get_ref(), RiskWeights::default());
+
+        let text = "[risk]\nspike_p_value = 0.9\nspike_window = \"8d\"\n\n[risk.weights]\nnegativity_gain = 2.0\n";
+        let found = errors(text);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found.iter().any(|e| e.starts_with("t.toml:2:17: spike_p_value must be in (0, 0.5]")), "{found:?}");
+        assert!(found.iter().any(|e| e.starts_with("t.toml:3:16: spike_window must be longer")), "{found:?}");
+        assert!(found.iter().any(|e| e.contains("negativity_gain must be between 0 and 1, not 2")), "{found:?}");
+        let found = errors("[risk.weights]\nnovelty = 1\n");
+        assert!(found[0].starts_with("t.toml:2:1: unknown field `novelty`"), "{found:?}");
+    }
+
+    #[test]
     fn unknown_key_is_located() {
         let found = errors("[poll]\ndefault_interval = \"5m\"\nintervall = \"1m\"\n");
         assert_eq!(found.len(), 1);
