@@ -13,6 +13,7 @@ mod tokens;
 mod words;
 
 use tokens::Token;
+use words::Tag;
 
 /// VADER's four outputs for one text.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -61,34 +62,34 @@ pub fn polarity(text: &str) -> Polarity {
     for (i, v) in valences.iter_mut().enumerate() {
         *v = valence(&words, i, mixed_case);
     }
-    if let Some(but) = words.iter().position(|w| w.lower == "but") {
+    if let Some(but) = words.iter().position(|w| w.tag == Tag::But) {
         contrast(valences, but);
     }
     score(valences, emphasis(&text))
 }
 
 /// Valence of word `i` in its context.
-fn valence(words: &[Token<'_>], i: usize, mixed_case: bool) -> f64 {
+fn valence(words: &[Token], i: usize, mixed_case: bool) -> f64 {
     let word = &words[i];
     // A degree adverb only acts on the word it modifies.
     if word.degree.is_some() {
         return 0.0;
     }
     let next = words.get(i + 1);
-    if word.lower == "kind" && next.is_some_and(|n| n.lower == "of") {
+    if word.tag == Tag::Kind && next.is_some_and(|n| n.tag == Tag::Of) {
         return 0.0;
     }
-    let Some(rated) = word.valence else {
+    let Some(rated) = word.valence() else {
         return 0.0;
     };
     // `back(k)` is the word k places before word i.
-    let back = |k: usize| words[i - k].lower.as_ref();
+    let back = |k: usize| words[i - k].tag;
 
     // "no" before a lexicon word negates that word instead of counting as negative itself.
-    let mut v = if word.lower == "no" && next.is_some_and(|n| n.valence.is_some()) { 0.0 } else { rated };
-    if (i >= 1 && back(1) == "no")
-        || (i >= 2 && back(2) == "no")
-        || (i >= 3 && back(3) == "no" && matches!(back(1), "or" | "nor"))
+    let mut v = if word.tag == Tag::No && next.is_some_and(|n| n.valence().is_some()) { 0.0 } else { rated };
+    if (i >= 1 && back(1) == Tag::No)
+        || (i >= 2 && back(2) == Tag::No)
+        || (i >= 3 && back(3) == Tag::No && matches!(back(1), Tag::Or | Tag::Nor))
     {
         v = rated * NEGATION;
     }
@@ -99,7 +100,7 @@ fn valence(words: &[Token<'_>], i: usize, mixed_case: bool) -> f64 {
     // Up to three words back: degree adverbs (weaker with distance), negations, phrases.
     // A word that is itself a lexicon entry neither modifies nor negates.
     for distance in 1..=3 {
-        if i < distance || words[i - distance].valence.is_some() {
+        if i < distance || words[i - distance].valence().is_some() {
             continue;
         }
         let scalar = degree(&words[i - distance], v, mixed_case);
@@ -115,7 +116,7 @@ fn valence(words: &[Token<'_>], i: usize, mixed_case: bool) -> f64 {
     }
 
     // "least good" is negated, "at least good" and "the very least good" are not.
-    if i >= 1 && back(1) == "least" && (i == 1 || !matches!(back(2), "at" | "very")) {
+    if i >= 1 && back(1) == Tag::Least && (i == 1 || !matches!(back(2), Tag::At | Tag::Very)) {
         v *= NEGATION;
     }
     v
@@ -123,7 +124,7 @@ fn valence(words: &[Token<'_>], i: usize, mixed_case: bool) -> f64 {
 
 /// What a degree adverb adds to a word of valence `v`: it pushes away from zero (boosters) or
 /// towards it (dampeners), more so when it alone is in capitals.
-fn degree(adverb: &Token<'_>, v: f64, mixed_case: bool) -> f64 {
+fn degree(adverb: &Token, v: f64, mixed_case: bool) -> f64 {
     let Some(base) = adverb.degree.map(words::Degree::scalar) else {
         return 0.0;
     };
@@ -134,17 +135,17 @@ fn degree(adverb: &Token<'_>, v: f64, mixed_case: bool) -> f64 {
 /// Applies the negation found `distance` words back, with the reference's exceptions:
 /// "never so/this good" is emphatic rather than negated, and "without doubt" does not negate.
 /// At distance 3 a "so" or "this" right before the word also emphasises it.
-fn negation(v: f64, words: &[Token<'_>], i: usize, distance: usize) -> f64 {
-    let back = |k: usize| words[i - k].lower.as_ref();
+fn negation(v: f64, words: &[Token], i: usize, distance: usize) -> f64 {
+    let back = |k: usize| words[i - k].tag;
     let negates = |k: usize| words[i - k].negates;
-    let so_or_this = |w: &str| matches!(w, "so" | "this");
+    let so_or_this = |w: Tag| matches!(w, Tag::So | Tag::This);
     match distance {
         1 if negates(1) => v * NEGATION,
-        2 if back(2) == "never" && so_or_this(back(1)) => v * 1.25,
-        2 if back(2) == "without" && back(1) == "doubt" => v,
+        2 if back(2) == Tag::Never && so_or_this(back(1)) => v * 1.25,
+        2 if back(2) == Tag::Without && back(1) == Tag::Doubt => v,
         2 if negates(2) => v * NEGATION,
-        3 if (back(3) == "never" && so_or_this(back(2))) || so_or_this(back(1)) => v * 1.25,
-        3 if back(3) == "without" && (back(2) == "doubt" || back(1) == "doubt") => v,
+        3 if (back(3) == Tag::Never && so_or_this(back(2))) || so_or_this(back(1)) => v * 1.25,
+        3 if back(3) == Tag::Without && (back(2) == Tag::Doubt || back(1) == Tag::Doubt) => v,
         3 if negates(3) => v * NEGATION,
         _ => v,
     }
@@ -154,10 +155,10 @@ fn negation(v: f64, words: &[Token<'_>], i: usize, distance: usize) -> f64 {
 /// just before the word sets its valence (the first match in the reference's order wins),
 /// then a phrase starting at the word overrides that, then "kind of" and the like before it
 /// dampen.
-fn phrases(mut v: f64, words: &[Token<'_>], i: usize) -> f64 {
-    let w = |j: usize| words[j].lower.as_ref();
+fn phrases(mut v: f64, words: &[Token], i: usize) -> f64 {
+    let w = |j: usize| words[j].tag;
     let (w3, w2, w1, w0) = (w(i - 3), w(i - 2), w(i - 1), w(i));
-    let before: [&[&str]; 5] = [&[w1, w0], &[w2, w1, w0], &[w2, w1], &[w3, w2, w1], &[w3, w2]];
+    let before: [&[Tag]; 5] = [&[w1, w0], &[w2, w1, w0], &[w2, w1], &[w3, w2, w1], &[w3, w2]];
     if let Some(fixed) = before.iter().find_map(|phrase| words::special_phrase(phrase)) {
         v = fixed;
     }

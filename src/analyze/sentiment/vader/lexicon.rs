@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-use super::words::{DEGREE, Degree, NEGATIONS};
+use super::words::{DEGREE, Degree, NEGATIONS, TAGS, Tag};
 
 /// Word → mean valence (-4..=4) rated by ten people: `word<TAB>mean<TAB>sd<TAB>ratings`.
 const WORDS: &str = include_str!("../vader_lexicon.txt");
@@ -28,6 +28,9 @@ pub(super) static KNOWN: LazyLock<Known> = LazyLock::new(|| {
     }
     for &word in NEGATIONS {
         known.update(word, |entry| entry.negation = true);
+    }
+    for &(word, tag) in TAGS {
+        known.update(word, |entry| entry.tag = tag);
     }
     known
 });
@@ -77,6 +80,8 @@ struct Packed {
     valence: f64,
     /// [`Packed::VALENCE`], [`Packed::BOOST`], [`Packed::DAMP`] and [`Packed::NEGATION`].
     flags: u8,
+    /// The word's name for the rules.
+    tag: Tag,
 }
 
 impl Packed {
@@ -93,7 +98,7 @@ impl From<Entry> for Packed {
             | flag(entry.degree == Some(Degree::Boost), Packed::BOOST)
             | flag(entry.degree == Some(Degree::Damp), Packed::DAMP)
             | flag(entry.negation, Packed::NEGATION);
-        Packed { valence: entry.valence.unwrap_or(0.0), flags }
+        Packed { valence: entry.valence.unwrap_or(0.0), flags, tag: entry.tag }
     }
 }
 
@@ -107,7 +112,12 @@ impl From<Packed> for Entry {
         } else {
             None
         };
-        Entry { valence: has(Packed::VALENCE).then_some(packed.valence), degree, negation: has(Packed::NEGATION) }
+        Entry {
+            valence: has(Packed::VALENCE).then_some(packed.valence),
+            degree,
+            negation: has(Packed::NEGATION),
+            tag: packed.tag,
+        }
     }
 }
 
@@ -131,6 +141,8 @@ pub(super) struct Entry {
     pub degree: Option<Degree>,
     /// Whether the word is a listed negation ("not", "never", ...).
     pub negation: bool,
+    /// Which of the words the rules test by name this is, if any.
+    pub tag: Tag,
 }
 
 /// Description of each emoji that is a single code point. The reference looks emoji up one

@@ -4,15 +4,17 @@
 use std::borrow::Cow;
 
 use super::lexicon::{EMOJI_WORDS, KNOWN};
-use super::words::Degree;
+use super::words::{Degree, Tag};
 
-/// One whitespace-separated word of the text.
+/// One whitespace-separated word of the text, in 16 bytes so that a text's words copy cheaply.
 #[derive(Debug)]
-pub(super) struct Token<'a> {
-    /// The word lower-cased; every rule compares this.
-    pub lower: Cow<'a, str>,
-    /// Lexicon valence of the word, if it is an entry.
-    pub valence: Option<f64>,
+pub(super) struct Token {
+    /// Lexicon valence of the word, or 0 if it is not an entry.
+    value: f64,
+    /// Whether the word is a lexicon entry.
+    rated: bool,
+    /// Which of the words the rules test by name this is, if any.
+    pub tag: Tag,
     /// Set if the word is a degree adverb.
     pub degree: Option<Degree>,
     /// Whether the word negates what follows: a listed negation or a word with "n't".
@@ -20,6 +22,13 @@ pub(super) struct Token<'a> {
     /// Whether the word is in capitals (Python's `str.isupper`: some upper-case letter, no
     /// lower-case or title-case one), which emphasises it when the text mixes case.
     pub shouted: bool,
+}
+
+impl Token {
+    /// Lexicon valence of the word, if it is an entry.
+    pub(super) fn valence(&self) -> Option<f64> {
+        self.rated.then_some(self.value)
+    }
 }
 
 /// Replaces every single-code-point emoji by its description. The description is set off
@@ -46,15 +55,27 @@ pub(super) fn spell_out_emoji(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The words of the text, in order. `lower` reads from `lowered`, which is `text` with its
-/// ASCII letters lower-cased (see [`lower_ascii`]), so ASCII words need no copy of their own.
-pub(super) fn tokens<'a>(text: &'a str, lowered: &'a str) -> Vec<Token<'a>> {
+/// The words of the text, in order. `lowered` is `text` with its ASCII letters lower-cased
+/// (see [`lower_ascii`]), so ASCII words need no copy of their own for the lookup.
+pub(super) fn tokens(text: &str, lowered: &str) -> Vec<Token> {
     // Room for a typical post up front; longer texts grow the vector as usual.
     let mut tokens = Vec::with_capacity(32);
     let ascii = text.is_ascii();
-    let mut push = |start: usize, end: usize| {
+    for_each_word(text, ascii, |start, end| {
         if let Some(token) = token(text, lowered, start, end, ascii) {
             tokens.push(token);
+        }
+    });
+    tokens
+}
+
+/// Calls `word` with the byte range of each whitespace-separated word of `text`, in order,
+/// punctuation trimmed (see [`trim_punctuation`]).
+fn for_each_word(text: &str, ascii: bool, mut word: impl FnMut(usize, usize)) {
+    let mut push = |start: usize, end: usize| {
+        if let Some(range) = text.get(start..end) {
+            let (start, end) = trim_punctuation(range.as_bytes(), start, end, ascii);
+            word(start, end);
         }
     };
     let mut start = None;
@@ -85,7 +106,6 @@ pub(super) fn tokens<'a>(text: &'a str, lowered: &'a str) -> Vec<Token<'a>> {
     if let Some(s) = start {
         push(s, text.len());
     }
-    tokens
 }
 
 /// `text` with its ASCII letters lower-cased and every byte where it was, so a word's byte
@@ -98,10 +118,9 @@ pub(super) fn lower_ascii(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The token for the whitespace-delimited word at `start..end` of `text` (`lowered` is its
-/// ASCII lower-casing), or nothing if the range is not a word of `text`.
-fn token<'a>(text: &'a str, lowered: &'a str, start: usize, end: usize, ascii: bool) -> Option<Token<'a>> {
-    let (start, end) = trim_punctuation(text.get(start..end)?.as_bytes(), start, end, ascii);
+/// The token for the word at `start..end` of `text` (`lowered` is its ASCII lower-casing),
+/// or nothing if the range is not a word of `text`.
+fn token(text: &str, lowered: &str, start: usize, end: usize, ascii: bool) -> Option<Token> {
     let word = text.get(start..end)?;
     let (lower, shouted) = if ascii || word.is_ascii() {
         (Cow::Borrowed(lowered.get(start..end)?), is_shouted_ascii(word.as_bytes()))
@@ -112,7 +131,14 @@ fn token<'a>(text: &'a str, lowered: &'a str, start: usize, end: usize, ascii: b
     // A byte window beats `contains`, whose substring searcher costs more to set up than
     // scanning a word.
     let negates = known.negation || lower.as_bytes().windows(3).any(|w| w == b"n't");
-    Some(Token { valence: known.valence, degree: known.degree, negates, shouted, lower })
+    Some(Token {
+        value: known.valence.unwrap_or(0.0),
+        rated: known.valence.is_some(),
+        tag: known.tag,
+        degree: known.degree,
+        negates,
+        shouted,
+    })
 }
 
 /// Python's `str.isspace` on one ASCII byte.
@@ -168,7 +194,9 @@ mod tests {
     use super::*;
 
     fn words(text: &str) -> Vec<String> {
-        tokens(text, &lower_ascii(text)).into_iter().map(|t| t.lower.into_owned()).collect()
+        let mut words = Vec::new();
+        for_each_word(text, text.is_ascii(), |start, end| words.push(text[start..end].to_lowercase()));
+        words
     }
 
     #[test]
@@ -183,6 +211,13 @@ mod tests {
         assert_eq!(spell_out_emoji("😀😀"), "grinning face grinning face");
         assert_eq!(spell_out_emoji("plain ascii"), "plain ascii");
         assert!(matches!(spell_out_emoji("café"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn tokens_are_small_and_carry_the_rules_names() {
+        assert_eq!(std::mem::size_of::<Token>(), 16);
+        let tags: Vec<Tag> = tokens("But KIND of", &lower_ascii("But KIND of")).iter().map(|t| t.tag).collect();
+        assert_eq!(tags, [Tag::But, Tag::Kind, Tag::Of]);
     }
 
     #[test]

@@ -108,12 +108,90 @@ pub(super) const DEGREE: &[(&str, Degree)] = &[
 
 /// Two-word degree adverbs ("kind of good"). Tokens never hold a space, so these only ever
 /// match as a pair of consecutive words.
-pub(super) fn degree_pair(first: &str, second: &str) -> Option<Degree> {
+pub(super) fn degree_pair(first: Tag, second: Tag) -> Option<Degree> {
     match (first, second) {
-        ("just", "enough") | ("kind", "of") | ("sort", "of") => Some(Damp),
+        (Tag::Just, Tag::Enough) | (Tag::Kind, Tag::Of) | (Tag::Sort, Tag::Of) => Some(Damp),
         _ => None,
     }
 }
+
+/// The words the rules test by name, so that they compare one byte instead of a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Tag {
+    /// Any word the rules do not name.
+    #[default]
+    Other,
+    But,
+    Kind,
+    Of,
+    No,
+    Or,
+    Nor,
+    Least,
+    At,
+    Very,
+    Never,
+    So,
+    This,
+    Without,
+    Doubt,
+    The,
+    Shit,
+    Bomb,
+    To,
+    Die,
+    For,
+    Bad,
+    Ass,
+    Bus,
+    Stop,
+    Yeah,
+    Right,
+    Kiss,
+    Death,
+    Beating,
+    Heart,
+    Just,
+    Enough,
+    Sort,
+}
+
+/// The lower-case spelling of each named word.
+pub(super) const TAGS: &[(&str, Tag)] = &[
+    ("but", Tag::But),
+    ("kind", Tag::Kind),
+    ("of", Tag::Of),
+    ("no", Tag::No),
+    ("or", Tag::Or),
+    ("nor", Tag::Nor),
+    ("least", Tag::Least),
+    ("at", Tag::At),
+    ("very", Tag::Very),
+    ("never", Tag::Never),
+    ("so", Tag::So),
+    ("this", Tag::This),
+    ("without", Tag::Without),
+    ("doubt", Tag::Doubt),
+    ("the", Tag::The),
+    ("shit", Tag::Shit),
+    ("bomb", Tag::Bomb),
+    ("to", Tag::To),
+    ("die", Tag::Die),
+    ("for", Tag::For),
+    ("bad", Tag::Bad),
+    ("ass", Tag::Ass),
+    ("bus", Tag::Bus),
+    ("stop", Tag::Stop),
+    ("yeah", Tag::Yeah),
+    ("right", Tag::Right),
+    ("kiss", Tag::Kiss),
+    ("death", Tag::Death),
+    ("beating", Tag::Beating),
+    ("heart", Tag::Heart),
+    ("just", Tag::Just),
+    ("enough", Tag::Enough),
+    ("sort", Tag::Sort),
+];
 
 /// Words that negate what follows them. Any word with "n't" in it negates too, which covers
 /// every apostrophe spelling ("can't", "won't", "needn't", ...).
@@ -126,14 +204,15 @@ pub(super) const NEGATIONS: &[&str] = &[
 
 /// Fixed valence of a phrase whose meaning is not the sum of its words ("the shit" is
 /// praise, "bus stop" is not a stop to anything), given as two or three consecutive words.
-pub(super) fn special_phrase(words: &[&str]) -> Option<f64> {
+pub(super) fn special_phrase(words: &[Tag]) -> Option<f64> {
+    use Tag::*;
     match words {
-        ["the", "shit"] | ["the", "bomb"] | ["to", "die", "for"] => Some(3.0),
-        ["bad", "ass"] => Some(1.5),
-        ["bus", "stop"] => Some(0.0),
-        ["yeah", "right"] => Some(-2.0),
-        ["kiss", "of", "death"] => Some(-1.5),
-        ["beating", "heart"] => Some(3.5),
+        [The, Shit] | [The, Bomb] | [To, Die, For] => Some(3.0),
+        [Bad, Ass] => Some(1.5),
+        [Bus, Stop] => Some(0.0),
+        [Yeah, Right] => Some(-2.0),
+        [Kiss, Of, Death] => Some(-1.5),
+        [Beating, Heart] => Some(3.5),
         _ => None,
     }
 }
