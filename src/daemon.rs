@@ -1,5 +1,6 @@
 //! The daemon: wires the stages together, runs their workers and owns shutdown.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -64,6 +65,9 @@ pub struct Pipeline<S> {
     /// Swapped whole on reload; a mention in flight keeps the set it started with.
     rules: RwLock<Arc<RuleSet>>,
     config: Arc<Config>,
+    /// Each configured feed's `weight`, by name: looked up for every mention, and a
+    /// daemon may watch ten thousand feeds.
+    source_weights: HashMap<String, f64>,
     clock: Clock,
     wake_outbox: Arc<Notify>,
 }
@@ -76,7 +80,8 @@ impl<S: Store> Pipeline<S> {
         clock: Clock,
         wake_outbox: Arc<Notify>,
     ) -> Self {
-        Pipeline { store, rules: RwLock::new(rules), config, clock, wake_outbox }
+        let source_weights = config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.weight)).collect();
+        Pipeline { store, rules: RwLock::new(rules), config, source_weights, clock, wake_outbox }
     }
 
     /// The rule set mentions are analyzed with now.
@@ -92,7 +97,7 @@ impl<S: Store> Pipeline<S> {
 
     /// The configured weight of a source: the feed's `weight`, else 1.
     fn source_weight(&self, feed: &str) -> f64 {
-        self.config.feeds.iter().find(|f| f.name.get_ref() == feed).map_or(1.0, |f| f.weight)
+        self.source_weights.get(feed).copied().unwrap_or(1.0)
     }
 
     /// Analyzes one mention and stores it with every incident change it causes.
@@ -102,9 +107,9 @@ impl<S: Store> Pipeline<S> {
         let weights = self.config.risk.weights.get_ref();
         let source_weight = self.source_weight(&mention.feed);
         let mut scored = analyze::analyze(&rules, mention, weights, source_weight);
-        let copies = self.store.story_copies(&scored).await?;
-        if copies > 0 {
-            scored = scored.with_copies(copies);
+        let story = self.store.story(&scored).await?;
+        if story.copies > 0 {
+            scored = scored.with_copies(story.copies, weights);
         }
         let candidates: Vec<Candidate> = scored
             .matches
@@ -115,7 +120,7 @@ impl<S: Store> Pipeline<S> {
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
                 let title: String =
                     format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
-                let score = scored.risk_for(found.severity);
+                let score = scored.risk_for(found.severity, weights);
                 let mut why = scored.breakdown.clone();
                 if let serde_json::Value::Object(why) = &mut why {
                     why.insert("rule".into(), rule.id.clone().into());
@@ -140,7 +145,7 @@ impl<S: Store> Pipeline<S> {
         let judge = |candidate: &Candidate, live: Option<&GroupState>, volume: &Volume| {
             grouping::judge(candidate, live, &spike::judge(volume, &spike), open_at, now)
         };
-        let outcome = self.store.ingest(&scored, &candidates, &spike, judge, now).await?;
+        let outcome = self.store.ingest(&scored, &story, &candidates, &spike, judge, now).await?;
         if let IngestOutcome::Stored { opened, .. } = &outcome {
             metrics::counter!("tocsin_mentions_stored_total").increment(1);
             for id in opened {

@@ -368,10 +368,13 @@ async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: 
     };
     let rules = rules_for(config_path, None)?;
     let history = replay::load(files).map_err(user)?;
-    let scratch = db.is_none().then(|| {
-        std::env::temp_dir().join(format!("tocsin-replay-{}-{}.db", std::process::id(), Utc::now().timestamp_micros()))
-    });
-    let db_path = db.map(Path::to_path_buf).or_else(|| scratch.clone()).unwrap_or_default();
+    let (db_path, scratch) = match db {
+        Some(db) => (db.to_path_buf(), false),
+        None => {
+            let name = format!("tocsin-replay-{}-{}.db", std::process::id(), Utc::now().timestamp_micros());
+            (std::env::temp_dir().join(name), true)
+        }
+    };
     let db_url = format!("sqlite://{}", db_path.display());
     let undated = history.undated;
     let bar = ProgressBar::new(history.mentions.len() as u64);
@@ -384,9 +387,9 @@ async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: 
     }
     let report = replay::run(config, rules, history, &db_url, |done| bar.set_position(done as u64)).await;
     bar.finish_and_clear();
-    if let Some(scratch) = &scratch {
+    if scratch {
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+            let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
         }
     }
     let report = report.map_err(internal)?;

@@ -166,7 +166,8 @@ async fn verify_finds_an_edited_timeline_event() {
     let spike = tocsin::config::RiskConfig::default().spike();
     let judge =
         |c: &Candidate, live: Option<&GroupState>, _: &Volume| grouping::judge(c, live, &Verdict::ColdStart, 60, now);
-    store.ingest(&scored, &[candidate], &spike, judge, now).await.expect("ingest");
+    let story = store.story(&scored).await.expect("story");
+    store.ingest(&scored, &story, &[candidate], &spike, judge, now).await.expect("ingest");
     let out = tocsin(dir.path(), &["incident", "ack", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tocsin(dir.path(), &["incident", "verify", "1"]);

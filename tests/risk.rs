@@ -210,9 +210,9 @@ async fn a_syndicated_story_counts_once_for_novelty_but_fully_for_volume() {
         &Default::default(),
         1.0,
     );
-    let copies = world.store.story_copies(&probe).await.expect("copies");
+    let copies = world.store.story(&probe).await.expect("story").copies;
     assert_eq!(copies, 300);
-    let late = probe.clone().with_copies(copies);
+    let late = probe.clone().with_copies(copies, &Default::default());
     assert!(late.risk * 3 < probe.risk, "the 301st copy is mostly old news: {} vs {}", late.risk, probe.risk);
     assert_eq!(late.breakdown["copies"], 300);
 }

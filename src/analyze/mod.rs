@@ -49,15 +49,13 @@ pub struct Scored {
     /// knows how many copies of the story came before.
     #[serde(skip)]
     pub(crate) inputs: RiskInputs,
-    #[serde(skip)]
-    pub(crate) weights: RiskWeights,
 }
 
 impl Scored {
     /// The same mention scored as the `copies + 1`-th report of its story.
-    pub fn with_copies(mut self, copies: u64) -> Scored {
+    pub fn with_copies(mut self, copies: u64, weights: &RiskWeights) -> Scored {
         self.inputs.copies = copies;
-        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, self.inputs, &self.weights);
+        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, self.inputs, weights);
         self.risk = risk;
         self.breakdown = breakdown;
         self
@@ -65,8 +63,8 @@ impl Scored {
 
     /// The mention's risk had `severity` been the most severe match's: what the mention
     /// weighs in the group of a less severe rule it also matched.
-    pub fn risk_for(&self, severity: u8) -> u8 {
-        risk::risk(RiskInputs { severity, ..self.inputs }, &self.weights).score
+    pub fn risk_for(&self, severity: u8, weights: &RiskWeights) -> u8 {
+        risk::risk(RiskInputs { severity, ..self.inputs }, weights).score
     }
 }
 
@@ -83,7 +81,7 @@ pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_
         copies: 0,
     };
     let (risk, breakdown) = breakdown(&matches, &sentiment, inputs, weights);
-    Scored { mention, lang, sentiment, matches, risk, breakdown, inputs, weights: *weights }
+    Scored { mention, lang, sentiment, matches, risk, breakdown, inputs }
 }
 
 /// The most severe match; the first in file order on a tie.
@@ -147,7 +145,7 @@ mod tests {
     #[test]
     fn a_later_copy_of_a_story_scores_lower_and_says_why() {
         let first = scored("Acme recalls its yogurt over listeria fears");
-        let copy = first.clone().with_copies(299);
+        let copy = first.clone().with_copies(299, &RiskWeights::default());
         assert!(first.risk > 0);
         assert!(copy.risk < first.risk / 2, "{} vs {}", copy.risk, first.risk);
         assert_eq!(copy.breakdown["copies"], 299);

@@ -169,6 +169,18 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_docs_risk_md_holds() {
+        let w = RiskWeights::default();
+        let report = inputs(70, -0.586);
+        assert_eq!(risk(report, &w).score, 82);
+        let loud = risk(RiskInputs { source_weight: 1.2, engagement: Some(500.0), ..report }, &w);
+        assert_eq!(loud.engagement, 1.27);
+        assert_eq!(loud.score, 100, "125 before the cap");
+        let tenth_copy = risk(RiskInputs { copies: 9, ..report }, &w);
+        assert_eq!((tenth_copy.novelty, tenth_copy.score), (0.465, 38));
+    }
+
+    #[test]
     fn junk_inputs_do_not_poison_the_score() {
         let w = RiskWeights::default();
         let junk = RiskInputs {

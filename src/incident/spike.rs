@@ -153,6 +153,9 @@ mod tests {
         assert!((poisson_tail(3.0, 1) - (1.0 - (-3.0f64).exp())).abs() < 1e-12);
         // P(X >= 10 | λ = 2) = 4.6498e-5
         assert!((poisson_tail(2.0, 10) - 4.6498e-5).abs() < 1e-8, "{}", poisson_tail(2.0, 10));
+        // The two cases docs/risk.md quotes.
+        assert!((poisson_tail(30.0, 36) - 0.1574).abs() < 1e-3, "{}", poisson_tail(30.0, 36));
+        assert!((poisson_tail(2.0, 12) - 1.3646e-6).abs() < 1e-9, "{}", poisson_tail(2.0, 12));
         // Huge counts neither overflow nor lose the tail.
         let p = poisson_tail(100.0, 200);
         assert!(p > 0.0 && p < 1e-15, "{p}");

@@ -14,6 +14,7 @@ use crate::incident::grouping::{Candidate, GroupState, Judged};
 use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
 use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
+use crate::ingest::dedup::Signature;
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 
@@ -109,6 +110,22 @@ pub struct IncidentFilter {
     pub limit: i64,
 }
 
+/// The near-duplicate story a mention belongs to.
+///
+/// Looked up outside the ingest transaction, once per mention: two copies of a new story
+/// stored in the same instant may each start a cluster, which costs a little novelty
+/// precision and saves a second lookup of up to 500 signatures per matching mention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    /// The mention's MinHash signature (title and body).
+    pub signature: Signature,
+    /// The cluster of the most similar recent mention of the same rules that tells the same
+    /// story; `None` for a new story.
+    pub cluster: Option<i64>,
+    /// Mentions already in that cluster: 0 for the first report.
+    pub copies: u64,
+}
+
 /// Everything the pipeline persists. Each method that changes state is one transaction, and
 /// writes the timeline events and outbox rows its change causes in that same transaction.
 pub trait Store: Send + Sync + 'static {
@@ -137,6 +154,7 @@ pub trait Store: Send + Sync + 'static {
     fn ingest<J>(
         &self,
         scored: &Scored,
+        story: &Story,
         candidates: &[Candidate],
         spike: &SpikeSettings,
         judge: J,
@@ -145,9 +163,9 @@ pub trait Store: Send + Sync + 'static {
     where
         J: Fn(&Candidate, Option<&GroupState>, &Volume) -> Judged + Send + Sync;
 
-    /// How many earlier mentions of the same rules tell the same story (near-duplicates)
-    /// as this one: 0 for the first report.
-    fn story_copies(&self, scored: &Scored) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The story the mention tells (see [`Story`]), found before it is stored so its
+    /// novelty can be scored; [`Store::ingest`] then files the mention under it.
+    fn story(&self, scored: &Scored) -> impl Future<Output = Result<Story, StoreError>> + Send;
 
     /// Ids of open incidents whose next escalation step is due.
     fn due_escalations(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
-    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError,
+    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -220,10 +220,9 @@ const CLUSTER_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
 const CLUSTER_CANDIDATES: i64 = 500;
 
 /// The cluster of the most similar recent mention of the same rules that tells the same
-/// story as `scored`, if any, with the mention's own MinHash signature.
+/// story as `scored` (not stored yet), if any, with the mention's own MinHash signature.
 async fn best_cluster(
     conn: &mut SqliteConnection,
-    exclude_id: i64,
     scored: &Scored,
 ) -> Result<(dedup::Signature, Option<i64>), StoreError> {
     let signature = dedup::signature(&scored.mention.title, &scored.mention.body);
@@ -233,12 +232,11 @@ async fn best_cluster(
             // Driven by the (rule, at) index: the newest matches of the rule, whatever the
             // size of the mentions table.
             "SELECT m.signature, m.cluster_id FROM rule_matches rm JOIN mentions m ON m.id = rm.mention_id \
-             WHERE rm.rule = ? AND rm.at >= ? AND rm.mention_id <> ? AND m.signature IS NOT NULL \
+             WHERE rm.rule = ? AND rm.at >= ? AND m.signature IS NOT NULL \
              ORDER BY rm.at DESC LIMIT ?",
         )
         .bind(&found.rule)
         .bind(ts(scored.mention.effective_time() - CLUSTER_LOOKBACK))
-        .bind(exclude_id)
         .bind(CLUSTER_CANDIDATES)
         .fetch_all(&mut *conn)
         .await?;
@@ -253,17 +251,16 @@ async fn best_cluster(
     Ok((signature, best.map(|(_, cluster)| cluster)))
 }
 
-/// Records the mention's MinHash signature and gives it the cluster of the most similar
-/// recent mention of the same rules that is the same story, or its own id.
+/// Records the mention's MinHash signature and files it under its story's cluster, or
+/// under its own id when it starts a story.
 async fn assign_cluster(
     tx: &mut Transaction<'static, Sqlite>,
     mention_id: i64,
-    scored: &Scored,
+    story: &Story,
 ) -> Result<i64, StoreError> {
-    let (signature, best) = best_cluster(tx, mention_id, scored).await?;
-    let cluster_id = best.unwrap_or(mention_id);
+    let cluster_id = story.cluster.unwrap_or(mention_id);
     sqlx::query("UPDATE mentions SET signature = ?, cluster_id = ? WHERE id = ?")
-        .bind(dedup::to_bytes(&signature))
+        .bind(dedup::to_bytes(&story.signature))
         .bind(cluster_id)
         .bind(mention_id)
         .execute(&mut **tx)
@@ -301,16 +298,19 @@ async fn group_volume(
     spike: &SpikeSettings,
 ) -> Result<Volume, StoreError> {
     let at = candidate.mention_at;
-    let count = |from: DateTime<Utc>, from_inclusive: bool, to: DateTime<Utc>| {
-        let sql = if from_inclusive {
-            "SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ?"
-        } else {
-            "SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?"
-        };
-        sqlx::query_scalar::<_, i64>(sql).bind(&candidate.rule).bind(ts(from)).bind(ts(to))
-    };
-    let in_window = count(at - spike.window, false, at).fetch_one(&mut **tx).await?;
-    let before_window = count(at - spike.baseline, true, at - spike.window).fetch_one(&mut **tx).await?;
+    let in_window: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?")
+        .bind(&candidate.rule)
+        .bind(ts(at - spike.window))
+        .bind(ts(at))
+        .fetch_one(&mut **tx)
+        .await?;
+    let before_window: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ?")
+            .bind(&candidate.rule)
+            .bind(ts(at - spike.baseline))
+            .bind(ts(at - spike.window))
+            .fetch_one(&mut **tx)
+            .await?;
     // This mention included: for the group's very first one that gives no history, which
     // is the same verdict, and the bare MIN lets SQLite answer from the (rule, at) index.
     let first_at: Option<String> = sqlx::query_scalar("SELECT MIN(at) FROM rule_matches WHERE rule = ?")
@@ -431,6 +431,7 @@ impl Store for SqliteStore {
     async fn ingest<J>(
         &self,
         scored: &Scored,
+        story: &Story,
         candidates: &[Candidate],
         spike: &SpikeSettings,
         judge: J,
@@ -475,7 +476,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let cluster_id = assign_cluster(&mut tx, mention_id, scored).await?;
+        let cluster_id = assign_cluster(&mut tx, mention_id, story).await?;
 
         let (mut opened, mut attached) = (Vec::new(), Vec::new());
         for candidate in candidates {
@@ -581,20 +582,19 @@ impl Store for SqliteStore {
         Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
     }
 
-    async fn story_copies(&self, scored: &Scored) -> Result<u64, StoreError> {
-        if scored.matches.is_empty() {
-            return Ok(0);
-        }
+    async fn story(&self, scored: &Scored) -> Result<Story, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        // Nothing is excluded: the mention is not stored yet.
-        let Some(cluster) = best_cluster(&mut conn, 0, scored).await?.1 else {
-            return Ok(0);
+        let (signature, cluster) = best_cluster(&mut conn, scored).await?;
+        let copies = match cluster {
+            Some(cluster) => {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mentions WHERE cluster_id = ?")
+                    .bind(cluster)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+            None => 0,
         };
-        let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mentions WHERE cluster_id = ?")
-            .bind(cluster)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(u64::try_from(copies).unwrap_or(0))
+        Ok(Story { signature, cluster, copies: u64::try_from(copies).unwrap_or(0) })
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -920,7 +920,6 @@ mod tests {
                 engagement: None,
                 copies: 0,
             },
-            weights: crate::analyze::risk::RiskWeights::default(),
         }
     }
 
@@ -949,6 +948,16 @@ mod tests {
         crate::config::RiskConfig::default().spike()
     }
 
+    /// Stores `scored` as the pipeline does (its story first, then the ingest) with one
+    /// candidate of `score`, no spike verdicts and the clock at `now`.
+    async fn ingest(store: &SqliteStore, scored: &Scored, score: u8, now: DateTime<Utc>) -> IngestOutcome {
+        let story = store.story(scored).await.expect("story");
+        let judge = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        };
+        store.ingest(scored, &story, &[candidate(score)], &spike(), judge, now).await.expect("ingest")
+    }
+
     async fn store(dir: &std::path::Path) -> SqliteStore {
         let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display())).await.expect("open");
         store.migrate().await.expect("migrate");
@@ -960,10 +969,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
-            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
-        };
-        let outcome = store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("ingest");
+        let outcome = ingest(&store, &scored("a", 70), 70, now).await;
         assert!(matches!(outcome, IngestOutcome::Stored { ref opened, .. } if opened.len() == 1));
         assert_eq!(store.pending_notices().await.expect("pending"), 1, "the notice is written with the incident");
 
@@ -978,9 +984,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
-            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
-        };
         let story = "Several parents report vomiting and fever after their children ate Acme strawberry yogurt \
                      bought last week. The county health department is collecting samples from stores.";
         let with_text = |guid: &str, title: &str, body: &str| {
@@ -993,42 +996,14 @@ mod tests {
             IngestOutcome::Stored { cluster_id, mention_id, .. } => (mention_id, cluster_id),
             IngestOutcome::Duplicate => panic!("stored"),
         };
-        let first = cluster(
-            store
-                .ingest(&with_text("a", "Acme yogurt made kids sick", story), &[candidate(70)], &spike(), decide, now)
-                .await
-                .expect("a"),
-        );
+        let first = cluster(ingest(&store, &with_text("a", "Acme yogurt made kids sick", story), 70, now).await);
         assert_eq!(first.0, first.1, "the first of a story is its own cluster");
-        let copy = cluster(
-            store
-                .ingest(
-                    &with_text(
-                        "b",
-                        "Acme yogurt made kids sick - Herald",
-                        &format!("{story} Read more at the Herald."),
-                    ),
-                    &[candidate(70)],
-                    &spike(),
-                    decide,
-                    now,
-                )
-                .await
-                .expect("b"),
-        );
+        let herald =
+            with_text("b", "Acme yogurt made kids sick - Herald", &format!("{story} Read more at the Herald."));
+        let copy = cluster(ingest(&store, &herald, 70, now).await);
         assert_eq!(copy.1, first.0, "the syndicated copy joins the first story");
-        let other = cluster(
-            store
-                .ingest(
-                    &with_text("c", "Acme recalls strollers", "A faulty brake led Acme to recall 20,000 strollers."),
-                    &[candidate(70)],
-                    &spike(),
-                    decide,
-                    now,
-                )
-                .await
-                .expect("c"),
-        );
+        let strollers = with_text("c", "Acme recalls strollers", "A faulty brake led Acme to recall 20,000 strollers.");
+        let other = cluster(ingest(&store, &strollers, 70, now).await);
         assert_eq!(other.1, other.0, "another story starts its own cluster");
     }
 
@@ -1037,13 +1012,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path()).await;
         let now = Utc::now();
-        let decide = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
-            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
-        };
-        store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("first");
-        let again = store.ingest(&scored("a", 70), &[candidate(70)], &spike(), decide, now).await.expect("again");
+        ingest(&store, &scored("a", 70), 70, now).await;
+        let again = ingest(&store, &scored("a", 70), 70, now).await;
         assert_eq!(again, IngestOutcome::Duplicate);
-        let second = store.ingest(&scored("b", 65), &[candidate(65)], &spike(), decide, now).await.expect("second");
+        let second = ingest(&store, &scored("b", 65), 65, now).await;
         assert!(
             matches!(second, IngestOutcome::Stored { ref opened, ref attached, .. } if opened.is_empty() && attached.len() == 1)
         );
