@@ -7,6 +7,11 @@ ordinary brand chatter that matches no rule. Runs `target/release/tocsin replay 
 --db SCRATCH`, and reports mentions/s (wall clock, parsing and reading included), the peak
 RSS of the tocsin process, and the incidents the replay opened.
 
+Its peer, run side by side on the same file: Python's sqlite3 loading the JSONL into a
+table of the same columns and unique (feed, guid) key, 2,000 rows per transaction, with no
+analysis at all: the cost of just getting the rows into SQLite. The ratio says what the
+rules, sentiment, risk, stories, groups and incidents add on top.
+
     cargo build --release
     python3 bench/replay_throughput.py [--mentions 1000000]
 
@@ -16,6 +21,7 @@ Run from the project root. The goal (>= 20,000 mentions/s) is printed, not enfor
 import argparse
 import datetime
 import json
+import sqlite3
 import os
 import random
 import resource
@@ -46,6 +52,37 @@ def generate(path, count):
             out.write(json.dumps({"id": str(i), "feed": "bench", "body": body, "published": published}) + "\n")
 
 
+def bulk_load(history, db):
+    """The peer: the rows alone, as fast as Python's sqlite3 writes them."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(
+        "CREATE TABLE mentions (id INTEGER PRIMARY KEY, feed TEXT NOT NULL, guid TEXT NOT NULL, title TEXT NOT NULL, "
+        "body TEXT NOT NULL, published_at TEXT, fetched_at TEXT NOT NULL, UNIQUE (feed, guid))"
+    )
+    con.execute("CREATE INDEX mentions_fetched_at ON mentions (fetched_at)")
+    batch = []
+
+    def flush():
+        with con:
+            con.executemany(
+                "INSERT INTO mentions (feed, guid, title, body, published_at, fetched_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                batch,
+            )
+        batch.clear()
+
+    with open(history, encoding="utf-8") as lines:
+        for line in lines:
+            m = json.loads(line)
+            batch.append((m["feed"], m["id"], m.get("title", ""), m["body"], m["published"], m["published"]))
+            if len(batch) == 2000:
+                flush()
+    flush()
+    con.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentions", type=int, default=1_000_000)
@@ -74,10 +111,19 @@ def main():
         report = json.loads(done.stdout)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rate = args.mentions / seconds
+        t = time.monotonic()
+        bulk_load(history, os.path.join(scratch, "peer.db"))
+        peer_seconds = time.monotonic() - t
+        peer_rate = args.mentions / peer_seconds
         print(f"machine: {os.cpu_count()} cores")
         print(f"replayed {report['mentions']} mentions in {seconds:.1f} s: {rate:,.0f} mentions/s (goal >= 20,000)")
+        print(f"peer (Python sqlite3 bulk load, no analysis): {peer_seconds:.1f} s, {peer_rate:,.0f} mentions/s; "
+              f"tocsin's full pipeline runs at {rate / peer_rate:.2f}x the bare load")
         print(f"peak RSS {peak_mb:.0f} MB; database {os.path.getsize(db) / 1e6:.0f} MB; incidents {len(report['incidents'])}")
-        print(f"RESULT mentions={args.mentions} seconds={seconds:.3f} mentions_per_s={rate:.1f} peak_rss_mb={peak_mb:.1f}")
+        print(
+            f"RESULT mentions={args.mentions} seconds={seconds:.3f} mentions_per_s={rate:.1f} "
+            f"peak_rss_mb={peak_mb:.1f} peer_mentions_per_s={peer_rate:.1f} ratio={rate / peer_rate:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -339,7 +339,7 @@ pub struct RiskConfig {
     pub spike_min_history: HumanDuration,
     #[serde(default = "default_reopen_within")]
     pub reopen_within: HumanDuration,
-    /// How far back a group's baseline volume looks.
+    /// The time constant of a group's exponentially weighted baseline volume.
     #[serde(default = "default_spike_baseline")]
     pub spike_baseline: HumanDuration,
     /// After a spike, no new spike verdict for this long.

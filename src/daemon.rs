@@ -5,26 +5,31 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::analyze::{self, RuleSet};
+use crate::analyze::{self, RuleSet, Scored};
 use crate::api::{self, ApiState, Tokens};
 use crate::clock::Clock;
 use crate::config::{Config, LangSetting};
 use crate::incident::ack_link::AckLinks;
 use crate::incident::escalation::Policy;
-use crate::incident::grouping::{self, Candidate, GroupState};
-use crate::incident::spike::{self, Volume};
+use crate::incident::grouping::{self, Candidate, GroupState, Judged};
+use crate::incident::spike::{self, SpikeSettings, Volume};
 use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
 use crate::ingest::poller::{FeedTask, MentionSink, Poller};
 use crate::notify::outbox::{ChannelError, Channels, Deliverer};
-use crate::store::{self, IngestOutcome, SqliteStore, Store, StoreError};
+use crate::store::{self, Arrival, Decide, IngestOutcome, SqliteStore, Store, StoreError, Story};
 
 /// How often the escalation and delivery workers look for due work.
 const TICK: Duration = Duration::from_millis(500);
+/// Most mentions stored in one transaction: a big feed's items are written in a few
+/// transactions rather than one per item, and none holds the write lock long enough to
+/// delay an acknowledgement.
+pub const BATCH: usize = 100;
 /// Longest an incident title taken from a mention may be.
 const TITLE_CHARS: usize = 140;
 
@@ -100,22 +105,70 @@ impl<S: Store> Pipeline<S> {
         self.source_weights.get(feed).copied().unwrap_or(1.0)
     }
 
+    /// Analyzes one mention (pure CPU work: no store, no clock), as the first report of its
+    /// story; the store rescores its novelty once the story is known.
+    pub fn score(&self, mention: Mention) -> Scored {
+        let source_weight = self.source_weight(&mention.feed);
+        analyze::analyze(&self.rules(), mention, self.config.risk.weights.get_ref(), source_weight)
+    }
+
+    /// Stores scored mentions in one transaction, with every incident change they cause.
+    pub async fn record(&self, batch: Vec<Arrival>) -> Result<Vec<IngestOutcome>, StoreError> {
+        let decider = Decider { rules: self.rules(), config: &self.config };
+        let outcomes = self.store.ingest(batch, &decider).await?;
+        let mut stored = 0;
+        for outcome in &outcomes {
+            if let IngestOutcome::Stored { opened, .. } = outcome {
+                stored += 1;
+                for id in opened {
+                    metrics::counter!("tocsin_incidents_opened_total").increment(1);
+                    tracing::warn!(incident = id, "incident opened");
+                }
+            }
+        }
+        if stored > 0 {
+            metrics::counter!("tocsin_mentions_stored_total").increment(stored);
+            self.wake_outbox.notify_one();
+        }
+        Ok(outcomes)
+    }
+
+    /// Analyzes and stores mentions that arrived together (one feed poll, one push), in
+    /// transactions of at most [`BATCH`] mentions.
+    pub async fn process_all(&self, mentions: Vec<Mention>) -> Result<Vec<IngestOutcome>, StoreError> {
+        let now = self.clock.now();
+        let mut outcomes = Vec::with_capacity(mentions.len());
+        let mut mentions = mentions.into_iter().peekable();
+        while mentions.peek().is_some() {
+            let batch = mentions.by_ref().take(BATCH).map(|mention| Arrival { scored: self.score(mention), now });
+            outcomes.extend(self.record(batch.collect()).await?);
+        }
+        Ok(outcomes)
+    }
+
     /// Analyzes one mention and stores it with every incident change it causes.
     pub async fn process(&self, mention: Mention) -> Result<IngestOutcome, StoreError> {
-        let now = self.clock.now();
-        let rules = self.rules();
+        let outcomes = self.process_all(vec![mention]).await?;
+        outcomes.into_iter().next().ok_or_else(|| StoreError::Corrupt("the store returned no outcome".into()))
+    }
+}
+
+/// The pipeline's judgement for the store: candidates from the rules and the config, and
+/// the spike detector's verdict on each.
+struct Decider<'a> {
+    rules: Arc<RuleSet>,
+    config: &'a Config,
+}
+
+impl Decide for Decider<'_> {
+    fn candidates(&self, scored: Scored, story: &Story) -> (Scored, Vec<Candidate>) {
         let weights = self.config.risk.weights.get_ref();
-        let source_weight = self.source_weight(&mention.feed);
-        let mut scored = analyze::analyze(&rules, mention, weights, source_weight);
-        let story = self.store.story(&scored).await?;
-        if story.copies > 0 {
-            scored = scored.with_copies(story.copies, weights);
-        }
-        let candidates: Vec<Candidate> = scored
+        let scored = if story.copies > 0 { scored.with_copies(story.copies, weights) } else { scored };
+        let candidates = scored
             .matches
             .iter()
             .filter_map(|found| {
-                let rule = rules.rule(&found.rule)?;
+                let rule = self.rules.rule(&found.rule)?;
                 let policy =
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
                 let title: String =
@@ -140,33 +193,23 @@ impl<S: Store> Pipeline<S> {
                 })
             })
             .collect();
-        let open_at = self.config.risk.open_at();
-        let spike = self.config.risk.spike();
-        let judge = |candidate: &Candidate, live: Option<&GroupState>, volume: &Volume| {
-            grouping::judge(candidate, live, &spike::judge(volume, &spike), open_at, now)
-        };
-        let outcome = self.store.ingest(&scored, &story, &candidates, &spike, judge, now).await?;
-        if let IngestOutcome::Stored { opened, .. } = &outcome {
-            metrics::counter!("tocsin_mentions_stored_total").increment(1);
-            for id in opened {
-                metrics::counter!("tocsin_incidents_opened_total").increment(1);
-                tracing::warn!(incident = id, title = %scored.mention.title, "incident opened");
-            }
-            self.wake_outbox.notify_one();
-        }
-        Ok(outcome)
+        (scored, candidates)
+    }
+
+    fn judge(&self, candidate: &Candidate, live: Option<&GroupState>, volume: &Volume, now: DateTime<Utc>) -> Judged {
+        let verdict = spike::judge(volume, &self.config.risk.spike());
+        grouping::judge(candidate, live, &verdict, self.config.risk.open_at(), now)
+    }
+
+    fn spike(&self) -> SpikeSettings {
+        self.config.risk.spike()
     }
 }
 
 impl<S: Store> MentionSink for Pipeline<S> {
     async fn accept(&self, mentions: Vec<Mention>) -> Result<usize, StoreError> {
-        let mut new = 0;
-        for mention in mentions {
-            if matches!(self.process(mention).await?, IngestOutcome::Stored { .. }) {
-                new += 1;
-            }
-        }
-        Ok(new)
+        let outcomes = self.process_all(mentions).await?;
+        Ok(outcomes.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count())
     }
 }
 

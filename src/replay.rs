@@ -21,7 +21,7 @@ use crate::incident::Level;
 use crate::ingest::Mention;
 use crate::ingest::parse::parse_feed;
 use crate::ingest::push::MentionInput;
-use crate::store::{IncidentFilter, SqliteStore, Store, StoreError};
+use crate::store::{Arrival, IncidentFilter, SqliteStore, Store, StoreError};
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ pub enum ReplayError {
     Feed { path: PathBuf, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("analysis failed: {0}")]
+    Analysis(String),
 }
 
 /// The mentions of the input files, oldest first, and what was skipped.
@@ -114,8 +116,13 @@ pub struct ReplayReport {
     pub incidents: Vec<ReplayIncident>,
 }
 
+/// Mentions per transaction in a replay: large, since nothing else writes to its database.
+const REPLAY_BATCH: usize = 2_000;
+
 /// Runs `history` through the pipeline into the SQLite database at `db_url`, calling
-/// `progress` after each mention with the number done.
+/// `progress` with the number of mentions done after each batch. Each mention is stored
+/// at its own time, as the daemon would have seen it then; the next batch is analyzed on
+/// another thread while the store writes this one.
 pub async fn run(
     config: Config,
     rules: RuleSet,
@@ -125,14 +132,39 @@ pub async fn run(
 ) -> Result<ReplayReport, ReplayError> {
     let store = Arc::new(SqliteStore::connect(db_url).await?);
     store.migrate().await?;
-    let clock = Clock::default();
-    let pipeline =
-        Pipeline::new(store.clone(), Arc::new(rules), Arc::new(config), clock.clone(), Arc::new(Notify::new()));
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        Arc::new(rules),
+        Arc::new(config),
+        Clock::default(),
+        Arc::new(Notify::new()),
+    ));
     let total = history.mentions.len();
-    for (done, mention) in history.mentions.into_iter().enumerate() {
-        clock.set(mention.fetched_at);
-        pipeline.process(mention).await?;
-        progress(done + 1);
+    let mut mentions = history.mentions.into_iter();
+    let mut analyze_next = |pipeline: &Arc<Pipeline<SqliteStore>>| {
+        let chunk: Vec<Mention> = mentions.by_ref().take(REPLAY_BATCH).collect();
+        let pipeline = pipeline.clone();
+        tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|mention| {
+                    let now = mention.fetched_at;
+                    Arrival { scored: pipeline.score(mention), now }
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut next = analyze_next(&pipeline);
+    let mut done = 0;
+    loop {
+        let batch = next.await.map_err(|e| ReplayError::Analysis(e.to_string()))?;
+        if batch.is_empty() {
+            break;
+        }
+        next = analyze_next(&pipeline);
+        done += batch.len();
+        pipeline.record(batch).await?;
+        progress(done);
     }
     let mut incidents = Vec::new();
     let mut before_id = None;

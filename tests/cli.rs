@@ -125,14 +125,15 @@ fn config_examples_in_the_docs_parse() {
 /// an event: `tocsin incident verify` notices and names the event.
 #[tokio::test]
 async fn verify_finds_an_edited_timeline_event() {
+    use chrono::{DateTime, Utc};
     use tocsin::analyze::risk::RiskWeights;
-    use tocsin::analyze::{RuleSet, analyze};
+    use tocsin::analyze::{RuleSet, Scored, analyze};
     use tocsin::incident::Level;
     use tocsin::incident::escalation::Policy;
-    use tocsin::incident::grouping::{self, Candidate, GroupState};
-    use tocsin::incident::spike::{Verdict, Volume};
+    use tocsin::incident::grouping::{self, Candidate, GroupState, Judged};
+    use tocsin::incident::spike::{SpikeSettings, Verdict, Volume};
     use tocsin::ingest::Mention;
-    use tocsin::store::{SqliteStore, Store};
+    use tocsin::store::{Arrival, Decide, SqliteStore, Store, Story};
 
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://t.db\"\n").expect("write");
@@ -163,11 +164,20 @@ async fn verify_finds_an_edited_timeline_event() {
         policy: Policy::none(),
         mention_at: now,
     };
-    let spike = tocsin::config::RiskConfig::default().spike();
-    let judge =
-        |c: &Candidate, live: Option<&GroupState>, _: &Volume| grouping::judge(c, live, &Verdict::ColdStart, 60, now);
-    let story = store.story(&scored).await.expect("story");
-    store.ingest(&scored, &story, &[candidate], &spike, judge, now).await.expect("ingest");
+    /// Opens an incident for whatever arrives, spikes aside.
+    struct OpenAlways(Candidate);
+    impl Decide for OpenAlways {
+        fn candidates(&self, scored: Scored, _: &Story) -> (Scored, Vec<Candidate>) {
+            (scored, vec![self.0.clone()])
+        }
+        fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        }
+        fn spike(&self) -> SpikeSettings {
+            tocsin::config::RiskConfig::default().spike()
+        }
+    }
+    store.ingest(vec![Arrival { scored, now }], &OpenAlways(candidate)).await.expect("ingest");
     let out = tocsin(dir.path(), &["incident", "ack", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tocsin(dir.path(), &["incident", "verify", "1"]);

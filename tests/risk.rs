@@ -250,3 +250,28 @@ async fn a_steady_high_baseline_opens_nothing() {
     }
     assert!(world.incidents().await.is_empty(), "{:?}", world.incidents().await);
 }
+
+#[tokio::test]
+async fn a_story_reposted_in_a_burst_spikes_its_rule_and_the_why_names_the_story() {
+    let mut world = World::new().await;
+    // Four quiet hours of distinct complaints, then one complaint copied 20 times in ten
+    // minutes: each copy is mild and mostly old news, only the volume says "crisis".
+    for at in steady(Duration::zero(), 2, 4) {
+        world.complaint_at(at).await;
+    }
+    assert!(world.incidents().await.is_empty(), "a quiet baseline opens nothing");
+    let post = "Acme sent me a broken kettle and ignored my refund request for three weeks, \
+                share this so nobody else orders from them";
+    let mut story = None;
+    for copy in 0..20 {
+        let at = Duration::hours(4) + Duration::seconds(30 * copy);
+        let outcome = world.mention_at(at, "", &format!("{post} #{copy}")).await;
+        let IngestOutcome::Stored { cluster_id, .. } = outcome else { panic!("stored") };
+        assert_eq!(*story.get_or_insert(cluster_id), cluster_id, "copy {copy} joins the story");
+    }
+    let incidents = world.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let spike = &incidents[0].why["spike"];
+    assert_eq!(spike["story"]["id"], story.expect("a story"), "the why names the story: {}", incidents[0].why);
+    assert!(spike["story"]["copies_in_window"].as_u64().is_some_and(|n| n >= 5), "{spike}");
+}

@@ -258,8 +258,8 @@ async fn push_mentions<S: Store>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let (mut stored, mut duplicates, mut opened) = (0, 0, Vec::new());
-    for mention in mentions {
-        match state.pipeline.process(mention).await? {
+    for outcome in state.pipeline.process_all(mentions).await? {
+        match outcome {
             IngestOutcome::Duplicate => duplicates += 1,
             IngestOutcome::Stored { opened: new, .. } => {
                 stored += 1;

@@ -76,15 +76,16 @@ pub fn judge(
 ) -> Judged {
     let mut candidate = candidate.clone();
     let spiked = verdict.is_spike();
-    if let Verdict::Spike { expected, p } = *verdict {
+    if let Verdict::Spike { expected, p, story } = *verdict {
         let above_live = live.map_or(Level::Low, |l| l.level.next());
         candidate.level = candidate.level.max(Level::High).max(above_live);
         candidate.score = candidate.score.max(open_at);
         if let serde_json::Value::Object(why) = &mut candidate.why {
-            why.insert(
-                "spike".into(),
-                serde_json::json!({ "expected_per_window": (expected * 100.0).round() / 100.0, "p": p }),
-            );
+            let mut spike = serde_json::json!({ "expected_per_window": (expected * 100.0).round() / 100.0, "p": p });
+            if let Some((id, copies)) = story {
+                spike["story"] = serde_json::json!({ "id": id, "copies_in_window": copies });
+            }
+            why.insert("spike".into(), spike);
         }
     }
     let decision = decide(&candidate, live, open_at, now);

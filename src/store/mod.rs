@@ -14,7 +14,6 @@ use crate::incident::grouping::{Candidate, GroupState, Judged};
 use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
 use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
-use crate::ingest::dedup::Signature;
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 
@@ -65,7 +64,8 @@ pub enum IngestOutcome {
     Duplicate,
     Stored {
         mention_id: i64,
-        /// The first mention of the same story (near-duplicate cluster); its own id if none.
+        /// The first mention of the same story (near-duplicate cluster); its own id when it
+        /// starts one or matched no rule.
         cluster_id: i64,
         opened: Vec<i64>,
         attached: Vec<i64>,
@@ -110,20 +110,33 @@ pub struct IncidentFilter {
     pub limit: i64,
 }
 
-/// The near-duplicate story a mention belongs to.
-///
-/// Looked up outside the ingest transaction, once per mention: two copies of a new story
-/// stored in the same instant may each start a cluster, which costs a little novelty
-/// precision and saves a second lookup of up to 500 signatures per matching mention.
-#[derive(Debug, Clone, PartialEq)]
+/// The near-duplicate story a mention belongs to: the same text syndicated or reposted with
+/// small edits. Only mentions that matched a rule are filed under stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Story {
-    /// The mention's MinHash signature (title and body).
-    pub signature: Signature,
-    /// The cluster of the most similar recent mention of the same rules that tells the same
-    /// story; `None` for a new story.
+    /// The story's id (its first mention's) when the mention repeats a story of the last 48
+    /// hours; `None` for a new story.
     pub cluster: Option<i64>,
-    /// Mentions already in that cluster: 0 for the first report.
+    /// Mentions already in that story: 0 for the first report.
     pub copies: u64,
+}
+
+/// A scored mention and the instant the pipeline received it.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub scored: Scored,
+    pub now: DateTime<Utc>,
+}
+
+/// The pipeline's judgement, which the store asks for inside its transaction at the moment
+/// each mention's story and groups are known, so a batch of mentions sees its own earlier
+/// members (copies, volume, a just-opened incident) exactly as one-by-one ingestion would.
+pub trait Decide: Send + Sync {
+    /// The mention rescored for its story's novelty, and one candidate per group it joins.
+    fn candidates(&self, scored: Scored, story: &Story) -> (Scored, Vec<Candidate>);
+    /// What a candidate does, given its group's live incident and volume.
+    fn judge(&self, candidate: &Candidate, live: Option<&GroupState>, volume: &Volume, now: DateTime<Utc>) -> Judged;
+    fn spike(&self) -> SpikeSettings;
 }
 
 /// Everything the pipeline persists. Each method that changes state is one transaction, and
@@ -146,25 +159,19 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a scored mention unless its (feed, guid) was seen, and for each candidate
-    /// (one per matched rule) asks `judge` what to do given the group's live incident and
-    /// its volume around the mention's time (this mention counted, windows as `spike`
-    /// says), then writes the incidents, timeline events and outbox rows that follow, all
-    /// in one transaction.
-    fn ingest<J>(
+    /// Stores a batch of scored mentions in one transaction, in order. Each is skipped when
+    /// its (feed, guid) was seen; otherwise it is filed under its story, `decide` turns it
+    /// into candidates and judges each against its group's live incident and volume (this
+    /// mention counted), and the incidents, timeline events and outbox rows that follow are
+    /// written. Mentions attached to an incident are logged as one timeline event per
+    /// incident and batch. One outcome per arrival, in order.
+    fn ingest<D: Decide>(
         &self,
-        scored: &Scored,
-        story: &Story,
-        candidates: &[Candidate],
-        spike: &SpikeSettings,
-        judge: J,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<IngestOutcome, StoreError>> + Send
-    where
-        J: Fn(&Candidate, Option<&GroupState>, &Volume) -> Judged + Send + Sync;
+        batch: Vec<Arrival>,
+        decide: &D,
+    ) -> impl Future<Output = Result<Vec<IngestOutcome>, StoreError>> + Send;
 
-    /// The story the mention tells (see [`Story`]), found before it is stored so its
-    /// novelty can be scored; [`Store::ingest`] then files the mention under it.
+    /// The story a mention would join if stored now (see [`Story`]); read only.
     fn story(&self, scored: &Scored) -> impl Future<Output = Result<Story, StoreError>> + Send;
 
     /// Ids of open incidents whose next escalation step is due.

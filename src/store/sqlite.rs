@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL, write transactions taken with `BEGIN IMMEDIATE` so two
 //! writers queue on the busy timeout instead of failing on a lock upgrade.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,12 +10,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
-    Attempt, AttemptResult, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store, StoreError, Story,
+    Arrival, Attempt, AttemptResult, Decide, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store,
+    StoreError, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
-use crate::incident::grouping::{Candidate, Decision, GroupState, Judged};
-use crate::incident::spike::{SpikeSettings, Volume};
+use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::spike::{Mass, SpikeSettings, Volume};
 use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::fetch::Validators;
@@ -213,59 +215,90 @@ async fn attach(
     Ok(())
 }
 
-/// How far back, and how many mentions per rule, a new mention is compared with to find
-/// the story it repeats. Only mentions that matched a rule are clustered: novelty matters
-/// for risk, and the bound keeps each insert cheap.
-const CLUSTER_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
-const CLUSTER_CANDIDATES: i64 = 500;
+/// How far back a copy's story is looked for, and how many stories sharing a band with it
+/// are compared at most (the most recently active first).
+const STORY_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
+const STORY_CANDIDATES: i64 = 64;
 
-/// The cluster of the most similar recent mention of the same rules that tells the same
-/// story as `scored` (not stored yet), if any, with the mention's own MinHash signature.
-async fn best_cluster(
-    conn: &mut SqliteConnection,
-    scored: &Scored,
-) -> Result<(dedup::Signature, Option<i64>), StoreError> {
-    let signature = dedup::signature(&scored.mention.title, &scored.mention.body);
-    let mut best: Option<(f64, i64)> = None;
-    for found in &scored.matches {
-        let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
-            // Driven by the (rule, at) index: the newest matches of the rule, whatever the
-            // size of the mentions table.
-            "SELECT m.signature, m.cluster_id FROM rule_matches rm JOIN mentions m ON m.id = rm.mention_id \
-             WHERE rm.rule = ? AND rm.at >= ? AND m.signature IS NOT NULL \
-             ORDER BY rm.at DESC LIMIT ?",
-        )
-        .bind(&found.rule)
-        .bind(ts(scored.mention.effective_time() - CLUSTER_LOOKBACK))
-        .bind(CLUSTER_CANDIDATES)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (stored, cluster) in rows {
-            let Some(other) = dedup::from_bytes(&stored) else { continue };
-            let similarity = dedup::similarity(&signature, &other);
-            if dedup::is_same_story(&signature, &other) && best.is_none_or(|(s, _)| similarity > s) {
-                best = Some((similarity, cluster));
-            }
-        }
-    }
-    Ok((signature, best.map(|(_, cluster)| cluster)))
+/// A mention's MinHash signature and its band keys.
+struct Fingerprint {
+    signature: dedup::Signature,
+    bands: Vec<i64>,
 }
 
-/// Records the mention's MinHash signature and files it under its story's cluster, or
-/// under its own id when it starts a story.
-async fn assign_cluster(
+impl Fingerprint {
+    fn of(mention: &Mention) -> Fingerprint {
+        let signature = dedup::signature(&mention.title, &mention.body);
+        let bands = dedup::bands(&signature);
+        Fingerprint { signature, bands }
+    }
+}
+
+/// The story of the last [`STORY_LOOKBACK`] before `at` that `fingerprint` repeats: the
+/// most similar one among those sharing a band with it.
+async fn find_story(
+    conn: &mut SqliteConnection,
+    fingerprint: &Fingerprint,
+    at: DateTime<Utc>,
+) -> Result<Story, StoreError> {
+    if fingerprint.bands.is_empty() {
+        return Ok(Story { cluster: None, copies: 0 });
+    }
+    let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT id, signature, size FROM stories WHERE id IN \
+         (SELECT story_id FROM story_bands WHERE band IN (SELECT value FROM json_each(?))) \
+         AND last_at >= ? ORDER BY last_at DESC LIMIT ?",
+    )
+    .bind(to_json(&fingerprint.bands))
+    .bind(ts(at - STORY_LOOKBACK))
+    .bind(STORY_CANDIDATES)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut best: Option<(f64, i64, i64)> = None;
+    for (id, stored, size) in rows {
+        let Some(other) = dedup::from_bytes(&stored) else { continue };
+        let similarity = dedup::similarity(&fingerprint.signature, &other);
+        if dedup::is_same_story(&fingerprint.signature, &other) && best.is_none_or(|(s, ..)| similarity > s) {
+            best = Some((similarity, id, size));
+        }
+    }
+    Ok(match best {
+        Some((_, id, size)) => Story { cluster: Some(id), copies: u64::try_from(size).unwrap_or(0) },
+        None => Story { cluster: None, copies: 0 },
+    })
+}
+
+/// Files a stored mention under its story: one more copy of a known story, or the first
+/// of a new one (its id the story's, its band keys indexed). Returns the story's id.
+async fn file_under_story(
     tx: &mut Transaction<'static, Sqlite>,
     mention_id: i64,
     story: &Story,
+    fingerprint: &Fingerprint,
+    at: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    let cluster_id = story.cluster.unwrap_or(mention_id);
-    sqlx::query("UPDATE mentions SET signature = ?, cluster_id = ? WHERE id = ?")
-        .bind(dedup::to_bytes(&story.signature))
-        .bind(cluster_id)
+    if let Some(id) = story.cluster {
+        sqlx::query("UPDATE stories SET size = size + 1, last_at = MAX(last_at, ?) WHERE id = ?")
+            .bind(ts(at))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(id);
+    }
+    sqlx::query("UPDATE mentions SET cluster_id = id WHERE id = ?").bind(mention_id).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO stories (id, signature, first_at, last_at, size) VALUES (?, ?, ?, ?, 1)")
         .bind(mention_id)
+        .bind(dedup::to_bytes(&fingerprint.signature))
+        .bind(ts(at))
+        .bind(ts(at))
         .execute(&mut **tx)
         .await?;
-    Ok(cluster_id)
+    sqlx::query("INSERT OR IGNORE INTO story_bands (band, story_id) SELECT value, ? FROM json_each(?)")
+        .bind(mention_id)
+        .bind(to_json(&fingerprint.bands))
+        .execute(&mut **tx)
+        .await?;
+    Ok(mention_id)
 }
 
 /// How far back the first mention of a storm is looked for: time-to-detect counts from
@@ -291,44 +324,157 @@ async fn storm_start(
     Ok(first.as_deref().map(parse_ts).transpose()?.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
 }
 
-/// A group's volume around `at` (see [`Volume`]); the mention being ingested is counted.
-async fn group_volume(
+/// A group's stored volume state (the `groups` row) with the mention at hand counted.
+struct GroupVolume {
+    volume: Volume,
+    first_at: DateTime<Utc>,
+    mass: Mass,
+}
+
+/// A candidate's group as stored: its live incident, if any, and its volume around the
+/// candidate's time (see [`Volume`]; the mention being ingested, already in
+/// `rule_matches`, is counted), read with one query.
+async fn load_group(
     tx: &mut Transaction<'static, Sqlite>,
     candidate: &Candidate,
+    story: i64,
     spike: &SpikeSettings,
-) -> Result<Volume, StoreError> {
+) -> Result<(Option<GroupState>, GroupVolume), StoreError> {
     let at = candidate.mention_at;
-    let in_window: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?")
-        .bind(&candidate.rule)
-        .bind(ts(at - spike.window))
-        .bind(ts(at))
-        .fetch_one(&mut **tx)
-        .await?;
-    let before_window: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ?")
-            .bind(&candidate.rule)
-            .bind(ts(at - spike.baseline))
-            .bind(ts(at - spike.window))
-            .fetch_one(&mut **tx)
-            .await?;
-    // This mention included: for the group's very first one that gives no history, which
-    // is the same verdict, and the bare MIN lets SQLite answer from the (rule, at) index.
-    let first_at: Option<String> = sqlx::query_scalar("SELECT MIN(at) FROM rule_matches WHERE rule = ?")
-        .bind(&candidate.rule)
-        .fetch_one(&mut **tx)
-        .await?;
-    let last_spike_at: Option<String> =
-        sqlx::query_scalar("SELECT last_spike_at FROM group_spikes WHERE group_key = ?")
-            .bind(&candidate.group_key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(Volume {
+    let (from, to) = (ts(at - spike.window), ts(at));
+    let row = sqlx::query(
+        "SELECT i.id, i.status, i.level, i.score, i.opened_at, i.policy, i.escalation_step, i.escalation_repeats, \
+         i.next_escalation_at, g.first_at, g.mass, g.mass_at, g.last_spike_at, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?) AS in_window, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND story = ? AND at > ? AND at <= ?) AS story_in_window \
+         FROM (SELECT 1) \
+         LEFT JOIN incidents i ON i.group_key = ? AND i.status <> 'resolved' \
+         LEFT JOIN groups g ON g.group_key = ?",
+    )
+    .bind(&candidate.rule)
+    .bind(&from)
+    .bind(&to)
+    .bind(&candidate.rule)
+    .bind(story)
+    .bind(&from)
+    .bind(&to)
+    .bind(&candidate.group_key)
+    .bind(&candidate.group_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let live = match row.try_get::<Option<i64>, _>("id")? {
+        Some(incident_id) => {
+            let esc = escalation_from_row(&row)?;
+            Some(GroupState {
+                incident_id,
+                status: esc.status,
+                level: esc.level,
+                score: esc.score,
+                opened_at: esc.opened_at,
+                policy: esc.policy,
+                escalation: esc.state,
+            })
+        }
+        None => None,
+    };
+    let first_at = opt_ts(row.try_get("first_at")?)?;
+    let mass = match (row.try_get::<Option<f64>, _>("mass")?, opt_ts(row.try_get("mass_at")?)?) {
+        (Some(value), Some(mass_at)) => Mass { value, at: mass_at },
+        _ => Mass { value: 0.0, at },
+    }
+    .add(at, spike.baseline);
+    let count =
+        |column: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0)) };
+    let volume = Volume {
         at,
-        in_window: u64::try_from(in_window).unwrap_or(0),
-        before_window: u64::try_from(before_window).unwrap_or(0),
-        first_at: first_at.as_deref().map(parse_ts).transpose()?,
-        last_spike_at: last_spike_at.as_deref().map(parse_ts).transpose()?,
-    })
+        in_window: count("in_window")?,
+        mass: mass.decayed_to(at, spike.baseline),
+        story: Some((story, count("story_in_window")?)),
+        first_at,
+        last_spike_at: opt_ts(row.try_get("last_spike_at")?)?,
+    };
+    Ok((live, GroupVolume { volume, first_at: first_at.map_or(at, |first| first.min(at)), mass }))
+}
+
+/// Writes a group's volume state back, with `spiked_at` starting its cool-down.
+async fn save_group(
+    tx: &mut Transaction<'static, Sqlite>,
+    group_key: &str,
+    group: &GroupVolume,
+    spiked_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
+         mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
+    )
+    .bind(group_key)
+    .bind(ts(group.first_at))
+    .bind(group.mass.value)
+    .bind(ts(group.mass.at))
+    .bind(spiked_at.map(ts))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The mentions a batch attached to incidents, logged as one `mentions_attached` event per
+/// incident: a storm of 10,000 mentions makes a readable timeline, not 10,000 events.
+#[derive(Default)]
+struct AttachLog {
+    /// Per incident, in order of first attachment: the time of the latest attachment and
+    /// the mentions.
+    pending: Vec<(i64, DateTime<Utc>, Vec<serde_json::Value>)>,
+}
+
+/// How many attached mentions an event describes in full; the rest are listed by id.
+const ATTACHED_DESCRIBED: usize = 20;
+
+impl AttachLog {
+    fn add(&mut self, incident_id: i64, mention_id: i64, mention: &Mention, now: DateTime<Utc>) {
+        let described = serde_json::json!({
+            "id": mention_id, "feed": mention.feed, "title": mention.title, "url": mention.url,
+        });
+        match self.pending.iter_mut().find(|(id, ..)| *id == incident_id) {
+            Some((_, at, mentions)) => {
+                *at = now;
+                mentions.push(described);
+            }
+            None => self.pending.push((incident_id, now, vec![described])),
+        }
+    }
+
+    /// Writes the pending event of one incident (before another event of it, so the
+    /// timeline keeps the order things happened in).
+    async fn flush(&mut self, tx: &mut Transaction<'static, Sqlite>, incident_id: i64) -> Result<(), StoreError> {
+        if let Some(index) = self.pending.iter().position(|(id, ..)| *id == incident_id) {
+            let (incident_id, at, mentions) = self.pending.remove(index);
+            append_attached(tx, incident_id, at, mentions).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_all(self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        for (incident_id, at, mentions) in self.pending {
+            append_attached(tx, incident_id, at, mentions).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn append_attached(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    at: DateTime<Utc>,
+    mentions: Vec<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let ids: Vec<serde_json::Value> = mentions.iter().map(|m| m["id"].clone()).collect();
+    let details = serde_json::json!({
+        "count": mentions.len(),
+        "mention_ids": ids,
+        "mentions": mentions.into_iter().take(ATTACHED_DESCRIBED).collect::<Vec<_>>(),
+    });
+    append_event(tx, incident_id, &NewEvent::system(at, EventKind::MentionsAttached, details)).await
 }
 
 fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
@@ -338,6 +484,211 @@ fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
         "title": mention.title,
         "url": mention.url,
     })
+}
+
+/// A mention row as `insert_plain` hands it to SQLite, inside a JSON array.
+#[derive(serde::Serialize)]
+struct PlainRow<'a> {
+    feed: &'a str,
+    guid: &'a str,
+    title: &'a str,
+    body: &'a str,
+    author: Option<&'a str>,
+    url: Option<&'a str>,
+    published_at: Option<String>,
+    fetched_at: String,
+    lang: Option<&'a str>,
+    risk: u8,
+    breakdown: String,
+    analyzed_lang: &'a str,
+    sentiment: f64,
+    sentiment_detail: String,
+}
+
+/// Stores mentions that matched no rule, in order, with one statement; each is its own
+/// story and touches no group.
+async fn insert_plain(
+    tx: &mut Transaction<'static, Sqlite>,
+    plain: Vec<Arrival>,
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    if plain.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PlainRow> = plain
+        .iter()
+        .map(|Arrival { scored, .. }| {
+            let m = &scored.mention;
+            PlainRow {
+                feed: &m.feed,
+                guid: &m.guid,
+                title: &m.title,
+                body: &m.body,
+                author: m.author.as_deref(),
+                url: m.url.as_deref(),
+                published_at: m.published.map(ts),
+                fetched_at: ts(m.fetched_at),
+                lang: m.lang.as_deref(),
+                risk: scored.risk,
+                breakdown: scored.breakdown.to_string(),
+                analyzed_lang: &scored.lang,
+                sentiment: scored.sentiment.score,
+                sentiment_detail: to_json(&scored.sentiment),
+            }
+        })
+        .collect();
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+    let inserted: Vec<(i64, String, String)> = sqlx::query_as(
+        "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
+         analyzed_lang, sentiment, sentiment_detail) \
+         SELECT value ->> 'feed', value ->> 'guid', value ->> 'title', value ->> 'body', value ->> 'author', \
+         value ->> 'url', value ->> 'published_at', value ->> 'fetched_at', value ->> 'lang', value ->> 'risk', \
+         value ->> 'breakdown', value ->> 'analyzed_lang', value ->> 'sentiment', value ->> 'sentiment_detail' \
+         FROM json_each(?) WHERE true ON CONFLICT (feed, guid) DO NOTHING RETURNING id, feed, guid",
+    )
+    .bind(to_json(&rows))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut ids: HashMap<(String, String), i64> =
+        inserted.into_iter().map(|(id, feed, guid)| ((feed, guid), id)).collect();
+    Ok(plain
+        .into_iter()
+        .map(|Arrival { scored, .. }| {
+            // The first of two arrivals with one (feed, guid) took the row; the second is a duplicate.
+            match ids.remove(&(scored.mention.feed, scored.mention.guid)) {
+                Some(mention_id) => IngestOutcome::Stored {
+                    mention_id,
+                    cluster_id: mention_id,
+                    opened: Vec::new(),
+                    attached: Vec::new(),
+                },
+                None => IngestOutcome::Duplicate,
+            }
+        })
+        .collect())
+}
+
+/// Stores one mention of a batch that matched a rule (see [`Store::ingest`]).
+async fn ingest_one<D: Decide>(
+    tx: &mut Transaction<'static, Sqlite>,
+    arrival: Arrival,
+    decide: &D,
+    spike: &SpikeSettings,
+    log: &mut AttachLog,
+) -> Result<IngestOutcome, StoreError> {
+    let Arrival { scored, now } = arrival;
+    let at = scored.mention.effective_time();
+    let fingerprint = Fingerprint::of(&scored.mention);
+    let story = find_story(tx, &fingerprint, at).await?;
+    let (scored, candidates) = decide.candidates(scored, &story);
+    let mention = &scored.mention;
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
+         analyzed_lang, sentiment, sentiment_detail, cluster_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
+    )
+    .bind(&mention.feed)
+    .bind(&mention.guid)
+    .bind(&mention.title)
+    .bind(&mention.body)
+    .bind(&mention.author)
+    .bind(&mention.url)
+    .bind(mention.published.map(ts))
+    .bind(ts(mention.fetched_at))
+    .bind(&mention.lang)
+    .bind(i64::from(scored.risk))
+    .bind(scored.breakdown.to_string())
+    .bind(&scored.lang)
+    .bind(scored.sentiment.score)
+    .bind(to_json(&scored.sentiment))
+    .bind(story.cluster)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(mention_id) = inserted else {
+        return Ok(IngestOutcome::Duplicate);
+    };
+    let cluster_id = file_under_story(tx, mention_id, &story, &fingerprint, at).await?;
+    for found in &scored.matches {
+        sqlx::query(
+            "INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(mention_id)
+        .bind(&found.rule)
+        .bind(i64::from(found.severity))
+        .bind(to_json(&found.terms))
+        .bind(ts(at))
+        .bind(cluster_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    let (mut opened, mut attached) = (Vec::new(), Vec::new());
+    for candidate in &candidates {
+        let (live, group) = load_group(tx, candidate, cluster_id, spike).await?;
+        let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
+        save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
+        let candidate = &judged.candidate;
+        match judged.decision {
+            Decision::Nothing => {}
+            Decision::Open { escalation, fired } => {
+                let first_mention_at = storm_start(tx, candidate).await?;
+                let incident_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
+                     first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at) \
+                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(&candidate.group_key)
+                .bind(&candidate.rule)
+                .bind(&candidate.title)
+                .bind(candidate.level.as_str())
+                .bind(i64::from(candidate.score))
+                .bind(candidate.why.to_string())
+                .bind(ts(now))
+                .bind(ts(first_mention_at))
+                .bind(to_json(&candidate.policy))
+                .bind(i64::from(escalation.step))
+                .bind(i64::from(escalation.repeats))
+                .bind(escalation.next_at.map(ts))
+                .fetch_one(&mut **tx)
+                .await?;
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                let details = serde_json::json!({
+                    "rule": candidate.rule,
+                    "level": candidate.level,
+                    "score": candidate.score,
+                    "why": candidate.why,
+                    "policy": candidate.policy.name,
+                    "first_mention_at": ts(first_mention_at),
+                    "mention": mention_details(mention_id, mention),
+                });
+                append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
+                if let Some(fired) = fired {
+                    enqueue(tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+                }
+                opened.push(incident_id);
+            }
+            Decision::Attach { incident_id, raised } => {
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                log.add(incident_id, mention_id, mention, now);
+                if let Some(raise) = raised {
+                    log.flush(tx, incident_id).await?;
+                    sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
+                        .bind(raise.to.as_str())
+                        .bind(i64::from(raise.score))
+                        .bind(candidate.why.to_string())
+                        .bind(incident_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    let details = serde_json::json!({
+                        "from": raise.from, "to": raise.to, "score": raise.score, "why": candidate.why,
+                    });
+                    append_event(tx, incident_id, &NewEvent::system(now, EventKind::LevelChanged, details)).await?;
+                    enqueue(tx, incident_id, &raise.notify, NoticeKind::LevelChanged, 0, now, now).await?;
+                }
+                attached.push(incident_id);
+            }
+        }
+    }
+    Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
 }
 
 impl SqliteStore {
@@ -428,173 +779,35 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ingest<J>(
-        &self,
-        scored: &Scored,
-        story: &Story,
-        candidates: &[Candidate],
-        spike: &SpikeSettings,
-        judge: J,
-        now: DateTime<Utc>,
-    ) -> Result<IngestOutcome, StoreError>
-    where
-        J: Fn(&Candidate, Option<&GroupState>, &Volume) -> Judged + Send + Sync,
-    {
-        let mention = &scored.mention;
+    async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {
+        let spike = decide.spike();
         let mut tx = self.write().await?;
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
-             analyzed_lang, sentiment, sentiment_detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
-        )
-        .bind(&mention.feed)
-        .bind(&mention.guid)
-        .bind(&mention.title)
-        .bind(&mention.body)
-        .bind(&mention.author)
-        .bind(&mention.url)
-        .bind(mention.published.map(ts))
-        .bind(ts(mention.fetched_at))
-        .bind(&mention.lang)
-        .bind(i64::from(scored.risk))
-        .bind(scored.breakdown.to_string())
-        .bind(&scored.lang)
-        .bind(scored.sentiment.score)
-        .bind(to_json(&scored.sentiment))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(mention_id) = inserted else {
-            return Ok(IngestOutcome::Duplicate);
-        };
-        for found in &scored.matches {
-            sqlx::query("INSERT INTO rule_matches (mention_id, rule, severity, terms, at) VALUES (?, ?, ?, ?, ?)")
-                .bind(mention_id)
-                .bind(&found.rule)
-                .bind(i64::from(found.severity))
-                .bind(to_json(&found.terms))
-                .bind(ts(mention.effective_time()))
-                .execute(&mut *tx)
-                .await?;
-        }
-        let cluster_id = assign_cluster(&mut tx, mention_id, story).await?;
-
-        let (mut opened, mut attached) = (Vec::new(), Vec::new());
-        for candidate in candidates {
-            let live_row = sqlx::query(
-                "SELECT id, status, level, score, opened_at, policy, escalation_step, escalation_repeats, \
-                 next_escalation_at FROM incidents WHERE group_key = ? AND status <> 'resolved'",
-            )
-            .bind(&candidate.group_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let live = match live_row {
-                Some(row) => {
-                    let esc = escalation_from_row(&row)?;
-                    Some(GroupState {
-                        incident_id: row.try_get("id")?,
-                        status: esc.status,
-                        level: esc.level,
-                        score: esc.score,
-                        opened_at: esc.opened_at,
-                        policy: esc.policy,
-                        escalation: esc.state,
-                    })
-                }
-                None => None,
-            };
-            let volume = group_volume(&mut tx, candidate, spike).await?;
-            let judged = judge(candidate, live.as_ref(), &volume);
-            if judged.spiked {
-                sqlx::query(
-                    "INSERT INTO group_spikes (group_key, last_spike_at) VALUES (?, ?) \
-                     ON CONFLICT (group_key) DO UPDATE SET last_spike_at = excluded.last_spike_at",
-                )
-                .bind(&candidate.group_key)
-                .bind(ts(volume.at))
-                .execute(&mut *tx)
-                .await?;
+        let mut log = AttachLog::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // Mentions that matched no rule only need their row: runs of them are written with
+        // one statement. A matching mention writes the run before it first, so ids and
+        // duplicate checks follow arrival order exactly.
+        let mut plain = Vec::new();
+        for arrival in batch {
+            if arrival.scored.matches.is_empty() {
+                plain.push(arrival);
+                continue;
             }
-            let candidate = &judged.candidate;
-            match judged.decision {
-                Decision::Nothing => {}
-                Decision::Open { escalation, fired } => {
-                    let first_mention_at = storm_start(&mut tx, candidate).await?;
-                    let incident_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
-                         first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at) \
-                         VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(&candidate.group_key)
-                    .bind(&candidate.rule)
-                    .bind(&candidate.title)
-                    .bind(candidate.level.as_str())
-                    .bind(i64::from(candidate.score))
-                    .bind(candidate.why.to_string())
-                    .bind(ts(now))
-                    .bind(ts(first_mention_at))
-                    .bind(to_json(&candidate.policy))
-                    .bind(i64::from(escalation.step))
-                    .bind(i64::from(escalation.repeats))
-                    .bind(escalation.next_at.map(ts))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    attach(&mut tx, incident_id, mention_id, scored, now).await?;
-                    let details = serde_json::json!({
-                        "rule": candidate.rule,
-                        "level": candidate.level,
-                        "score": candidate.score,
-                        "why": candidate.why,
-                        "policy": candidate.policy.name,
-                        "first_mention_at": ts(first_mention_at),
-                        "mention": mention_details(mention_id, mention),
-                    });
-                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
-                    if let Some(fired) = fired {
-                        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
-                    }
-                    opened.push(incident_id);
-                }
-                Decision::Attach { incident_id, raised } => {
-                    attach(&mut tx, incident_id, mention_id, scored, now).await?;
-                    let details = mention_details(mention_id, mention);
-                    append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::MentionsAttached, details))
-                        .await?;
-                    if let Some(raise) = raised {
-                        sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
-                            .bind(raise.to.as_str())
-                            .bind(i64::from(raise.score))
-                            .bind(candidate.why.to_string())
-                            .bind(incident_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        let details = serde_json::json!({
-                            "from": raise.from, "to": raise.to, "score": raise.score, "why": candidate.why,
-                        });
-                        append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::LevelChanged, details))
-                            .await?;
-                        enqueue(&mut tx, incident_id, &raise.notify, NoticeKind::LevelChanged, 0, now, now).await?;
-                    }
-                    attached.push(incident_id);
-                }
-            }
+            outcomes.extend(insert_plain(&mut tx, std::mem::take(&mut plain)).await?);
+            outcomes.push(ingest_one(&mut tx, arrival, decide, &spike, &mut log).await?);
         }
+        outcomes.extend(insert_plain(&mut tx, plain).await?);
+        log.flush_all(&mut tx).await?;
         tx.commit().await?;
-        Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
+        Ok(outcomes)
     }
 
     async fn story(&self, scored: &Scored) -> Result<Story, StoreError> {
+        if scored.matches.is_empty() {
+            return Ok(Story { cluster: None, copies: 0 });
+        }
         let mut conn = self.pool.acquire().await?;
-        let (signature, cluster) = best_cluster(&mut conn, scored).await?;
-        let copies = match cluster {
-            Some(cluster) => {
-                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mentions WHERE cluster_id = ?")
-                    .bind(cluster)
-                    .fetch_one(&mut *conn)
-                    .await?
-            }
-            None => 0,
-        };
-        Ok(Story { signature, cluster, copies: u64::try_from(copies).unwrap_or(0) })
+        find_story(&mut conn, &Fingerprint::of(&scored.mention), scored.mention.effective_time()).await
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -890,7 +1103,7 @@ fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
 mod tests {
     use super::*;
     use crate::incident::escalation::PolicyLevel;
-    use crate::incident::grouping;
+    use crate::incident::grouping::{self, Judged};
     use crate::incident::spike::Verdict;
 
     fn scored(guid: &str, severity: u8) -> Scored {
@@ -944,18 +1157,25 @@ mod tests {
         }
     }
 
-    fn spike() -> SpikeSettings {
-        crate::config::RiskConfig::default().spike()
+    /// One candidate of a fixed score for every mention, and no spike verdicts.
+    struct FixedScore(u8);
+
+    impl Decide for FixedScore {
+        fn candidates(&self, scored: Scored, _: &Story) -> (Scored, Vec<Candidate>) {
+            (scored, vec![candidate(self.0)])
+        }
+        fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        }
+        fn spike(&self) -> SpikeSettings {
+            crate::config::RiskConfig::default().spike()
+        }
     }
 
-    /// Stores `scored` as the pipeline does (its story first, then the ingest) with one
-    /// candidate of `score`, no spike verdicts and the clock at `now`.
+    /// Stores `scored` alone with one candidate of `score` and the clock at `now`.
     async fn ingest(store: &SqliteStore, scored: &Scored, score: u8, now: DateTime<Utc>) -> IngestOutcome {
-        let story = store.story(scored).await.expect("story");
-        let judge = |c: &Candidate, live: Option<&GroupState>, _: &Volume| {
-            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
-        };
-        store.ingest(scored, &story, &[candidate(score)], &spike(), judge, now).await.expect("ingest")
+        let batch = vec![Arrival { scored: scored.clone(), now }];
+        store.ingest(batch, &FixedScore(score)).await.expect("ingest").remove(0)
     }
 
     async fn store(dir: &std::path::Path) -> SqliteStore {
@@ -1023,5 +1243,99 @@ mod tests {
         let incidents = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0].mentions, 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_keeps_arrival_order_and_logs_its_attachments_as_one_event_per_incident() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        let plain = |guid: &str| {
+            let mut s = scored(guid, 0);
+            s.matches.clear();
+            Arrival { scored: s, now }
+        };
+        let matched = |guid: &str| {
+            let mut s = scored(guid, 70);
+            s.mention.body = format!("{guid}: a different story about Acme yogurt each time, number {guid}");
+            Arrival { scored: s, now }
+        };
+        let batch = vec![plain("a"), matched("m1"), plain("a"), matched("m2"), plain("b"), matched("m3"), plain("b")];
+        let outcomes = store.ingest(batch, &FixedScore(70)).await.expect("ingest");
+        let ids: Vec<Option<i64>> = outcomes
+            .iter()
+            .map(|o| match o {
+                IngestOutcome::Stored { mention_id, .. } => Some(*mention_id),
+                IngestOutcome::Duplicate => None,
+            })
+            .collect();
+        assert_eq!(ids, vec![Some(1), Some(2), None, Some(3), Some(4), Some(5), None], "{outcomes:?}");
+        assert!(matches!(&outcomes[1], IngestOutcome::Stored { opened, .. } if opened.len() == 1));
+        assert!(matches!(&outcomes[3], IngestOutcome::Stored { attached, .. } if attached.len() == 1));
+
+        let kinds: Vec<(String, serde_json::Value)> =
+            store.timeline(1).await.expect("timeline").into_iter().map(|e| (e.kind, e.details)).collect();
+        assert_eq!(kinds.len(), 2, "opened, then one event for both attachments: {kinds:?}");
+        assert_eq!(kinds[0].0, "opened");
+        assert_eq!(kinds[1].0, "mentions_attached");
+        assert_eq!(kinds[1].1["mention_ids"], serde_json::json!([3, 5]));
+        assert_eq!(kinds[1].1["count"], 2);
+    }
+
+    #[tokio::test]
+    async fn upgrading_starts_each_group_s_mass_from_its_last_week_of_matches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        // The database as the previous release left it: migrations 1 to 3 only.
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir(&old).expect("mkdir");
+        for entry in std::fs::read_dir("migrations/sqlite").expect("migrations") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if name.as_str() < "0004" {
+                std::fs::copy(&path, old.join(&name)).expect("copy");
+            }
+        }
+        let pool = SqliteStore::connect(&url).await.expect("open").pool;
+        sqlx::migrate::Migrator::new(old.as_path()).await.expect("old set").run(&pool).await.expect("old migrate");
+        let latest = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
+        // One match now, one 3.5 days ago, one 10 days ago (beyond the week: not counted).
+        for (id, days) in [(1, 0.0), (2, 3.5), (3, 10.0)] {
+            let at = latest - chrono::Duration::milliseconds((days * 86_400_000.0) as i64);
+            sqlx::query(
+                "INSERT INTO mentions (id, feed, guid, title, body, fetched_at, risk, breakdown) \
+                 VALUES (?, 'f', ?, 't', 'b', ?, 10, '{}')",
+            )
+            .bind(id)
+            .bind(id.to_string())
+            .bind(ts(at))
+            .execute(&pool)
+            .await
+            .expect("mention");
+            sqlx::query(
+                "INSERT INTO rule_matches (mention_id, rule, severity, terms, at) VALUES (?, 'r', 10, '[]', ?)",
+            )
+            .bind(id)
+            .bind(ts(at))
+            .execute(&pool)
+            .await
+            .expect("match");
+        }
+        sqlx::query("INSERT INTO group_spikes (group_key, last_spike_at) VALUES ('rule:r', ?)")
+            .bind(ts(latest))
+            .execute(&pool)
+            .await
+            .expect("spike");
+        MIGRATOR.run(&pool).await.expect("upgrade");
+        let (first_at, mass, mass_at, last_spike_at): (String, f64, String, Option<String>) =
+            sqlx::query_as("SELECT first_at, mass, mass_at, last_spike_at FROM groups WHERE group_key = 'rule:r'")
+                .fetch_one(&pool)
+                .await
+                .expect("group row");
+        let expected = 1.0 + (-0.5f64).exp();
+        assert!((mass - expected).abs() < 0.01, "mass {mass}, expected {expected}");
+        assert_eq!(parse_ts(&mass_at).expect("time"), latest);
+        assert_eq!(parse_ts(&first_at).expect("time"), latest - chrono::Duration::days(10));
+        assert_eq!(last_spike_at.as_deref().map(parse_ts).transpose().expect("time"), Some(latest));
     }
 }

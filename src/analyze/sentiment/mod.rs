@@ -155,12 +155,50 @@ pub fn detect_lang(text: &str, declared: Option<&str>) -> String {
     if let Some(declared) = declared.filter(|d| !matches!(d.as_str(), "zh" | "ja" | "ko")) {
         return declared;
     }
+    if reads_as_english(text) {
+        return "en".into();
+    }
     match whatlang::detect(text) {
         Some(info) if info.is_reliable() => iso_639_1(info.lang()).into(),
         _ if counts.latin_words >= counts.other_letters => "en".into(),
         Some(info) => iso_639_1(info.lang()).into(),
         None => UNDETERMINED.into(),
     }
+}
+
+/// Whether Latin-script text is plainly English: at least two different English function
+/// words that are not also words in the other Latin-script languages a PR team is likely
+/// to see (so no `is`, `was`, `of`, `to`, `on`, `in`, `for`, `my`, `will`), making up at
+/// least one word in seven. Most English posts pass, and skip whatlang, whose guess costs
+/// about 45 µs on a tweet-sized text: more than the rest of the analysis together.
+fn reads_as_english(text: &str) -> bool {
+    let (mut words, mut hits, mut seen) = (0usize, 0usize, 0u32);
+    for word in text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
+        words += 1;
+        let bit = match word.to_ascii_lowercase().as_str() {
+            "the" => 0,
+            "and" => 1,
+            "with" => 2,
+            "this" => 3,
+            "that" => 4,
+            "you" | "your" => 5,
+            "they" | "their" => 6,
+            "are" | "were" | "been" => 7,
+            "have" | "has" | "had" => 8,
+            "not" => 9,
+            "from" => 10,
+            "after" | "about" => 11,
+            "would" | "could" | "should" => 12,
+            "what" | "which" | "when" => 13,
+            "there" => 14,
+            "it" => 15,
+            "our" => 16,
+            _ => continue,
+        };
+        hits += 1;
+        seen |= 1 << bit;
+    }
+    seen.count_ones() >= 2 && hits * 7 >= words
 }
 
 /// The two-letter code of the languages a PR team is likely to see, else whatlang's
@@ -222,6 +260,13 @@ mod tests {
             "fr"
         );
         assert_eq!(detect_lang("Acme recall", None), "en");
+        // Plain English skips the guesser; a few English words in French do not.
+        assert!(reads_as_english("My kid got sick after eating the yogurt and the bottle was open"));
+        assert!(!reads_as_english("Acme rappelle ses yaourts après des plaintes de clients, selon « the Guardian »"));
+        assert_eq!(
+            detect_lang("Acme rappelle ses yaourts après des plaintes de clients, selon « the Guardian »", None),
+            "fr"
+        );
         // A Chinese feed's English post is read as English.
         assert_eq!(detect_lang("Acme yogurt made my kid sick, terrible", Some("zh-CN")), "en");
     }
