@@ -35,12 +35,12 @@ pub struct RuleError {
 }
 
 impl RuleError {
-    fn whole_file(file: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn whole_file(file: &str, message: impl Into<String>) -> Self {
         RuleError { file: file.to_string(), line: 1, column: 1, message: message.into(), excerpt: String::new() }
     }
 
     /// A problem at byte `at` of `content`, the text of `file`.
-    fn at(file: &str, content: &str, at: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn at(file: &str, content: &str, at: usize, message: impl Into<String>) -> Self {
         let at = floor_char_boundary(content, at.min(content.len()));
         let line_start = content[..at].rfind('\n').map_or(0, |i| i + 1);
         let line_end = content[at..].find('\n').map_or(content.len(), |i| at + i);

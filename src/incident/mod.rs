@@ -90,6 +90,7 @@ impl MentionSummary {
 pub mod ack_link;
 pub mod escalation;
 pub mod grouping;
+pub mod playbook;
 pub mod spike;
 pub mod timeline;
 
