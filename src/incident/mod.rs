@@ -91,6 +91,7 @@ pub mod ack_link;
 pub mod escalation;
 pub mod grouping;
 pub mod playbook;
+pub mod review;
 pub mod spike;
 pub mod timeline;
 
