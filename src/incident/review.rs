@@ -505,9 +505,9 @@ fn describe(event: &Event) -> String {
         "escalated" => get("level").map(|level| match d.get("channels").and_then(Value::as_array) {
             Some(channels) => {
                 let names: Vec<String> = channels.iter().map(value_text).collect();
-                format!("escalated (step {level}) to {}", names.join(", "))
+                format!("escalated to policy level {level}: {}", names.join(", "))
             }
-            None => format!("escalated (step {level})"),
+            None => format!("escalated to policy level {level}"),
         }),
         "acknowledged" | "resolved" | "reopened" => {
             get("from").zip(get("to")).map(|(from, to)| format!("{from} → {to}"))
@@ -1049,6 +1049,12 @@ mod tests {
                 "system",
                 "mentions_attached",
                 serde_json::json!({"mention_ids": [3], "feed": "news", "title": "<script>alert(1)</script>", "url": "javascript:alert(1)"}),
+            ),
+            (
+                "09:10",
+                "system",
+                "escalated",
+                serde_json::json!({"level": 1, "channels": ["dingtalk", "sms"], "type": "incident.escalated"}),
             ),
             ("09:12", "alice", "acknowledged", serde_json::json!({"from": "open", "to": "acknowledged"})),
             ("09:41", "system", "level_changed", serde_json::json!({"from": "medium", "to": "high", "score": 81})),
