@@ -270,6 +270,9 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
     assert!(html.contains("My kids got food poisoning"), "the incident page lists the mention");
     assert!(!html.contains("<script>"), "no feed markup reaches the page");
     assert!(html.contains("email-link"), "the timeline shows who acknowledged");
+    for why in ["<th>Rule</th><td>food-safety, severity", "<th>Sentiment</th>", "<th>Novelty</th>"] {
+        assert!(html.contains(why), "the page explains the score ({why}):\n{html}");
+    }
 
     // Other tools push mentions into the same pipeline, with the same dedup.
     let push = |body: &'static str| {

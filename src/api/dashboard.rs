@@ -10,6 +10,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::{ApiState, Caller, SESSION_COOKIE};
+use crate::incident::present::{safe_href, why_lines};
 use crate::incident::timeline::{self, Event};
 use crate::incident::{Action, Incident, MentionSummary, Status};
 use crate::store::{IncidentFilter, Store, StoreError};
@@ -66,9 +67,11 @@ fn level_badge(incident: &Incident) -> Markup {
 
 /// A link only for web URLs; anything else (`javascript:`, `data:`) is shown as inert text.
 fn safe_link(url: &str, text: &str) -> Markup {
-    let is_web = reqwest::Url::parse(url).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
     html! {
-        @if is_web { a href=(url) rel="noopener noreferrer nofollow" { (text) } } @else { (text) " (" (url) ")" }
+        @match safe_href(url) {
+            Some(href) => a href=(href) rel="noopener noreferrer nofollow" { (text) },
+            None => { (text) " (" (url) ")" }
+        }
     }
 }
 
@@ -196,7 +199,11 @@ async fn incident_page<S: Store>(
                 }
             }
             h2 { "Why" }
-            pre { (serde_json::to_string_pretty(&incident.why).unwrap_or_default()) }
+            table.why {
+                @for (label, value) in why_lines(&incident.why) {
+                    tr { th { (label) } td { (value) } }
+                }
+            }
             h2 { "Mentions (" (incident.mentions) ")" }
             (mention_rows(&mentions))
             h2 { "Timeline" }

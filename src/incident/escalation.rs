@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::NoticeKind;
 use crate::config::EscalationPolicy;
-use crate::notify::NoticeKind;
 
 /// One level of a copied policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -76,12 +76,14 @@ pub fn judge(
 ) -> Judged {
     let mut candidate = candidate.clone();
     let spiked = verdict.is_spike();
-    if let Verdict::Spike { expected, p, story } = *verdict {
+    if let Verdict::Spike { in_window, expected, p, story } = *verdict {
         let above_live = live.map_or(Level::Low, |l| l.level.next());
         candidate.level = candidate.level.max(Level::High).max(above_live);
         candidate.score = candidate.score.max(open_at);
         if let serde_json::Value::Object(why) = &mut candidate.why {
-            let mut spike = serde_json::json!({ "expected_per_window": (expected * 100.0).round() / 100.0, "p": p });
+            let mut spike = serde_json::json!({
+                "in_window": in_window, "expected_per_window": (expected * 100.0).round() / 100.0, "p": p,
+            });
             if let Some((id, copies)) = story {
                 spike["story"] = serde_json::json!({ "id": id, "copies_in_window": copies });
             }
@@ -116,8 +118,8 @@ pub fn decide(candidate: &Candidate, live: Option<&GroupState>, open_at: u8, now
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::NoticeKind;
     use crate::incident::escalation::PolicyLevel;
-    use crate::notify::NoticeKind;
 
     fn candidate(score: u8, level: Level) -> Candidate {
         Candidate {

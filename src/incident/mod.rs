@@ -34,6 +34,26 @@ impl Level {
     }
 }
 
+/// Why a notice is sent (the webhook `type` field): made here, by escalation and the
+/// workflow, and delivered by `notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoticeKind {
+    #[serde(rename = "incident.opened")]
+    Opened,
+    #[serde(rename = "incident.escalated")]
+    Escalated,
+    #[serde(rename = "incident.level_changed")]
+    LevelChanged,
+    #[serde(rename = "incident.acknowledged")]
+    Acknowledged,
+    #[serde(rename = "incident.resolved")]
+    Resolved,
+    #[serde(rename = "incident.reopened")]
+    Reopened,
+    #[serde(rename = "incident.repeat")]
+    Repeat,
+}
+
 /// An incident as the API, the dashboard and every notification show it (SPEC §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -91,6 +111,7 @@ pub mod ack_link;
 pub mod escalation;
 pub mod grouping;
 pub mod playbook;
+pub mod present;
 pub mod review;
 pub mod spike;
 pub mod timeline;

@@ -15,9 +15,10 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::Incident;
+use super::NoticeKind;
 use super::playbook::Playbook;
+use super::present::{safe_href, why_lines};
 use super::timeline::{self, Event};
-use crate::notify::NoticeKind;
 
 /// A mention attached to the incident, as the review needs it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -446,14 +447,6 @@ fn opt_elapsed(elapsed: Option<Elapsed>) -> String {
     elapsed.map_or_else(|| "–".to_owned(), |e| e.to_string())
 }
 
-/// A link target only for http(s): a `javascript:` URL in a feed must not become a link.
-fn safe_href(url: &str) -> Option<&str> {
-    let url = url.trim();
-    let (scheme, _) = url.split_once(':')?;
-    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'));
-    ((scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) && plain).then_some(url)
-}
-
 /// A JSON value as a short piece of text: strings bare, floats rounded.
 fn value_text(value: &Value) -> String {
     match value {
@@ -461,25 +454,6 @@ fn value_text(value: &Value) -> String {
         Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), |f| round3(f).to_string()),
         other => other.to_string(),
     }
-}
-
-/// The "why" breakdown as (key, value) lines, nested keys joined with `.`.
-fn why_lines(why: &Value) -> Vec<(String, String)> {
-    fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-        match value {
-            Value::Object(map) => {
-                for (key, value) in map {
-                    let key = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                    walk(&key, value, out);
-                }
-            }
-            Value::Null if prefix.is_empty() => {}
-            other => out.push((if prefix.is_empty() { "why" } else { prefix }.to_owned(), value_text(other))),
-        }
-    }
-    let mut out = Vec::new();
-    walk("", why, &mut out);
-    out
 }
 
 /// One line saying what a timeline event records, from the details the store writes.
@@ -491,9 +465,15 @@ fn describe(event: &Event) -> String {
             let score = get("score").map(|s| format!(", score {s}")).unwrap_or_default();
             format!("opened by rule {rule} at level {level}{score}")
         }),
-        "mentions_attached" => get("title").map(|title| match get("feed") {
-            Some(feed) => format!("mention attached from {feed}: {title}"),
-            None => format!("mention attached: {title}"),
+        // One event per incident and ingest batch: the count, and the first mention described.
+        "mentions_attached" => d.get("mentions").and_then(|m| m.get(0)).map(|first| {
+            let field = |key: &str| first.get(key).filter(|v| !v.is_null()).map(value_text);
+            let title = field("title").unwrap_or_default();
+            let from = field("feed").map(|feed| format!(" from {feed}")).unwrap_or_default();
+            match d.get("count").and_then(Value::as_u64).unwrap_or(1) {
+                1 => format!("mention attached{from}: {title}"),
+                n => format!("{n} mentions attached, the first{from}: {title}"),
+            }
         }),
         "level_changed" => get("from").zip(get("to")).map(|(from, to)| format!("level {from} → {to}")),
         "notified" => get("channel").zip(get("result")).map(|(channel, result)| {
@@ -1048,7 +1028,10 @@ mod tests {
                 "09:06",
                 "system",
                 "mentions_attached",
-                serde_json::json!({"mention_ids": [3], "feed": "news", "title": "<script>alert(1)</script>", "url": "javascript:alert(1)"}),
+                serde_json::json!({"count": 2, "mention_ids": [3, 4], "mentions": [
+                    {"id": 3, "feed": "news", "title": "<script>alert(1)</script>", "url": "javascript:alert(1)"},
+                    {"id": 4, "feed": "weibo", "title": "转发", "url": null},
+                ]}),
             ),
             (
                 "09:10",

@@ -94,6 +94,8 @@ pub enum Verdict {
         p: f64,
     },
     Spike {
+        /// Mentions in the window.
+        in_window: u64,
         expected: f64,
         p: f64,
         /// The story whose copies alone make a spike, with its copies in the window.
@@ -137,7 +139,7 @@ pub fn judge(volume: &Volume, settings: &SpikeSettings) -> Verdict {
         let story = volume
             .story
             .filter(|(_, copies)| *copies >= settings.min_count && poisson_tail(expected, *copies) < settings.p_value);
-        Verdict::Spike { expected, p, story }
+        Verdict::Spike { in_window: volume.in_window, expected, p, story }
     } else {
         Verdict::Normal { expected, p }
     }

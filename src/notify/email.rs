@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::webhook::{Delivery, error_chain};
 use super::{Notice, NoticeKind};
+use crate::incident::present::{safe_href, why_lines};
 use crate::incident::{Incident, Level, MentionSummary, Status};
 
 /// How the SMTP connection is secured (`[smtp] tls`).
@@ -258,53 +259,6 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// The `why` breakdown as `key: value` pairs; nested objects flatten to dotted keys.
-fn why_lines(why: &serde_json::Value) -> Vec<(String, String)> {
-    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, value) in map {
-                    let key = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                    walk(&key, value, out);
-                }
-            }
-            serde_json::Value::Null if prefix.is_empty() => {}
-            other => {
-                let key = if prefix.is_empty() { "why" } else { prefix };
-                out.push((key.to_owned(), json_value_text(other)));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk("", why, &mut out);
-    out
-}
-
-fn json_value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) if n.is_f64() => match n.as_f64() {
-            // Scores like 0.30000000000000004 read better rounded; trailing zeros add nothing.
-            Some(f) => {
-                let s = format!("{f:.3}");
-                s.trim_end_matches('0').trim_end_matches('.').to_owned()
-            }
-            None => n.to_string(),
-        },
-        serde_json::Value::Null => "none".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// Only http(s) URLs become links: feed content is untrusted, and a `javascript:` or `data:`
-/// URL in an alert must not be one click away.
-fn safe_href(url: &str) -> Option<&str> {
-    let url = url.trim();
-    let scheme_end = url.find(':')?;
-    let scheme = &url[..scheme_end];
-    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")).then_some(url)
-}
-
 const ACK_NOTE: &str = "opens a confirmation page; nothing is acknowledged until you confirm there";
 
 fn render_text(notice: &Notice) -> String {
@@ -499,9 +453,9 @@ mod tests {
                 resolved_at: None,
                 mentions: 12,
                 why: serde_json::json!({
-                    "rule_severity": 70,
-                    "negativity": 0.30000000000000004,
-                    "source": {"weight": 1.5, "feed": "gnews-acme"}
+                    "rule": "food-safety", "severity": 70, "sentiment": -0.6, "negativity": 1.1800000000000002,
+                    "source_weight": 1.5, "engagement": 1.0, "novelty": 1.0, "copies": 0, "score": 72,
+                    "spike": {"in_window": 14, "expected_per_window": 0.31, "p": 1.2e-9},
                 }),
             },
             top_mentions: vec![
@@ -704,10 +658,11 @@ mod tests {
             "Rule:      food-safety",
             "Opened:    2025-03-01 08:30 UTC",
             "Mentions:  12",
-            "rule_severity: 70",
-            "negativity: 0.3",
-            "source.weight: 1.5",
-            "source.feed: gnews-acme",
+            "Rule: food-safety, severity 70",
+            "Sentiment: -0.60 negative, risk ×1.18",
+            "Source weight: ×1.5",
+            "Novelty: ×1 (first report of its story)",
+            "Spike: 14 in the window, 0.31 expected (p = 1.2e-9)",
             "Kids sick after Acme yogurt",
             "rsshub:weibo · 2025-03-01 08:00 UTC · risk 72",
             "https://news.example.com/a?x=1&y=2",
@@ -719,7 +674,7 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
         let html = part(&raw, "text/html");
-        for expected in ["72/100", "food-safety", "source.weight", "Matched: 艾克米, 食物中毒", "Top mentions"] {
+        for expected in ["72/100", "food-safety", "Source weight", "Matched: 艾克米, 食物中毒", "Top mentions"] {
             assert!(html.contains(expected), "missing {expected:?} in:\n{html}");
         }
     }
@@ -836,19 +791,5 @@ mod tests {
         };
         let down = send_via(closed).await;
         assert!(matches!(down, Delivery::Retry { .. }), "{down:?}");
-    }
-
-    #[test]
-    fn why_renders_any_shape() {
-        assert!(why_lines(&serde_json::Value::Null).is_empty());
-        assert_eq!(why_lines(&serde_json::json!("spike")), vec![("why".to_owned(), "spike".to_owned())]);
-        assert_eq!(
-            why_lines(&serde_json::json!({"a": null, "b": [1, 2], "c": true})),
-            vec![
-                ("a".to_owned(), "none".to_owned()),
-                ("b".to_owned(), "[1,2]".to_owned()),
-                ("c".to_owned(), "true".to_owned()),
-            ]
-        );
     }
 }

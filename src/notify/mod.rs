@@ -6,26 +6,8 @@ pub mod webhook;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::incident::NoticeKind;
 use crate::incident::{Incident, MentionSummary};
-
-/// Why a notice is sent; the webhook `type` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NoticeKind {
-    #[serde(rename = "incident.opened")]
-    Opened,
-    #[serde(rename = "incident.escalated")]
-    Escalated,
-    #[serde(rename = "incident.level_changed")]
-    LevelChanged,
-    #[serde(rename = "incident.acknowledged")]
-    Acknowledged,
-    #[serde(rename = "incident.resolved")]
-    Resolved,
-    #[serde(rename = "incident.reopened")]
-    Reopened,
-    #[serde(rename = "incident.repeat")]
-    Repeat,
-}
 
 /// Links an alert carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
