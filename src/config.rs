@@ -28,10 +28,17 @@ pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(text)
             .map(HumanDuration)
-            .map_err(|e| serde::de::Error::custom(format!("bad duration {text:?}: {e} (write e.g. 90s, 5m, 2h, 7d)")))
+            .map_err(|e| format!("bad duration {text:?}: {e} (write e.g. 90s, 5m, 2h, 7d)"))
     }
 }
 

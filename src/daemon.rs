@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::analyze::rules::QueryFilter;
 use crate::analyze::{self, RuleSet, Scored};
 use crate::api::{self, ApiState, Tokens};
 use crate::clock::Clock;
@@ -17,6 +18,8 @@ use crate::config::{Config, LangSetting};
 use crate::incident::ack_link::AckLinks;
 use crate::incident::escalation::Policy;
 use crate::incident::grouping::{self, Candidate, GroupState, Judged};
+use crate::incident::playbook::Playbooks;
+use crate::incident::silence::{Scope, Silence};
 use crate::incident::spike::{self, SpikeSettings, Volume};
 use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
@@ -26,6 +29,8 @@ use crate::store::{self, Arrival, Decide, IngestOutcome, SqliteStore, Store, Sto
 
 /// How often the escalation and delivery workers look for due work.
 const TICK: Duration = Duration::from_millis(500);
+/// The feed name `tocsin drill` injects its simulated mentions under.
+pub const DRILL_FEED: &str = "tocsin-drill";
 /// Most mentions stored in one transaction: a big feed's items are written in a few
 /// transactions rather than one per item, and none holds the write lock long enough to
 /// delay an acknowledgement.
@@ -73,6 +78,10 @@ pub struct Pipeline<S> {
     /// Each configured feed's `weight`, by name: looked up for every mention, and a
     /// daemon may watch ten thousand feeds.
     source_weights: HashMap<String, f64>,
+    /// Each configured feed's tags, by name, for silences by tag.
+    feed_tags: HashMap<String, Vec<String>>,
+    /// The playbooks new incidents copy; swapped with the rules on reload.
+    playbooks: RwLock<Arc<Playbooks>>,
     clock: Clock,
     wake_outbox: Arc<Notify>,
 }
@@ -86,7 +95,28 @@ impl<S: Store> Pipeline<S> {
         wake_outbox: Arc<Notify>,
     ) -> Self {
         let source_weights = config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.weight)).collect();
-        Pipeline { store, rules: RwLock::new(rules), config, source_weights, clock, wake_outbox }
+        let feed_tags = config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.tags.clone())).collect();
+        Pipeline {
+            store,
+            rules: RwLock::new(rules),
+            config,
+            source_weights,
+            feed_tags,
+            playbooks: RwLock::new(Arc::new(Playbooks::bundled())),
+            clock,
+            wake_outbox,
+        }
+    }
+
+    /// The playbooks incidents opened from now on copy.
+    pub fn playbooks(&self) -> Arc<Playbooks> {
+        self.playbooks.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Replaces the playbooks for incidents opened from now on; running incidents keep
+    /// the copy they opened with.
+    pub fn replace_playbooks(&self, playbooks: Playbooks) {
+        *self.playbooks.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(playbooks);
     }
 
     /// The rule set mentions are analyzed with now.
@@ -114,7 +144,30 @@ impl<S: Store> Pipeline<S> {
 
     /// Stores scored mentions in one transaction, with every incident change they cause.
     pub async fn record(&self, batch: Vec<Arrival>) -> Result<Vec<IngestOutcome>, StoreError> {
-        let decider = Decider { rules: self.rules(), config: &self.config };
+        let rules = self.rules();
+        let earliest = batch.iter().map(|a| a.now).min().unwrap_or_else(|| self.clock.now());
+        let silences = self
+            .store
+            .silences(Some(earliest))
+            .await?
+            .into_iter()
+            .map(|silence| {
+                let filter = match silence.scope {
+                    Scope::Query => match rules.query_filter(&silence.value) {
+                        Ok(filter) => Some(filter),
+                        Err(error) => {
+                            // Alerting errs toward paging: a silence that cannot be read holds nothing back.
+                            tracing::warn!(silence = silence.id, %error, "silence query does not compile; ignored");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                (silence, filter)
+            })
+            .collect();
+        let decider =
+            Decider { rules, playbooks: self.playbooks(), config: &self.config, feed_tags: &self.feed_tags, silences };
         let outcomes = self.store.ingest(batch, &decider).await?;
         let mut stored = 0;
         for outcome in &outcomes {
@@ -157,11 +210,31 @@ impl<S: Store> Pipeline<S> {
 /// the spike detector's verdict on each.
 struct Decider<'a> {
     rules: Arc<RuleSet>,
+    playbooks: Arc<Playbooks>,
     config: &'a Config,
+    feed_tags: &'a HashMap<String, Vec<String>>,
+    /// The silences in force during the batch, a query silence with its compiled query.
+    silences: Vec<(Silence, Option<QueryFilter>)>,
+}
+
+impl Decider<'_> {
+    /// The first silence in force at `now` that covers a match of `rule` in `mention`.
+    fn silence_for(&self, rule: &str, mention: &Mention, now: DateTime<Utc>) -> Option<i64> {
+        let covers = |silence: &Silence, filter: &Option<QueryFilter>| match silence.scope {
+            Scope::Rule => silence.value == rule,
+            Scope::Feed => silence.value == mention.feed,
+            Scope::Tag => self.feed_tags.get(&mention.feed).is_some_and(|tags| tags.contains(&silence.value)),
+            Scope::Query => filter.as_ref().is_some_and(|filter| filter.matches(mention)),
+        };
+        self.silences
+            .iter()
+            .find(|(silence, filter)| silence.is_active(now) && covers(silence, filter))
+            .map(|(silence, _)| silence.id)
+    }
 }
 
 impl Decide for Decider<'_> {
-    fn candidates(&self, scored: Scored, story: &Story) -> (Scored, Vec<Candidate>) {
+    fn candidates(&self, scored: Scored, story: &Story, now: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
         let weights = self.config.risk.weights.get_ref();
         let scored = if story.copies > 0 { scored.with_copies(story.copies, weights) } else { scored };
         let candidates = scored
@@ -171,18 +244,28 @@ impl Decide for Decider<'_> {
                 let rule = self.rules.rule(&found.rule)?;
                 let policy =
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
+                let drill = scored.mention.feed == DRILL_FEED;
                 let title: String =
-                    format!("{}: {}", rule.title, scored.mention.title).chars().take(TITLE_CHARS).collect();
+                    format!("{}{}: {}", if drill { "[DRILL] " } else { "" }, rule.title, scored.mention.title)
+                        .chars()
+                        .take(TITLE_CHARS)
+                        .collect();
+                // A drill opens whatever its example scores: rehearsing needs an incident.
                 let score = scored.risk_for(found.severity, weights);
+                let score = if drill { score.max(self.config.risk.open_at()) } else { score };
                 let mut why = scored.breakdown.clone();
                 if let serde_json::Value::Object(why) = &mut why {
                     why.insert("rule".into(), rule.id.clone().into());
                     why.insert("severity".into(), found.severity.into());
                     why.insert("score".into(), score.into());
                     why.insert("terms".into(), serde_json::json!(found.terms));
+                    if drill {
+                        why.insert("drill".into(), true.into());
+                    }
                 }
                 Some(Candidate {
-                    group_key: format!("rule:{}", rule.id),
+                    // A drill never joins (or is stopped by) a real incident of the same rule.
+                    group_key: format!("{}rule:{}", if drill { "drill:" } else { "" }, rule.id),
                     rule: rule.id.clone(),
                     title,
                     score,
@@ -190,6 +273,10 @@ impl Decide for Decider<'_> {
                     why,
                     policy,
                     mention_at: scored.mention.effective_time(),
+                    crisis_type: Some(rule.crisis_type.clone()),
+                    playbook: self.playbooks.get(&rule.crisis_type).cloned(),
+                    silenced_by: if drill { None } else { self.silence_for(&rule.id, &scored.mention, now) },
+                    drill,
                 })
             })
             .collect();

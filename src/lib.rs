@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod drill;
 pub mod incident;
 pub mod ingest;
 pub mod notify;

@@ -13,11 +13,15 @@ use tocsin::analyze::risk::RiskWeights;
 use tocsin::analyze::{self, RuleSet};
 use tocsin::api::Tokens;
 use tocsin::clock::Clock;
-use tocsin::config::Config;
+use tocsin::config::{Config, HumanDuration};
+use tocsin::daemon::Pipeline;
 use tocsin::incident::Action;
+use tocsin::incident::playbook::Playbooks;
+use tocsin::incident::review::Review;
+use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
-use tocsin::store::{self, IncidentFilter, Store};
+use tocsin::store::{self, Entry, IncidentFilter, Store};
 use tocsin::{daemon, demo, replay};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -89,6 +93,19 @@ enum Command {
     },
     /// Apply database migrations.
     Migrate,
+    /// Time-bounded silences: matching mentions are stored and scored but open nothing.
+    Silence {
+        #[command(subcommand)]
+        command: SilenceCommand,
+    },
+    /// Rehearse: open a clearly marked simulated incident through the real chain (alerts
+    /// say DRILL), to run the playbook and review it like a real one.
+    Drill {
+        /// The rule to drill (its first matching example is the simulated mention); the most
+        /// severe rule by default.
+        #[arg(long)]
+        rule: Option<String>,
+    },
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
     Demo {
         /// How many times faster than real time the scenario (and escalation delays) runs.
@@ -135,6 +152,70 @@ enum IncidentCommand {
     Reopen {
         id: i64,
     },
+    /// Give the incident an owner.
+    Assign {
+        id: i64,
+        who: String,
+    },
+    /// Add a note to the timeline.
+    Note {
+        id: i64,
+        text: String,
+    },
+    /// Mark a playbook step done (see `incident show` for the step ids).
+    Step {
+        id: i64,
+        step: String,
+        /// What was done (where the statement was published, ...).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The post-incident review.
+    Export {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Md,
+    Html,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum SilenceCommand {
+    /// Silence one rule, feed, feed tag or query for a while.
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["rule", "feed", "tag", "query"])))]
+    Add {
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        feed: Option<String>,
+        #[arg(long)]
+        tag: Option<String>,
+        /// A query in the rule language.
+        #[arg(long)]
+        query: Option<String>,
+        /// How long, like `2h` or `30m`.
+        #[arg(long = "for")]
+        duration: String,
+        /// Why (shown on the timeline of every incident it touches).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Silences in force (all of them with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// End a silence now.
+    End { id: i64 },
 }
 
 /// An error with its exit code: 1 for something the user can fix, 2 for ours.
@@ -200,6 +281,8 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             println!("migrations applied to {}", store::redact(config.store.url.get_ref()));
             Ok(())
         }
+        Command::Silence { command } => silence(&cli.config, command).await,
+        Command::Drill { rule } => drill(&cli.config, rule.as_deref()).await,
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(user(anyhow!("--speed must be a positive number")));
@@ -230,12 +313,19 @@ fn load_rules(dir: &Path) -> Result<RuleSet, Failure> {
     RuleSet::load_dir(dir).map_err(|errors| user(anyhow!("{errors}")))
 }
 
+/// The playbooks of the rules folder, or the bundled ones.
+fn load_playbooks(rules_dir: &Path) -> Result<Playbooks, Failure> {
+    Playbooks::for_rules_dir(rules_dir).map_err(|errors| user(anyhow!("{errors}")))
+}
+
 async fn run(config_path: &Path) -> Result<(), Failure> {
     let config = load_config(config_path)?;
     let rules_dir = config.rules.dir.clone();
     let rules = load_rules(&rules_dir)?;
+    let playbooks = load_playbooks(&rules_dir)?;
     let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
     let running = daemon::start(config, rules, Clock::default(), tokens).await.map_err(user)?;
+    running.pipeline.replace_playbooks(playbooks);
     let mut term = signal(SignalKind::terminate()).map_err(internal)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(internal)?;
     loop {
@@ -243,10 +333,11 @@ async fn run(config_path: &Path) -> Result<(), Failure> {
             _ = term.recv() => break,
             result = tokio::signal::ctrl_c() => { result.map_err(internal)?; break }
             // A bad edit must not take monitoring down: the running rules stay until a good set loads.
-            _ = hangup.recv() => match load_rules(&rules_dir) {
-                Ok(rules) => {
-                    tracing::info!(rules = rules.rules().len(), "rules reloaded");
+            _ = hangup.recv() => match load_rules(&rules_dir).and_then(|rules| Ok((rules, load_playbooks(&rules_dir)?))) {
+                Ok((rules, playbooks)) => {
+                    tracing::info!(rules = rules.rules().len(), playbooks = playbooks.iter().count(), "rules reloaded");
                     running.pipeline.replace_rules(rules);
+                    running.pipeline.replace_playbooks(playbooks);
                 }
                 Err(Failure { error, .. }) => {
                     tracing::error!(error = %format!("{error:#}"), "rule reload refused; the running rules stay");
@@ -269,20 +360,33 @@ fn check(config_path: &Path) -> Result<(), Failure> {
             None
         }
     };
-    let mut rule_count = 0;
+    let (mut rule_count, mut playbook_count) = (0, 0);
     if let Some(dir) = &rules_dir {
-        if dir.exists() {
+        let rules = if dir.exists() {
             match RuleSet::load_dir(dir) {
-                Ok(rules) => rule_count = rules.rules().len(),
-                Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+                Ok(rules) => Some(rules),
+                Err(errors) => {
+                    problems.extend(errors.0.iter().map(ToString::to_string));
+                    None
+                }
             }
         } else {
             println!("note: rules folder {} not found; the bundled rule packs will be used", dir.display());
-            rule_count = RuleSet::bundled().rules().len();
+            Some(RuleSet::bundled())
+        };
+        match Playbooks::for_rules_dir(dir) {
+            Ok(playbooks) => {
+                playbook_count = playbooks.iter().count();
+                if let Some(rules) = &rules {
+                    problems.extend(playbooks.check_rules(rules));
+                }
+            }
+            Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
         }
+        rule_count = rules.map_or(0, |rules| rules.rules().len());
     }
     if problems.is_empty() {
-        println!("{}: ok ({rule_count} rules)", config_path.display());
+        println!("{}: ok ({rule_count} rules, {playbook_count} playbooks)", config_path.display());
         Ok(())
     } else {
         Err(user(anyhow!("{} problem(s):\n{}", problems.len(), problems.join("\n"))))
@@ -465,8 +569,11 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
             let incident =
                 store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
             let events = store.timeline(id).await.map_err(internal)?;
+            let checklist = store.checklist(id).await.map_err(internal)?;
             let verified = timeline::verify(&events).is_ok();
-            let output = serde_json::json!({ "incident": incident, "timeline": events, "timeline_verified": verified });
+            let output = serde_json::json!({
+                "incident": incident, "checklist": checklist, "timeline": events, "timeline_verified": verified,
+            });
             println!("{}", serde_json::to_string_pretty(&output).map_err(internal)?);
             return Ok(());
         }
@@ -487,15 +594,131 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
                 ))),
             };
         }
+        IncidentCommand::Export { id, format, output } => {
+            let input = store.review_input(id).await.map_err(store_failure)?;
+            let review = Review::build(input, Utc::now());
+            let text = match format {
+                ExportFormat::Md => review.to_markdown(),
+                ExportFormat::Html => review.to_html(),
+                ExportFormat::Json => review.to_json().map_err(internal)?,
+            };
+            return match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))
+                    .map_err(user),
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            };
+        }
+        IncidentCommand::Assign { id, who } => return record(&store, id, Entry::Assign(who)).await,
+        IncidentCommand::Note { id, text } => return record(&store, id, Entry::Note(text)).await,
+        IncidentCommand::Step { id, step, note } => return record(&store, id, Entry::StepDone { step, note }).await,
         IncidentCommand::Ack { id } => (id, Action::Acknowledge),
         IncidentCommand::Resolve { id } => (id, Action::Resolve),
         IncidentCommand::Reopen { id } => (id, Action::Reopen),
     };
-    let incident = store.transition(id, action, &cli_actor(), Utc::now()).await.map_err(|e| match e {
-        store::StoreError::NoIncident(_) | store::StoreError::Transition(_) => user(e),
-        other => internal(other),
-    })?;
+    let incident = store.transition(id, action, &cli_actor(), Utc::now()).await.map_err(store_failure)?;
     println!("incident {} is {}", incident.id, incident.status.as_str());
+    Ok(())
+}
+
+/// A store error as the user sees it: theirs to fix (an unknown id, a refused action), or ours.
+fn store_failure(error: store::StoreError) -> Failure {
+    match error {
+        store::StoreError::NoIncident(_)
+        | store::StoreError::NoSilence(_)
+        | store::StoreError::Transition(_)
+        | store::StoreError::Refused(_) => user(error),
+        other => internal(other),
+    }
+}
+
+async fn record(store: &impl Store, id: i64, entry: Entry) -> Result<(), Failure> {
+    let what = match &entry {
+        Entry::Assign(who) => format!("assigned to {}", who.trim()),
+        Entry::Note(_) => "note added".to_owned(),
+        Entry::StepDone { step, .. } => format!("step {step} done"),
+    };
+    store.record(id, &entry, &cli_actor(), Utc::now()).await.map_err(store_failure)?;
+    println!("incident {id}: {what}");
+    Ok(())
+}
+
+async fn silence(config_path: &Path, command: SilenceCommand) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    store.migrate().await.map_err(internal)?;
+    let now = Utc::now();
+    let silences = match command {
+        SilenceCommand::Add { rule, feed, tag, query, duration, reason } => {
+            let (scope, value) = match (rule, feed, tag, query) {
+                (Some(rule), ..) => (Scope::Rule, rule),
+                (_, Some(feed), ..) => (Scope::Feed, feed),
+                (_, _, Some(tag), _) => (Scope::Tag, tag),
+                (_, _, _, Some(query)) => (Scope::Query, query),
+                (None, None, None, None) => {
+                    return Err(user(anyhow!("say what to silence: --rule, --feed, --tag or --query")));
+                }
+            };
+            let length: HumanDuration = duration.parse().map_err(|e: String| user(anyhow!("--for: {e}")))?;
+            let new = NewSilence {
+                scope,
+                value: value.trim().to_owned(),
+                reason: reason.trim().to_owned(),
+                created_by: cli_actor(),
+                created_at: now,
+                ends_at: now + length.chrono(),
+            };
+            let rules = load_rules(&config.rules.dir)?;
+            let tags: Vec<&str> = config.feeds.iter().flat_map(|f| f.tags.iter().map(String::as_str)).collect();
+            new.check(&rules, &tags).map_err(|e| user(anyhow!(e)))?;
+            vec![store.add_silence(&new).await.map_err(store_failure)?]
+        }
+        SilenceCommand::List { all } => store.silences((!all).then_some(now)).await.map_err(internal)?,
+        SilenceCommand::End { id } => vec![store.end_silence(id, &cli_actor(), now).await.map_err(store_failure)?],
+    };
+    for silence in silences {
+        let state = if silence.is_active(now) { "active" } else { "over" };
+        println!(
+            "#{:<4} {:<6} {:<7} {:<24} until {}  held {:>4}  by {}: {}",
+            silence.id,
+            state,
+            silence.scope.as_str(),
+            silence.value,
+            silence.ended_at.unwrap_or(silence.ends_at).format("%Y-%m-%d %H:%M UTC"),
+            silence.held,
+            silence.created_by,
+            silence.reason
+        );
+    }
+    Ok(())
+}
+
+async fn drill(config_path: &Path, rule: Option<&str>) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let store = std::sync::Arc::new(store::open(config.store.url.get_ref()).await.map_err(user)?);
+    store.migrate().await.map_err(internal)?;
+    let rules = std::sync::Arc::new(load_rules(&config.rules.dir)?);
+    let playbooks = Playbooks::for_rules_dir(&config.rules.dir).map_err(|errors| user(anyhow!("{errors}")))?;
+    let pipeline = Pipeline::new(
+        store,
+        rules.clone(),
+        std::sync::Arc::new(config),
+        Clock::default(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    pipeline.replace_playbooks(playbooks);
+    let drilled = tocsin::drill::run(&pipeline, &rules, rule, Utc::now()).await.map_err(|e| match e {
+        tocsin::drill::DrillError::Store(e) => internal(e),
+        other => user(other),
+    })?;
+    println!(
+        "drill incident {} opened for rule {}: its alerts say DRILL and are delivered by the running daemon; \
+         review it with `tocsin incident export {}`",
+        drilled.incident_id, drilled.rule, drilled.incident_id
+    );
     Ok(())
 }
 

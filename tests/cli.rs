@@ -163,11 +163,15 @@ async fn verify_finds_an_edited_timeline_event() {
         why: serde_json::json!({}),
         policy: Policy::none(),
         mention_at: now,
+        crisis_type: None,
+        playbook: None,
+        silenced_by: None,
+        drill: false,
     };
     /// Opens an incident for whatever arrives, spikes aside.
     struct OpenAlways(Candidate);
     impl Decide for OpenAlways {
-        fn candidates(&self, scored: Scored, _: &Story) -> (Scored, Vec<Candidate>) {
+        fn candidates(&self, scored: Scored, _: &Story, _: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
             (scored, vec![self.0.clone()])
         }
         fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {

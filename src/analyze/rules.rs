@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
-use super::matcher::{FieldTexts, Literal, Matcher, RuleMatch};
+use super::matcher::{Literal, Matcher, RuleMatch};
 use super::query::{self, Field, Query, TermKind};
 use super::sentiment;
 use super::text::display_width;
@@ -177,6 +177,31 @@ pub struct ExampleOutcome {
 pub struct RuleSet {
     rules: Vec<Rule>,
     matcher: Matcher,
+    /// The lists' terms, for queries compiled later against the same lists (silences).
+    lists: HashMap<String, Vec<Literal>>,
+}
+
+/// One query compiled on its own, with the rule set's lists (a silence's `--query`).
+#[derive(Debug)]
+pub struct QueryFilter {
+    matcher: Matcher,
+}
+
+impl QueryFilter {
+    /// Whether the query is true for the mention, fields and folding as in rules.
+    pub fn matches(&self, mention: &Mention) -> bool {
+        !self.matcher.scan(&field_texts(mention)).is_empty()
+    }
+}
+
+/// A mention's fields as the matcher reads them.
+fn field_texts(mention: &Mention) -> [(Field, &str); 4] {
+    [
+        (Field::Title, mention.title.as_str()),
+        (Field::Body, mention.body.as_str()),
+        (Field::Author, mention.author.as_deref().unwrap_or("")),
+        (Field::Source, mention.feed.as_str()),
+    ]
 }
 
 const BUNDLED_RULES: &[(&str, &str)] =
@@ -333,11 +358,26 @@ impl RuleSet {
             let file = rule_files.first().map_or("rules", |(p, _)| p.as_str());
             RuleErrors(vec![RuleError::whole_file(file, e.to_string())])
         })?;
-        Ok(RuleSet { rules, matcher })
+        Ok(RuleSet { rules, matcher, lists: list_terms })
     }
 
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Compiles a query in the rule language on its own, its `@lists` resolved in this set;
+    /// the error says what is wrong, with the character it is at.
+    pub fn query_filter(&self, text: &str) -> Result<QueryFilter, String> {
+        let ast = query::parse(text).map_err(|e| format!("bad query at character {}: {}", e.byte + 1, e.message))?;
+        for term in ast.terms() {
+            if let TermKind::List(name) = &term.kind
+                && !self.lists.contains_key(name)
+            {
+                return Err(format!("unknown list `@{name}`: no lists/{name}.txt"));
+            }
+        }
+        let matcher = Matcher::build(&[&ast], &self.lists).map_err(|e| e.to_string())?;
+        Ok(QueryFilter { matcher })
     }
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {
@@ -347,14 +387,8 @@ impl RuleSet {
     /// The rules whose query is true for the mention and whose sentiment bounds hold for
     /// its `sentiment` score, in file order.
     pub fn scan(&self, mention: &Mention, sentiment: f64) -> Vec<RuleMatch> {
-        let texts: &FieldTexts<'_> = &[
-            (Field::Title, mention.title.as_str()),
-            (Field::Body, mention.body.as_str()),
-            (Field::Author, mention.author.as_deref().unwrap_or("")),
-            (Field::Source, mention.feed.as_str()),
-        ];
         self.matcher
-            .scan(texts)
+            .scan(&field_texts(mention))
             .into_iter()
             .filter_map(|(i, terms)| {
                 let rule = self.rules.get(i).filter(|rule| rule.admits(sentiment))?;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::escalation::{EscalationState, Fired, Policy};
+use super::playbook::Playbook;
 use super::spike::Verdict;
 use super::{Level, Status};
 
@@ -21,6 +22,13 @@ pub struct Candidate {
     pub policy: Policy,
     /// When the mention was published (fetch time when unknown): the time-to-detect origin.
     pub mention_at: DateTime<Utc>,
+    /// The rule's crisis type and its playbook, copied onto an incident this opens.
+    pub crisis_type: Option<String>,
+    pub playbook: Option<Playbook>,
+    /// The active silence covering this match: it may attach, never open or raise.
+    pub silenced_by: Option<i64>,
+    /// From `tocsin drill`: grouped apart from real incidents and marked in every alert.
+    pub drill: bool,
 }
 
 /// The live (open or acknowledged) incident of a group, as the store holds it.
@@ -62,6 +70,8 @@ pub struct Judged {
     pub candidate: Candidate,
     pub decision: Decision,
     pub spiked: bool,
+    /// The silence that held back an opening or a level rise.
+    pub held_by: Option<i64>,
 }
 
 /// Judges a candidate: a spike in its group's volume raises it to at least `open_at` and
@@ -90,8 +100,22 @@ pub fn judge(
             why.insert("spike".into(), spike);
         }
     }
-    let decision = decide(&candidate, live, open_at, now);
-    Judged { candidate, decision, spiked }
+    let mut decision = decide(&candidate, live, open_at, now);
+    let mut held_by = None;
+    if let Some(silence) = candidate.silenced_by {
+        match &mut decision {
+            Decision::Open { .. } => {
+                decision = Decision::Nothing;
+                held_by = Some(silence);
+            }
+            Decision::Attach { raised, .. } if raised.is_some() => {
+                *raised = None;
+                held_by = Some(silence);
+            }
+            Decision::Attach { .. } | Decision::Nothing => {}
+        }
+    }
+    Judged { candidate, decision, spiked, held_by }
 }
 
 /// Decides what a match does to its group, given the group's live incident if any.
@@ -142,6 +166,10 @@ mod tests {
                 fallback: None,
             },
             mention_at: now(),
+            crisis_type: None,
+            playbook: None,
+            silenced_by: None,
+            drill: false,
         }
     }
 
@@ -183,5 +211,32 @@ mod tests {
         }
         let lower = candidate(10, Level::Low);
         assert_eq!(decide(&lower, Some(&live), 60, now()), Decision::Attach { incident_id: 3, raised: None });
+    }
+
+    #[test]
+    fn a_silence_holds_back_an_opening_and_a_rise_but_not_the_attachment() {
+        let silenced = Candidate { silenced_by: Some(4), ..candidate(90, Level::Critical) };
+        let held = judge(&silenced, None, &Verdict::ColdStart, 60, now());
+        assert_eq!((held.decision, held.held_by), (Decision::Nothing, Some(4)));
+        let live = GroupState {
+            incident_id: 3,
+            status: Status::Open,
+            level: Level::Medium,
+            score: 50,
+            opened_at: now(),
+            policy: silenced.policy.clone(),
+            escalation: EscalationState { step: 1, repeats: 0, next_at: None },
+        };
+        let attached = judge(&silenced, Some(&live), &Verdict::ColdStart, 60, now());
+        assert_eq!(attached.decision, Decision::Attach { incident_id: 3, raised: None });
+        assert_eq!(attached.held_by, Some(4));
+        let quiet = judge(
+            &Candidate { silenced_by: Some(4), ..candidate(10, Level::Low) },
+            None,
+            &Verdict::ColdStart,
+            60,
+            now(),
+        );
+        assert_eq!((quiet.decision, quiet.held_by), (Decision::Nothing, None), "nothing to hold back");
     }
 }

@@ -52,6 +52,9 @@ pub enum NoticeKind {
     Reopened,
     #[serde(rename = "incident.repeat")]
     Repeat,
+    /// A playbook step passed its due time and is not done.
+    #[serde(rename = "incident.step_overdue")]
+    StepOverdue,
 }
 
 /// An incident as the API, the dashboard and every notification show it (SPEC §2).
@@ -76,6 +79,12 @@ pub struct Incident {
     pub mentions: i64,
     /// The risk breakdown of the mention that set the score: why this incident exists.
     pub why: serde_json::Value,
+    /// Who owns the response, once someone is assigned.
+    pub assignee: Option<String>,
+    /// The rule's crisis type, which picked the playbook.
+    pub crisis_type: Option<String>,
+    /// A rehearsal (`tocsin drill`), not a real crisis: every alert says DRILL.
+    pub drill: bool,
 }
 
 /// A mention attached to an incident, as alerts list it ("top mentions").
@@ -113,6 +122,7 @@ pub mod grouping;
 pub mod playbook;
 pub mod present;
 pub mod review;
+pub mod silence;
 pub mod spike;
 pub mod timeline;
 

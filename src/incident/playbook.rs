@@ -8,14 +8,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::analyze::rules::{RuleError, RuleErrors, RuleSet};
 use crate::config::HumanDuration;
 
-/// The response steps for one crisis type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The response steps for one crisis type. Serialized, it is the copy an incident keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Playbook {
     /// The crisis type rules name in `crisis_type`.
     pub crisis_type: String,
@@ -31,10 +32,38 @@ impl Playbook {
     pub fn statement_step(&self) -> Option<&Step> {
         self.steps.iter().find(|s| s.statement)
     }
+
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Steps with a due time at or before `now` (counted from `opened_at`) that are not
+    /// `settled` (done, or already reminded of).
+    pub fn overdue(&self, opened_at: DateTime<Utc>, settled: &[String], now: DateTime<Utc>) -> Vec<&Step> {
+        self.unsettled(opened_at, settled)
+            .into_iter()
+            .filter(|(_, due_at)| *due_at <= now)
+            .map(|(step, _)| step)
+            .collect()
+    }
+
+    /// When the next reminder is due: the earliest due time of a step not `settled`.
+    pub fn next_reminder(&self, opened_at: DateTime<Utc>, settled: &[String]) -> Option<DateTime<Utc>> {
+        self.unsettled(opened_at, settled).into_iter().map(|(_, due_at)| due_at).min()
+    }
+
+    fn unsettled(&self, opened_at: DateTime<Utc>, settled: &[String]) -> Vec<(&Step, DateTime<Utc>)> {
+        self.steps
+            .iter()
+            .filter(|step| !settled.contains(&step.id))
+            .filter_map(|step| Some((step, opened_at + step.due?)))
+            .collect()
+    }
 }
 
 /// One response step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// A slug (`publish-statement`), unique in its playbook; what `incident step` takes.
     pub id: String,
@@ -42,7 +71,7 @@ pub struct Step {
     /// The title for Chinese-language teams.
     pub title_zh: Option<String>,
     /// How long after the incident opens the step should be done; overdue steps remind.
-    #[serde(serialize_with = "serialize_due")]
+    #[serde(serialize_with = "serialize_due", deserialize_with = "deserialize_due")]
     pub due: Option<chrono::Duration>,
     /// Whether this step is publishing the official statement, whose time feeds the review.
     pub statement: bool,
@@ -53,6 +82,10 @@ fn serialize_due<S: serde::Serializer>(due: &Option<chrono::Duration>, s: S) -> 
         Some(d) => s.serialize_some(&d.num_seconds()),
         None => s.serialize_none(),
     }
+}
+
+fn deserialize_due<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::Duration>, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.map(chrono::Duration::seconds))
 }
 
 /// The playbooks by crisis type.
@@ -155,6 +188,13 @@ impl Playbooks {
             by_type.insert(playbook.crisis_type.clone(), playbook);
         }
         if errors.is_empty() { Ok(Playbooks { by_type }) } else { Err(RuleErrors(errors)) }
+    }
+
+    /// The playbooks of a rules folder: `dir/playbooks/*.toml` when that folder exists, else
+    /// the bundled ones.
+    pub fn for_rules_dir(dir: &Path) -> Result<Playbooks, RuleErrors> {
+        let folder = dir.join("playbooks");
+        if folder.is_dir() { Playbooks::load_dir(&folder) } else { Ok(Playbooks::bundled()) }
     }
 
     /// The playbook for a crisis type.
@@ -471,5 +511,19 @@ mod tests {
     fn a_missing_folder_is_an_error_for_the_caller_to_handle() {
         let err = Playbooks::load_dir(Path::new("/no/such/playbooks")).expect_err("missing folder");
         assert!(err.to_string().starts_with("/no/such/playbooks:1:1: cannot read the playbooks folder"), "{err}");
+    }
+
+    #[test]
+    fn overdue_steps_and_the_next_reminder_count_from_the_opening_and_skip_settled_steps() {
+        let playbooks = Playbooks::bundled();
+        let playbook = playbooks.get("service_failure").expect("bundled");
+        let opened = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
+        let minutes = |m: i64| opened + chrono::Duration::minutes(m);
+        assert_eq!(playbook.next_reminder(opened, &[]), Some(minutes(15)));
+        let overdue: Vec<&str> = playbook.overdue(opened, &[], minutes(31)).iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(overdue, ["confirm-facts", "assess-impact"]);
+        let settled = vec!["confirm-facts".to_owned(), "assess-impact".to_owned()];
+        assert!(playbook.overdue(opened, &settled, minutes(31)).is_empty());
+        assert_eq!(playbook.next_reminder(opened, &settled), Some(minutes(45)));
     }
 }

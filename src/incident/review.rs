@@ -1010,6 +1010,9 @@ mod tests {
             resolved_at: Some(at("15:30")),
             mentions: 8,
             why: serde_json::json!({"severity": 70, "negativity": 0.30000000000000004, "source_weight": 1.0}),
+            assignee: None,
+            crisis_type: None,
+            drill: false,
         };
         let timeline = chained(&[
             (

@@ -16,6 +16,15 @@ pub enum EventKind {
     Acknowledged,
     Resolved,
     Reopened,
+    /// An acknowledged incident nobody resolved within the policy's `ack_timeout`: back to open.
+    AckExpired,
+    Assigned,
+    Note,
+    StepDone,
+    /// A playbook step passed its due time undone; a reminder went out.
+    StepOverdue,
+    /// A silence held back mentions that would have raised this incident.
+    Silenced,
 }
 
 impl EventKind {
@@ -29,6 +38,12 @@ impl EventKind {
             EventKind::Acknowledged => "acknowledged",
             EventKind::Resolved => "resolved",
             EventKind::Reopened => "reopened",
+            EventKind::AckExpired => "ack_expired",
+            EventKind::Assigned => "assigned",
+            EventKind::Note => "note",
+            EventKind::StepDone => "step_done",
+            EventKind::StepOverdue => "step_overdue",
+            EventKind::Silenced => "silenced",
         }
     }
 }

@@ -236,6 +236,7 @@ fn kind_label(kind: NoticeKind) -> &'static str {
         NoticeKind::Resolved => "Resolved",
         NoticeKind::Reopened => "Reopened",
         NoticeKind::Repeat => "Still open",
+        NoticeKind::StepOverdue => "Playbook step overdue",
     }
 }
 
@@ -247,7 +248,8 @@ fn one_line(text: &str) -> String {
 fn subject(notice: &Notice) -> String {
     let incident = &notice.incident;
     format!(
-        "[tocsin][{}] {}: {} (#{})",
+        "[tocsin]{}[{}] {}: {} (#{})",
+        if incident.drill { "[DRILL]" } else { "" },
         level_name(incident.level).to_ascii_uppercase(),
         kind_label(notice.kind),
         one_line(&incident.title),
@@ -259,6 +261,8 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+const DRILL_NOTE: &str = "DRILL: a rehearsal started with `tocsin drill`, not a real crisis.";
+
 const ACK_NOTE: &str = "opens a confirmation page; nothing is acknowledged until you confirm there";
 
 fn render_text(notice: &Notice) -> String {
@@ -267,7 +271,16 @@ fn render_text(notice: &Notice) -> String {
     // Writing into a String cannot fail, so the fmt::Results below are safely ignored.
     let _ = writeln!(out, "{}", subject(notice));
     let _ = writeln!(out);
+    if incident.drill {
+        let _ = writeln!(out, "{DRILL_NOTE}\n");
+    }
     write_facts_text(&mut out, incident);
+    if !notice.overdue_steps.is_empty() {
+        let _ = writeln!(out, "\nOverdue playbook steps");
+        for step in &notice.overdue_steps {
+            let _ = writeln!(out, "  - {}", one_line(step));
+        }
+    }
     let why = why_lines(&incident.why);
     if !why.is_empty() {
         let _ = writeln!(out, "\nWhy");
@@ -345,9 +358,16 @@ fn render_html(notice: &Notice) -> Markup {
                 title { (subject(notice)) }
             }
             body style="font-family:sans-serif;font-size:14px;line-height:1.4;color:#222;" {
+                @if incident.drill {
+                    p style="background:#fff3cd;padding:6px;font-weight:bold;" { (DRILL_NOTE) }
+                }
                 h2 style="margin:0 0 8px 0;" {
                     "[" (level_name(incident.level).to_ascii_uppercase()) "] "
                     (kind_label(notice.kind)) ": " (incident.title)
+                }
+                @if !notice.overdue_steps.is_empty() {
+                    h3 style="margin:16px 0 4px 0;" { "Overdue playbook steps" }
+                    ul { @for step in &notice.overdue_steps { li { (step) } } }
                 }
                 table style="border-collapse:collapse;" {
                     tr { th style=(cell) align="left" { "Incident" } td style=(cell) { "#" (incident.id) } }
@@ -457,6 +477,9 @@ mod tests {
                     "source_weight": 1.5, "engagement": 1.0, "novelty": 1.0, "copies": 0, "score": 72,
                     "spike": {"in_window": 14, "expected_per_window": 0.31, "p": 1.2e-9},
                 }),
+                assignee: None,
+                crisis_type: None,
+                drill: false,
             },
             top_mentions: vec![
                 MentionSummary {
@@ -484,6 +507,7 @@ mod tests {
                 dashboard: "http://localhost:8080/incidents/42".into(),
                 ack: Some("http://localhost:8080/ack/42?sig=abc".into()),
             },
+            overdue_steps: Vec::new(),
         }
     }
 

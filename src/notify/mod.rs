@@ -28,4 +28,7 @@ pub struct Notice {
     pub incident: Incident,
     pub top_mentions: Vec<MentionSummary>,
     pub links: Links,
+    /// For `incident.step_overdue`: the playbook steps past their due time and not done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overdue_steps: Vec<String>,
 }

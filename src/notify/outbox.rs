@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::email::{self, EmailTransport};
 use super::webhook::{self, Delivery};
-use super::{Links, Notice};
+use super::{Links, Notice, NoticeKind};
 use crate::config::{ChannelKind, Config, DeliveryConfig};
 use crate::incident::ack_link::AckLinks;
 use crate::store::{Attempt, AttemptResult, OutboxItem, Store, StoreError};
@@ -165,9 +165,20 @@ impl<S: Store> Deliverer<S> {
             ack: (incident.status == crate::incident::Status::Open)
                 .then(|| format!("{}/ack/{}", self.public_url, self.links.token(incident.id, now))),
         };
+        let overdue_steps = if item.kind == NoticeKind::StepOverdue {
+            let checklist = self.store.checklist(item.incident_id).await?;
+            checklist
+                .steps
+                .into_iter()
+                .filter(|s| s.done.is_none() && s.due_at.is_some_and(|due| due <= now))
+                .map(|s| s.step.title)
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Rendered at delivery time from the incident as it stands, so a late retry shows the
         // current status; the id stays the outbox row's, so the receiver can deduplicate.
-        Ok(Some(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links }))
+        Ok(Some(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links, overdue_steps }))
     }
 
     async fn deliver_one(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<(), StoreError> {

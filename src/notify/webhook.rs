@@ -310,6 +310,9 @@ mod tests {
                 resolved_at: None,
                 mentions: 3,
                 why: serde_json::json!({"rule_severity": 70, "negativity": 0.8}),
+                assignee: None,
+                crisis_type: None,
+                drill: false,
             },
             top_mentions: vec![MentionSummary {
                 feed: "gnews-acme".into(),
@@ -325,6 +328,7 @@ mod tests {
                 dashboard: "http://localhost:8080/incidents/42".into(),
                 ack: Some("http://localhost:8080/ack/xyz".into()),
             },
+            overdue_steps: Vec::new(),
         }
     }
 

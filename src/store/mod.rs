@@ -11,6 +11,9 @@ use serde::Serialize;
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
 use crate::incident::grouping::{Candidate, GroupState, Judged};
+use crate::incident::playbook::Step;
+use crate::incident::review::{ReviewInput, StepDone};
+use crate::incident::silence::{NewSilence, Silence};
 use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
 use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
@@ -33,6 +36,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database url {0:?}: use sqlite://FILE")]
     UnsupportedUrl(String),
+    /// A request the workflow refuses (an unknown step, one already done, an empty note).
+    #[error("{0}")]
+    Refused(String),
+    #[error("no silence {0}")]
+    NoSilence(i64),
 }
 
 /// Poll state and health of one feed.
@@ -100,6 +108,37 @@ pub enum AttemptResult {
     Failed,
 }
 
+/// A workflow entry on an incident's timeline that does not change its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// Who owns the response now.
+    Assign(String),
+    Note(String),
+    /// A playbook step is done, with an optional note (what was published, where).
+    StepDone {
+        step: String,
+        note: Option<String>,
+    },
+}
+
+/// One step of an incident's playbook and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChecklistStep {
+    #[serde(flatten)]
+    pub step: Step,
+    pub due_at: Option<DateTime<Utc>>,
+    pub done: Option<StepDone>,
+}
+
+/// An incident's playbook copy as a checklist.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checklist {
+    pub crisis_type: Option<String>,
+    pub title: Option<String>,
+    pub strategy: Option<String>,
+    pub steps: Vec<ChecklistStep>,
+}
+
 /// Which incidents to list, newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentFilter {
@@ -133,7 +172,7 @@ pub struct Arrival {
 /// members (copies, volume, a just-opened incident) exactly as one-by-one ingestion would.
 pub trait Decide: Send + Sync {
     /// The mention rescored for its story's novelty, and one candidate per group it joins.
-    fn candidates(&self, scored: Scored, story: &Story) -> (Scored, Vec<Candidate>);
+    fn candidates(&self, scored: Scored, story: &Story, now: DateTime<Utc>) -> (Scored, Vec<Candidate>);
     /// What a candidate does, given its group's live incident and volume.
     fn judge(&self, candidate: &Candidate, live: Option<&GroupState>, volume: &Volume, now: DateTime<Utc>) -> Judged;
     fn spike(&self) -> SpikeSettings;
@@ -196,6 +235,42 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Incident, StoreError>> + Send;
+
+    /// Records a workflow entry (assignment, note, playbook step done) on behalf of `actor`.
+    fn record(
+        &self,
+        incident_id: i64,
+        entry: &Entry,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Incident, StoreError>> + Send;
+
+    /// The incident's playbook copy with each step's due time and completion.
+    fn checklist(&self, incident_id: i64) -> impl Future<Output = Result<Checklist, StoreError>> + Send;
+
+    /// Ids of incidents with an overdue playbook step not yet reminded of.
+    fn due_reminders(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+
+    /// Sends one reminder for the incident's steps overdue at `now` (each step is reminded
+    /// of once) to every channel told about it so far; returns whether one went out.
+    fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Everything the post-incident review is built from.
+    fn review_input(&self, incident_id: i64) -> impl Future<Output = Result<ReviewInput, StoreError>> + Send;
+
+    fn add_silence(&self, silence: &NewSilence) -> impl Future<Output = Result<Silence, StoreError>> + Send;
+    /// Silences newest first: all of them, or only those not over at `active_at`.
+    fn silences(
+        &self,
+        active_at: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<Vec<Silence>, StoreError>> + Send;
+    /// Ends a silence early.
+    fn end_silence(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Silence, StoreError>> + Send;
 
     /// Claims due notifications for `lease`; a worker that dies leaves them to be claimed
     /// again when the lease ends.

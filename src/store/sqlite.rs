@@ -10,12 +10,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
-    Arrival, Attempt, AttemptResult, Decide, FeedState, IncidentFilter, IngestOutcome, OutboxItem, PollRecord, Store,
-    StoreError, Story,
+    Arrival, Attempt, AttemptResult, Checklist, ChecklistStep, Decide, Entry, FeedState, IncidentFilter, IngestOutcome,
+    OutboxItem, PollRecord, Store, StoreError, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
 use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::playbook::Playbook;
+use crate::incident::review::{ChainStatus, Delivery, NotificationOutcome, ReviewInput, ReviewMention, StepDone};
+use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::{Mass, SpikeSettings, Volume};
 use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
@@ -69,6 +72,7 @@ fn new_notice_id() -> String {
 }
 
 const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
+     assignee, crisis_type, drill, \
      (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
 
 fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
@@ -89,6 +93,9 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
         resolved_at: opt_ts(row.try_get("resolved_at")?)?,
         mentions: row.try_get("mention_count")?,
         why: json(row.try_get("why")?)?,
+        assignee: row.try_get("assignee")?,
+        crisis_type: row.try_get("crisis_type")?,
+        drill: row.try_get("drill")?,
     })
 }
 
@@ -486,6 +493,128 @@ fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
     })
 }
 
+/// Longest note the timeline takes, in characters.
+const NOTE_CHARS: usize = 10_000;
+
+/// An incident's workflow state: its playbook copy and the steps done so far.
+struct Workflow {
+    status: Status,
+    opened_at: DateTime<Utc>,
+    assignee: Option<String>,
+    crisis_type: Option<String>,
+    playbook: Option<Playbook>,
+    policy: Policy,
+    escalation: EscalationState,
+    /// Step completions from the timeline, oldest first; only the first of a step counts.
+    done: Vec<StepDone>,
+    /// Steps a reminder already went out for.
+    reminded: Vec<String>,
+}
+
+impl Workflow {
+    /// Steps no reminder is needed for any more: done, or reminded of.
+    fn settled(&self) -> Vec<String> {
+        self.done.iter().map(|d| d.step.clone()).chain(self.reminded.iter().cloned()).collect()
+    }
+}
+
+async fn load_workflow(tx: &mut Transaction<'static, Sqlite>, incident_id: i64) -> Result<Workflow, StoreError> {
+    let row = sqlx::query(
+        "SELECT status, level, score, opened_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+         assignee, crisis_type, playbook FROM incidents WHERE id = ?",
+    )
+    .bind(incident_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NoIncident(incident_id))?;
+    let esc = escalation_from_row(&row)?;
+    let playbook: Option<String> = row.try_get("playbook")?;
+    let events: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT kind, actor, at, details FROM timeline WHERE incident_id = ? AND kind IN ('step_done', 'step_overdue') \
+         ORDER BY id",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let (mut done, mut reminded): (Vec<StepDone>, Vec<String>) = (Vec::new(), Vec::new());
+    for (kind, actor, at, details) in events {
+        let details: serde_json::Value = json(&details)?;
+        if kind == "step_done" {
+            let step = details["step"].as_str().unwrap_or_default().to_owned();
+            if !done.iter().any(|d| d.step == step) {
+                let note = details["note"].as_str().map(str::to_owned);
+                done.push(StepDone { step, actor, at: parse_ts(&at)?, note });
+            }
+        } else if let Some(steps) = details["steps"].as_array() {
+            reminded.extend(steps.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
+        }
+    }
+    Ok(Workflow {
+        status: esc.status,
+        opened_at: esc.opened_at,
+        assignee: row.try_get("assignee")?,
+        crisis_type: row.try_get("crisis_type")?,
+        playbook: playbook.as_deref().map(json).transpose()?,
+        policy: esc.policy,
+        escalation: esc.state,
+        done,
+        reminded,
+    })
+}
+
+async fn fetch_incident(tx: &mut Transaction<'static, Sqlite>, incident_id: i64) -> Result<Incident, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
+        .bind(incident_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    incident_from_row(&row)
+}
+
+/// Puts a silence on the timeline of an incident it covers mentions of, once.
+async fn note_silence(
+    tx: &mut Transaction<'static, Sqlite>,
+    silence_id: i64,
+    incident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let first = sqlx::query("INSERT OR IGNORE INTO silence_hits (silence_id, incident_id) VALUES (?, ?)")
+        .bind(silence_id)
+        .bind(incident_id)
+        .execute(&mut **tx)
+        .await?;
+    if first.rows_affected() == 0 {
+        return Ok(());
+    }
+    let silence = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = ?")))
+        .bind(silence_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let silence = silence_from_row(&silence)?;
+    let details = serde_json::json!({
+        "silence": silence.id, "scope": silence.scope, "value": silence.value, "reason": silence.reason,
+        "by": silence.created_by, "ends_at": ts(silence.ends_at),
+    });
+    append_event(tx, incident_id, &NewEvent::system(now, EventKind::Silenced, details)).await
+}
+
+const SILENCE_COLUMNS: &str = "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held";
+
+fn silence_from_row(row: &SqliteRow) -> Result<Silence, StoreError> {
+    let scope: String = row.try_get("scope")?;
+    Ok(Silence {
+        id: row.try_get("id")?,
+        scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("silence scope {scope:?}")))?,
+        value: row.try_get("value")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        ends_at: parse_ts(row.try_get("ends_at")?)?,
+        ended_at: opt_ts(row.try_get("ended_at")?)?,
+        ended_by: row.try_get("ended_by")?,
+        held: row.try_get("held")?,
+    })
+}
+
 /// A mention row as `insert_plain` hands it to SQLite, inside a JSON array.
 #[derive(serde::Serialize)]
 struct PlainRow<'a> {
@@ -579,7 +708,7 @@ async fn ingest_one<D: Decide>(
     let at = scored.mention.effective_time();
     let fingerprint = Fingerprint::of(&scored.mention);
     let story = find_story(tx, &fingerprint, at).await?;
-    let (scored, candidates) = decide.candidates(scored, &story);
+    let (scored, candidates) = decide.candidates(scored, &story, now);
     let mention = &scored.mention;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
@@ -626,15 +755,20 @@ async fn ingest_one<D: Decide>(
         let (live, group) = load_group(tx, candidate, cluster_id, spike).await?;
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
         save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
+        if let Some(silence) = judged.held_by {
+            sqlx::query("UPDATE silences SET held = held + 1 WHERE id = ?").bind(silence).execute(&mut **tx).await?;
+        }
         let candidate = &judged.candidate;
         match judged.decision {
             Decision::Nothing => {}
             Decision::Open { escalation, fired } => {
                 let first_mention_at = storm_start(tx, candidate).await?;
+                let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
                 let incident_id: i64 = sqlx::query_scalar(
                     "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
-                     first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at) \
-                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                     first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+                     crisis_type, playbook, drill, next_reminder_at) \
+                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(&candidate.group_key)
                 .bind(&candidate.rule)
@@ -648,6 +782,10 @@ async fn ingest_one<D: Decide>(
                 .bind(i64::from(escalation.step))
                 .bind(i64::from(escalation.repeats))
                 .bind(escalation.next_at.map(ts))
+                .bind(&candidate.crisis_type)
+                .bind(candidate.playbook.as_ref().map(to_json))
+                .bind(candidate.drill)
+                .bind(next_reminder.map(ts))
                 .fetch_one(&mut **tx)
                 .await?;
                 attach(tx, incident_id, mention_id, &scored, now).await?;
@@ -657,6 +795,9 @@ async fn ingest_one<D: Decide>(
                     "score": candidate.score,
                     "why": candidate.why,
                     "policy": candidate.policy.name,
+                    "crisis_type": candidate.crisis_type,
+                    "playbook": candidate.playbook.as_ref().map(|p| p.title.clone()),
+                    "drill": candidate.drill,
                     "first_mention_at": ts(first_mention_at),
                     "mention": mention_details(mention_id, mention),
                 });
@@ -669,6 +810,10 @@ async fn ingest_one<D: Decide>(
             Decision::Attach { incident_id, raised } => {
                 attach(tx, incident_id, mention_id, &scored, now).await?;
                 log.add(incident_id, mention_id, mention, now);
+                if let Some(silence) = candidate.silenced_by {
+                    log.flush(tx, incident_id).await?;
+                    note_silence(tx, silence, incident_id, now).await?;
+                }
                 if let Some(raise) = raised {
                     log.flush(tx, incident_id).await?;
                     sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
@@ -812,7 +957,7 @@ impl Store for SqliteStore {
 
     async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM incidents WHERE status = 'open' AND next_escalation_at IS NOT NULL \
+            "SELECT id FROM incidents WHERE status IN ('open', 'acknowledged') AND next_escalation_at IS NOT NULL \
              AND next_escalation_at <= ? ORDER BY next_escalation_at",
         )
         .bind(ts(now))
@@ -828,10 +973,30 @@ impl Store for SqliteStore {
         let Some(row) = load_escalation(&mut tx, incident_id).await? else {
             return Err(StoreError::NoIncident(incident_id));
         };
-        if row.status != Status::Open {
-            return Ok(false);
+        let mut state = row.state;
+        match row.status {
+            Status::Open => {}
+            // Acknowledged and due: the `ack_timeout` passed with nobody resolving it. Back
+            // to open, and escalation goes on from where it stopped, at once.
+            Status::Acknowledged if state.next_at.is_some_and(|due| due <= now) => {
+                sqlx::query(
+                    "UPDATE incidents SET status = 'open', acknowledged_at = NULL, next_escalation_at = ? \
+                     WHERE id = ? AND status = 'acknowledged'",
+                )
+                .bind(ts(now))
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+                let details = serde_json::json!({
+                    "from": Status::Acknowledged, "to": Status::Open, "ack_timeout_secs": row.policy.ack_timeout_secs,
+                });
+                append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::AckExpired, details)).await?;
+                state.next_at = Some(now);
+            }
+            Status::Acknowledged | Status::Resolved => return Ok(false),
         }
-        let Some(fired) = fire(&row.policy, row.opened_at, row.state) else {
+        let Some(fired) = fire(&row.policy, row.opened_at, state) else {
+            tx.commit().await?;
             return Ok(false);
         };
         let updated = sqlx::query(
@@ -842,8 +1007,8 @@ impl Store for SqliteStore {
         .bind(i64::from(fired.next.repeats))
         .bind(fired.next.next_at.map(ts))
         .bind(incident_id)
-        .bind(i64::from(row.state.step))
-        .bind(i64::from(row.state.repeats))
+        .bind(i64::from(state.step))
+        .bind(i64::from(state.repeats))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -879,11 +1044,14 @@ impl Store for SqliteStore {
         };
         match action {
             Action::Acknowledge => {
+                // Escalation stops; with an `ack_timeout` the incident comes due again then.
+                let expires = row.policy.ack_timeout_secs.map(|secs| now + chrono::Duration::seconds(secs));
                 sqlx::query(
-                    "UPDATE incidents SET status = ?, acknowledged_at = ?, next_escalation_at = NULL WHERE id = ?",
+                    "UPDATE incidents SET status = ?, acknowledged_at = ?, next_escalation_at = ? WHERE id = ?",
                 )
                 .bind(next.as_str())
                 .bind(ts(now))
+                .bind(expires.map(ts))
                 .bind(incident_id)
                 .execute(&mut *tx)
                 .await?;
@@ -916,14 +1084,280 @@ impl Store for SqliteStore {
         if action != Action::Reopen {
             enqueue(&mut tx, incident_id, &told, kind, row.state.step, now, now).await?;
         }
-        let incident =
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?")))
-                .bind(incident_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let incident = incident_from_row(&incident)?;
+        let incident = fetch_incident(&mut tx, incident_id).await?;
         tx.commit().await?;
         Ok(incident)
+    }
+
+    async fn record(
+        &self,
+        incident_id: i64,
+        entry: &Entry,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.write().await?;
+        let workflow = load_workflow(&mut tx, incident_id).await?;
+        let (kind, details) = match entry {
+            Entry::Assign(who) => {
+                let who = who.trim();
+                if who.is_empty() {
+                    return Err(StoreError::Refused("say who to assign the incident to".into()));
+                }
+                sqlx::query("UPDATE incidents SET assignee = ? WHERE id = ?")
+                    .bind(who)
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                (EventKind::Assigned, serde_json::json!({ "assignee": who, "previous": workflow.assignee }))
+            }
+            Entry::Note(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(StoreError::Refused("a note needs some text".into()));
+                }
+                if text.chars().count() > NOTE_CHARS {
+                    return Err(StoreError::Refused(format!("a note holds at most {NOTE_CHARS} characters")));
+                }
+                (EventKind::Note, serde_json::json!({ "text": text }))
+            }
+            Entry::StepDone { step, note } => {
+                let Some(playbook) = &workflow.playbook else {
+                    return Err(StoreError::Refused(format!(
+                        "incident {incident_id} has no playbook (no playbook for its crisis type {})",
+                        workflow.crisis_type.as_deref().unwrap_or("(none)")
+                    )));
+                };
+                let Some(found) = playbook.step(step) else {
+                    let ids: Vec<&str> = playbook.steps.iter().map(|s| s.id.as_str()).collect();
+                    return Err(StoreError::Refused(format!(
+                        "no step `{step}` in the {} playbook; its steps are: {}",
+                        playbook.crisis_type,
+                        ids.join(", ")
+                    )));
+                };
+                if let Some(done) = workflow.done.iter().find(|d| d.step == found.id) {
+                    return Err(StoreError::Refused(format!(
+                        "step `{}` was already done by {} at {}",
+                        found.id,
+                        done.actor,
+                        done.at.format("%Y-%m-%d %H:%M UTC")
+                    )));
+                }
+                let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+                let mut settled = workflow.settled();
+                settled.push(found.id.clone());
+                sqlx::query("UPDATE incidents SET next_reminder_at = ? WHERE id = ?")
+                    .bind(playbook.next_reminder(workflow.opened_at, &settled).map(ts))
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let details = serde_json::json!({
+                    "step": found.id, "title": found.title, "statement": found.statement, "note": note,
+                });
+                (EventKind::StepDone, details)
+            }
+        };
+        append_event(&mut tx, incident_id, &NewEvent { at: now, actor: actor.to_owned(), kind, details }).await?;
+        let incident = fetch_incident(&mut tx, incident_id).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn checklist(&self, incident_id: i64) -> Result<Checklist, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let workflow = load_workflow(&mut tx, incident_id).await?;
+        tx.commit().await?;
+        let Some(playbook) = workflow.playbook else {
+            return Ok(Checklist { crisis_type: workflow.crisis_type, title: None, strategy: None, steps: Vec::new() });
+        };
+        let steps = playbook
+            .steps
+            .iter()
+            .map(|step| ChecklistStep {
+                step: step.clone(),
+                due_at: step.due.map(|due| workflow.opened_at + due),
+                done: workflow.done.iter().find(|d| d.step == step.id).cloned(),
+            })
+            .collect();
+        Ok(Checklist {
+            crisis_type: workflow.crisis_type,
+            title: Some(playbook.title),
+            strategy: playbook.strategy,
+            steps,
+        })
+    }
+
+    async fn due_reminders(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE status <> 'resolved' AND next_reminder_at IS NOT NULL \
+             AND next_reminder_at <= ? ORDER BY next_reminder_at",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let workflow = load_workflow(&mut tx, incident_id).await?;
+        let Some(playbook) = workflow.playbook.as_ref().filter(|_| workflow.status != Status::Resolved) else {
+            return Ok(false);
+        };
+        let settled = workflow.settled();
+        let overdue: Vec<serde_json::Value> = playbook
+            .overdue(workflow.opened_at, &settled, now)
+            .iter()
+            .map(|step| {
+                let due_at = step.due.map(|due| ts(workflow.opened_at + due));
+                serde_json::json!({ "id": step.id, "title": step.title, "due_at": due_at })
+            })
+            .collect();
+        let mut settled = settled;
+        settled.extend(overdue.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
+        sqlx::query("UPDATE incidents SET next_reminder_at = ? WHERE id = ?")
+            .bind(playbook.next_reminder(workflow.opened_at, &settled).map(ts))
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+        if overdue.is_empty() {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        // Everyone paged so far hears of it; before the first page, the first level.
+        let mut channels = workflow.policy.notified_channels(workflow.escalation);
+        if channels.is_empty() {
+            channels = workflow.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default();
+        }
+        let details = serde_json::json!({ "steps": overdue, "channels": channels });
+        append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::StepOverdue, details)).await?;
+        enqueue(&mut tx, incident_id, &channels, NoticeKind::StepOverdue, workflow.escalation.step, now, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn review_input(&self, incident_id: i64) -> Result<ReviewInput, StoreError> {
+        let incident = self.incident(incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
+        let timeline = self.timeline(incident_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let workflow = load_workflow(&mut tx, incident_id).await?;
+        let rows: Vec<(String, i64, Option<f64>, String)> = sqlx::query_as(
+            "SELECT snapshot, risk, sentiment, attached_at FROM incident_mentions WHERE incident_id = ? \
+             ORDER BY attached_at, mention_id",
+        )
+        .bind(incident_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mentions = rows
+            .into_iter()
+            .map(|(snapshot, risk, sentiment, attached_at)| {
+                let mention: Mention = json(&snapshot)?;
+                Ok(ReviewMention {
+                    feed: mention.feed,
+                    title: mention.title,
+                    url: mention.url,
+                    published: mention.published,
+                    attached_at: parse_ts(&attached_at)?,
+                    risk: u8::try_from(risk).unwrap_or(100),
+                    sentiment,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows: Vec<(String, String, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT channel, kind, attempts, state, last_error FROM outbox WHERE incident_id = ? ORDER BY id",
+        )
+        .bind(incident_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let notifications = rows
+            .into_iter()
+            .map(|(channel, kind, attempts, state, last_error)| {
+                Ok(NotificationOutcome {
+                    channel,
+                    kind: json(&kind)?,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    result: match state.as_str() {
+                        "delivered" => Delivery::Delivered,
+                        "failed" => Delivery::Failed,
+                        _ => Delivery::Retrying,
+                    },
+                    detail: last_error,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let chain = ChainStatus::of(&timeline);
+        Ok(ReviewInput {
+            incident,
+            timeline,
+            mentions,
+            playbook: workflow.playbook,
+            steps_done: workflow.done,
+            notifications,
+            chain,
+        })
+    }
+
+    async fn add_silence(&self, silence: &NewSilence) -> Result<Silence, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at) VALUES (?, ?, ?, ?, ?, ?) \
+             RETURNING {SILENCE_COLUMNS}"
+        )))
+        .bind(silence.scope.as_str())
+        .bind(&silence.value)
+        .bind(&silence.reason)
+        .bind(&silence.created_by)
+        .bind(ts(silence.created_at))
+        .bind(ts(silence.ends_at))
+        .fetch_one(&self.pool)
+        .await?;
+        silence_from_row(&row)
+    }
+
+    async fn silences(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Silence>, StoreError> {
+        let rows =
+            match active_at {
+                Some(at) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SILENCE_COLUMNS} FROM silences WHERE ends_at > ? AND (ended_at IS NULL OR ended_at > ?) \
+                     ORDER BY id DESC"
+                )))
+                .bind(ts(at))
+                .bind(ts(at))
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SILENCE_COLUMNS} FROM silences ORDER BY id DESC")))
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+        rows.iter().map(silence_from_row).collect()
+    }
+
+    async fn end_silence(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Result<Silence, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE silences SET ended_at = ?, ended_by = ? WHERE id = ? AND ended_at IS NULL AND ends_at > ? \
+             RETURNING {SILENCE_COLUMNS}"
+        )))
+        .bind(ts(now))
+        .bind(actor)
+        .bind(id)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => silence_from_row(&row),
+            None => {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM silences WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match exists {
+                    Some(_) => Err(StoreError::Refused(format!("silence {id} is already over"))),
+                    None => Err(StoreError::NoSilence(id)),
+                }
+            }
+        }
     }
 
     async fn claim_notices(
@@ -1154,6 +1588,10 @@ mod tests {
                 fallback: None,
             },
             mention_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+            crisis_type: None,
+            playbook: None,
+            silenced_by: None,
+            drill: false,
         }
     }
 
@@ -1161,7 +1599,7 @@ mod tests {
     struct FixedScore(u8);
 
     impl Decide for FixedScore {
-        fn candidates(&self, scored: Scored, _: &Story) -> (Scored, Vec<Candidate>) {
+        fn candidates(&self, scored: Scored, _: &Story, _: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
             (scored, vec![candidate(self.0)])
         }
         fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {
