@@ -300,6 +300,29 @@ impl<S: Store> MentionSink for Pipeline<S> {
     }
 }
 
+/// Fires every escalation step, acknowledgement timeout and overdue-step reminder due at
+/// `now`, each in its own transaction; returns how many notified someone. The daemon calls
+/// it every tick; tests call it at the simulated times they choose.
+pub async fn run_due_steps<S: Store>(store: &S, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut fired = 0;
+    for id in store.due_escalations(now).await? {
+        match store.escalate(id, |policy, opened, state| policy.fire(opened, state, now), now).await {
+            Ok(true) => fired += 1,
+            Ok(false) => {}
+            // One broken incident must not stop the others' escalation.
+            Err(e) => tracing::error!(incident = id, error = %e, "escalation failed"),
+        }
+    }
+    for id in store.due_reminders(now).await? {
+        match store.remind(id, now).await {
+            Ok(true) => fired += 1,
+            Ok(false) => {}
+            Err(e) => tracing::error!(incident = id, error = %e, "reminder failed"),
+        }
+    }
+    Ok(fired)
+}
+
 /// A daemon running in this process.
 pub struct RunningDaemon {
     /// Where the HTTP server listens (useful when configured with port 0).
@@ -394,23 +417,10 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {
         loop {
-            let now = escalator_clock.now();
-            match escalator_store.due_escalations(now).await {
-                Ok(due) => {
-                    for id in due {
-                        match escalator_store
-                            .escalate(id, |policy, opened, state| policy.fire(opened, state, now), now)
-                            .await
-                        {
-                            Ok(true) => escalator_wake.notify_one(),
-                            Ok(false) => {}
-                            Err(e) => {
-                                tracing::error!(incident = id, error = %e, "escalation failed")
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot read due escalations"),
+            match run_due_steps(escalator_store.as_ref(), escalator_clock.now()).await {
+                Ok(0) => {}
+                Ok(_) => escalator_wake.notify_one(),
+                Err(e) => tracing::error!(error = %e, "cannot read due escalations and reminders"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}

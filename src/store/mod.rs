@@ -252,7 +252,7 @@ pub trait Store: Send + Sync + 'static {
     fn due_reminders(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
 
     /// Sends one reminder for the incident's steps overdue at `now` (each step is reminded
-    /// of once) to every channel told about it so far; returns whether one went out.
+    /// of once) to the policy's first level, who run the playbook; returns whether one went out.
     fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Everything the post-incident review is built from.

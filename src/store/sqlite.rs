@@ -1224,11 +1224,9 @@ impl Store for SqliteStore {
             tx.commit().await?;
             return Ok(false);
         }
-        // Everyone paged so far hears of it; before the first page, the first level.
-        let mut channels = workflow.policy.notified_channels(workflow.escalation);
-        if channels.is_empty() {
-            channels = workflow.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default();
-        }
+        // The playbook is the first level's to run (the PR team); the later levels are
+        // escalation tiers, paged about the incident, not about its checklist.
+        let channels = workflow.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default();
         let details = serde_json::json!({ "steps": overdue, "channels": channels });
         append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::StepOverdue, details)).await?;
         enqueue(&mut tx, incident_id, &channels, NoticeKind::StepOverdue, workflow.escalation.step, now, now).await?;

@@ -1,0 +1,396 @@
+//! The response workflow on a simulated clock, through the real pipeline into a real SQLite
+//! store: escalation steps fire at their times, stop on acknowledge and come back when the
+//! acknowledgement times out; a restart in the middle of a policy loses and doubles
+//! nothing; the playbook is a checklist with reminders; silences hold back; drills are kept
+//! apart; and the review is built from what happened. The clock jumps, nothing sleeps.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tocsin::analyze::RuleSet;
+use tocsin::clock::Clock;
+use tocsin::config::Config;
+use tocsin::daemon::{Pipeline, run_due_steps};
+use tocsin::incident::review::Review;
+use tocsin::incident::silence::{NewSilence, Scope};
+use tocsin::incident::{Action, Incident, Level, Status};
+use tocsin::ingest::Mention;
+use tocsin::store::{Arrival, Entry, IncidentFilter, IngestOutcome, SqliteStore, Store, StoreError};
+use tokio::sync::Notify;
+
+/// Two webhook channels nobody listens on (the tests read the outbox, not a receiver), and
+/// a forum that weighs less than the news: the same story there opens at a lower level.
+const POLICY: &str = r#"
+[[feed]]
+name = "forum"
+url = "http://127.0.0.1:9/forum"
+weight = 0.8
+
+[[feed]]
+name = "news"
+url = "http://127.0.0.1:9/news"
+
+[[channel]]
+name = "pr-team"
+kind = "webhook"
+url = "http://127.0.0.1:9/pr"
+
+[[channel]]
+name = "oncall"
+kind = "webhook"
+url = "http://127.0.0.1:9/oncall"
+
+[[escalation]]
+name = "default"
+levels = [
+  { after = "0m", notify = ["pr-team"] },
+  { after = "15m", notify = ["oncall"] },
+]
+repeat_every = "30m"
+max_repeats = 2
+ack_timeout = "1h"
+"#;
+
+const POISONING: &str = "My kid got food poisoning after eating Acme yogurt, we spent the night in the ER";
+
+struct Desk {
+    pipeline: Pipeline<SqliteStore>,
+    store: Arc<SqliteStore>,
+    url: String,
+    clock: Clock,
+    start: DateTime<Utc>,
+    serial: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Desk {
+    async fn new() -> Desk {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("workflow.db").display());
+        let config = Config::parse("workflow.toml", &format!("[store]\nurl = \"{url}\"\n{POLICY}")).expect("config");
+        let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+        store.migrate().await.expect("migrate");
+        let clock = Clock::default();
+        // Whole seconds: the store keeps microseconds, and the tests count in minutes.
+        let start = DateTime::from_timestamp(clock.now().timestamp(), 0).expect("a valid time");
+        let pipeline = Pipeline::new(
+            store.clone(),
+            Arc::new(RuleSet::bundled()),
+            Arc::new(config),
+            clock.clone(),
+            Arc::new(Notify::new()),
+        );
+        Desk { pipeline, store, url, clock, start, serial: 0, _dir: dir }
+    }
+
+    fn at(&self, minutes: i64) -> DateTime<Utc> {
+        self.start + Duration::minutes(minutes)
+    }
+
+    /// Sets the clock to `minutes` after the start.
+    fn go_to(&self, minutes: i64) -> DateTime<Utc> {
+        let target = self.at(minutes);
+        self.clock.set(target);
+        target
+    }
+
+    async fn mention(&mut self, minutes: i64, feed: &str, body: &str) -> IngestOutcome {
+        let now = self.go_to(minutes);
+        self.serial += 1;
+        let mention = Mention {
+            feed: feed.into(),
+            guid: format!("m{}", self.serial),
+            title: String::new(),
+            body: body.into(),
+            author: None,
+            url: None,
+            published: Some(now),
+            fetched_at: now,
+            lang: None,
+            engagement: None,
+        };
+        // Stored at exactly `now`: the clock itself ticks on in real time between steps.
+        let arrival = Arrival { scored: self.pipeline.score(mention), now };
+        self.pipeline.record(vec![arrival]).await.expect("record").remove(0)
+    }
+
+    /// Runs the escalation and reminder worker's pass at `minutes`.
+    async fn tick(&self, minutes: i64) -> usize {
+        run_due_steps(self.store.as_ref(), self.go_to(minutes)).await.expect("due steps")
+    }
+
+    /// Every notice in the outbox, as (channel, webhook type), oldest first.
+    async fn outbox(&self) -> Vec<(String, String)> {
+        let pool = sqlx::SqlitePool::connect(&self.url).await.expect("pool");
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT channel, kind FROM outbox ORDER BY id").fetch_all(&pool).await.expect("outbox");
+        rows.into_iter().map(|(channel, kind)| (channel, kind.trim_matches('"').to_owned())).collect()
+    }
+
+    /// The outbox without playbook reminders: the pages the escalation policy sent.
+    async fn pages(&self) -> Vec<(String, String)> {
+        self.outbox().await.into_iter().filter(|(_, kind)| kind != "incident.step_overdue").collect()
+    }
+
+    async fn kinds(&self, id: i64) -> Vec<String> {
+        self.store.timeline(id).await.expect("timeline").into_iter().map(|e| e.kind).collect()
+    }
+
+    async fn incidents(&self) -> Vec<Incident> {
+        let filter = IncidentFilter { limit: 100, ..IncidentFilter::default() };
+        self.store.incidents(&filter).await.expect("incidents")
+    }
+}
+
+fn opened(outcome: &IngestOutcome) -> i64 {
+    match outcome {
+        IngestOutcome::Stored { opened, .. } if opened.len() == 1 => opened[0],
+        other => panic!("expected one incident to open: {other:?}"),
+    }
+}
+
+fn pair(channel: &str, kind: &str) -> (String, String) {
+    (channel.to_owned(), kind.to_owned())
+}
+
+#[tokio::test]
+async fn escalation_fires_on_time_stops_on_ack_and_comes_back_when_the_ack_times_out() {
+    let mut desk = Desk::new().await;
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    assert_eq!(desk.store.incident(id).await.expect("read").map(|i| i.level), Some(Level::High));
+    assert_eq!(desk.pages().await, vec![pair("pr-team", "incident.opened")], "level 0 pages at once");
+    // Pages after each pass of the worker (playbook reminders are counted apart, below).
+    let mut seen = Vec::new();
+    for (minute, expected) in [(14, 1), (15, 2), (15, 2), (44, 2), (45, 3), (75, 4), (200, 4)] {
+        desk.tick(minute).await;
+        seen.push((minute, desk.pages().await.len()));
+        assert_eq!(seen.last(), Some(&(minute, expected)), "level 1 at 15m, two repeats 30m apart: {seen:?}");
+    }
+    assert_eq!(
+        desk.pages().await,
+        vec![
+            pair("pr-team", "incident.opened"),
+            pair("oncall", "incident.escalated"),
+            pair("oncall", "incident.repeat"),
+            pair("oncall", "incident.repeat"),
+        ]
+    );
+
+    // Acknowledged at 3h20: paging stops, and with ack_timeout = 1h it starts again at 4h20
+    // if nobody resolved it.
+    desk.go_to(200);
+    let acked = desk.store.transition(id, Action::Acknowledge, "alice", desk.at(200)).await.expect("ack");
+    assert_eq!(acked.status, Status::Acknowledged);
+    let told = vec![pair("pr-team", "incident.acknowledged"), pair("oncall", "incident.acknowledged")];
+    assert_eq!(desk.pages().await[4..], told, "everyone paged hears of the acknowledgement");
+    desk.tick(259).await;
+    assert_eq!(desk.pages().await.len(), 6, "quiet while acknowledged");
+    desk.tick(260).await;
+    assert_eq!(desk.pages().await[6..], [pair("oncall", "incident.repeat")], "the ack timed out: paging resumes");
+    let incident = desk.store.incident(id).await.expect("read").expect("incident");
+    assert_eq!(incident.status, Status::Open);
+    assert_eq!(incident.acknowledged_at, None);
+    let kinds = desk.kinds(id).await;
+    assert_eq!(kinds[kinds.len() - 2..], ["ack_expired", "escalated"], "{kinds:?}");
+
+    // Acknowledged again, then the situation gets worse: everyone told so far hears of it
+    // at once, acknowledged or not.
+    desk.go_to(270);
+    desk.store.transition(id, Action::Acknowledge, "alice", desk.at(270)).await.expect("ack");
+    let before = desk.pages().await.len();
+    for n in 0..3 {
+        desk.mention(
+            275 + n,
+            "news",
+            &format!("Acme yogurt food poisoning: {n} more children in hospital, county says"),
+        )
+        .await;
+    }
+    let incident = desk.store.incident(id).await.expect("read").expect("incident");
+    assert_eq!(incident.status, Status::Acknowledged, "a rise does not undo the acknowledgement");
+    assert_eq!(incident.level, Level::Critical, "the news weighs more than the forum");
+    let raised: Vec<_> = desk.pages().await.split_off(before);
+    assert_eq!(
+        raised,
+        vec![pair("pr-team", "incident.level_changed"), pair("oncall", "incident.level_changed")],
+        "one rise, one page to each channel"
+    );
+    // Resolved: nothing more fires, whatever the clock says.
+    desk.store.transition(id, Action::Resolve, "alice", desk.at(280)).await.expect("resolve");
+    assert_eq!(desk.tick(100_000).await, 0);
+    let reminders = desk.outbox().await.iter().filter(|(_, kind)| kind == "incident.step_overdue").count();
+    assert!(reminders >= 1, "the playbook's overdue steps were reminded of along the way");
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none() {
+    let mut desk = Desk::new().await;
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    // The daemon dies before 15m and comes back at 50m: a new store on the same file.
+    let restarted = SqliteStore::connect(&desk.url).await.expect("reopen");
+    let escalations = || async { desk.kinds(id).await.iter().filter(|k| *k == "escalated").count() };
+    let now = desk.go_to(50);
+    run_due_steps(&restarted, now).await.expect("due");
+    assert_eq!(escalations().await, 1, "the missed level fires once, late");
+    // Two workers racing on the same due work (passes of the old and the new process).
+    let (a, b) = tokio::join!(run_due_steps(&restarted, now), run_due_steps(desk.store.as_ref(), now));
+    assert_eq!(a.expect("a") + b.expect("b"), 0, "nothing is due twice");
+    // The repeat schedule counts from the late step, not from the missed due time.
+    run_due_steps(&restarted, desk.go_to(79)).await.expect("due");
+    assert_eq!(escalations().await, 1);
+    run_due_steps(&restarted, desk.go_to(80)).await.expect("due");
+    assert_eq!(escalations().await, 2, "one escalation and one repeat, each once");
+    let reminders = desk.kinds(id).await.iter().filter(|k| *k == "step_overdue").count();
+    assert!(reminders >= 1, "the overdue playbook steps were reminded of too");
+}
+
+#[tokio::test]
+async fn every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace() {
+    let mut desk = Desk::new().await;
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    let try_action = |action: Action| {
+        let store = desk.store.clone();
+        let now = desk.at(1);
+        async move { store.transition(id, action, "bob", now).await }
+    };
+    let refused = |result: Result<Incident, StoreError>, message: &str| match result {
+        Err(StoreError::Transition(e)) => assert_eq!(e.to_string(), message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    refused(try_action(Action::Reopen).await, "cannot reopen an incident that is open");
+    assert_eq!(try_action(Action::Acknowledge).await.expect("ack").status, Status::Acknowledged);
+    refused(try_action(Action::Acknowledge).await, "cannot acknowledge an incident that is acknowledged");
+    refused(try_action(Action::Reopen).await, "cannot reopen an incident that is acknowledged");
+    assert_eq!(try_action(Action::Resolve).await.expect("resolve").status, Status::Resolved);
+    refused(try_action(Action::Resolve).await, "cannot resolve an incident that is resolved");
+    refused(try_action(Action::Acknowledge).await, "cannot acknowledge an incident that is resolved");
+    assert_eq!(try_action(Action::Reopen).await.expect("reopen").status, Status::Open);
+    assert_eq!(try_action(Action::Resolve).await.expect("resolve from open").status, Status::Resolved);
+    assert!(matches!(
+        desk.store.transition(999, Action::Acknowledge, "bob", desk.at(1)).await,
+        Err(StoreError::NoIncident(999))
+    ));
+    let kinds = desk.kinds(id).await;
+    assert_eq!(kinds, ["opened", "acknowledged", "resolved", "reopened", "resolved"], "refusals write nothing");
+}
+
+#[tokio::test]
+async fn the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue_steps() {
+    let mut desk = Desk::new().await;
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    let checklist = desk.store.checklist(id).await.expect("checklist");
+    assert_eq!(checklist.crisis_type.as_deref(), Some("product_quality"));
+    let ids: Vec<&str> = checklist.steps.iter().map(|s| s.step.id.as_str()).collect();
+    assert!(ids.len() >= 7 && ids.contains(&"publish-statement"), "{ids:?}");
+    let first = &checklist.steps[0];
+    let first_due = first.due_at.expect("the first step has a due time");
+
+    let record = |entry: Entry, minutes: i64| {
+        let store = desk.store.clone();
+        let now = desk.at(minutes);
+        async move { store.record(id, &entry, "alice", now).await }
+    };
+    assert_eq!(record(Entry::Assign("alice".into()), 1).await.expect("assign").assignee.as_deref(), Some("alice"));
+    record(Entry::Note("Called the plant manager; batch 42 on hold".into()), 2).await.expect("note");
+    record(Entry::StepDone { step: ids[0].into(), note: Some("confirmed with QA".into()) }, 3).await.expect("step");
+    let unknown = record(Entry::StepDone { step: "pray".into(), note: None }, 4).await;
+    assert!(
+        matches!(&unknown, Err(StoreError::Refused(m)) if m.starts_with("no step `pray` in the product_quality playbook; its steps are: ")),
+        "{unknown:?}"
+    );
+    let twice = record(Entry::StepDone { step: ids[0].into(), note: None }, 5).await;
+    assert!(matches!(&twice, Err(StoreError::Refused(m)) if m.contains("already done by alice")), "{twice:?}");
+    assert!(matches!(record(Entry::Note("   ".into()), 5).await, Err(StoreError::Refused(_))));
+
+    // Reminders: the done first step never reminds; the next due step does, once.
+    let second_due = checklist.steps[1].due_at.expect("the second step has a due time");
+    assert!(second_due > first_due);
+    let minutes = |at: DateTime<Utc>| (at - desk.start).num_minutes();
+    let fired = desk.tick(minutes(second_due) - 1).await;
+    assert_eq!(fired, 1, "level 1 of the policy (15m) may be due, no reminder yet");
+    let before = desk.outbox().await.len();
+    desk.tick(minutes(second_due)).await;
+    let reminders: Vec<_> = desk.outbox().await.split_off(before);
+    assert!(
+        reminders.iter().all(|(_, kind)| kind == "incident.step_overdue") && !reminders.is_empty(),
+        "{reminders:?}"
+    );
+    let overdue = desk.store.timeline(id).await.expect("timeline");
+    let overdue = overdue.iter().rev().find(|e| e.kind == "step_overdue").expect("a reminder on the timeline");
+    assert_eq!(overdue.details["steps"][0]["id"], ids[1], "{}", overdue.details);
+    let before = desk.outbox().await.len();
+    desk.tick(minutes(second_due) + 1).await;
+    assert_eq!(desk.outbox().await.len(), before, "each step is reminded of once");
+
+    // The official statement's time feeds the review.
+    record(Entry::StepDone { step: "publish-statement".into(), note: Some("on the website".into()) }, 150)
+        .await
+        .expect("statement");
+    desk.store.transition(id, Action::Resolve, "alice", desk.at(300)).await.expect("resolve");
+    let review = Review::build(desk.store.review_input(id).await.expect("review input"), desk.at(301));
+    let json: serde_json::Value = serde_json::from_str(&review.to_json().expect("json")).expect("parse");
+    assert_eq!(json["times"]["to_statement"]["seconds"], 150 * 60, "{}", json["times"]);
+    assert_eq!(json["chain"]["status"], "verified");
+    let markdown = review.to_markdown();
+    for expected in ["alice", "confirmed with QA", "Called the plant manager"] {
+        assert!(markdown.contains(expected), "the review shows {expected:?}:\n{markdown}");
+    }
+}
+
+#[tokio::test]
+async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline() {
+    let mut desk = Desk::new().await;
+    let silence = desk
+        .store
+        .add_silence(&NewSilence {
+            scope: Scope::Feed,
+            value: "forum".into(),
+            reason: "known troll campaign on the forum".into(),
+            created_by: "alice".into(),
+            created_at: desk.at(0),
+            ends_at: desk.at(120),
+        })
+        .await
+        .expect("silence");
+    let held = desk.mention(1, "forum", POISONING).await;
+    assert!(matches!(held, IngestOutcome::Stored { ref opened, .. } if opened.is_empty()), "{held:?}");
+    assert!(desk.incidents().await.is_empty(), "stored and scored, nothing opened");
+
+    // The same story from the news opens an incident; more from the forum attaches to it
+    // without raising it, and the silence shows on its timeline once.
+    let id = opened(&desk.mention(2, "news", "Acme yogurt food poisoning reported by parents").await);
+    for n in 0..3 {
+        desk.mention(3 + n, "forum", &format!("{POISONING}, third child now, {n}")).await;
+    }
+    let kinds = desk.kinds(id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "silenced").count(), 1, "{kinds:?}");
+    assert!(!kinds.contains(&"level_changed".to_owned()), "{kinds:?}");
+    let listed = desk.store.silences(Some(desk.at(5))).await.expect("silences");
+    assert_eq!(listed[0].id, silence.id);
+    assert!(listed[0].held >= 1, "the held mentions are counted: {}", listed[0].held);
+
+    // Ended early: the forum opens incidents again.
+    desk.store.end_silence(silence.id, "bob", desk.at(10)).await.expect("end");
+    assert!(desk.store.silences(Some(desk.at(11))).await.expect("silences").is_empty());
+    assert!(matches!(desk.store.end_silence(silence.id, "bob", desk.at(12)).await, Err(StoreError::Refused(_))));
+}
+
+#[tokio::test]
+async fn a_drill_runs_the_real_chain_in_a_group_of_its_own() {
+    let mut desk = Desk::new().await;
+    let rules = RuleSet::bundled();
+    let now = desk.go_to(0);
+    let drill = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), now).await.expect("drill");
+    let incident = desk.store.incident(drill.incident_id).await.expect("read").expect("incident");
+    assert!(incident.drill && incident.title.starts_with("[DRILL] "), "{incident:?}");
+    assert_eq!(incident.group, "drill:rule:food-safety");
+    assert_eq!(desk.outbox().await, vec![pair("pr-team", "incident.opened")], "the real policy pages");
+    // A real crisis of the same rule is not swallowed by the drill.
+    let real = opened(&desk.mention(1, "forum", POISONING).await);
+    assert_ne!(real, drill.incident_id);
+    // One drill of a rule at a time.
+    let again = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), desk.go_to(2)).await;
+    assert!(matches!(again, Err(tocsin::drill::DrillError::AlreadyOpen(_, id)) if id == drill.incident_id));
+    let unknown = tocsin::drill::run(&desk.pipeline, &rules, Some("nope"), desk.go_to(3)).await;
+    assert!(matches!(unknown, Err(tocsin::drill::DrillError::NoRule(_))));
+}
