@@ -19,7 +19,7 @@ use crate::incident::ack_link::AckLinks;
 use crate::incident::escalation::Policy;
 use crate::incident::grouping::{self, Candidate, GroupState, Judged};
 use crate::incident::playbook::Playbooks;
-use crate::incident::silence::{Scope, Silence};
+use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::{self, SpikeSettings, Volume};
 use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
@@ -128,6 +128,13 @@ impl<S: Store> Pipeline<S> {
     /// Replaces the rule set for every mention analyzed from now on.
     pub fn replace_rules(&self, rules: RuleSet) {
         *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(rules);
+    }
+
+    /// Whether a silence about to be added names a rule, tag or query these rules and feeds
+    /// know (see [`NewSilence::check`]).
+    pub fn check_silence(&self, silence: &NewSilence) -> Result<(), String> {
+        let tags: Vec<&str> = self.feed_tags.values().flatten().map(String::as_str).collect();
+        silence.check(&self.rules(), &tags)
     }
 
     /// The configured weight of a source: the feed's `weight`, else 1.

@@ -233,7 +233,15 @@ fn internal(error: impl Into<anyhow::Error>) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A mistyped command line is the user's to fix: exit 1 (clap's own default is 2, which
+    // the SPEC keeps for our errors). Help and version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     init_logs(cli.log_format);
     if matches!(cli.command, Command::Demo { .. }) {
         demo::prepare_environment();

@@ -385,3 +385,63 @@ fn replay_reports_the_incidents_history_would_have_opened_with_time_to_detect() 
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("bad.jsonl:2:"), "{}", text(&out.stderr));
 }
+
+/// A rehearsal from the terminal: a drill opens an incident, the team works its playbook,
+/// silences a rule for a while and exports the review; mistakes exit 1 with one clear line.
+#[test]
+fn a_drill_is_worked_and_reviewed_from_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://t.db\"\n").expect("write");
+    let run = |args: &[&str]| tocsin(dir.path(), args);
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "tocsin {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let refused = |args: &[&str], message: &str| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "tocsin {args:?} should fail: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains(message), "tocsin {args:?}: {}", text(&out.stderr));
+    };
+
+    assert!(ok(&["check"]).contains("7 playbooks"));
+    let drilled = ok(&["drill", "--rule", "food-safety"]);
+    assert!(drilled.starts_with("drill incident 1 opened for rule food-safety"), "{drilled}");
+    refused(&["drill", "--rule", "food-safety"], "a drill of rule `food-safety` is already open (incident 1)");
+    refused(&["drill", "--rule", "nope"], "no rule `nope`");
+
+    let shown: serde_json::Value = serde_json::from_str(&ok(&["incident", "show", "1"])).expect("show is JSON");
+    assert_eq!(shown["incident"]["drill"], true);
+    assert_eq!(shown["checklist"]["crisis_type"], "product_quality");
+    let first = shown["checklist"]["steps"][0]["id"].as_str().expect("a first step").to_owned();
+
+    ok(&["incident", "assign", "1", "mei"]);
+    ok(&["incident", "note", "1", "Rehearsal of the yogurt scenario"]);
+    assert!(
+        ok(&["incident", "step", "1", &first, "--note", "checked with QA"]).contains(&format!("step {first} done"))
+    );
+    refused(&["incident", "step", "1", &first], "already done");
+    refused(&["incident", "step", "1", "dance"], "its steps are: ");
+    refused(&["incident", "note", "7", "hello"], "no incident 7");
+
+    ok(&["silence", "add", "--rule", "food-safety", "--for", "2h", "--reason", "the drill runs until noon"]);
+    refused(&["silence", "add", "--rule", "food-safetyy", "--for", "2h", "--reason", "x"], "no rule `food-safetyy`");
+    refused(&["silence", "add", "--feed", "forum", "--for", "forever", "--reason", "x"], "--for: bad duration");
+    refused(&["silence", "add", "--for", "2h", "--reason", "x"], "required");
+    assert!(ok(&["silence", "list"]).contains("food-safety"));
+    ok(&["silence", "end", "1"]);
+    refused(&["silence", "end", "1"], "silence 1 is already over");
+    assert!(!ok(&["silence", "list"]).contains("food-safety"), "ended silences leave the list");
+    assert!(ok(&["silence", "list", "--all"]).contains("food-safety"));
+
+    let review: serde_json::Value =
+        serde_json::from_str(&ok(&["incident", "export", "1", "--format", "json"])).expect("review JSON");
+    assert_eq!(review["incident"]["drill"], true);
+    assert_eq!(review["chain"]["status"], "verified");
+    ok(&["incident", "export", "1", "--format", "html", "--output", "review.html"]);
+    let html = std::fs::read_to_string(dir.path().join("review.html")).expect("review written");
+    assert!(html.contains("[DRILL]") && html.contains("checked with QA"));
+    let markdown = ok(&["incident", "export", "1"]);
+    assert!(markdown.contains("Rehearsal of the yogurt scenario"), "{markdown}");
+    refused(&["incident", "export", "9"], "no incident 9");
+}

@@ -6,14 +6,15 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::{ApiState, Caller, SESSION_COOKIE};
-use crate::incident::present::{safe_href, why_lines};
+use crate::incident::present::{describe, safe_href, why_lines};
 use crate::incident::timeline::{self, Event};
 use crate::incident::{Action, Incident, MentionSummary, Status};
-use crate::store::{IncidentFilter, Store, StoreError};
+use crate::store::{Checklist, Entry, IncidentFilter, Store, StoreError};
 
 /// No scripts, no remote anything: a mention that smuggles markup past escaping still
 /// cannot run or load.
@@ -30,6 +31,9 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/", get(index::<S>))
         .route("/login", get(login_page).post(login))
         .route("/incidents/{id}", get(incident_page::<S>))
+        .route("/incidents/{id}/assign", axum::routing::post(assign_form::<S>))
+        .route("/incidents/{id}/note", axum::routing::post(note_form::<S>))
+        .route("/incidents/{id}/steps/{step}", axum::routing::post(step_form::<S>))
         .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
 }
@@ -112,6 +116,7 @@ fn store_error(error: StoreError) -> Response {
     match error {
         StoreError::NoIncident(_) => error_page(StatusCode::NOT_FOUND, &error.to_string()),
         StoreError::Transition(_) => error_page(StatusCode::CONFLICT, &error.to_string()),
+        StoreError::Refused(_) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
         other => {
             tracing::error!(error = %other, "store error in dashboard");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
@@ -143,6 +148,63 @@ fn mention_rows(mentions: &[MentionSummary]) -> Markup {
     }
 }
 
+/// Owner and notes: who runs the response, and what the team learns along the way.
+fn workflow_forms(incident: &Incident) -> Markup {
+    let id = incident.id;
+    html! {
+        p {
+            "Owner: " strong { (incident.assignee.as_deref().unwrap_or("nobody yet")) }
+            @if incident.drill { " · " strong { "DRILL" } }
+        }
+        form method="post" action={ "/incidents/" (id) "/assign" } {
+            label { "Assign to " input name="to" required maxlength="200"; } " " button { "Assign" }
+        }
+        form method="post" action={ "/incidents/" (id) "/note" } {
+            label { "Note " input name="text" required maxlength="10000" size="60"; } " " button { "Add note" }
+        }
+    }
+}
+
+/// The playbook copied onto the incident, step by step, with who did what and when.
+fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>) -> Markup {
+    html! {
+        @if let Some(title) = &checklist.title {
+            h2 { "Playbook: " (title) }
+            @if let Some(strategy) = &checklist.strategy { p { (strategy) } }
+            table {
+                tr { th { "Step" } th { "Due" } th { "Done" } }
+                @for item in &checklist.steps {
+                    tr {
+                        td {
+                            (item.step.title)
+                            @if let Some(zh) = &item.step.title_zh { br; small { (zh) } }
+                            @if item.step.statement { " " strong { "(official statement)" } }
+                        }
+                        td {
+                            @if let Some(due) = item.due_at {
+                                (due.format("%Y-%m-%d %H:%M UTC"))
+                                @if item.done.is_none() && due <= now { " " strong { "overdue" } }
+                            }
+                        }
+                        td {
+                            @match &item.done {
+                                Some(done) => {
+                                    (done.actor) " · " (done.at.format("%Y-%m-%d %H:%M UTC"))
+                                    @if let Some(note) = &done.note { br; small { (note) } }
+                                }
+                                None => form method="post" action={ "/incidents/" (id) "/steps/" (item.step.id) } {
+                                    input name="note" placeholder="note (optional)" maxlength="10000";
+                                    " " button { "Done" }
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn timeline_rows(events: &[Event]) -> Markup {
     html! {
         table {
@@ -152,7 +214,7 @@ fn timeline_rows(events: &[Event]) -> Markup {
                     td { (event.at.format("%Y-%m-%d %H:%M:%S UTC")) }
                     td { (event.actor) }
                     td { (event.kind) }
-                    td { pre { (serde_json::to_string_pretty(&event.details).unwrap_or_default()) } }
+                    td { (describe(event)) }
                 }
             }
         }
@@ -171,9 +233,10 @@ async fn incident_page<S: Store>(
         let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
         let mentions = state.store.top_mentions(id, 50).await?;
         let events = state.store.timeline(id).await?;
-        Ok::<_, StoreError>((incident, mentions, events))
+        let checklist = state.store.checklist(id).await?;
+        Ok::<_, StoreError>((incident, mentions, events, checklist))
     };
-    let (incident, mentions, events) = match loaded.await {
+    let (incident, mentions, events, checklist) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return store_error(e),
     };
@@ -204,6 +267,8 @@ async fn incident_page<S: Store>(
                     tr { th { (label) } td { (value) } }
                 }
             }
+            (workflow_forms(&incident))
+            (checklist_table(id, &checklist, state.clock.now()))
             h2 { "Mentions (" (incident.mentions) ")" }
             (mention_rows(&mentions))
             h2 { "Timeline" }
@@ -234,6 +299,63 @@ async fn incident_action<S: Store>(
         }
         Err(e) => store_error(e),
     }
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    to: String,
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    note: Option<String>,
+}
+
+async fn record_entry<S: Store>(
+    state: &ApiState<S>,
+    caller: Result<Caller, super::ApiError>,
+    id: i64,
+    entry: Entry,
+) -> Response {
+    let Ok(Caller(actor)) = caller else {
+        return Redirect::to("/login").into_response();
+    };
+    match state.store.record(id, &entry, &actor, state.clock.now()).await {
+        Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn assign_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Result<Caller, super::ApiError>,
+    Path(id): Path<i64>,
+    Form(form): Form<AssignForm>,
+) -> Response {
+    record_entry(&state, caller, id, Entry::Assign(form.to)).await
+}
+
+async fn note_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Result<Caller, super::ApiError>,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    record_entry(&state, caller, id, Entry::Note(form.text)).await
+}
+
+async fn step_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Result<Caller, super::ApiError>,
+    Path((id, step)): Path<(i64, String)>,
+    Form(form): Form<StepForm>,
+) -> Response {
+    record_entry(&state, caller, id, Entry::StepDone { step, note: form.note }).await
 }
 
 async fn login_page() -> Response {

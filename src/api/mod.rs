@@ -16,11 +16,14 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
+use crate::config::HumanDuration;
 use crate::daemon::Pipeline;
 use crate::incident::ack_link::AckLinks;
+use crate::incident::review::Review;
+use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::{Action, Status};
 use crate::ingest::push::PushBody;
-use crate::store::{IncidentFilter, IngestOutcome, Store, StoreError};
+use crate::store::{Entry, IncidentFilter, IngestOutcome, Store, StoreError};
 
 /// Name of the cookie the dashboard keeps the login token in.
 pub const SESSION_COOKIE: &str = "tocsin_token";
@@ -106,7 +109,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NoIncident(_) => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
+            StoreError::NoSilence(_) => ApiError::new(StatusCode::NOT_FOUND, error.to_string()),
             StoreError::Transition(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            StoreError::Refused(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()),
             other => {
                 tracing::error!(error = %other, "store error in API");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
@@ -161,6 +166,13 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}/ack", post(act::<S, AckAction>))
         .route("/api/v1/incidents/{id}/resolve", post(act::<S, ResolveAction>))
         .route("/api/v1/incidents/{id}/reopen", post(act::<S, ReopenAction>))
+        .route("/api/v1/incidents/{id}/assign", post(assign::<S>))
+        .route("/api/v1/incidents/{id}/note", post(note::<S>))
+        .route("/api/v1/incidents/{id}/steps/{step}", post(step_done::<S>))
+        .route("/api/v1/incidents/{id}/checklist", get(checklist::<S>))
+        .route("/api/v1/incidents/{id}/review", get(review::<S>))
+        .route("/api/v1/silences", get(list_silences::<S>).post(add_silence::<S>))
+        .route("/api/v1/silences/{id}/end", post(end_silence::<S>))
         .route("/api/v1/feeds", get(list_feeds::<S>))
         .route("/api/v1/mentions", post(push_mentions::<S>))
         .merge(dashboard::routes())
@@ -296,6 +308,171 @@ async fn act<S: Store, A: RouteAction>(
     tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
     Ok(Json(incident))
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    to: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    note: Option<String>,
+}
+
+async fn record<S: Store>(
+    state: &ApiState<S>,
+    id: i64,
+    entry: Entry,
+    actor: &str,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    Ok(Json(state.store.record(id, &entry, actor, state.clock.now()).await?))
+}
+
+async fn assign<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    let AssignBody { to } = body(&bytes)?;
+    record(&state, id, Entry::Assign(to), &actor).await
+}
+
+async fn note<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    let NoteBody { text } = body(&bytes)?;
+    record(&state, id, Entry::Note(text), &actor).await
+}
+
+async fn step_done<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path((id, step)): Path<(i64, String)>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<crate::incident::Incident>, ApiError> {
+    let StepBody { note } = if bytes.is_empty() { StepBody::default() } else { body(&bytes)? };
+    record(&state, id, Entry::StepDone { step, note }, &actor).await
+}
+
+async fn checklist<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<crate::store::Checklist>, ApiError> {
+    Ok(Json(state.store.checklist(id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewQuery {
+    format: Option<String>,
+}
+
+/// The post-incident review: JSON by default, `?format=md` or `?format=html`.
+async fn review<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+    query: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let review = Review::build(state.store.review_input(id).await?, state.clock.now());
+    let (content_type, text) = match query.format.as_deref().unwrap_or("json") {
+        "json" => (
+            "application/json",
+            review.to_json().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        ),
+        "md" => ("text/markdown; charset=utf-8", review.to_markdown()),
+        "html" => ("text/html; charset=utf-8", review.to_html()),
+        other => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("format {other:?} is not json, md or html")));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SilenceQuery {
+    all: Option<bool>,
+}
+
+async fn list_silences<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    query: Result<Query<SilenceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let active_at = (!query.all.unwrap_or(false)).then(|| state.clock.now());
+    let items = state.store.silences(active_at).await?;
+    Ok(Json(serde_json::json!({ "items": items, "next": null })))
+}
+
+/// `{"rule" | "feed" | "tag" | "query": ..., "for": "2h", "reason": ...}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SilenceBody {
+    rule: Option<String>,
+    feed: Option<String>,
+    tag: Option<String>,
+    query: Option<String>,
+    #[serde(rename = "for")]
+    duration: String,
+    reason: String,
+}
+
+async fn add_silence<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Silence>), ApiError> {
+    let silence: SilenceBody = body(&bytes)?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message);
+    let (scope, value) = match (silence.rule, silence.feed, silence.tag, silence.query) {
+        (Some(v), None, None, None) => (Scope::Rule, v),
+        (None, Some(v), None, None) => (Scope::Feed, v),
+        (None, None, Some(v), None) => (Scope::Tag, v),
+        (None, None, None, Some(v)) => (Scope::Query, v),
+        _ => return Err(bad("give exactly one of rule, feed, tag or query".into())),
+    };
+    let length: HumanDuration = silence.duration.parse().map_err(|e: String| bad(format!("for: {e}")))?;
+    let now = state.clock.now();
+    let new = NewSilence {
+        scope,
+        value: value.trim().to_owned(),
+        reason: silence.reason.trim().to_owned(),
+        created_by: actor,
+        created_at: now,
+        ends_at: now + length.chrono(),
+    };
+    state.pipeline.check_silence(&new).map_err(bad)?;
+    Ok((StatusCode::CREATED, Json(state.store.add_silence(&new).await?)))
+}
+
+async fn end_silence<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Silence>, ApiError> {
+    Ok(Json(state.store.end_silence(id, &actor, state.clock.now()).await?))
 }
 
 #[cfg(test)]

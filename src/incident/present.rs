@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use super::timeline::Event;
+
 /// A link target only for http(s) URLs with nothing that could break out of an attribute:
 /// feed content is untrusted, and a `javascript:` or `data:` URL in an alert or a page must
 /// not be one click away.
@@ -115,6 +117,63 @@ fn flatten(key: &str, value: &Value, out: &mut Vec<(String, String)>) {
         Value::Null => {}
         other => out.push((key.to_owned(), text(other))),
     }
+}
+
+/// One line saying what a timeline event records, from the details the store writes.
+pub fn describe(event: &Event) -> String {
+    let d = &event.details;
+    let get = |key: &str| d.get(key).filter(|v| !v.is_null()).map(text);
+    let described = match event.kind.as_str() {
+        "opened" => get("rule").zip(get("level")).map(|(rule, level)| {
+            let score = get("score").map(|s| format!(", score {s}")).unwrap_or_default();
+            format!("opened by rule {rule} at level {level}{score}")
+        }),
+        // One event per incident and ingest batch: the count, and the first mention described.
+        "mentions_attached" => d.get("mentions").and_then(|m| m.get(0)).map(|first| {
+            let field = |key: &str| first.get(key).filter(|v| !v.is_null()).map(text);
+            let title = field("title").unwrap_or_default();
+            let from = field("feed").map(|feed| format!(" from {feed}")).unwrap_or_default();
+            match d.get("count").and_then(Value::as_u64).unwrap_or(1) {
+                1 => format!("mention attached{from}: {title}"),
+                n => format!("{n} mentions attached, the first{from}: {title}"),
+            }
+        }),
+        "level_changed" => get("from").zip(get("to")).map(|(from, to)| format!("level {from} → {to}")),
+        "notified" => get("channel").zip(get("result")).map(|(channel, result)| {
+            let kind = get("type").map(|k| format!(" {k}")).unwrap_or_default();
+            let attempt = get("attempt").map(|a| format!(" attempt {a}")).unwrap_or_default();
+            let detail = get("detail").map(|d| format!(" ({d})")).unwrap_or_default();
+            format!("{channel}{kind}{attempt}: {result}{detail}")
+        }),
+        "escalated" => get("level").map(|level| match d.get("channels").and_then(Value::as_array) {
+            Some(channels) => {
+                let names: Vec<String> = channels.iter().map(text).collect();
+                format!("escalated to policy level {level}: {}", names.join(", "))
+            }
+            None => format!("escalated to policy level {level}"),
+        }),
+        "acknowledged" | "resolved" | "reopened" => {
+            get("from").zip(get("to")).map(|(from, to)| format!("{from} → {to}"))
+        }
+        "ack_expired" => Some("acknowledged but not resolved within the ack timeout: open again".to_owned()),
+        "assigned" => get("assignee").map(|who| format!("assigned to {who}")),
+        "note" => get("text"),
+        "step_done" => get("title").or_else(|| get("step")).map(|step| match get("note") {
+            Some(note) => format!("step done: {step} ({note})"),
+            None => format!("step done: {step}"),
+        }),
+        "step_overdue" => d.get("steps").and_then(Value::as_array).map(|steps| {
+            let titles: Vec<String> = steps.iter().map(|s| s.get("title").map_or_else(|| text(s), text)).collect();
+            format!("overdue, reminder sent: {}", titles.join("; "))
+        }),
+        "silenced" => get("value").map(|value| {
+            let scope = get("scope").unwrap_or_default();
+            let reason = get("reason").unwrap_or_default();
+            format!("silence on {scope} {value} holds back openings and rises: {reason}")
+        }),
+        _ => None,
+    };
+    described.unwrap_or_else(|| if d.is_null() { String::new() } else { d.to_string() })
 }
 
 /// A JSON value as a short piece of text: strings bare, floats rounded to three places.

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::Incident;
 use super::NoticeKind;
 use super::playbook::Playbook;
-use super::present::{safe_href, why_lines};
+use super::present::{describe, safe_href, why_lines};
 use super::timeline::{self, Event};
 
 /// A mention attached to the incident, as the review needs it.
@@ -445,56 +445,6 @@ fn opt_time(at: Option<DateTime<Utc>>) -> String {
 
 fn opt_elapsed(elapsed: Option<Elapsed>) -> String {
     elapsed.map_or_else(|| "–".to_owned(), |e| e.to_string())
-}
-
-/// A JSON value as a short piece of text: strings bare, floats rounded.
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), |f| round3(f).to_string()),
-        other => other.to_string(),
-    }
-}
-
-/// One line saying what a timeline event records, from the details the store writes.
-fn describe(event: &Event) -> String {
-    let d = &event.details;
-    let get = |key: &str| d.get(key).filter(|v| !v.is_null()).map(value_text);
-    let described = match event.kind.as_str() {
-        "opened" => get("rule").zip(get("level")).map(|(rule, level)| {
-            let score = get("score").map(|s| format!(", score {s}")).unwrap_or_default();
-            format!("opened by rule {rule} at level {level}{score}")
-        }),
-        // One event per incident and ingest batch: the count, and the first mention described.
-        "mentions_attached" => d.get("mentions").and_then(|m| m.get(0)).map(|first| {
-            let field = |key: &str| first.get(key).filter(|v| !v.is_null()).map(value_text);
-            let title = field("title").unwrap_or_default();
-            let from = field("feed").map(|feed| format!(" from {feed}")).unwrap_or_default();
-            match d.get("count").and_then(Value::as_u64).unwrap_or(1) {
-                1 => format!("mention attached{from}: {title}"),
-                n => format!("{n} mentions attached, the first{from}: {title}"),
-            }
-        }),
-        "level_changed" => get("from").zip(get("to")).map(|(from, to)| format!("level {from} → {to}")),
-        "notified" => get("channel").zip(get("result")).map(|(channel, result)| {
-            let kind = get("type").map(|k| format!(" {k}")).unwrap_or_default();
-            let attempt = get("attempt").map(|a| format!(" attempt {a}")).unwrap_or_default();
-            let detail = get("detail").map(|d| format!(" ({d})")).unwrap_or_default();
-            format!("{channel}{kind}{attempt}: {result}{detail}")
-        }),
-        "escalated" => get("level").map(|level| match d.get("channels").and_then(Value::as_array) {
-            Some(channels) => {
-                let names: Vec<String> = channels.iter().map(value_text).collect();
-                format!("escalated to policy level {level}: {}", names.join(", "))
-            }
-            None => format!("escalated to policy level {level}"),
-        }),
-        "acknowledged" | "resolved" | "reopened" => {
-            get("from").zip(get("to")).map(|(from, to)| format!("{from} → {to}"))
-        }
-        _ => None,
-    };
-    described.unwrap_or_else(|| if d.is_null() { String::new() } else { d.to_string() })
 }
 
 /// Feed text made inert in Markdown: HTML characters become entities, and everything that

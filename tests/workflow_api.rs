@@ -1,0 +1,187 @@
+//! The response workflow over HTTP, against a running daemon: a pushed mention opens an
+//! incident, the lead assigns it, notes, ticks off playbook steps, silences a noisy feed and
+//! reads the review; every action is attributed to the token's name, and bad requests get
+//! a clear JSON error.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tocsin::analyze::RuleSet;
+use tocsin::api::Tokens;
+use tocsin::clock::Clock;
+use tocsin::config::Config;
+use tocsin::daemon;
+use tocsin::store::Store;
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth("lead-token");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::parse(
+        "api.toml",
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[feed]]\nname = \"forum\"\n\
+             url = \"http://127.0.0.1:9/forum\"\ntags = [\"social\"]\n",
+            dir.path().join("api.db").display()
+        ),
+    )
+    .expect("config");
+    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    tocsin::ingest::fetch::install_crypto_provider();
+    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+
+    let (status, pushed) = api
+        .post(
+            "/api/v1/mentions",
+            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+
+    // Assign, note, and the playbook.
+    let (status, incident) = api.post(&format!("/api/v1/incidents/{id}/assign"), json!({"to": "mei"})).await;
+    assert_eq!((status, incident["assignee"].as_str()), (StatusCode::OK, Some("mei")), "{incident}");
+    assert_eq!(incident["crisis_type"], "product_quality");
+    let (status, _) =
+        api.post(&format!("/api/v1/incidents/{id}/note"), json!({"text": "Batch 42 pulled from shelves"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, checklist) = api.get(&format!("/api/v1/incidents/{id}/checklist")).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = checklist["steps"][0]["id"].as_str().expect("a first step").to_owned();
+    assert!(checklist["steps"][0]["due_at"].is_string(), "{checklist}");
+    let (status, _) =
+        api.post(&format!("/api/v1/incidents/{id}/steps/{first}"), json!({"note": "confirmed with QA"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api.post(&format!("/api/v1/incidents/{id}/steps/publish-statement"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, checklist) = api.get(&format!("/api/v1/incidents/{id}/checklist")).await;
+    assert_eq!(checklist["steps"][0]["done"]["actor"], "lead", "the token's name did it");
+    assert_eq!(checklist["steps"][0]["done"]["note"], "confirmed with QA");
+
+    // Refusals: clear, and nothing written.
+    let (status, error) = api.post(&format!("/api/v1/incidents/{id}/steps/{first}"), json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("already done by lead")), "{error}");
+    let (status, error) = api.post(&format!("/api/v1/incidents/{id}/steps/dance"), json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("its steps are: ")), "{error}");
+    let (status, error) = api.post(&format!("/api/v1/incidents/{id}/assign"), json!({"who": "mei"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("unknown field `who`")), "{error}");
+    let (status, _) = api.post("/api/v1/incidents/999/note", json!({"text": "x"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let anonymous = api.http.post(format!("{}/api/v1/incidents/{id}/note", api.base)).json(&json!({"text": "x"}));
+    assert_eq!(anonymous.send().await.expect("request").status(), StatusCode::UNAUTHORIZED);
+
+    let kinds: Vec<String> = running
+        .store
+        .timeline(id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|e| format!("{}:{}", e.kind, e.actor))
+        .collect();
+    assert_eq!(
+        kinds[1..],
+        ["assigned:lead", "note:lead", "step_done:lead", "step_done:lead"],
+        "one event per accepted action, none for refusals"
+    );
+
+    // Silences.
+    let (status, silence) =
+        api.post("/api/v1/silences", json!({"tag": "social", "for": "2h", "reason": "troll wave"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{silence}");
+    let (status, error) =
+        api.post("/api/v1/silences", json!({"rule": "food-safetyy", "for": "2h", "reason": "typo"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"].as_str().is_some_and(|e| e.starts_with("no rule `food-safetyy`")), "{error}");
+    let (status, _) =
+        api.post("/api/v1/silences", json!({"rule": "food-safety", "feed": "forum", "for": "2h", "reason": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "one scope at a time");
+    let (status, _) = api.post("/api/v1/silences", json!({"feed": "forum", "for": "soon", "reason": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, listed) = api.get("/api/v1/silences").await;
+    assert_eq!(listed["items"][0]["id"], silence["id"]);
+    assert_eq!(listed["items"][0]["created_by"], "lead");
+    let (status, ended) = api.post(&format!("/api/v1/silences/{}/end", silence["id"]), json!({})).await;
+    assert_eq!((status, ended["ended_by"].as_str()), (StatusCode::OK, Some("lead")));
+    let (_, listed) = api.get("/api/v1/silences").await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "ended silences leave the active list");
+    let (status, _) = api.post("/api/v1/silences/999/end", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The review in its three formats.
+    let (status, review) = api.get(&format!("/api/v1/incidents/{id}/review")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(review["times"]["to_statement"]["seconds"].is_number(), "{}", review["times"]);
+    assert_eq!(review["chain"]["status"], "verified");
+    for (format, content_type, marker) in [("md", "text/markdown", "# "), ("html", "text/html", "<!DOCTYPE html>")] {
+        let response = api
+            .http
+            .get(format!("{}/api/v1/incidents/{id}/review?format={format}", api.base))
+            .bearer_auth("lead-token")
+            .send()
+            .await
+            .expect("review");
+        let header = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(header.starts_with(content_type), "{header}");
+        assert!(response.text().await.expect("text").contains(marker));
+    }
+    let (status, _) = api.get(&format!("/api/v1/incidents/{id}/review?format=pdf")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The dashboard shows the checklist and the owner, and its forms act as the logged-in name.
+    let page = api
+        .http
+        .get(format!("{}/incidents/{id}", api.base))
+        .bearer_auth("lead-token")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    for expected in ["Playbook: ", "confirmed with QA", "Owner: <strong>mei</strong>", "(official statement)"] {
+        assert!(page.contains(expected), "the incident page shows {expected:?}");
+    }
+    let step = checklist["steps"][1]["id"].as_str().expect("a second step");
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = no_redirects
+        .post(format!("{}/incidents/{id}/steps/{step}", api.base))
+        .header("cookie", "tocsin_token=lead-token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("note=done+from+the+dashboard")
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(form.status(), StatusCode::SEE_OTHER);
+    let (_, checklist) = api.get(&format!("/api/v1/incidents/{id}/checklist")).await;
+    assert_eq!(checklist["steps"][1]["done"]["note"], "done from the dashboard");
+    running.shutdown().await;
+}
