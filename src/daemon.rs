@@ -298,6 +298,10 @@ impl Decide for Decider<'_> {
     fn spike(&self) -> SpikeSettings {
         self.config.risk.spike()
     }
+
+    fn reopen_within(&self) -> chrono::Duration {
+        self.config.risk.reopen_within.chrono()
+    }
 }
 
 impl<S: Store> MentionSink for Pipeline<S> {

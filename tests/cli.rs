@@ -82,7 +82,7 @@ fn incident_commands_refuse_unknown_ids_as_user_errors() {
     assert!(text(&out.stderr).contains("no incident 42"), "{}", text(&out.stderr));
 }
 
-/// Every `toml` block in the README and docs/ is a valid tocsin.toml.
+/// Every `toml` block in the README and docs/ is a valid tocsin.toml, rule file or playbook.
 #[test]
 fn config_examples_in_the_docs_parse() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -109,6 +109,16 @@ fn config_examples_in_the_docs_parse() {
                     tocsin::analyze::RuleSet::from_sources(&[(file.display().to_string(), example.to_owned())], &lists)
                         .unwrap_or_else(|e| panic!("{e}"));
                 assert!(rules.run_examples().iter().all(|o| o.passed), "{}: rule examples pass", file.display());
+                checked += 1;
+                continue;
+            }
+            if example.contains("[[step]]") {
+                // A playbook file.
+                tocsin::incident::playbook::Playbooks::from_sources(&[(
+                    file.display().to_string(),
+                    example.to_owned(),
+                )])
+                .unwrap_or_else(|e| panic!("{e}"));
                 checked += 1;
                 continue;
             }
@@ -179,6 +189,9 @@ async fn verify_finds_an_edited_timeline_event() {
         }
         fn spike(&self) -> SpikeSettings {
             tocsin::config::RiskConfig::default().spike()
+        }
+        fn reopen_within(&self) -> chrono::Duration {
+            chrono::Duration::hours(24)
         }
     }
     store.ingest(vec![Arrival { scored, now }], &OpenAlways(candidate)).await.expect("ingest");
@@ -444,4 +457,49 @@ fn a_drill_is_worked_and_reviewed_from_the_terminal() {
     let markdown = ok(&["incident", "export", "1"]);
     assert!(markdown.contains("Rehearsal of the yogurt scenario"), "{markdown}");
     refused(&["incident", "export", "9"], "no incident 9");
+}
+
+/// The rehearsal in docs/workflow.md runs, line by line, as written.
+#[test]
+fn the_rehearsal_in_docs_workflow_md_runs_as_written() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/workflow.md")).expect("read");
+    let block = doc.split("```sh\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a sh block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://tocsin.db\"\n").expect("write");
+    let mut ran = 0;
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let words = shell_words(line);
+        assert_eq!(words.first().map(String::as_str), Some("tocsin"), "{line}");
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        let out = tocsin(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{line}: {}", text(&out.stderr));
+        ran += 1;
+    }
+    assert!(ran >= 10, "the rehearsal has its steps: {ran}");
+    assert!(std::fs::read_to_string(dir.path().join("review.html")).expect("review").contains("posted on the website"));
+    // The playbook example in the same page is a valid playbook.
+    let example = doc.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a toml block");
+    let playbooks = tocsin::incident::playbook::Playbooks::from_sources(&[("workflow.md".into(), example.into())])
+        .expect("the documented playbook loads");
+    assert!(playbooks.get("service_failure").and_then(|p| p.statement_step()).is_some());
+}
+
+/// Splits a documented command line into words: spaces separate, double quotes group.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }

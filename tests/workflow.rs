@@ -394,3 +394,25 @@ async fn a_drill_runs_the_real_chain_in_a_group_of_its_own() {
     let unknown = tocsin::drill::run(&desk.pipeline, &rules, Some("nope"), desk.go_to(3)).await;
     assert!(matches!(unknown, Err(tocsin::drill::DrillError::NoRule(_))));
 }
+
+#[tokio::test]
+async fn the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one() {
+    let mut desk = Desk::new().await;
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    desk.store.transition(id, Action::Resolve, "alice", desk.at(60)).await.expect("resolve");
+    let before = desk.pages().await.len();
+    // Within reopen_within (24h by default): the same incident, paged from the start again.
+    let again = opened(&desk.mention(120, "news", "Another family reports food poisoning after Acme yogurt").await);
+    assert_eq!(again, id, "the resolved incident reopens");
+    let incident = desk.store.incident(id).await.expect("read").expect("incident");
+    assert_eq!((incident.status, incident.resolved_at), (Status::Open, None));
+    assert_eq!(desk.pages().await[before..], [pair("pr-team", "incident.reopened")]);
+    let reopened = desk.store.timeline(id).await.expect("timeline");
+    let reopened = reopened.iter().rev().find(|e| e.kind == "reopened").expect("reopened on the timeline");
+    assert_eq!(reopened.actor, "system");
+    // After a day: a new incident.
+    desk.store.transition(id, Action::Resolve, "alice", desk.at(180)).await.expect("resolve");
+    let later = opened(&desk.mention(180 + 25 * 60, "news", POISONING).await);
+    assert_ne!(later, id);
+    assert_eq!(desk.incidents().await.len(), 2);
+}

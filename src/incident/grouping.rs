@@ -31,7 +31,8 @@ pub struct Candidate {
     pub drill: bool,
 }
 
-/// The live (open or acknowledged) incident of a group, as the store holds it.
+/// The live (open or acknowledged) incident of a group, or its last one when that was
+/// resolved within `reopen_within`, as the store holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupState {
     pub incident_id: i64,
@@ -52,6 +53,9 @@ pub enum Decision {
     Open { escalation: EscalationState, fired: Option<Fired> },
     /// Attach the mention to the live incident; a higher level re-notifies at once.
     Attach { incident_id: i64, raised: Option<Raise> },
+    /// The group's incident was resolved within `reopen_within` and this match would open
+    /// one: reopen it instead (the story goes on), escalation starting over.
+    Reopen { incident_id: i64, escalation: EscalationState, fired: Option<Fired> },
 }
 
 /// A level rise: the new level and score, and every channel already told about the incident.
@@ -104,7 +108,7 @@ pub fn judge(
     let mut held_by = None;
     if let Some(silence) = candidate.silenced_by {
         match &mut decision {
-            Decision::Open { .. } => {
+            Decision::Open { .. } | Decision::Reopen { .. } => {
                 decision = Decision::Nothing;
                 held_by = Some(silence);
             }
@@ -120,7 +124,20 @@ pub fn judge(
 
 /// Decides what a match does to its group, given the group's live incident if any.
 pub fn decide(candidate: &Candidate, live: Option<&GroupState>, open_at: u8, now: DateTime<Utc>) -> Decision {
+    let start = || {
+        let escalation = candidate.policy.start(now);
+        let fired = candidate.policy.fire(now, escalation, now);
+        (fired.as_ref().map_or(escalation, |f| f.next), fired)
+    };
     match live {
+        Some(state) if state.status == Status::Resolved => {
+            if candidate.score >= open_at {
+                let (escalation, fired) = start();
+                Decision::Reopen { incident_id: state.incident_id, escalation, fired }
+            } else {
+                Decision::Nothing
+            }
+        }
         Some(state) => {
             let raised = (candidate.level > state.level).then(|| Raise {
                 from: state.level,
@@ -131,9 +148,8 @@ pub fn decide(candidate: &Candidate, live: Option<&GroupState>, open_at: u8, now
             Decision::Attach { incident_id: state.incident_id, raised }
         }
         None if candidate.score >= open_at => {
-            let escalation = candidate.policy.start(now);
-            let fired = candidate.policy.fire(now, escalation, now);
-            Decision::Open { escalation: fired.as_ref().map_or(escalation, |f| f.next), fired }
+            let (escalation, fired) = start();
+            Decision::Open { escalation, fired }
         }
         None => Decision::Nothing,
     }
@@ -238,5 +254,26 @@ mod tests {
             now(),
         );
         assert_eq!((quiet.decision, quiet.held_by), (Decision::Nothing, None), "nothing to hold back");
+    }
+
+    #[test]
+    fn a_recently_resolved_incident_reopens_on_a_match_that_would_open_one() {
+        let resolved = GroupState {
+            incident_id: 9,
+            status: Status::Resolved,
+            level: Level::High,
+            score: 70,
+            opened_at: now(),
+            policy: candidate(0, Level::Low).policy,
+            escalation: EscalationState { step: 2, repeats: 0, next_at: None },
+        };
+        match decide(&candidate(70, Level::High), Some(&resolved), 60, now()) {
+            Decision::Reopen { incident_id: 9, escalation, fired: Some(fired) } => {
+                assert_eq!(fired.channels, vec!["pr".to_owned()], "paging starts over");
+                assert_eq!(escalation.step, 1);
+            }
+            other => panic!("expected a reopen, got {other:?}"),
+        }
+        assert_eq!(decide(&candidate(30, Level::Low), Some(&resolved), 60, now()), Decision::Nothing);
     }
 }

@@ -75,6 +75,7 @@ pub enum IngestOutcome {
         /// The first mention of the same story (near-duplicate cluster); its own id when it
         /// starts one or matched no rule.
         cluster_id: i64,
+        /// Incidents this mention opened, or reopened (resolved within `reopen_within`).
         opened: Vec<i64>,
         attached: Vec<i64>,
     },
@@ -176,6 +177,8 @@ pub trait Decide: Send + Sync {
     /// What a candidate does, given its group's live incident and volume.
     fn judge(&self, candidate: &Candidate, live: Option<&GroupState>, volume: &Volume, now: DateTime<Utc>) -> Judged;
     fn spike(&self) -> SpikeSettings;
+    /// How long after its resolution a group's incident reopens instead of a new one opening.
+    fn reopen_within(&self) -> chrono::Duration;
 }
 
 /// Everything the pipeline persists. Each method that changes state is one transaction, and

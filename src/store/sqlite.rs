@@ -346,6 +346,7 @@ async fn load_group(
     candidate: &Candidate,
     story: i64,
     spike: &SpikeSettings,
+    reopen_after: DateTime<Utc>,
 ) -> Result<(Option<GroupState>, GroupVolume), StoreError> {
     let at = candidate.mention_at;
     let (from, to) = (ts(at - spike.window), ts(at));
@@ -355,7 +356,8 @@ async fn load_group(
          (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?) AS in_window, \
          (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND story = ? AND at > ? AND at <= ?) AS story_in_window \
          FROM (SELECT 1) \
-         LEFT JOIN incidents i ON i.group_key = ? AND i.status <> 'resolved' \
+         LEFT JOIN incidents i ON i.id = (SELECT id FROM incidents WHERE group_key = ? \
+             AND (status <> 'resolved' OR resolved_at >= ?) ORDER BY status = 'resolved', id DESC LIMIT 1) \
          LEFT JOIN groups g ON g.group_key = ?",
     )
     .bind(&candidate.rule)
@@ -366,6 +368,7 @@ async fn load_group(
     .bind(&from)
     .bind(&to)
     .bind(&candidate.group_key)
+    .bind(ts(reopen_after))
     .bind(&candidate.group_key)
     .fetch_one(&mut **tx)
     .await?;
@@ -752,7 +755,7 @@ async fn ingest_one<D: Decide>(
 
     let (mut opened, mut attached) = (Vec::new(), Vec::new());
     for candidate in &candidates {
-        let (live, group) = load_group(tx, candidate, cluster_id, spike).await?;
+        let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within()).await?;
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
         save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
         if let Some(silence) = judged.held_by {
@@ -804,6 +807,34 @@ async fn ingest_one<D: Decide>(
                 append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
                 if let Some(fired) = fired {
                     enqueue(tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+                }
+                opened.push(incident_id);
+            }
+            Decision::Reopen { incident_id, escalation, fired } => {
+                log.flush(tx, incident_id).await?;
+                sqlx::query(
+                    "UPDATE incidents SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, level = ?, \
+                     score = ?, why = ?, escalation_step = ?, escalation_repeats = ?, next_escalation_at = ? \
+                     WHERE id = ? AND status = 'resolved'",
+                )
+                .bind(candidate.level.as_str())
+                .bind(i64::from(candidate.score))
+                .bind(candidate.why.to_string())
+                .bind(i64::from(escalation.step))
+                .bind(i64::from(escalation.repeats))
+                .bind(escalation.next_at.map(ts))
+                .bind(incident_id)
+                .execute(&mut **tx)
+                .await?;
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                let details = serde_json::json!({
+                    "from": Status::Resolved, "to": Status::Open, "level": candidate.level, "score": candidate.score,
+                    "why": candidate.why, "reason": "new matches soon after it was resolved (reopen_within)",
+                    "mention": mention_details(mention_id, mention),
+                });
+                append_event(tx, incident_id, &NewEvent::system(now, EventKind::Reopened, details)).await?;
+                if let Some(fired) = fired {
+                    enqueue(tx, incident_id, &fired.channels, NoticeKind::Reopened, fired.level, now, now).await?;
                 }
                 opened.push(incident_id);
             }
@@ -1605,6 +1636,9 @@ mod tests {
         }
         fn spike(&self) -> SpikeSettings {
             crate::config::RiskConfig::default().spike()
+        }
+        fn reopen_within(&self) -> chrono::Duration {
+            chrono::Duration::hours(24)
         }
     }
 
