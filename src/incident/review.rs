@@ -674,6 +674,8 @@ font-weight:bold}.broken{color:#fff;background:#b00;padding:8px}.verified{color:
 const CHART_W: f64 = 720.0;
 const CHART_H: f64 = 220.0;
 const PAD_L: f64 = 40.0;
+/// Room on the right for the sentiment scale.
+const PAD_R: f64 = 32.0;
 const PAD_B: f64 = 24.0;
 
 impl Review {
@@ -707,7 +709,7 @@ impl Review {
                     table { @for (label, value) in self.time_rows() { tr { th { (label) } td { (value) } } } }
                     h2 { "Volume and sentiment" }
                     (self.svg_chart())
-                    p.muted { "Bars: mentions per " (self.chart.bucket) ". Line: mean sentiment (−1 to +1). "
+                    p.muted { "Bars: mentions per " (self.chart.bucket) " (left scale). Line: mean sentiment (right scale, −1 to +1), broken where a period has none. "
                         @if self.statement.is_some() { "Dashed: the official statement." } }
                     h2 { "Before and after the official statement" }
                     @match &self.statement {
@@ -809,7 +811,7 @@ impl Review {
         let buckets = &self.chart.buckets;
         let n = buckets.len().max(1) as f64;
         let max_volume = buckets.iter().map(|b| b.volume).max().unwrap_or(0).max(1);
-        let plot_w = CHART_W - PAD_L;
+        let plot_w = CHART_W - PAD_L - PAD_R;
         let plot_h = CHART_H - PAD_B;
         let slot = plot_w / n;
         let x_of = |index: f64| PAD_L + index * slot;
@@ -823,36 +825,56 @@ impl Review {
                 (x_of(i as f64) + slot * 0.1, plot_h - h, h)
             })
             .collect();
-        let points: Vec<(f64, f64)> = buckets
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| b.mean_sentiment.map(|s| (x_of(i as f64 + 0.5), y_of_sentiment(s))))
+        // One line per run of periods with a sentiment: a period without one breaks the line
+        // rather than being bridged as if the mood were known there.
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        for (i, bucket) in buckets.iter().enumerate() {
+            match bucket.mean_sentiment {
+                Some(sentiment) => run.push((x_of(i as f64 + 0.5), y_of_sentiment(sentiment))),
+                None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+                None => {}
+            }
+        }
+        if !run.is_empty() {
+            runs.push(run);
+        }
+        let runs: Vec<(Vec<(f64, f64)>, String)> = runs
+            .into_iter()
+            .map(|points| {
+                let line = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+                (points, line)
+            })
             .collect();
-        let polyline: Vec<String> = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
         let span = self.chart.bucket.0.num_seconds().max(1) as f64;
         let statement_x = match (&self.statement, buckets.first()) {
             (Some(effect), Some(first)) => Some(x_of((effect.at - first.start).num_seconds() as f64 / span)),
             _ => None,
         };
         let first_label = buckets.first().map(|b| time(b.start)).unwrap_or_default();
-        let last_label = buckets.last().map(|b| time(b.start)).unwrap_or_default();
+        // The right edge is where the last period ends.
+        let last_label =
+            buckets.last().and_then(|b| b.start.checked_add_signed(self.chart.bucket.0)).map(time).unwrap_or_default();
         let zero_y = y_of_sentiment(0.0);
+        let right = PAD_L + plot_w;
         html! {
             svg xmlns="http://www.w3.org/2000/svg" width=(CHART_W) height=(CHART_H)
                 viewBox=(format!("0 0 {CHART_W} {CHART_H}")) role="img"
                 aria-label="Mentions and mean sentiment over time" {
                 rect x=(PAD_L) y="0" width=(plot_w) height=(plot_h) fill="#fafafa" stroke="#ddd" {}
-                line x1=(PAD_L) y1=(format!("{zero_y:.1}")) x2=(CHART_W) y2=(format!("{zero_y:.1}"))
+                line x1=(PAD_L) y1=(format!("{zero_y:.1}")) x2=(right) y2=(format!("{zero_y:.1}"))
                     stroke="#ccc" {}
                 @for (x, y, h) in &bars {
                     rect x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.8))
                         height=(format!("{h:.1}")) fill="#7aa6d8" {}
                 }
-                @if let [(x, y)] = points.as_slice() {
-                    // One point draws no line; a dot shows it.
-                    circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3" fill="#c0392b" {}
-                } @else if !points.is_empty() {
-                    polyline points=(polyline.join(" ")) fill="none" stroke="#c0392b" stroke-width="2" {}
+                @for (points, line) in &runs {
+                    @if let [(x, y)] = points.as_slice() {
+                        // One point draws no line; a dot shows it.
+                        circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="3" fill="#c0392b" {}
+                    } @else {
+                        polyline points=(line) fill="none" stroke="#c0392b" stroke-width="2" {}
+                    }
                 }
                 @if let Some(x) = statement_x {
                     line x1=(format!("{x:.1}")) y1="0" x2=(format!("{x:.1}")) y2=(plot_h) stroke="#333"
@@ -860,8 +882,11 @@ impl Review {
                 }
                 text x=(PAD_L - 4.0) y="12" font-size="11" text-anchor="end" { (max_volume) }
                 text x=(PAD_L - 4.0) y=(plot_h) font-size="11" text-anchor="end" { "0" }
+                text x=(right + 4.0) y="12" font-size="11" fill="#c0392b" { "+1" }
+                text x=(right + 4.0) y=(format!("{:.1}", zero_y + 4.0)) font-size="11" fill="#c0392b" { "0" }
+                text x=(right + 4.0) y=(plot_h) font-size="11" fill="#c0392b" { "−1" }
                 text x=(PAD_L) y=(CHART_H - 6.0) font-size="11" { (first_label) }
-                text x=(CHART_W) y=(CHART_H - 6.0) font-size="11" text-anchor="end" { (last_label) }
+                text x=(right) y=(CHART_H - 6.0) font-size="11" text-anchor="end" { (last_label) }
             }
         }
     }
