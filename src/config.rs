@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::analyze::risk::RiskWeights;
 use crate::incident::spike::SpikeSettings;
+use crate::notify::breaker::BreakerSettings;
 use toml::Spanned;
 
 /// A configuration problem a user can fix, located in the file.
@@ -558,6 +559,25 @@ pub struct DeliveryConfig {
     /// restarted daemon) retries it once this has passed.
     #[serde(default = "default_claim_lease")]
     pub claim_lease: HumanDuration,
+    /// Consecutive failed attempts on one channel that open its breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker sends a channel's notices to the fallback.
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown: HumanDuration,
+}
+
+impl DeliveryConfig {
+    pub fn breaker(&self) -> BreakerSettings {
+        BreakerSettings { failures: self.breaker_failures.max(1), cooldown: self.breaker_cooldown.chrono() }
+    }
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_breaker_cooldown() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
 }
 
 fn default_first_retry() -> HumanDuration {
@@ -584,6 +604,8 @@ impl Default for DeliveryConfig {
             give_up_after: default_give_up(),
             timeout: default_delivery_timeout(),
             claim_lease: default_claim_lease(),
+            breaker_failures: default_breaker_failures(),
+            breaker_cooldown: default_breaker_cooldown(),
         }
     }
 }

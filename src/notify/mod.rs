@@ -1,5 +1,6 @@
 //! Notify: the outbox and its delivery workers; email and webhook formats.
 
+pub mod breaker;
 pub mod email;
 pub mod outbox;
 pub mod webhook;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::breaker::{AttemptOutcome, Availability};
 use super::email::{self, EmailTransport};
 use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
@@ -182,6 +183,23 @@ impl<S: Store> Deliverer<S> {
     }
 
     async fn deliver_one(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let health = self.store.channel_health(&item.channel).await?;
+        let why_out = match health.availability(now) {
+            Availability::Up => None,
+            Availability::Tripped { until } => Some((
+                format!(
+                    "channel {} failed {} times in a row; its breaker is open until {until}",
+                    item.channel, health.failures
+                ),
+                Some(until),
+            )),
+            Availability::Disabled { reason } => {
+                Some((format!("channel {} is disabled: {reason}", item.channel), None))
+            }
+        };
+        if let Some((why, reopens_at)) = why_out {
+            return self.send_elsewhere(item, &why, reopens_at, now).await;
+        }
         let started = Instant::now();
         let delivery = match self.notice(item, now).await? {
             Some(notice) => self.channels.deliver(&item.channel, &notice, now).await,
@@ -215,7 +233,55 @@ impl<S: Store> Deliverer<S> {
                 metrics::counter!("tocsin_notice_failures_total").increment(1);
             }
         }
+        let outcome = match &delivery {
+            Delivery::Delivered { .. } => AttemptOutcome::Delivered,
+            Delivery::Gone { .. } => AttemptOutcome::Gone,
+            Delivery::Retry { .. } | Delivery::Permanent { .. } => AttemptOutcome::Failed,
+        };
+        let after = health.after(outcome, now, &self.policy.breaker());
+        if after.availability(now) != health.availability(now) {
+            tracing::warn!(channel = %item.channel, availability = ?after.availability(now), "channel health changed");
+        }
+        self.store.save_channel_health(&after).await?;
         self.store.finish_notice(item, &Attempt { result, detail, duration_ms }, now).await
+    }
+
+    /// A notice for a channel that is out: to the incident policy's fallback when there is
+    /// a usable one (once: a rerouted notice is not passed on again), else it waits for the
+    /// breaker to close, or fails when the channel is disabled.
+    async fn send_elsewhere(
+        &self,
+        item: &OutboxItem,
+        why: &str,
+        reopens_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let fallback = match &item.rerouted_from {
+            Some(_) => None,
+            None => self.store.policy(item.incident_id).await?.fallback.filter(|f| *f != item.channel),
+        };
+        let fallback = match fallback {
+            Some(name) => match self.store.channel_health(&name).await?.availability(now) {
+                Availability::Up => Some(name),
+                Availability::Tripped { .. } | Availability::Disabled { .. } => None,
+            },
+            None => None,
+        };
+        match (fallback, reopens_at) {
+            (Some(fallback), _) => {
+                tracing::warn!(notice = %item.notice_id, channel = %item.channel, %fallback, "sent to the fallback channel");
+                self.store.reroute(item, Some(&fallback), &format!("{why}; sent to fallback {fallback}"), now).await
+            }
+            (None, Some(until)) => {
+                let attempt = Attempt {
+                    result: AttemptResult::RetryAt(until),
+                    detail: format!("{why}; no usable fallback, waiting"),
+                    duration_ms: 0,
+                };
+                self.store.finish_notice(item, &attempt, now).await
+            }
+            (None, None) => self.store.reroute(item, None, &format!("{why}; no usable fallback"), now).await,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::incident::timeline::Event;
 use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
+use crate::notify::breaker::ChannelHealth;
 
 pub use sqlite::SqliteStore;
 
@@ -91,6 +92,8 @@ pub struct OutboxItem {
     pub kind: NoticeKind,
     pub created_at: DateTime<Utc>,
     pub attempts: i64,
+    /// The channel this notice was meant for when it was sent to a fallback instead.
+    pub rerouted_from: Option<String>,
 }
 
 /// What to record after one delivery attempt.
@@ -290,6 +293,30 @@ pub trait Store: Send + Sync + 'static {
         attempt: &Attempt,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives up on a notice for a channel that is out (`detail` says why) and, given a
+    /// fallback, queues the same notice for it; both go on the incident's timeline.
+    fn reroute(
+        &self,
+        item: &OutboxItem,
+        fallback: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The escalation policy copied onto an incident.
+    fn policy(&self, incident_id: i64) -> impl Future<Output = Result<Policy, StoreError>> + Send;
+    /// A channel's health; healthy when nothing was recorded.
+    fn channel_health(&self, name: &str) -> impl Future<Output = Result<ChannelHealth, StoreError>> + Send;
+    /// Every channel with recorded health.
+    fn channel_healths(&self) -> impl Future<Output = Result<Vec<ChannelHealth>, StoreError>> + Send;
+    fn save_channel_health(&self, health: &ChannelHealth) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Disables a channel (its notices go to fallbacks) or re-enables it, resetting its breaker.
+    fn set_channel_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ChannelHealth, StoreError>> + Send;
     /// Notifications not yet delivered nor given up.
     fn pending_notices(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 

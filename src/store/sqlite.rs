@@ -25,6 +25,7 @@ use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::fetch::Validators;
 use crate::ingest::{Mention, dedup};
 use crate::notify::NoticeKind;
+use crate::notify::breaker::ChannelHealth;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -598,6 +599,17 @@ async fn note_silence(
         "by": silence.created_by, "ends_at": ts(silence.ends_at),
     });
     append_event(tx, incident_id, &NewEvent::system(now, EventKind::Silenced, details)).await
+}
+
+fn health_from_row(row: &SqliteRow) -> Result<ChannelHealth, StoreError> {
+    let failures: i64 = row.try_get("failures")?;
+    Ok(ChannelHealth {
+        name: row.try_get("name")?,
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        open_until: opt_ts(row.try_get("open_until")?)?,
+        disabled_at: opt_ts(row.try_get("disabled_at")?)?,
+        disabled_reason: row.try_get("disabled_reason")?,
+    })
 }
 
 const SILENCE_COLUMNS: &str = "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held";
@@ -1398,7 +1410,8 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "UPDATE outbox SET due_at = ? WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= ? \
-             ORDER BY due_at, id LIMIT ?) RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts",
+             ORDER BY due_at, id LIMIT ?) \
+             RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts, rerouted_from",
         )
         .bind(ts(now + lease))
         .bind(ts(now))
@@ -1417,6 +1430,7 @@ impl Store for SqliteStore {
                     kind: json(row.try_get("kind")?)?,
                     created_at: parse_ts(row.try_get("created_at")?)?,
                     attempts: row.try_get("attempts")?,
+                    rerouted_from: row.try_get("rerouted_from")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1455,6 +1469,96 @@ impl Store for SqliteStore {
         append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn reroute(
+        &self,
+        item: &OutboxItem,
+        fallback: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?")
+            .bind(detail)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(fallback) = fallback {
+            sqlx::query(
+                "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at, rerouted_from) \
+                 SELECT ?, incident_id, ?, kind, level, ?, ?, channel FROM outbox WHERE id = ?",
+            )
+            .bind(new_notice_id())
+            .bind(fallback)
+            .bind(ts(now))
+            .bind(ts(now))
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let details = serde_json::json!({
+            "notice_id": item.notice_id, "channel": item.channel, "type": item.kind,
+            "result": if fallback.is_some() { "rerouted" } else { "failed" }, "fallback": fallback, "detail": detail,
+        });
+        append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn policy(&self, incident_id: i64) -> Result<Policy, StoreError> {
+        let policy: Option<String> = sqlx::query_scalar("SELECT policy FROM incidents WHERE id = ?")
+            .bind(incident_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        json(&policy.ok_or(StoreError::NoIncident(incident_id))?)
+    }
+
+    async fn channel_health(&self, name: &str) -> Result<ChannelHealth, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM channel_health WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        row.map_or_else(|| Ok(ChannelHealth::healthy(name)), |row| health_from_row(&row))
+    }
+
+    async fn channel_healths(&self) -> Result<Vec<ChannelHealth>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM channel_health ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(health_from_row).collect()
+    }
+
+    async fn save_channel_health(&self, health: &ChannelHealth) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO channel_health (name, failures, open_until, disabled_at, disabled_reason) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, open_until = excluded.open_until, \
+             disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason",
+        )
+        .bind(&health.name)
+        .bind(i64::from(health.failures))
+        .bind(health.open_until.map(ts))
+        .bind(health.disabled_at.map(ts))
+        .bind(&health.disabled_reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_channel_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChannelHealth, StoreError> {
+        let health = if enabled {
+            ChannelHealth::healthy(name)
+        } else {
+            ChannelHealth {
+                disabled_at: Some(now),
+                disabled_reason: Some(reason.to_owned()),
+                ..self.channel_health(name).await?
+            }
+        };
+        self.save_channel_health(&health).await?;
+        Ok(health)
     }
 
     async fn pending_notices(&self) -> Result<i64, StoreError> {

@@ -199,8 +199,12 @@ impl Received {
 #[derive(Default)]
 pub struct ReceiverState {
     pub received: Mutex<Vec<Received>>,
+    /// Every request, accepted or not, in order.
+    pub attempts: Mutex<Vec<Received>>,
     /// While set, the receiver answers this status instead of accepting.
     pub failing_with: Mutex<Option<StatusCode>>,
+    /// Answers to give first, one per request, each a status and an optional Retry-After.
+    pub script: Mutex<std::collections::VecDeque<(StatusCode, Option<String>)>>,
 }
 
 pub struct WebhookReceiver {
@@ -229,14 +233,33 @@ impl WebhookReceiver {
     pub fn fail_with(&self, status: Option<StatusCode>) {
         *self.state.failing_with.lock().expect("lock") = status;
     }
+
+    /// Answers the next requests with these replies (status, Retry-After), then as before.
+    pub fn script(&self, replies: &[(u16, Option<&str>)]) {
+        let mut script = self.state.script.lock().expect("lock");
+        for (status, retry_after) in replies {
+            script.push_back((StatusCode::from_u16(*status).expect("status"), retry_after.map(str::to_owned)));
+        }
+    }
+
+    pub fn attempts(&self) -> Vec<Received> {
+        self.state.attempts.lock().expect("lock").clone()
+    }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> Response {
+    state.attempts.lock().expect("lock").push(Received { headers: headers.clone(), body: body.clone() });
+    if let Some((status, retry_after)) = state.script.lock().expect("lock").pop_front() {
+        return match retry_after {
+            Some(after) => (status, [("retry-after", after)]).into_response(),
+            None => status.into_response(),
+        };
+    }
     if let Some(status) = *state.failing_with.lock().expect("lock") {
-        return status;
+        return status.into_response();
     }
     state.received.lock().expect("lock").push(Received { headers, body });
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 /// A real SMTP server: aiosmtpd writing every message it accepts into a maildir.

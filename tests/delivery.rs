@@ -1,0 +1,230 @@
+//! Delivery on a simulated clock against real loopback receivers: every outcome class of
+//! SPEC §6 (retry with the same id, Retry-After, permanent, 410 Gone), the breaker that
+//! sends a failing channel's notices to the fallback, and re-enabling a channel. The
+//! deliverer runs at the times the test chooses; only the HTTP is real.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::WebhookReceiver;
+use tocsin::analyze::RuleSet;
+use tocsin::clock::Clock;
+use tocsin::config::Config;
+use tocsin::daemon::Pipeline;
+use tocsin::incident::Action;
+use tocsin::incident::ack_link::AckLinks;
+use tocsin::ingest::Mention;
+use tocsin::notify::breaker::Availability;
+use tocsin::notify::outbox::{Channels, Deliverer};
+use tocsin::store::{Arrival, IngestOutcome, SqliteStore, Store};
+use tokio::sync::Notify;
+
+struct Post {
+    store: Arc<SqliteStore>,
+    pipeline: Pipeline<SqliteStore>,
+    deliverer: Deliverer<SqliteStore>,
+    main: WebhookReceiver,
+    backup: WebhookReceiver,
+    start: DateTime<Utc>,
+    serial: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Post {
+    async fn new() -> Post {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (main, backup) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
+        let url = format!("sqlite://{}", dir.path().join("delivery.db").display());
+        let config = Config::parse(
+            "delivery.toml",
+            &format!(
+                r#"
+[store]
+url = "{url}"
+
+[delivery]
+first_retry = "5s"
+max_retry = "10m"
+breaker_failures = 3
+breaker_cooldown = "5m"
+
+[[channel]]
+name = "main"
+kind = "webhook"
+url = "{main}"
+
+[[channel]]
+name = "backup"
+kind = "webhook"
+url = "{backup}"
+
+[[escalation]]
+name = "default"
+levels = [{{ after = "0m", notify = ["main"] }}]
+fallback = "backup"
+"#,
+                main = main.url(),
+                backup = backup.url()
+            ),
+        )
+        .expect("config");
+        let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+        store.migrate().await.expect("migrate");
+        tocsin::ingest::fetch::install_crypto_provider();
+        let channels = Channels::from_config(&config, reqwest::Client::new()).expect("channels");
+        let deliverer = Deliverer::new(
+            store.clone(),
+            channels,
+            AckLinks::new(b"key".to_vec()),
+            "http://localhost:8080".into(),
+            config.delivery.clone(),
+        );
+        let pipeline = Pipeline::new(
+            store.clone(),
+            Arc::new(RuleSet::bundled()),
+            Arc::new(config),
+            Clock::default(),
+            Arc::new(Notify::new()),
+        );
+        let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
+        Post { store, pipeline, deliverer, main, backup, start, serial: 0, _dir: dir }
+    }
+
+    fn at(&self, seconds: i64) -> DateTime<Utc> {
+        self.start + Duration::seconds(seconds)
+    }
+
+    /// A severe mention at `seconds`: opens an incident (one notice to `main`) or attaches.
+    async fn crisis(&mut self, seconds: i64, rule_text: &str) -> i64 {
+        self.serial += 1;
+        let now = self.at(seconds);
+        let mention = Mention {
+            feed: "news".into(),
+            guid: format!("m{}", self.serial),
+            title: String::new(),
+            body: rule_text.into(),
+            author: None,
+            url: None,
+            published: Some(now),
+            fetched_at: now,
+            lang: None,
+            engagement: None,
+        };
+        let arrival = Arrival { scored: self.pipeline.score(mention), now };
+        match self.pipeline.record(vec![arrival]).await.expect("record").remove(0) {
+            IngestOutcome::Stored { opened, .. } if opened.len() == 1 => opened[0],
+            other => panic!("expected an incident: {other:?}"),
+        }
+    }
+
+    async fn deliver(&self, seconds: i64) -> usize {
+        self.deliverer.run_due(self.at(seconds)).await.expect("deliver")
+    }
+
+    async fn notified(&self, incident: i64) -> Vec<serde_json::Value> {
+        let events = self.store.timeline(incident).await.expect("timeline");
+        events.into_iter().filter(|e| e.kind == "notified").map(|e| e.details).collect()
+    }
+}
+
+const POISONING: &str = "My kid got food poisoning after eating Acme yogurt";
+const EXPLOSION: &str = "Explosion and fire at the Acme plant, several workers injured";
+const BREACH: &str = "Acme data breach: hackers leaked customer passwords and card numbers";
+
+#[tokio::test]
+async fn a_failing_receiver_gets_the_same_notice_id_until_it_accepts_and_retry_after_is_honoured() {
+    let mut post = Post::new().await;
+    post.main.script(&[(503, None), (503, None)]);
+    let id = post.crisis(0, POISONING).await;
+    assert_eq!(post.deliver(0).await, 1);
+    assert_eq!(post.deliver(3).await, 0, "the first retry waits about 5s");
+    assert_eq!(post.deliver(7).await, 1);
+    assert_eq!(post.deliver(30).await, 1);
+    let attempts = post.main.attempts();
+    assert_eq!(attempts.len(), 3);
+    let ids: Vec<String> = attempts.iter().map(|a| a.header("webhook-id")).collect();
+    assert!(ids.iter().all(|i| *i == ids[0] && !i.is_empty()), "one notice id every time: {ids:?}");
+    assert_eq!(post.main.received().len(), 1, "accepted once");
+    let results: Vec<String> =
+        post.notified(id).await.iter().map(|d| d["result"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(results, ["retrying", "retrying", "delivered"], "every attempt is on the timeline");
+
+    // 429 with Retry-After: 120 s: not before then, even though the backoff says 5 s.
+    post.main.script(&[(429, Some("120"))]);
+    post.store.transition(id, Action::Acknowledge, "alice", post.at(100)).await.expect("ack");
+    assert_eq!(post.deliver(100).await, 1);
+    assert_eq!(post.deliver(200).await, 0, "the receiver asked for two minutes");
+    assert_eq!(post.deliver(221).await, 1);
+    assert_eq!(post.main.received().len(), 2);
+    let last = post.notified(id).await.pop().expect("an attempt");
+    assert_eq!(last["type"], "incident.acknowledged");
+    assert_eq!(last["result"], "delivered");
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_not_retried_and_410_disables_the_channel_until_re_enabled() {
+    let mut post = Post::new().await;
+    post.main.script(&[(400, None)]);
+    let first = post.crisis(0, POISONING).await;
+    post.deliver(0).await;
+    assert_eq!(post.deliver(3600).await, 0, "400 is permanent");
+    let failed = post.notified(first).await.pop().expect("attempt");
+    assert_eq!(failed["result"], "failed");
+    assert!(failed["detail"].as_str().is_some_and(|d| d.contains("400")), "{failed}");
+
+    // 410 Gone: the notice is not retried and the channel is disabled; later notices go to
+    // the fallback, noted on the timeline.
+    post.main.script(&[(410, None)]);
+    let second = post.crisis(10, EXPLOSION).await;
+    post.deliver(10).await;
+    let health = post.store.channel_health("main").await.expect("health");
+    assert!(matches!(health.availability(post.at(11)), Availability::Disabled { .. }), "{health:?}");
+    let third = post.crisis(20, BREACH).await;
+    post.deliver(20).await;
+    post.deliver(21).await;
+    assert_eq!(post.main.attempts().len(), 2, "a disabled channel is not called");
+    assert_eq!(post.backup.received().len(), 1, "the fallback got the third incident's notice");
+    assert_eq!(post.backup.received()[0].json()["incident"]["id"], third);
+    let rerouted = post.notified(third).await;
+    assert_eq!(rerouted[0]["result"], "rerouted", "{rerouted:?}");
+    assert_eq!(rerouted[0]["fallback"], "backup");
+    assert!(post.notified(second).await.iter().any(|d| d["detail"].as_str().is_some_and(|t| t.contains("410"))));
+
+    // Re-enabled by hand: the channel takes notices again.
+    post.store.set_channel_enabled("main", true, "endpoint fixed", post.at(30)).await.expect("enable");
+    post.store.transition(third, Action::Acknowledge, "alice", post.at(31)).await.expect("ack");
+    post.deliver(31).await;
+    assert_eq!(post.main.received().len(), 1, "main delivers again");
+    assert_eq!(post.main.received()[0].json()["type"], "incident.acknowledged");
+}
+
+#[tokio::test]
+async fn a_channel_that_keeps_failing_trips_its_breaker_and_its_notices_go_to_the_fallback() {
+    let mut post = Post::new().await;
+    post.main.fail_with(Some(reqwest::StatusCode::SERVICE_UNAVAILABLE));
+    let first = post.crisis(0, POISONING).await;
+    post.deliver(0).await;
+    post.deliver(6).await;
+    post.deliver(20).await;
+    assert_eq!(post.main.attempts().len(), 3);
+    let health = post.store.channel_health("main").await.expect("health");
+    assert_eq!(health.availability(post.at(21)), Availability::Tripped { until: post.at(20 + 300) });
+    // The retry of the first notice and a new incident's notice both go to the fallback.
+    let second = post.crisis(30, EXPLOSION).await;
+    post.deliver(60).await;
+    post.deliver(61).await;
+    assert_eq!(post.main.attempts().len(), 3, "no calls while the breaker is open");
+    let got: Vec<i64> = post.backup.received().iter().filter_map(|r| r.json()["incident"]["id"].as_i64()).collect();
+    assert!(got.contains(&first) && got.contains(&second), "{got:?}");
+    // After the cool-down one probe goes through; the receiver is back, the breaker closes.
+    post.main.fail_with(None);
+    post.store.transition(second, Action::Acknowledge, "alice", post.at(400)).await.expect("ack");
+    post.crisis(410, BREACH).await;
+    post.deliver(410).await;
+    let types: Vec<String> =
+        post.main.received().iter().map(|r| r.json()["type"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(types, ["incident.acknowledged", "incident.opened"], "the probe went through, and the rest after it");
+    assert_eq!(post.store.channel_health("main").await.expect("health").failures, 0);
+}
