@@ -393,6 +393,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         .build()
         .map_err(|e| fetch::FetchError::Client(e.to_string()))?;
     let channels = Channels::from_config(&config, delivery_client)?;
+    let channel_names: Vec<String> = config.channels.iter().map(|c| c.name.get_ref().clone()).collect();
     let links = AckLinks::new(store.secret("ack_link_key").await?);
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -466,6 +467,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         metrics: metrics_handle(),
         public_url,
         wake_outbox,
+        channel_names: Arc::new(channel_names),
     };
     let app = api::router(state);
     let mut stop = shutdown_rx.clone();

@@ -21,6 +21,7 @@ use tocsin::incident::review::Review;
 use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
+use tocsin::notify::breaker::Availability;
 use tocsin::store::{self, Entry, IncidentFilter, Store};
 use tocsin::{daemon, demo, replay};
 use tokio::signal::unix::{SignalKind, signal};
@@ -97,6 +98,11 @@ enum Command {
     Silence {
         #[command(subcommand)]
         command: SilenceCommand,
+    },
+    /// Channel health: breakers, and channels disabled after 410 Gone or by hand.
+    Channel {
+        #[command(subcommand)]
+        command: ChannelCommand,
     },
     /// Rehearse: open a clearly marked simulated incident through the real chain (alerts
     /// say DRILL), to run the playbook and review it like a real one.
@@ -186,6 +192,20 @@ enum ExportFormat {
     Md,
     Html,
     Json,
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Every configured channel with its failures, breaker and whether it is disabled.
+    List,
+    /// Send a channel's notices to the fallback until it is enabled again.
+    Disable {
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Take a channel back into use (after fixing a 410 Gone endpoint), breaker closed.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +311,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Silence { command } => silence(&cli.config, command).await,
         Command::Drill { rule } => drill(&cli.config, rule.as_deref()).await,
+        Command::Channel { command } => channel(&cli.config, command).await,
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(user(anyhow!("--speed must be a positive number")));
@@ -700,6 +721,47 @@ async fn silence(config_path: &Path, command: SilenceCommand) -> Result<(), Fail
             silence.created_by,
             silence.reason
         );
+    }
+    Ok(())
+}
+
+async fn channel(config_path: &Path, command: ChannelCommand) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    store.migrate().await.map_err(internal)?;
+    let now = Utc::now();
+    let known = |name: &str| -> Result<(), Failure> {
+        if config.channels.iter().any(|c| c.name.get_ref() == name) {
+            Ok(())
+        } else {
+            Err(user(anyhow!("no channel named {name:?} in {}", config_path.display())))
+        }
+    };
+    let healths = match command {
+        ChannelCommand::List => {
+            let mut healths = Vec::new();
+            for channel in &config.channels {
+                healths.push(store.channel_health(channel.name.get_ref()).await.map_err(internal)?);
+            }
+            healths
+        }
+        ChannelCommand::Disable { name, reason } => {
+            known(&name)?;
+            let reason = format!("disabled by {}: {}", cli_actor(), reason.trim());
+            vec![store.set_channel_enabled(&name, false, &reason, now).await.map_err(internal)?]
+        }
+        ChannelCommand::Enable { name } => {
+            known(&name)?;
+            vec![store.set_channel_enabled(&name, true, "", now).await.map_err(internal)?]
+        }
+    };
+    for health in healths {
+        let state = match health.availability(now) {
+            Availability::Up => "up".to_owned(),
+            Availability::Tripped { until } => format!("breaker open until {}", until.format("%Y-%m-%d %H:%M:%S UTC")),
+            Availability::Disabled { reason } => format!("disabled: {reason}"),
+        };
+        println!("{:<20} {:>3} failures in a row  {state}", health.name, health.failures);
     }
     Ok(())
 }

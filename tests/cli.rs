@@ -457,6 +457,8 @@ fn a_drill_is_worked_and_reviewed_from_the_terminal() {
     let markdown = ok(&["incident", "export", "1"]);
     assert!(markdown.contains("Rehearsal of the yogurt scenario"), "{markdown}");
     refused(&["incident", "export", "9"], "no incident 9");
+
+    refused(&["channel", "disable", "pager", "--reason", "x"], "no channel named \"pager\"");
 }
 
 /// The rehearsal in docs/workflow.md runs, line by line, as written.

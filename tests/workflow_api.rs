@@ -45,7 +45,8 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
         "api.toml",
         &format!(
             "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[feed]]\nname = \"forum\"\n\
-             url = \"http://127.0.0.1:9/forum\"\ntags = [\"social\"]\n",
+             url = \"http://127.0.0.1:9/forum\"\ntags = [\"social\"]\n\n[[channel]]\nname = \"oncall\"\n\
+             kind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
             dir.path().join("api.db").display()
         ),
     )
@@ -135,6 +136,22 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "ended silences leave the active list");
     let (status, _) = api.post("/api/v1/silences/999/end", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Channels: disabled by hand (notices go to the fallback), enabled again.
+    let (status, disabled) =
+        api.post("/api/v1/channels/oncall/disable", json!({"reason": "endpoint being migrated"})).await;
+    assert_eq!(status, StatusCode::OK, "{disabled}");
+    assert_eq!(disabled["disabled_reason"], "disabled by lead: endpoint being migrated");
+    let (_, channels) = api.get("/api/v1/channels").await;
+    assert_eq!(channels["items"][0]["availability"]["state"], "disabled", "{channels}");
+    let (status, _) = api.post("/api/v1/channels/oncall/enable", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, channels) = api.get("/api/v1/channels").await;
+    assert_eq!(channels["items"][0]["availability"]["state"], "up");
+    let (status, _) = api.post("/api/v1/channels/pager/enable", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.post("/api/v1/channels/oncall/disable", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a reason is required");
 
     // The review in its three formats.
     let (status, review) = api.get(&format!("/api/v1/incidents/{id}/review")).await;

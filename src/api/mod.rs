@@ -23,6 +23,7 @@ use crate::incident::review::Review;
 use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::{Action, Status};
 use crate::ingest::push::PushBody;
+use crate::notify::breaker::{Availability, ChannelHealth};
 use crate::store::{Entry, IncidentFilter, IngestOutcome, Store, StoreError};
 
 /// Name of the cookie the dashboard keeps the login token in.
@@ -75,6 +76,8 @@ pub struct ApiState<S> {
     pub public_url: String,
     /// Poked when an action queued notifications, so they go out at once.
     pub wake_outbox: Arc<Notify>,
+    /// The configured channels, for the channel endpoints.
+    pub channel_names: Arc<Vec<String>>,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -88,6 +91,7 @@ impl<S> Clone for ApiState<S> {
             metrics: self.metrics.clone(),
             public_url: self.public_url.clone(),
             wake_outbox: self.wake_outbox.clone(),
+            channel_names: self.channel_names.clone(),
         }
     }
 }
@@ -173,6 +177,9 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}/review", get(review::<S>))
         .route("/api/v1/silences", get(list_silences::<S>).post(add_silence::<S>))
         .route("/api/v1/silences/{id}/end", post(end_silence::<S>))
+        .route("/api/v1/channels", get(list_channels::<S>))
+        .route("/api/v1/channels/{name}/enable", post(enable_channel::<S>))
+        .route("/api/v1/channels/{name}/disable", post(disable_channel::<S>))
         .route("/api/v1/feeds", get(list_feeds::<S>))
         .route("/api/v1/mentions", post(push_mentions::<S>))
         .merge(dashboard::routes())
@@ -308,6 +315,61 @@ async fn act<S: Store, A: RouteAction>(
     tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
     Ok(Json(incident))
+}
+
+/// The configured channels with their health.
+async fn list_channels<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.clock.now();
+    let mut items = Vec::new();
+    for name in state.channel_names.iter() {
+        let health = state.store.channel_health(name).await?;
+        let available = match health.availability(now) {
+            Availability::Up => serde_json::json!({"state": "up"}),
+            Availability::Tripped { until } => serde_json::json!({"state": "tripped", "until": until}),
+            Availability::Disabled { reason } => serde_json::json!({"state": "disabled", "reason": reason}),
+        };
+        items.push(serde_json::json!({"health": health, "availability": available}));
+    }
+    Ok(Json(serde_json::json!({ "items": items, "next": null })))
+}
+
+fn known_channel<S>(state: &ApiState<S>, name: &str) -> Result<(), ApiError> {
+    if state.channel_names.iter().any(|n| n == name) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel named {name:?}")))
+    }
+}
+
+async fn enable_channel<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelHealth>, ApiError> {
+    known_channel(&state, &name)?;
+    tracing::info!(channel = %name, %actor, "channel enabled");
+    Ok(Json(state.store.set_channel_enabled(&name, true, "", state.clock.now()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableBody {
+    reason: String,
+}
+
+async fn disable_channel<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<ChannelHealth>, ApiError> {
+    known_channel(&state, &name)?;
+    let DisableBody { reason } = body(&bytes)?;
+    let reason = format!("disabled by {actor}: {}", reason.trim());
+    Ok(Json(state.store.set_channel_enabled(&name, false, &reason, state.clock.now()).await?))
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
