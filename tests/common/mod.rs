@@ -271,7 +271,11 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub async fn start(dir: &Path) -> SmtpServer {
-        let port = free_port();
+        SmtpServer::start_on(dir, free_port()).await
+    }
+
+    /// On a given port: a server that comes up where tocsin has been failing to connect.
+    pub async fn start_on(dir: &Path, port: u16) -> SmtpServer {
         let maildir = dir.join("maildir");
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
