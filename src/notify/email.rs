@@ -227,7 +227,7 @@ fn status_name(status: Status) -> &'static str {
     }
 }
 
-fn kind_label(kind: NoticeKind) -> &'static str {
+pub(crate) fn kind_label(kind: NoticeKind) -> &'static str {
     match kind {
         NoticeKind::Opened => "Opened",
         NoticeKind::Escalated => "Escalated",
@@ -261,7 +261,7 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-const DRILL_NOTE: &str = "DRILL: a rehearsal started with `tocsin drill`, not a real crisis.";
+pub(crate) const DRILL_NOTE: &str = "DRILL: a rehearsal started with `tocsin drill`, not a real crisis.";
 
 const ACK_NOTE: &str = "opens a confirmation page; nothing is acknowledged until you confirm there";
 

@@ -1,8 +1,10 @@
-//! Notify: the outbox and its delivery workers; email and webhook formats.
+//! Notify: the outbox and its delivery workers; email, webhook and chat formats, and the
+//! templates chat text is rendered from.
 
 pub mod breaker;
 pub mod email;
 pub mod outbox;
+pub mod template;
 pub mod webhook;
 
 use serde::{Deserialize, Serialize};
