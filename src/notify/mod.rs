@@ -2,6 +2,7 @@
 //! templates chat text is rendered from.
 
 pub mod breaker;
+pub mod chat;
 pub mod email;
 pub mod outbox;
 pub mod template;

@@ -9,7 +9,7 @@
 //!
 //! The context a template sees:
 //! `kind` (`incident.opened`, …), `kind_label` (localized), `lang` (`en`/`zh`), `format`
-//! (`markdown` or `slack`, for `md` and `link`), `drill`, `drill_note`, `incident` {`id`,
+//! (`markdown`, `slack` or `plain`, for `md` and `link`), `drill`, `drill_note`, `incident` {`id`,
 //! `title`, `status`, `level` (localized), `level_key`, `score`, `rule`, `opened`,
 //! `acknowledged`, `resolved`, `mentions`, `owner`, `crisis_type`}, `why` [{`label`,
 //! `value`}], `mentions` [{`title`, `feed`, `url`, `risk`, `sentiment`, `published`,
@@ -83,6 +83,9 @@ pub(crate) enum Flavor {
     Markdown,
     /// Slack mrkdwn: `<url|text>`, only `&`, `<`, `>` can be escaped.
     Slack,
+    /// Plain-text fields (a card or block header, a notification preview): no markup is
+    /// read there, so nothing is escaped, but mentions are still broken.
+    Plain,
 }
 
 impl Flavor {
@@ -90,6 +93,7 @@ impl Flavor {
         match self {
             Flavor::Markdown => "markdown",
             Flavor::Slack => "slack",
+            Flavor::Plain => "plain",
         }
     }
 }
@@ -501,6 +505,7 @@ fn link_target(url: &str) -> Option<String> {
 fn flavor_of(state: &State) -> Flavor {
     match state.lookup("format") {
         Some(value) if value.as_str() == Some("slack") => Flavor::Slack,
+        Some(value) if value.as_str() == Some("plain") => Flavor::Plain,
         _ => Flavor::Markdown,
     }
 }
@@ -511,18 +516,21 @@ fn flavor_of(state: &State) -> Flavor {
 /// tables; `<`, `>`, `&` become entities so no HTML, `<at id=all>` (Feishu) or `<@user>`
 /// (WeCom) survives. Slack mrkdwn has no backslash escapes: `&`, `<`, `>` become entities
 /// (which stops `<!channel>` and `<url|text>`), and a zero-width space before `*`, `_`, `~`
-/// and `` ` `` keeps them from pairing into formatting. In both, a word joiner after `@`
-/// stops `@all` and `@channel` from notifying anyone.
+/// and `` ` `` keeps them from pairing into formatting. In all flavors, a word joiner after
+/// `@` stops `@all` and `@channel` from notifying anyone; in plain text one after `<` stops
+/// `<!channel>` and `<at id=all>` from being read as tags.
 pub(crate) fn escape(text: &str, flavor: Flavor) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut words = text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).peekable();
     while let Some(word) = words.next() {
         for c in word.chars() {
             match (flavor, c) {
+                (_, '@') => out.push_str("@\u{2060}"),
+                (Flavor::Plain, '<') => out.push_str("<\u{2060}"),
+                (Flavor::Plain, c) => out.push(c),
                 (_, '&') => out.push_str("&amp;"),
                 (_, '<') => out.push_str("&lt;"),
                 (_, '>') => out.push_str("&gt;"),
-                (_, '@') => out.push_str("@\u{2060}"),
                 (Flavor::Markdown, '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '~' | '!') => {
                     out.push('\\');
                     out.push(c);
@@ -560,6 +568,7 @@ fn link_function(state: &State, url: Option<String>, text: String) -> String {
         Some(href) => match flavor {
             Flavor::Markdown => format!("[{label}]({href})"),
             Flavor::Slack => format!("<{href}|{label}>"),
+            Flavor::Plain => format!("{label} ({href})"),
         },
         None => label,
     }
@@ -722,5 +731,11 @@ pub(crate) mod tests {
         assert!(r.body.contains("(https://a.example/x%29%5By%5D%28javascript:alert%281%29)"), "{}", r.body);
         // A URL that is not http(s) is not a link at all.
         assert!(r.body.contains("2. plain ·"), "{}", r.body);
+
+        // Plain-text headers keep the text as written but break the mentions.
+        let mut n = notice(vec![]);
+        n.incident.title = "<!channel> @all".into();
+        let plain = Templates::bundled().render_flavored(&n, Lang::En, 0, Flavor::Plain);
+        assert_eq!(plain.title, "[HIGH] Opened: <\u{2060}!channel> @\u{2060}all (#7)");
     }
 }

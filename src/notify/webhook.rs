@@ -215,7 +215,7 @@ async fn classify_response(response: reqwest::Response, now: DateTime<Utc>) -> D
     }
 }
 
-fn status_line(status: StatusCode) -> String {
+pub(crate) fn status_line(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("{} {reason}", status.as_u16()),
         None => status.as_u16().to_string(),
