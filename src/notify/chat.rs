@@ -61,9 +61,13 @@ const ERROR_DETAIL_CHARS: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
+    /// A Slack incoming webhook.
     Slack,
+    /// A DingTalk (钉钉) custom robot.
     DingTalk,
+    /// A WeCom (企业微信) group robot.
     WeCom,
+    /// A Feishu (飞书) custom bot.
     Feishu,
 }
 
@@ -81,19 +85,23 @@ impl ChatKind {
 /// One chat channel as the outbox delivers to it.
 #[derive(Debug, Clone, Copy)]
 pub struct ChatChannel<'a> {
+    /// Which service, and so which message format, signing and limits.
     pub kind: ChatKind,
     /// The webhook URL the service issued (it is itself a credential).
     pub url: &'a str,
     /// The signing secret (DingTalk and Feishu), read from the environment by the caller;
     /// `None` or blank when the robot does not sign. WeCom and Slack ignore it.
     pub secret: Option<&'a str>,
+    /// The language of the bundled templates.
     pub lang: Lang,
 }
 
 /// The HTTP request for one alert: where to POST and the JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
+    /// The channel's URL, with DingTalk's `timestamp` and `sign` appended when signed.
     pub url: String,
+    /// The service's native JSON message.
     pub body: Value,
 }
 

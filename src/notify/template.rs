@@ -31,8 +31,10 @@ use crate::incident::{Level, MentionSummary, Status};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
+    /// English.
     #[default]
     En,
+    /// Simplified Chinese.
     Zh,
 }
 
@@ -70,9 +72,13 @@ pub enum Source {
 /// A rendered alert: a one-line title, a Markdown-ish body, and where each came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// One line, e.g. `[HIGH] Opened: <incident title> (#7)`.
     pub title: String,
+    /// Markdown-ish text: the facts, the why, overdue steps, mentions, links.
     pub body: String,
+    /// Which template made the title.
     pub title_source: Source,
+    /// Which template made the body.
     pub body_source: Source,
 }
 
