@@ -32,9 +32,7 @@ use tokio::sync::Notify;
 fn kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -156,7 +154,9 @@ async fn main() {
     let rate = delivered as f64 / tocsin_seconds;
     let peer_rate = notices as f64 / peer_seconds;
     println!("machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("tocsin outbox: {delivered} notices in {tocsin_seconds:.2} s = {rate:.0}/s (signed, each attempt stored and on the timeline)");
+    println!(
+        "tocsin outbox: {delivered} notices in {tocsin_seconds:.2} s = {rate:.0}/s (signed, each attempt stored and on the timeline)"
+    );
     println!("peer (bare signed POST loop, no store): {notices} in {peer_seconds:.2} s = {peer_rate:.0}/s");
     println!(
         "ratio {:.2}x the bare loop; RSS {} MB before, peak {} MB",

@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 use crate::analyze::risk::RiskWeights;
 use crate::incident::spike::SpikeSettings;
 use crate::notify::breaker::BreakerSettings;
+use crate::notify::chat::ChatKind;
+use crate::notify::template::{Lang, Templates};
 use toml::Spanned;
 
 /// A configuration problem a user can fix, located in the file.
@@ -503,6 +505,23 @@ impl Default for MailboxConfig {
 pub enum ChannelKind {
     Email,
     Webhook,
+    Slack,
+    DingTalk,
+    WeCom,
+    Feishu,
+}
+
+impl ChannelKind {
+    /// The chat service a chat channel posts to; `None` for email and webhooks.
+    pub fn chat(self) -> Option<ChatKind> {
+        match self {
+            ChannelKind::Email | ChannelKind::Webhook => None,
+            ChannelKind::Slack => Some(ChatKind::Slack),
+            ChannelKind::DingTalk => Some(ChatKind::DingTalk),
+            ChannelKind::WeCom => Some(ChatKind::WeCom),
+            ChannelKind::Feishu => Some(ChatKind::Feishu),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -514,8 +533,16 @@ pub struct ChannelConfig {
     pub to: Vec<String>,
     pub url: Option<Spanned<String>>,
     /// Environment variable with the webhook secret; several names (space-separated values
-    /// in one variable) sign with each key, so secrets can be rotated.
+    /// in one variable) sign with each key, so secrets can be rotated. For DingTalk and
+    /// Feishu: the robot's signing secret.
     pub secret_env: Option<String>,
+    /// The language of chat messages (`en` or `zh`).
+    #[serde(default)]
+    pub lang: Lang,
+    /// Chat message templates (minijinja) replacing the bundled title and body; a template
+    /// that fails to render falls back to the bundled one and logs why.
+    pub title_template: Option<Spanned<String>>,
+    pub body_template: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -723,14 +750,25 @@ impl Config {
                         }
                     }
                 }
-                ChannelKind::Webhook => match &channel.url {
-                    None => problems.push((channel.name.span(), "a webhook channel needs `url`".to_owned())),
+                ChannelKind::Webhook
+                | ChannelKind::Slack
+                | ChannelKind::DingTalk
+                | ChannelKind::WeCom
+                | ChannelKind::Feishu => match &channel.url {
+                    None => problems.push((channel.name.span(), "this channel needs `url`".to_owned())),
                     Some(url) => {
                         if reqwest::Url::parse(url.get_ref()).is_err() {
-                            problems.push((url.span(), format!("bad webhook url {:?}", url.get_ref())));
+                            problems.push((url.span(), format!("bad url {:?}", url.get_ref())));
                         }
                     }
                 },
+            }
+            if let Err(e) = Templates::with_overrides(
+                channel.title_template.as_ref().map(|t| t.get_ref().as_str()),
+                channel.body_template.as_ref().map(|t| t.get_ref().as_str()),
+            ) {
+                let span = channel.body_template.as_ref().or(channel.title_template.as_ref()).map(Spanned::span);
+                problems.push((span.unwrap_or_else(|| channel.name.span()), e.to_string()));
             }
         }
         if let Some(smtp) = &self.smtp

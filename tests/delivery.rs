@@ -228,3 +228,145 @@ async fn a_channel_that_keeps_failing_trips_its_breaker_and_its_notices_go_to_th
     assert_eq!(types, ["incident.acknowledged", "incident.opened"], "the probe went through, and the rest after it");
     assert_eq!(post.store.channel_health("main").await.expect("health").failures, 0);
 }
+
+/// One incident, four chat services, each on its own loopback receiver: the notice arrives
+/// in each service's own shape, DingTalk and Feishu signed with their robot secrets, in
+/// the channel's language; a DingTalk "send too fast" answer is retried.
+#[tokio::test]
+async fn each_chat_service_gets_its_own_format_signed_and_in_the_channel_s_language() {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receivers = [
+        WebhookReceiver::start().await,
+        WebhookReceiver::start().await,
+        WebhookReceiver::start().await,
+        WebhookReceiver::start().await,
+    ];
+    let [slack, dingtalk, wecom, feishu] = &receivers;
+    slack.accept_with("ok");
+    dingtalk.accept_with(r#"{"errcode":0,"errmsg":"ok"}"#);
+    wecom.accept_with(r#"{"errcode":0,"errmsg":"ok"}"#);
+    feishu.accept_with(r#"{"code":0,"msg":"success"}"#);
+    dingtalk.script_body(200, r#"{"errcode":130101,"errmsg":"send too fast, exceed 20 times per minute"}"#);
+    // SAFETY: set before the channels read them; no other thread of this test touches them.
+    unsafe {
+        std::env::set_var("TOCSIN_TEST_DINGTALK_SECRET", "SECdingtalk");
+        std::env::set_var("TOCSIN_TEST_FEISHU_SECRET", "feishu-secret");
+    }
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let config = Config::parse(
+        "chat.toml",
+        &format!(
+            r#"
+[store]
+url = "{url}"
+
+[[channel]]
+name = "slack"
+kind = "slack"
+url = "{slack}"
+
+[[channel]]
+name = "dingtalk"
+kind = "dingtalk"
+url = "{dingtalk}?access_token=abc"
+secret_env = "TOCSIN_TEST_DINGTALK_SECRET"
+lang = "zh"
+
+[[channel]]
+name = "wecom"
+kind = "wecom"
+url = "{wecom}?key=k"
+lang = "zh"
+
+[[channel]]
+name = "feishu"
+kind = "feishu"
+url = "{feishu}"
+secret_env = "TOCSIN_TEST_FEISHU_SECRET"
+title_template = "ALERT {{{{ incident.title }}}}"
+
+[[escalation]]
+name = "default"
+levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
+"#,
+            slack = slack.url(),
+            dingtalk = dingtalk.url(),
+            wecom = wecom.url(),
+            feishu = feishu.url()
+        ),
+    )
+    .expect("config");
+    let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+    store.migrate().await.expect("migrate");
+    tocsin::ingest::fetch::install_crypto_provider();
+    let deliverer = Deliverer::new(
+        store.clone(),
+        Channels::from_config(&config, reqwest::Client::new()).expect("channels"),
+        AckLinks::new(b"key".to_vec()),
+        "http://localhost:8080".into(),
+        config.delivery.clone(),
+    );
+    let pipeline = Pipeline::new(
+        store.clone(),
+        Arc::new(RuleSet::bundled()),
+        Arc::new(config),
+        Clock::default(),
+        Arc::new(Notify::new()),
+    );
+    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
+    let mention = Mention {
+        feed: "news".into(),
+        guid: "1".into(),
+        title: String::new(),
+        body: POISONING.into(),
+        author: None,
+        url: None,
+        published: Some(now),
+        fetched_at: now,
+        lang: None,
+        engagement: None,
+    };
+    pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");
+    deliverer.run_due(now).await.expect("deliver");
+    deliverer.run_due(now + Duration::minutes(5)).await.expect("retry");
+
+    let slack_body = slack.received()[0].json();
+    assert!(slack_body["text"].is_string() && slack_body["blocks"].is_array(), "{slack_body}");
+
+    assert_eq!(dingtalk.attempts().len(), 2, "send-too-fast is retried");
+    let ding = &dingtalk.received()[0];
+    assert_eq!(ding.json()["msgtype"], "markdown");
+    assert!(
+        ding.json()["markdown"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("食品") || t.contains("级别") || t.contains("高")),
+        "Chinese text: {}",
+        ding.json()
+    );
+    let query: std::collections::HashMap<String, String> = reqwest::Url::parse(&format!("http://x{}", ding.uri))
+        .expect("uri")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let timestamp = query.get("timestamp").expect("a signed DingTalk URL");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"SECdingtalk").expect("key");
+    mac.update(format!("{timestamp}\nSECdingtalk").as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(query.get("sign"), Some(&expected), "DingTalk's signature recipe");
+    assert_eq!(query.get("access_token").map(String::as_str), Some("abc"));
+
+    let wecom_body = wecom.received()[0].json();
+    assert_eq!(wecom_body["msgtype"], "markdown");
+    assert!(wecom_body["markdown"]["content"].as_str().is_some_and(|c| c.len() <= 4096));
+
+    let feishu_body = feishu.received()[0].json();
+    let seconds = feishu_body["timestamp"].as_str().expect("a signed Feishu body");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(format!("{seconds}\nfeishu-secret").as_bytes()).expect("key");
+    mac.update(b"");
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(feishu_body["sign"], expected, "Feishu's signature recipe");
+    assert!(feishu_body.to_string().contains("ALERT "), "the channel's own title template: {feishu_body}");
+}

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::breaker::{AttemptOutcome, Availability};
+use super::chat::{self, ChatChannel, ChatKind};
 use super::email::{self, EmailTransport};
+use super::template::{Lang, Templates};
 use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
 use crate::config::{ChannelKind, Config, DeliveryConfig};
@@ -31,6 +33,7 @@ pub enum ChannelError {
 enum Target {
     Email { transport: Arc<EmailTransport>, from: String, to: Vec<String> },
     Webhook { url: String, keys: Vec<Vec<u8>> },
+    Chat { kind: ChatKind, url: String, secret: Option<String>, lang: Lang, templates: Box<Templates> },
 }
 
 /// Every configured channel by name, with its transport built once.
@@ -98,6 +101,23 @@ impl Channels {
                     };
                     Target::Webhook { url, keys }
                 }
+                ChannelKind::Slack | ChannelKind::DingTalk | ChannelKind::WeCom | ChannelKind::Feishu => {
+                    let Some(kind) = channel.kind.chat() else { continue };
+                    let secret = match &channel.secret_env {
+                        Some(var) => Some(
+                            std::env::var(var)
+                                .map_err(|_| ChannelError::MissingSecret { channel: name.clone(), var: var.clone() })?,
+                        ),
+                        None => None,
+                    };
+                    let templates = Templates::with_overrides(
+                        channel.title_template.as_ref().map(|t| t.get_ref().as_str()),
+                        channel.body_template.as_ref().map(|t| t.get_ref().as_str()),
+                    )
+                    .map_err(|e| ChannelError::Invalid { channel: name.clone(), message: e.to_string() })?;
+                    let url = channel.url.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+                    Target::Chat { kind, url, secret, lang: channel.lang, templates: Box::new(templates) }
+                }
             };
             targets.insert(name, target);
         }
@@ -113,6 +133,10 @@ impl Channels {
         match self.targets.get(channel) {
             None => Delivery::Permanent { error: format!("no channel named {channel:?} is configured") },
             Some(Target::Webhook { url, keys }) => webhook::send(&self.http, url, keys, notice, now).await,
+            Some(Target::Chat { kind, url, secret, lang, templates }) => {
+                let channel = ChatChannel { kind: *kind, url, secret: secret.as_deref(), lang: *lang };
+                chat::send(&self.http, &channel, notice, templates, now).await
+            }
             Some(Target::Email { transport, from, to }) => {
                 match email::compose(notice, from, to, &self.thread_domain) {
                     Ok(message) => email::send(transport, message).await,

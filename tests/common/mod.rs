@@ -182,6 +182,8 @@ async fn serve_feed(
 /// One request a webhook receiver saw.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// Path and query, as requested.
+    pub uri: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -203,8 +205,10 @@ pub struct ReceiverState {
     pub attempts: Mutex<Vec<Received>>,
     /// While set, the receiver answers this status instead of accepting.
     pub failing_with: Mutex<Option<StatusCode>>,
-    /// Answers to give first, one per request, each a status and an optional Retry-After.
-    pub script: Mutex<std::collections::VecDeque<(StatusCode, Option<String>)>>,
+    /// Answers to give first, one per request: a status, an optional Retry-After and body.
+    pub script: Mutex<std::collections::VecDeque<(StatusCode, Option<String>, String)>>,
+    /// The body of an accepting answer (chat services answer 200 with a JSON result).
+    pub accept_body: Mutex<String>,
 }
 
 pub struct WebhookReceiver {
@@ -238,8 +242,20 @@ impl WebhookReceiver {
     pub fn script(&self, replies: &[(u16, Option<&str>)]) {
         let mut script = self.state.script.lock().expect("lock");
         for (status, retry_after) in replies {
-            script.push_back((StatusCode::from_u16(*status).expect("status"), retry_after.map(str::to_owned)));
+            let status = StatusCode::from_u16(*status).expect("status");
+            script.push_back((status, retry_after.map(str::to_owned), String::new()));
         }
+    }
+
+    /// Answers the next request with this status and body, then as before.
+    pub fn script_body(&self, status: u16, body: &str) {
+        let status = StatusCode::from_u16(status).expect("status");
+        self.state.script.lock().expect("lock").push_back((status, None, body.to_owned()));
+    }
+
+    /// The body of accepting answers from now on.
+    pub fn accept_with(&self, body: &str) {
+        *self.state.accept_body.lock().expect("lock") = body.to_owned();
     }
 
     pub fn attempts(&self) -> Vec<Received> {
@@ -247,19 +263,30 @@ impl WebhookReceiver {
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> Response {
-    state.attempts.lock().expect("lock").push(Received { headers: headers.clone(), body: body.clone() });
-    if let Some((status, retry_after)) = state.script.lock().expect("lock").pop_front() {
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let uri = uri.to_string();
+    state.attempts.lock().expect("lock").push(Received {
+        uri: uri.clone(),
+        headers: headers.clone(),
+        body: body.clone(),
+    });
+    if let Some((status, retry_after, body)) = state.script.lock().expect("lock").pop_front() {
         return match retry_after {
-            Some(after) => (status, [("retry-after", after)]).into_response(),
-            None => status.into_response(),
+            Some(after) => (status, [("retry-after", after)], body).into_response(),
+            None => (status, body).into_response(),
         };
     }
     if let Some(status) = *state.failing_with.lock().expect("lock") {
         return status.into_response();
     }
-    state.received.lock().expect("lock").push(Received { headers, body });
-    StatusCode::OK.into_response()
+    state.received.lock().expect("lock").push(Received { uri, headers, body });
+    let accepted = state.accept_body.lock().expect("lock").clone();
+    (StatusCode::OK, accepted).into_response()
 }
 
 /// A real SMTP server: aiosmtpd writing every message it accepts into a maildir.
