@@ -223,6 +223,8 @@ async fn a_channel_that_keeps_failing_trips_its_breaker_and_its_notices_go_to_th
     post.store.transition(second, Action::Acknowledge, "alice", post.at(400)).await.expect("ack");
     post.crisis(410, BREACH).await;
     post.deliver(410).await;
+    assert_eq!(post.main.received().len(), 1, "one probe first, not the whole queue at a suspect channel");
+    post.deliver(411).await;
     let types: Vec<String> =
         post.main.received().iter().map(|r| r.json()["type"].as_str().unwrap_or("").to_owned()).collect();
     assert_eq!(types, ["incident.acknowledged", "incident.opened"], "the probe went through, and the rest after it");

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::breaker::{AttemptOutcome, Availability};
+use futures_util::StreamExt;
+
+use super::breaker::{AttemptOutcome, Availability, ChannelHealth};
 use super::chat::{self, ChatChannel, ChatKind};
 use super::email::{self, EmailTransport};
 use super::template::{Lang, Templates};
@@ -16,10 +18,23 @@ use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
 use crate::config::{ChannelKind, Config, DeliveryConfig};
 use crate::incident::ack_link::AckLinks;
+use crate::incident::{Incident, MentionSummary};
 use crate::store::{Attempt, AttemptResult, OutboxItem, Store, StoreError};
 
 /// How many mentions an alert lists.
 pub const TOP_MENTIONS: i64 = 5;
+/// Notices claimed per pass, and how many of them are in flight at once.
+const CLAIM_BATCH: i64 = 64;
+const SEND_CONCURRENCY: usize = 16;
+
+/// What an attempt means for its channel's health.
+fn outcome(delivery: &Delivery) -> AttemptOutcome {
+    match delivery {
+        Delivery::Delivered { .. } => AttemptOutcome::Delivered,
+        Delivery::Gone { .. } => AttemptOutcome::Gone,
+        Delivery::Retry { .. } | Delivery::Permanent { .. } => AttemptOutcome::Failed,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -171,20 +186,98 @@ impl<S: Store> Deliverer<S> {
         Deliverer { store, channels, links, public_url, policy }
     }
 
-    /// Delivers every notice due at `now`; returns how many were attempted.
+    /// Delivers every notice due at `now` (a batch claimed at a time, sent concurrently,
+    /// recorded in one transaction); returns how many were attempted or rerouted.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = self.store.claim_notices(now, self.policy.claim_lease.chrono(), 32).await?;
+        let claimed = self.store.claim_notices(now, self.policy.claim_lease.chrono(), CLAIM_BATCH).await?;
+        let mut healths: HashMap<String, ChannelHealth> = HashMap::new();
+        let mut rendered: HashMap<i64, Option<(Incident, Vec<MentionSummary>)>> = HashMap::new();
+        let (mut sendable, mut held_back) = (Vec::new(), Vec::new());
         for item in &claimed {
-            self.deliver_one(item, now).await?;
+            if !healths.contains_key(&item.channel) {
+                let health = self.store.channel_health(&item.channel).await?;
+                healths.insert(item.channel.clone(), health);
+            }
+            let Some(health) = healths.get(&item.channel) else { continue };
+            match health.availability(now) {
+                Availability::Up => {}
+                Availability::Tripped { until } => {
+                    let why = format!(
+                        "channel {} failed {} times in a row; its breaker is open until {until}",
+                        item.channel, health.failures
+                    );
+                    self.send_elsewhere(item, &why, Some(until), now).await?;
+                    continue;
+                }
+                Availability::Disabled { reason } => {
+                    let why = format!("channel {} is disabled: {reason}", item.channel);
+                    self.send_elsewhere(item, &why, None, now).await?;
+                    continue;
+                }
+            }
+            // A channel that failed last time is probed with one notice, not flooded.
+            if health.failures > 0 && sendable.iter().any(|(i, _): &(OutboxItem, _)| i.channel == item.channel) {
+                held_back.push(item.id);
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(entry) = rendered.entry(item.incident_id) {
+                let incident = self.store.incident(item.incident_id).await?;
+                let top = match &incident {
+                    Some(_) => self.store.top_mentions(item.incident_id, TOP_MENTIONS).await?,
+                    None => Vec::new(),
+                };
+                entry.insert(incident.map(|incident| (incident, top)));
+            }
+            let notice = match rendered.get(&item.incident_id) {
+                Some(Some((incident, top))) => Some(self.notice(item, incident.clone(), top.clone(), now).await?),
+                _ => None,
+            };
+            sendable.push((item.clone(), notice));
         }
-        Ok(claimed.len())
+        self.store.release_notices(&held_back, now).await?;
+        let sent: Vec<(OutboxItem, Delivery, i64)> = futures_util::stream::iter(sendable)
+            .map(|(item, notice)| self.send(item, notice, now))
+            .buffered(SEND_CONCURRENCY)
+            .collect()
+            .await;
+        let mut finished = Vec::with_capacity(sent.len());
+        for (item, delivery, duration_ms) in sent {
+            if let Some(health) = healths.get_mut(&item.channel) {
+                let after = health.after(outcome(&delivery), now, &self.policy.breaker());
+                if after.availability(now) != health.availability(now) {
+                    tracing::warn!(channel = %item.channel, availability = ?after.availability(now), "channel health changed");
+                }
+                *health = after;
+            }
+            let attempt = self.attempt(&item, &delivery, duration_ms, now);
+            finished.push((item, attempt));
+        }
+        self.store.finish_notices(&finished, now).await?;
+        for health in healths.values() {
+            self.store.save_channel_health(health).await?;
+        }
+        Ok(claimed.len() - held_back.len())
     }
 
-    async fn notice(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<Option<Notice>, StoreError> {
-        let Some(incident) = self.store.incident(item.incident_id).await? else {
-            return Ok(None);
+    /// One attempt: the notice to its channel, timed.
+    async fn send(&self, item: OutboxItem, notice: Option<Notice>, now: DateTime<Utc>) -> (OutboxItem, Delivery, i64) {
+        let started = Instant::now();
+        let delivery = match notice {
+            Some(notice) => self.channels.deliver(&item.channel, &notice, now).await,
+            None => Delivery::Permanent { error: format!("incident {} no longer exists", item.incident_id) },
         };
-        let top_mentions = self.store.top_mentions(item.incident_id, TOP_MENTIONS).await?;
+        (item, delivery, i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The notice for an outbox row, rendered now from the incident as it stands (a late
+    /// retry shows the current status); the id stays the row's, so receivers can deduplicate.
+    async fn notice(
+        &self,
+        item: &OutboxItem,
+        incident: Incident,
+        top_mentions: Vec<MentionSummary>,
+        now: DateTime<Utc>,
+    ) -> Result<Notice, StoreError> {
         let links = Links {
             dashboard: format!("{}/incidents/{}", self.public_url, incident.id),
             ack: (incident.status == crate::incident::Status::Open)
@@ -201,37 +294,14 @@ impl<S: Store> Deliverer<S> {
         } else {
             Vec::new()
         };
-        // Rendered at delivery time from the incident as it stands, so a late retry shows the
-        // current status; the id stays the outbox row's, so the receiver can deduplicate.
-        Ok(Some(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links, overdue_steps }))
+        Ok(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links, overdue_steps })
     }
 
-    async fn deliver_one(&self, item: &OutboxItem, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let health = self.store.channel_health(&item.channel).await?;
-        let why_out = match health.availability(now) {
-            Availability::Up => None,
-            Availability::Tripped { until } => Some((
-                format!(
-                    "channel {} failed {} times in a row; its breaker is open until {until}",
-                    item.channel, health.failures
-                ),
-                Some(until),
-            )),
-            Availability::Disabled { reason } => {
-                Some((format!("channel {} is disabled: {reason}", item.channel), None))
-            }
-        };
-        if let Some((why, reopens_at)) = why_out {
-            return self.send_elsewhere(item, &why, reopens_at, now).await;
-        }
-        let started = Instant::now();
-        let delivery = match self.notice(item, now).await? {
-            Some(notice) => self.channels.deliver(&item.channel, &notice, now).await,
-            None => Delivery::Permanent { error: format!("incident {} no longer exists", item.incident_id) },
-        };
-        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    /// What to record for one attempt: delivered, retry when (backoff, Retry-After, give-up
+    /// age), or failed.
+    fn attempt(&self, item: &OutboxItem, delivery: &Delivery, duration_ms: i64, now: DateTime<Utc>) -> Attempt {
         let mut detail = delivery.describe();
-        let result = match &delivery {
+        let result = match delivery {
             Delivery::Delivered { .. } => AttemptResult::Delivered,
             Delivery::Permanent { .. } | Delivery::Gone { .. } => AttemptResult::Failed,
             Delivery::Retry { retry_after, .. } => {
@@ -257,17 +327,7 @@ impl<S: Store> Deliverer<S> {
                 metrics::counter!("tocsin_notice_failures_total").increment(1);
             }
         }
-        let outcome = match &delivery {
-            Delivery::Delivered { .. } => AttemptOutcome::Delivered,
-            Delivery::Gone { .. } => AttemptOutcome::Gone,
-            Delivery::Retry { .. } | Delivery::Permanent { .. } => AttemptOutcome::Failed,
-        };
-        let after = health.after(outcome, now, &self.policy.breaker());
-        if after.availability(now) != health.availability(now) {
-            tracing::warn!(channel = %item.channel, availability = ?after.availability(now), "channel health changed");
-        }
-        self.store.save_channel_health(&after).await?;
-        self.store.finish_notice(item, &Attempt { result, detail, duration_ms }, now).await
+        Attempt { result, detail, duration_ms }
     }
 
     /// A notice for a channel that is out: to the incident policy's fallback when there is
@@ -302,7 +362,7 @@ impl<S: Store> Deliverer<S> {
                     detail: format!("{why}; no usable fallback, waiting"),
                     duration_ms: 0,
                 };
-                self.store.finish_notice(item, &attempt, now).await
+                self.store.finish_notices(&[(item.clone(), attempt)], now).await
             }
             (None, None) => self.store.reroute(item, None, &format!("{why}; no usable fallback"), now).await,
         }

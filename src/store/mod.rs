@@ -286,13 +286,16 @@ pub trait Store: Send + Sync + 'static {
         lease: chrono::Duration,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
-    /// Records a delivery attempt on the outbox row and on the incident's timeline.
-    fn finish_notice(
+    /// Records delivery attempts on their outbox rows and on the incidents' timelines, in
+    /// one transaction.
+    fn finish_notices(
         &self,
-        item: &OutboxItem,
-        attempt: &Attempt,
+        attempts: &[(OutboxItem, Attempt)],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Hands claimed notices back, unattempted, due at `now` (a suspect channel is probed
+    /// with one notice before the rest are sent).
+    fn release_notices(&self, ids: &[i64], now: DateTime<Utc>) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Gives up on a notice for a channel that is out (`detail` says why) and, given a
     /// fallback, queues the same notice for it; both go on the incident's timeline.
     fn reroute(

@@ -1438,36 +1438,53 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
-    async fn finish_notice(&self, item: &OutboxItem, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (state, due_at, delivered_at, result) = match &attempt.result {
-            AttemptResult::Delivered => ("delivered", now, Some(ts(now)), "delivered"),
-            AttemptResult::RetryAt(at) => ("pending", *at, None, "retrying"),
-            AttemptResult::Failed => ("failed", now, None, "failed"),
-        };
+    async fn finish_notices(&self, attempts: &[(OutboxItem, Attempt)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.write().await?;
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, state = ?, due_at = ?, last_error = ?, delivered_at = ? \
-             WHERE id = ?",
-        )
-        .bind(state)
-        .bind(ts(due_at))
-        .bind((state != "delivered").then(|| attempt.detail.clone()))
-        .bind(delivered_at)
-        .bind(item.id)
-        .execute(&mut *tx)
-        .await?;
-        let details = serde_json::json!({
-            "notice_id": item.notice_id,
-            "channel": item.channel,
-            "type": item.kind,
-            "attempt": item.attempts + 1,
-            "result": result,
-            "detail": attempt.detail,
-            "duration_ms": attempt.duration_ms,
-            "next_attempt_at": matches!(attempt.result, AttemptResult::RetryAt(_)).then(|| ts(due_at)),
-        });
-        append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        for (item, attempt) in attempts {
+            let (state, due_at, delivered_at, result) = match &attempt.result {
+                AttemptResult::Delivered => ("delivered", now, Some(ts(now)), "delivered"),
+                AttemptResult::RetryAt(at) => ("pending", *at, None, "retrying"),
+                AttemptResult::Failed => ("failed", now, None, "failed"),
+            };
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, state = ?, due_at = ?, last_error = ?, delivered_at = ? \
+                 WHERE id = ?",
+            )
+            .bind(state)
+            .bind(ts(due_at))
+            .bind((state != "delivered").then(|| attempt.detail.clone()))
+            .bind(delivered_at)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+            let details = serde_json::json!({
+                "notice_id": item.notice_id,
+                "channel": item.channel,
+                "type": item.kind,
+                "attempt": item.attempts + 1,
+                "result": result,
+                "detail": attempt.detail,
+                "duration_ms": attempt.duration_ms,
+                "next_attempt_at": matches!(attempt.result, AttemptResult::RetryAt(_)).then(|| ts(due_at)),
+            });
+            append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_notices(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE outbox SET due_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending'")
+            .bind(ts(now))
+            .bind(to_json(&ids))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
