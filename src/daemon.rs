@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::analyze::rules::QueryFilter;
 use crate::analyze::{self, RuleSet, Scored};
-use crate::api::{self, ApiState, Tokens};
+use crate::api::{self, ApiState, Csrf, Tokens};
 use crate::clock::Clock;
 use crate::config::{Config, LangSetting};
 use crate::incident::ack_link::AckLinks;
@@ -468,6 +468,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         public_url,
         wake_outbox,
         channel_names: Arc::new(channel_names),
+        csrf: Csrf::new(store.secret("csrf_key").await?),
     };
     let app = api::router(state);
     let mut stop = shutdown_rx.clone();

@@ -169,7 +169,7 @@ pub async fn run(
     let mut incidents = Vec::new();
     let mut before_id = None;
     loop {
-        let page = store.incidents(&IncidentFilter { status: None, rule: None, before_id, limit: 500 }).await?;
+        let page = store.incidents(&IncidentFilter { before_id, limit: 500, ..IncidentFilter::default() }).await?;
         let Some(last) = page.last() else { break };
         before_id = Some(last.id);
         incidents.extend(page.into_iter().map(|i| ReplayIncident {

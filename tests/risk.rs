@@ -114,7 +114,7 @@ impl World {
     }
 
     async fn incidents(&self) -> Vec<Incident> {
-        let filter = IncidentFilter { status: None, rule: None, before_id: None, limit: 100 };
+        let filter = IncidentFilter { limit: 100, ..IncidentFilter::default() };
         self.store.incidents(&filter).await.expect("incidents")
     }
 }

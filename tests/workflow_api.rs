@@ -65,6 +65,32 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(status, StatusCode::OK, "{pushed}");
     let id = pushed["opened"][0].as_i64().expect("an incident opened");
 
+    // Search: mentions by text, rule and feed, incidents by level and time, paged.
+    for n in 0..3 {
+        let body =
+            json!({"id": format!("chatter-{n}"), "feed": "forum", "body": format!("Acme kettle review {n}: fine")});
+        api.post("/api/v1/mentions", body).await;
+    }
+    let (status, found) = api.get("/api/v1/mentions?q=FOOD+poisoning&rule=food-safety").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found["items"][0]["rules"], json!(["food-safety"]));
+    assert!(found["items"][0]["breakdown"]["score"].is_number(), "the why travels with the mention");
+    let (_, page1) = api.get("/api/v1/mentions?feed=forum&limit=2").await;
+    let cursor = page1["next"].as_i64().expect("a next page");
+    let (_, page2) = api.get(&format!("/api/v1/mentions?feed=forum&limit=2&cursor={cursor}")).await;
+    assert_eq!(page2["items"].as_array().map(Vec::len), Some(2), "four forum mentions in two pages");
+    assert_eq!(page2["next"], Value::Null, "the last page says so");
+    let (status, error) = api.get("/api/v1/mentions?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("since \"yesterday\" is not an RFC 3339 time")));
+    let (_, high) = api.get("/api/v1/incidents?level=critical&since=2000-01-01T00:00:00Z").await;
+    assert_eq!(high["items"][0]["id"], id);
+    let (_, none) = api.get("/api/v1/incidents?level=low").await;
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+    let (status, _) = api.get("/api/v1/incidents?level=severe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Assign, note, and the playbook.
     let (status, incident) = api.post(&format!("/api/v1/incidents/{id}/assign"), json!({"to": "mei"})).await;
     assert_eq!((status, incident["assignee"].as_str()), (StatusCode::OK, Some("mei")), "{incident}");
@@ -189,14 +215,37 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     }
     let step = checklist["steps"][1]["id"].as_str().expect("a second step");
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let form = no_redirects
-        .post(format!("{}/incidents/{id}/steps/{step}", api.base))
+    let post_form = |body: String| {
+        no_redirects
+            .post(format!("{}/incidents/{id}/steps/{step}", api.base))
+            .header("cookie", "tocsin_token=lead-token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // A browser form without the page's token (a forged cross-site post) is refused.
+    let forged = post_form("note=forged".into()).await.expect("form");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let forged = post_form("note=forged&csrf=AAAA".into()).await.expect("form");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // The page as the browser sees it (cookie session) carries the token in every form.
+    let page = api
+        .http
+        .get(format!("{}/incidents/{id}", api.base))
         .header("cookie", "tocsin_token=lead-token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("note=done+from+the+dashboard")
         .send()
         .await
-        .expect("form");
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field in the page's forms")
+        .to_owned();
+    let form = post_form(format!("note=done+from+the+dashboard&csrf={csrf}")).await.expect("form");
     assert_eq!(form.status(), StatusCode::SEE_OTHER);
     let (_, checklist) = api.get(&format!("/api/v1/incidents/{id}/checklist")).await;
     assert_eq!(checklist["steps"][1]["done"]["note"], "done from the dashboard");

@@ -2,7 +2,8 @@
 //! feed text goes through maud's escaping, under a strict Content-Security-Policy.
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{ApiState, Caller, SESSION_COOKIE};
+use super::{ApiState, SESSION_COOKIE, presented_token};
 use crate::incident::present::{describe, safe_href, why_lines};
 use crate::incident::timeline::{self, Event};
 use crate::incident::{Action, Incident, MentionSummary, Status};
@@ -36,6 +37,43 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/incidents/{id}/steps/{step}", axum::routing::post(step_form::<S>))
         .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
+}
+
+/// A logged-in dashboard user: who, and the form token their pages carry.
+struct Session {
+    actor: String,
+    csrf: String,
+    /// Authenticated by the session cookie (a browser), not a bearer header (a script).
+    by_cookie: bool,
+    token: String,
+}
+
+impl<S: Store> FromRequestParts<ApiState<S>> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
+        let to_login = || Redirect::to("/login").into_response();
+        let token = presented_token(&parts.headers).ok_or_else(to_login)?;
+        let actor = state.tokens.name_of(&token).ok_or_else(to_login)?.to_owned();
+        let by_cookie = parts.headers.get(header::AUTHORIZATION).is_none();
+        Ok(Session { actor, csrf: state.csrf.token_for(&token), by_cookie, token })
+    }
+}
+
+impl Session {
+    /// Whether a form post carries this session's token; scripts with a bearer header need none.
+    fn accepts<S>(&self, state: &ApiState<S>, presented: Option<&str>) -> bool {
+        !self.by_cookie || presented.is_some_and(|p| state.csrf.verify(&self.token, p))
+    }
+
+    /// The hidden field every form of the session's pages carries.
+    fn field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.csrf); }
+    }
+}
+
+fn forged() -> Response {
+    error_page(StatusCode::FORBIDDEN, "this form is stale or did not come from tocsin: reload the page and try again")
 }
 
 fn page(title: &str, body: Markup) -> Response {
@@ -79,10 +117,7 @@ fn safe_link(url: &str, text: &str) -> Markup {
     }
 }
 
-async fn index<S: Store>(State(state): State<ApiState<S>>, caller: Result<Caller, super::ApiError>) -> Response {
-    if caller.is_err() {
-        return Redirect::to("/login").into_response();
-    }
+async fn index<S: Store>(State(state): State<ApiState<S>>, _session: Session) -> Response {
     let filter = IncidentFilter { limit: 200, ..IncidentFilter::default() };
     let incidents = match state.store.incidents(&filter).await {
         Ok(list) => list,
@@ -149,7 +184,7 @@ fn mention_rows(mentions: &[MentionSummary]) -> Markup {
 }
 
 /// Owner and notes: who runs the response, and what the team learns along the way.
-fn workflow_forms(incident: &Incident) -> Markup {
+fn workflow_forms(incident: &Incident, session: &Session) -> Markup {
     let id = incident.id;
     html! {
         p {
@@ -157,16 +192,18 @@ fn workflow_forms(incident: &Incident) -> Markup {
             @if incident.drill { " · " strong { "DRILL" } }
         }
         form method="post" action={ "/incidents/" (id) "/assign" } {
+            (session.field())
             label { "Assign to " input name="to" required maxlength="200"; } " " button { "Assign" }
         }
         form method="post" action={ "/incidents/" (id) "/note" } {
+            (session.field())
             label { "Note " input name="text" required maxlength="10000" size="60"; } " " button { "Add note" }
         }
     }
 }
 
 /// The playbook copied onto the incident, step by step, with who did what and when.
-fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>) -> Markup {
+fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: &Session) -> Markup {
     html! {
         @if let Some(title) = &checklist.title {
             h2 { "Playbook: " (title) }
@@ -193,6 +230,7 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>) -> Markup
                                     @if let Some(note) = &done.note { br; small { (note) } }
                                 }
                                 None => form method="post" action={ "/incidents/" (id) "/steps/" (item.step.id) } {
+                                    (session.field())
                                     input name="note" placeholder="note (optional)" maxlength="10000";
                                     " " button { "Done" }
                                 },
@@ -221,14 +259,7 @@ fn timeline_rows(events: &[Event]) -> Markup {
     }
 }
 
-async fn incident_page<S: Store>(
-    State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
-    Path(id): Path<i64>,
-) -> Response {
-    if caller.is_err() {
-        return Redirect::to("/login").into_response();
-    }
+async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Session, Path(id): Path<i64>) -> Response {
     let loaded = async {
         let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
         let mentions = state.store.top_mentions(id, 50).await?;
@@ -252,6 +283,7 @@ async fn incident_page<S: Store>(
                 " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
             }
             form method="post" {
+                (session.field())
                 @if incident.status == Status::Open {
                     button formaction={ "/incidents/" (id) "/ack" } { "Acknowledge" }
                 }
@@ -267,8 +299,8 @@ async fn incident_page<S: Store>(
                     tr { th { (label) } td { (value) } }
                 }
             }
-            (workflow_forms(&incident))
-            (checklist_table(id, &checklist, state.clock.now()))
+            (workflow_forms(&incident, &session))
+            (checklist_table(id, &checklist, state.clock.now(), &session))
             h2 { "Mentions (" (incident.mentions) ")" }
             (mention_rows(&mentions))
             h2 { "Timeline" }
@@ -278,14 +310,21 @@ async fn incident_page<S: Store>(
     )
 }
 
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
 async fn incident_action<S: Store>(
     State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
+    session: Session,
     Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Ok(Caller(actor)) = caller else {
-        return Redirect::to("/login").into_response();
-    };
+    if !session.accepts(&state, form.csrf.as_deref()) {
+        return forged();
+    }
+    let actor = session.actor;
     let action = match action.as_str() {
         "ack" => Action::Acknowledge,
         "resolve" => Action::Resolve,
@@ -304,28 +343,32 @@ async fn incident_action<S: Store>(
 #[derive(Deserialize)]
 struct AssignForm {
     to: String,
+    csrf: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct NoteForm {
     text: String,
+    csrf: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct StepForm {
     note: Option<String>,
+    csrf: Option<String>,
 }
 
 async fn record_entry<S: Store>(
     state: &ApiState<S>,
-    caller: Result<Caller, super::ApiError>,
+    session: Session,
+    csrf: Option<&str>,
     id: i64,
     entry: Entry,
 ) -> Response {
-    let Ok(Caller(actor)) = caller else {
-        return Redirect::to("/login").into_response();
-    };
-    match state.store.record(id, &entry, &actor, state.clock.now()).await {
+    if !session.accepts(state, csrf) {
+        return forged();
+    }
+    match state.store.record(id, &entry, &session.actor, state.clock.now()).await {
         Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
         Err(e) => store_error(e),
     }
@@ -333,29 +376,29 @@ async fn record_entry<S: Store>(
 
 async fn assign_form<S: Store>(
     State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
+    session: Session,
     Path(id): Path<i64>,
     Form(form): Form<AssignForm>,
 ) -> Response {
-    record_entry(&state, caller, id, Entry::Assign(form.to)).await
+    record_entry(&state, session, form.csrf.as_deref(), id, Entry::Assign(form.to)).await
 }
 
 async fn note_form<S: Store>(
     State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
+    session: Session,
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> Response {
-    record_entry(&state, caller, id, Entry::Note(form.text)).await
+    record_entry(&state, session, form.csrf.as_deref(), id, Entry::Note(form.text)).await
 }
 
 async fn step_form<S: Store>(
     State(state): State<ApiState<S>>,
-    caller: Result<Caller, super::ApiError>,
+    session: Session,
     Path((id, step)): Path<(i64, String)>,
     Form(form): Form<StepForm>,
 ) -> Response {
-    record_entry(&state, caller, id, Entry::StepDone { step, note: form.note }).await
+    record_entry(&state, session, form.csrf.as_deref(), id, Entry::StepDone { step, note: form.note }).await
 }
 
 async fn login_page() -> Response {

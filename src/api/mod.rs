@@ -11,8 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
+use sha2::Sha256;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -21,10 +25,10 @@ use crate::daemon::Pipeline;
 use crate::incident::ack_link::AckLinks;
 use crate::incident::review::Review;
 use crate::incident::silence::{NewSilence, Scope, Silence};
-use crate::incident::{Action, Status};
+use crate::incident::{Action, Level, Status};
 use crate::ingest::push::PushBody;
 use crate::notify::breaker::{Availability, ChannelHealth};
-use crate::store::{Entry, IncidentFilter, IngestOutcome, Store, StoreError};
+use crate::store::{Entry, IncidentFilter, IngestOutcome, MentionFilter, Store, StoreError};
 
 /// Name of the cookie the dashboard keeps the login token in.
 pub const SESSION_COOKIE: &str = "tocsin_token";
@@ -65,6 +69,39 @@ impl Tokens {
     }
 }
 
+/// Cross-site request forgery tokens for the dashboard's forms: an HMAC of the session's
+/// token, so a page from another site, which cannot read the session, cannot forge one. A
+/// request authenticated with a bearer header needs none (browsers never add that header
+/// on their own).
+#[derive(Clone)]
+pub struct Csrf {
+    key: Arc<Vec<u8>>,
+}
+
+impl Csrf {
+    pub fn new(key: Vec<u8>) -> Csrf {
+        Csrf { key: Arc::new(key) }
+    }
+
+    fn mac(&self, session: &str) -> Hmac<Sha256> {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(b"csrf:");
+        mac.update(session.as_bytes());
+        mac
+    }
+
+    /// The form token for a session.
+    pub fn token_for(&self, session: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(session).finalize().into_bytes())
+    }
+
+    /// Whether a presented form token belongs to the session (compared in constant time).
+    pub fn verify(&self, session: &str, presented: &str) -> bool {
+        URL_SAFE_NO_PAD.decode(presented.trim()).is_ok_and(|tag| self.mac(session).verify_slice(&tag).is_ok())
+    }
+}
+
 pub struct ApiState<S> {
     pub store: Arc<S>,
     /// The analyze → incident stage, for pushed mentions.
@@ -78,6 +115,7 @@ pub struct ApiState<S> {
     pub wake_outbox: Arc<Notify>,
     /// The configured channels, for the channel endpoints.
     pub channel_names: Arc<Vec<String>>,
+    pub csrf: Csrf,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -92,6 +130,7 @@ impl<S> Clone for ApiState<S> {
             public_url: self.public_url.clone(),
             wake_outbox: self.wake_outbox.clone(),
             channel_names: self.channel_names.clone(),
+            csrf: self.csrf.clone(),
         }
     }
 }
@@ -181,7 +220,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/channels/{name}/enable", post(enable_channel::<S>))
         .route("/api/v1/channels/{name}/disable", post(disable_channel::<S>))
         .route("/api/v1/feeds", get(list_feeds::<S>))
-        .route("/api/v1/mentions", post(push_mentions::<S>))
+        .route("/api/v1/mentions", get(search_mentions::<S>).post(push_mentions::<S>))
         .merge(dashboard::routes())
         .with_state(state)
 }
@@ -205,8 +244,44 @@ async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
 struct ListQuery {
     status: Option<String>,
     rule: Option<String>,
+    level: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     cursor: Option<i64>,
     limit: Option<i64>,
+}
+
+/// An RFC 3339 time from a query parameter, or a 400 naming it.
+fn query_time(name: &str, value: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    value
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| {
+                ApiError::new(StatusCode::BAD_REQUEST, format!("{name} {text:?} is not an RFC 3339 time: {e}"))
+            })
+        })
+        .transpose()
+}
+
+/// Cuts a list fetched with one extra item to `limit`; the cursor of the next page (the
+/// last id shown) when the extra item was there, `None` on the last page.
+fn next_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Option<i64> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(id)
+    } else {
+        None
+    }
+}
+
+/// A page size within 1..500 (50 when not given), or a 400.
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=500).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be within 1..500"))
+    }
 }
 
 async fn list_incidents<S: Store>(
@@ -221,13 +296,25 @@ async fn list_incidents<S: Store>(
             ApiError::new(StatusCode::BAD_REQUEST, format!("status {text:?} is not open, acknowledged or resolved"))
         })?),
     };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be within 1..500"));
-    }
-    let filter = IncidentFilter { status, rule: query.rule, before_id: query.cursor, limit };
-    let items = state.store.incidents(&filter).await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id)).flatten();
+    let level = match query.level.as_deref() {
+        None => None,
+        Some(text) => Some(Level::parse(text).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("level {text:?} is not low, medium, high or critical"))
+        })?),
+    };
+    let limit = page_limit(query.limit)?;
+    let filter = IncidentFilter {
+        status,
+        rule: query.rule,
+        level,
+        since: query_time("since", query.since.as_deref())?,
+        until: query_time("until", query.until.as_deref())?,
+        before_id: query.cursor,
+        // One more than shown: whether there is a next page at all.
+        limit: limit + 1,
+    };
+    let mut items = state.store.incidents(&filter).await?;
+    let next = next_page(&mut items, limit, |i| i.id);
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
@@ -258,6 +345,41 @@ async fn list_feeds<S: Store>(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let feeds = state.store.feed_states().await?;
     Ok(Json(serde_json::json!({ "items": feeds, "next": null })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MentionQuery {
+    /// Text in the title or body.
+    q: Option<String>,
+    rule: Option<String>,
+    feed: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Stored mentions, newest first: by text, rule, feed and fetch time, paged by cursor.
+async fn search_mentions<S: Store>(
+    State(state): State<ApiState<S>>,
+    _caller: Caller,
+    query: Result<Query<MentionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let limit = page_limit(query.limit)?;
+    let filter = MentionFilter {
+        text: query.q.filter(|q| !q.trim().is_empty()),
+        rule: query.rule,
+        feed: query.feed,
+        since: query_time("since", query.since.as_deref())?,
+        until: query_time("until", query.until.as_deref())?,
+        before_id: query.cursor,
+        limit: limit + 1,
+    };
+    let mut items = state.store.mentions(&filter).await?;
+    let next = next_page(&mut items, limit, |m| m.id);
+    Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
 /// Mentions pushed by other tools go through the same pipeline (and dedup) as polled ones.
@@ -549,5 +671,15 @@ mod tests {
         assert_eq!(tokens.name_of("alice"), None);
         assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
         assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
+    }
+
+    #[test]
+    fn a_form_token_belongs_to_one_session() {
+        let csrf = Csrf::new(b"key".to_vec());
+        let token = csrf.token_for("alice-session");
+        assert!(csrf.verify("alice-session", &token));
+        assert!(!csrf.verify("bob-session", &token));
+        assert!(!csrf.verify("alice-session", "forged"));
+        assert!(!Csrf::new(b"other".to_vec()).verify("alice-session", &token));
     }
 }

@@ -16,7 +16,7 @@ use crate::incident::review::{ReviewInput, StepDone};
 use crate::incident::silence::{NewSilence, Silence};
 use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
-use crate::incident::{Action, Incident, MentionSummary, Status, TransitionError};
+use crate::incident::{Action, Incident, Level, MentionSummary, Status, TransitionError};
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 use crate::notify::breaker::ChannelHealth;
@@ -148,9 +148,53 @@ pub struct Checklist {
 pub struct IncidentFilter {
     pub status: Option<Status>,
     pub rule: Option<String>,
+    pub level: Option<Level>,
+    /// Opened at or after, and before.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
     /// Only incidents with an id below this (the paging cursor).
     pub before_id: Option<i64>,
     pub limit: i64,
+}
+
+/// Which stored mentions to find, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MentionFilter {
+    /// Text the title or body contains (case-insensitive for Latin letters).
+    pub text: Option<String>,
+    /// Matched by this rule.
+    pub rule: Option<String>,
+    pub feed: Option<String>,
+    /// Fetched at or after, and before.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Only mentions with an id below this (the paging cursor).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// A stored mention as the API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredMention {
+    pub id: i64,
+    pub feed: String,
+    pub guid: String,
+    pub title: String,
+    pub body: String,
+    pub author: Option<String>,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub fetched_at: DateTime<Utc>,
+    /// The language it was read in.
+    pub lang: Option<String>,
+    pub sentiment: Option<f64>,
+    pub risk: u8,
+    /// The risk breakdown ("why").
+    pub breakdown: serde_json::Value,
+    /// The rules it matched.
+    pub rules: Vec<String>,
+    /// Its near-duplicate story, when it matched a rule.
+    pub story: Option<i64>,
 }
 
 /// The near-duplicate story a mention belongs to: the same text syndicated or reposted with
@@ -332,6 +376,7 @@ pub trait Store: Send + Sync + 'static {
         incident_id: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<MentionSummary>, StoreError>> + Send;
+    fn mentions(&self, filter: &MentionFilter) -> impl Future<Output = Result<Vec<StoredMention>, StoreError>> + Send;
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 

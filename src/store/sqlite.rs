@@ -11,7 +11,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, ChecklistStep, Decide, Entry, FeedState, IncidentFilter, IngestOutcome,
-    OutboxItem, PollRecord, Store, StoreError, Story,
+    MentionFilter, OutboxItem, PollRecord, Store, StoreError, StoredMention, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1593,12 +1593,16 @@ impl Store for SqliteStore {
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rule = ?2) \
-             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
+             AND (?3 IS NULL OR id < ?3) AND (?5 IS NULL OR level = ?5) AND (?6 IS NULL OR opened_at >= ?6) \
+             AND (?7 IS NULL OR opened_at < ?7) ORDER BY id DESC LIMIT ?4"
         )))
         .bind(filter.status.map(Status::as_str))
         .bind(filter.rule.as_deref())
         .bind(filter.before_id)
         .bind(filter.limit)
+        .bind(filter.level.map(Level::as_str))
+        .bind(filter.since.map(ts))
+        .bind(filter.until.map(ts))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(incident_from_row).collect()
@@ -1659,6 +1663,50 @@ impl Store for SqliteStore {
                     ),
                     risk: u8::try_from(risk).unwrap_or(100),
                     sentiment: row.try_get("sentiment")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mentions(&self, filter: &MentionFilter) -> Result<Vec<StoredMention>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
+             m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
+             (SELECT json_group_array(rule) FROM rule_matches WHERE mention_id = m.id) AS rules \
+             FROM mentions m WHERE (?1 IS NULL OR instr(lower(m.title || ' ' || m.body), lower(?1)) > 0) \
+             AND (?2 IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = ?2)) \
+             AND (?3 IS NULL OR m.feed = ?3) AND (?4 IS NULL OR m.fetched_at >= ?4) AND (?5 IS NULL OR m.fetched_at < ?5) \
+             AND (?6 IS NULL OR m.id < ?6) ORDER BY m.id DESC LIMIT ?7",
+        )
+        .bind(filter.text.as_deref())
+        .bind(filter.rule.as_deref())
+        .bind(filter.feed.as_deref())
+        .bind(filter.since.map(ts))
+        .bind(filter.until.map(ts))
+        .bind(filter.before_id)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let risk: i64 = row.try_get("risk")?;
+                let rules: String = row.try_get("rules")?;
+                Ok(StoredMention {
+                    id: row.try_get("id")?,
+                    feed: row.try_get("feed")?,
+                    guid: row.try_get("guid")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    author: row.try_get("author")?,
+                    url: row.try_get("url")?,
+                    published: opt_ts(row.try_get("published_at")?)?,
+                    fetched_at: parse_ts(row.try_get("fetched_at")?)?,
+                    lang: row.try_get("analyzed_lang")?,
+                    sentiment: row.try_get("sentiment")?,
+                    risk: u8::try_from(risk).unwrap_or(100),
+                    breakdown: json(row.try_get("breakdown")?)?,
+                    rules: json(&rules)?,
+                    story: row.try_get("cluster_id")?,
                 })
             })
             .collect()
