@@ -249,5 +249,53 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(form.status(), StatusCode::SEE_OTHER);
     let (_, checklist) = api.get(&format!("/api/v1/incidents/{id}/checklist")).await;
     assert_eq!(checklist["steps"][1]["done"]["note"], "done from the dashboard");
+    assert!(page.contains("<svg"), "the incident page charts volume and sentiment");
+
+    // The other pages: filters, feed health, silences through forms, and the language.
+    let browse = |path: &str, cookies: &str| {
+        no_redirects.get(format!("{}{path}", api.base)).header("cookie", cookies.to_owned()).send()
+    };
+    let text = |response: reqwest::Response| async move { response.text().await.expect("html") };
+    let critical = text(browse("/?level=critical", "tocsin_token=lead-token").await.expect("list")).await;
+    assert!(critical.contains(&format!("href=\"/incidents/{id}\"")), "filtered by level");
+    assert!(critical.contains("http-equiv=\"refresh\""), "the list refreshes itself");
+    let low = text(browse("/?level=low", "tocsin_token=lead-token").await.expect("list")).await;
+    assert!(!low.contains(&format!("href=\"/incidents/{id}\"")));
+    let feeds = text(browse("/feeds", "tocsin_token=lead-token").await.expect("feeds")).await;
+    assert!(feeds.contains("forum") && feeds.contains("Failures in a row"), "{feeds}");
+    let switched = browse("/lang/zh", "tocsin_token=lead-token").await.expect("lang");
+    let cookie = switched.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(cookie.starts_with("tocsin_lang=zh"), "{cookie}");
+    let chinese = text(browse("/", "tocsin_token=lead-token; tocsin_lang=zh").await.expect("list")).await;
+    assert!(chinese.contains("<h1>事件</h1>") && chinese.contains("lang=\"zh-CN\""), "the Chinese UI");
+
+    let silences = text(browse("/silences", "tocsin_token=lead-token").await.expect("silences")).await;
+    let csrf = silences
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field")
+        .to_owned();
+    let post = |path: &str, body: String| {
+        no_redirects
+            .post(format!("{}{path}", api.base))
+            .header("cookie", "tocsin_token=lead-token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let forged = post("/silences", "scope=rule&value=food-safety&for=1h&reason=x".into()).await.expect("post");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let added = post("/silences", format!("scope=rule&value=food-safety&for=1h&reason=press+conference&csrf={csrf}"))
+        .await
+        .expect("post");
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (_, listed) = api.get("/api/v1/silences").await;
+    let silence = listed["items"][0]["id"].as_i64().expect("the silence added from the page");
+    assert_eq!(listed["items"][0]["reason"], "press conference");
+    let ended = post(&format!("/silences/{silence}/end"), format!("csrf={csrf}")).await.expect("post");
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    let bad = post("/silences", format!("scope=rule&value=nope&for=1h&reason=x&csrf={csrf}")).await.expect("post");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "an unknown rule is refused on the page too");
     running.shutdown().await;
 }

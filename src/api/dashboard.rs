@@ -2,7 +2,7 @@
 //! feed text goes through maud's escaping, under a strict Content-Security-Policy.
 
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,9 +12,13 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::{ApiState, SESSION_COOKIE, presented_token};
+use crate::config::HumanDuration;
 use crate::incident::present::{describe, safe_href, why_lines};
+use crate::incident::review::Review;
+use crate::incident::silence::{NewSilence, Scope};
 use crate::incident::timeline::{self, Event};
-use crate::incident::{Action, Incident, MentionSummary, Status};
+use crate::incident::{Action, Incident, Level, MentionSummary, Status};
+use crate::notify::template::Lang;
 use crate::store::{Checklist, Entry, IncidentFilter, Store, StoreError};
 
 /// No scripts, no remote anything: a mention that smuggles markup past escaping still
@@ -30,6 +34,10 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 pub fn routes<S: Store>() -> Router<ApiState<S>> {
     Router::new()
         .route("/", get(index::<S>))
+        .route("/lang/{code}", get(set_lang))
+        .route("/feeds", get(feeds_page::<S>))
+        .route("/silences", get(silences_page::<S>).post(add_silence_form::<S>))
+        .route("/silences/{id}/end", axum::routing::post(end_silence_form::<S>))
         .route("/login", get(login_page).post(login))
         .route("/incidents/{id}", get(incident_page::<S>))
         .route("/incidents/{id}/assign", axum::routing::post(assign_form::<S>))
@@ -42,6 +50,8 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
 /// A logged-in dashboard user: who, and the form token their pages carry.
 struct Session {
     actor: String,
+    /// The UI language, from the `tocsin_lang` cookie (English by default).
+    lang: Lang,
     csrf: String,
     /// Authenticated by the session cookie (a browser), not a bearer header (a script).
     by_cookie: bool,
@@ -56,7 +66,9 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Session {
         let token = presented_token(&parts.headers).ok_or_else(to_login)?;
         let actor = state.tokens.name_of(&token).ok_or_else(to_login)?.to_owned();
         let by_cookie = parts.headers.get(header::AUTHORIZATION).is_none();
-        Ok(Session { actor, csrf: state.csrf.token_for(&token), by_cookie, token })
+        let lang =
+            cookie(&parts.headers, LANG_COOKIE).map_or(Lang::En, |v| if v == "zh" { Lang::Zh } else { Lang::En });
+        Ok(Session { actor, lang, csrf: state.csrf.token_for(&token), by_cookie, token })
     }
 }
 
@@ -72,14 +84,58 @@ impl Session {
     }
 }
 
+/// Name of the cookie that keeps the dashboard's language.
+const LANG_COOKIE: &str = "tocsin_lang";
+
+fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The English or the Chinese text, by the session's language.
+fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
+/// A page of the logged-in dashboard: the navigation, in the user's language.
+fn app_page(session: &Session, title: &str, body: Markup) -> Response {
+    let lang = session.lang;
+    let nav = html! {
+        nav {
+            a href="/" { (tr(lang, "Incidents", "事件")) } " · "
+            a href="/feeds" { (tr(lang, "Feeds", "信息源")) } " · "
+            a href="/silences" { (tr(lang, "Silences", "静默")) } " · "
+            @match lang {
+                Lang::En => a href="/lang/zh" { "中文" },
+                Lang::Zh => a href="/lang/en" { "English" },
+            }
+            " · " small { (session.actor) }
+        }
+    };
+    page_in(lang, title, html! { (nav) (body) })
+}
+
 fn forged() -> Response {
     error_page(StatusCode::FORBIDDEN, "this form is stale or did not come from tocsin: reload the page and try again")
 }
 
 fn page(title: &str, body: Markup) -> Response {
+    page_in(Lang::En, title, body)
+}
+
+fn page_in(lang: Lang, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(tr(lang, "en", "zh-CN")) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -117,22 +173,53 @@ fn safe_link(url: &str, text: &str) -> Markup {
     }
 }
 
-async fn index<S: Store>(State(state): State<ApiState<S>>, _session: Session) -> Response {
-    let filter = IncidentFilter { limit: 200, ..IncidentFilter::default() };
+#[derive(Deserialize)]
+struct IndexQuery {
+    status: Option<String>,
+    level: Option<String>,
+}
+
+async fn index<S: Store>(
+    State(state): State<ApiState<S>>,
+    session: Session,
+    Query(query): Query<IndexQuery>,
+) -> Response {
+    let status = query.status.as_deref().and_then(Status::parse);
+    let level = query.level.as_deref().and_then(Level::parse);
+    let filter = IncidentFilter { status, level, limit: 200, ..IncidentFilter::default() };
     let incidents = match state.store.incidents(&filter).await {
         Ok(list) => list,
         Err(e) => return store_error(e),
     };
-    page(
-        "Incidents",
+    let lang = session.lang;
+    let filter_link = |label: &'static str, href: String| html! { a href=(href) { (label) } " " };
+    app_page(
+        &session,
+        tr(lang, "Incidents", "事件"),
         html! {
-            h1 { "Incidents" }
+            // Live: the list reloads itself; the page needs no script for it.
+            meta http-equiv="refresh" content="30";
+            h1 { (tr(lang, "Incidents", "事件")) }
+            p {
+                (filter_link(tr(lang, "all", "全部"), "/".into()))
+                @for s in [Status::Open, Status::Acknowledged, Status::Resolved] {
+                    (filter_link(status_name(lang, s), format!("/?status={}", s.as_str())))
+                }
+                " | "
+                @for l in [Level::Critical, Level::High, Level::Medium, Level::Low] {
+                    (filter_link(level_name(lang, l), format!("/?level={}", l.as_str())))
+                }
+            }
             table {
-                tr { th { "#" } th { "Status" } th { "Level" } th { "Score" } th { "Rule" } th { "Title" } th { "Opened" } th { "Mentions" } }
+                tr {
+                    th { "#" } th { (tr(lang, "Status", "状态")) } th { (tr(lang, "Level", "级别")) }
+                    th { (tr(lang, "Score", "分数")) } th { (tr(lang, "Rule", "规则")) } th { (tr(lang, "Title", "标题")) }
+                    th { (tr(lang, "Opened", "开启时间")) } th { (tr(lang, "Mentions", "提及")) }
+                }
                 @for incident in &incidents {
                     tr {
                         td { a href={ "/incidents/" (incident.id) } { (incident.id) } }
-                        td { (incident.status.as_str()) }
+                        td { (status_name(lang, incident.status)) }
                         td { (level_badge(incident)) }
                         td { (incident.score) }
                         td { (incident.rule) }
@@ -142,9 +229,182 @@ async fn index<S: Store>(State(state): State<ApiState<S>>, _session: Session) ->
                     }
                 }
             }
-            @if incidents.is_empty() { p { "No incidents. Quiet is good." } }
+            @if incidents.is_empty() { p { (tr(lang, "No incidents. Quiet is good.", "没有事件。平静是好事。")) } }
         },
     )
+}
+
+fn status_name(lang: Lang, status: Status) -> &'static str {
+    match status {
+        Status::Open => tr(lang, "open", "待处理"),
+        Status::Acknowledged => tr(lang, "acknowledged", "已确认"),
+        Status::Resolved => tr(lang, "resolved", "已解决"),
+    }
+}
+
+fn level_name(lang: Lang, level: Level) -> &'static str {
+    match level {
+        Level::Critical => tr(lang, "critical", "严重"),
+        Level::High => tr(lang, "high", "高"),
+        Level::Medium => tr(lang, "medium", "中"),
+        Level::Low => tr(lang, "low", "低"),
+    }
+}
+
+/// Switches the dashboard's language and goes back to the incident list.
+async fn set_lang(Path(code): Path<String>) -> Response {
+    let lang = if code == "zh" { "zh" } else { "en" };
+    let mut response = Redirect::to("/").into_response();
+    let cookie = format!("{LANG_COOKIE}={lang}; SameSite=Strict; Path=/; Max-Age=31536000");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Feed health: when each feed last worked, what failed, when it polls next.
+async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session) -> Response {
+    let feeds = match state.store.feed_states().await {
+        Ok(feeds) => feeds,
+        Err(e) => return store_error(e),
+    };
+    let lang = session.lang;
+    let time = |t: Option<DateTime<Utc>>| t.map_or("–".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+    app_page(
+        &session,
+        tr(lang, "Feeds", "信息源"),
+        html! {
+            meta http-equiv="refresh" content="60";
+            h1 { (tr(lang, "Feeds", "信息源")) }
+            table {
+                tr {
+                    th { (tr(lang, "Feed", "信息源")) } th { (tr(lang, "Last success", "上次成功")) }
+                    th { (tr(lang, "Failures in a row", "连续失败")) } th { (tr(lang, "Last error", "最近错误")) }
+                    th { (tr(lang, "Next poll", "下次抓取")) } th { (tr(lang, "Items seen", "已见条目")) }
+                }
+                @for feed in &feeds {
+                    tr.(if feed.consecutive_failures > 0 { "failing" } else { "" }) {
+                        td { (feed.name) br; small { (feed.url) } }
+                        td { (time(feed.last_success_at)) }
+                        td { (feed.consecutive_failures) }
+                        td { (feed.last_error.as_deref().unwrap_or("")) }
+                        td { (time(feed.next_poll_at)) }
+                        td { (feed.items_seen) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Silences in force, with a form to add one and a button to end each.
+async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Session) -> Response {
+    let now = state.clock.now();
+    let silences = match state.store.silences(Some(now)).await {
+        Ok(silences) => silences,
+        Err(e) => return store_error(e),
+    };
+    let lang = session.lang;
+    app_page(
+        &session,
+        tr(lang, "Silences", "静默"),
+        html! {
+            h1 { (tr(lang, "Silences", "静默")) }
+            p { (tr(lang, "Mentions a silence covers are stored and scored but open nothing and raise nothing.", "被静默覆盖的提及仍会保存和评分，但不会开启或升级事件。")) }
+            table {
+                tr {
+                    th { "#" } th { (tr(lang, "Covers", "范围")) } th { (tr(lang, "Until", "截止")) }
+                    th { (tr(lang, "Held back", "已拦截")) } th { (tr(lang, "Reason", "原因")) } th {}
+                }
+                @for silence in &silences {
+                    tr {
+                        td { (silence.id) }
+                        td { (silence.scope.as_str()) " " code { (silence.value) } }
+                        td { (silence.ends_at.format("%Y-%m-%d %H:%M UTC")) }
+                        td { (silence.held) }
+                        td { (silence.reason) br; small { (silence.created_by) } }
+                        td {
+                            form method="post" action={ "/silences/" (silence.id) "/end" } {
+                                (session.field()) button { (tr(lang, "End now", "立即结束")) }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (tr(lang, "Add a silence", "添加静默")) }
+            form method="post" action="/silences" {
+                (session.field())
+                select name="scope" {
+                    option value="rule" { (tr(lang, "rule", "规则")) }
+                    option value="feed" { (tr(lang, "feed", "信息源")) }
+                    option value="tag" { (tr(lang, "tag", "标签")) }
+                    option value="query" { (tr(lang, "query", "查询")) }
+                }
+                " " input name="value" required maxlength="2000" placeholder="service-outage";
+                " " label { (tr(lang, "for", "时长")) " " input name="for" required value="2h" size="6"; }
+                " " input name="reason" required maxlength="2000" size="40" placeholder=(tr(lang, "why", "原因"));
+                " " button { (tr(lang, "Silence", "静默")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SilenceForm {
+    scope: String,
+    value: String,
+    #[serde(rename = "for")]
+    duration: String,
+    reason: String,
+    csrf: Option<String>,
+}
+
+async fn add_silence_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    session: Session,
+    Form(form): Form<SilenceForm>,
+) -> Response {
+    if !session.accepts(&state, form.csrf.as_deref()) {
+        return forged();
+    }
+    let Some(scope) = Scope::parse(&form.scope) else {
+        return error_page(StatusCode::BAD_REQUEST, "scope is rule, feed, tag or query");
+    };
+    let length: HumanDuration = match form.duration.parse() {
+        Ok(length) => length,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+    };
+    let now = state.clock.now();
+    let silence = NewSilence {
+        scope,
+        value: form.value.trim().to_owned(),
+        reason: form.reason.trim().to_owned(),
+        created_by: session.actor.clone(),
+        created_at: now,
+        ends_at: now + length.chrono(),
+    };
+    if let Err(e) = state.pipeline.check_silence(&silence) {
+        return error_page(StatusCode::BAD_REQUEST, &e);
+    }
+    match state.store.add_silence(&silence).await {
+        Ok(_) => Redirect::to("/silences").into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn end_silence_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !session.accepts(&state, form.csrf.as_deref()) {
+        return forged();
+    }
+    match state.store.end_silence(id, &session.actor, state.clock.now()).await {
+        Ok(_) => Redirect::to("/silences").into_response(),
+        Err(e) => store_error(e),
+    }
 }
 
 fn store_error(error: StoreError) -> Response {
@@ -152,6 +412,7 @@ fn store_error(error: StoreError) -> Response {
         StoreError::NoIncident(_) => error_page(StatusCode::NOT_FOUND, &error.to_string()),
         StoreError::Transition(_) => error_page(StatusCode::CONFLICT, &error.to_string()),
         StoreError::Refused(_) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()),
+        StoreError::NoSilence(_) => error_page(StatusCode::NOT_FOUND, &error.to_string()),
         other => {
             tracing::error!(error = %other, "store error in dashboard");
             error_page(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the daemon log")
@@ -265,15 +526,17 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         let mentions = state.store.top_mentions(id, 50).await?;
         let events = state.store.timeline(id).await?;
         let checklist = state.store.checklist(id).await?;
-        Ok::<_, StoreError>((incident, mentions, events, checklist))
+        let review = Review::build(state.store.review_input(id).await?, state.clock.now());
+        Ok::<_, StoreError>((incident, mentions, events, checklist, review))
     };
-    let (incident, mentions, events, checklist) = match loaded.await {
+    let (incident, mentions, events, checklist, review) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return store_error(e),
     };
     let chain_ok = timeline::verify(&events).is_ok();
-    page(
-        &format!("Incident {id}"),
+    app_page(
+        &session,
+        &format!("#{id} {}", incident.title),
         html! {
             p { a href="/" { "← All incidents" } }
             h1 { "#" (incident.id) " " (incident.title) }
@@ -301,6 +564,12 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
             }
             (workflow_forms(&incident, &session))
             (checklist_table(id, &checklist, state.clock.now(), &session))
+            h2 { (tr(session.lang, "Volume and sentiment", "声量与情绪")) }
+            (review.svg_chart())
+            p { small { (tr(session.lang,
+                "Bars: mentions per period. Line: mean sentiment (−1 to +1). Dashed: the official statement.",
+                "柱：每个时段的提及数。线：平均情绪（−1 到 +1）。虚线：官方声明。")) } }
+            p { a href={ "/api/v1/incidents/" (id) "/review?format=html" } { (tr(session.lang, "Post-incident review", "事后复盘")) } }
             h2 { "Mentions (" (incident.mentions) ")" }
             (mention_rows(&mentions))
             h2 { "Timeline" }

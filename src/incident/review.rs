@@ -807,7 +807,7 @@ impl Review {
 
     /// Volume as bars, mean sentiment as a line on a −1..1 scale, and the statement as a
     /// dashed vertical line.
-    fn svg_chart(&self) -> Markup {
+    pub fn svg_chart(&self) -> Markup {
         let buckets = &self.chart.buckets;
         let n = buckets.len().max(1) as f64;
         let max_volume = buckets.iter().map(|b| b.volume).max().unwrap_or(0).max(1);
