@@ -1,0 +1,326 @@
+//! The dashboard as a person uses it, in a real browser: headless Chromium driven over
+//! WebDriver by chromedriver.
+//!
+//! A forum post reports food poisoning after eating Acme yogurt, and its title carries hostile
+//! markup: a script that would set the page title to `PWNED` and an image whose error handler
+//! would open a dialog, if either ever became an element of the page. The daemon polls
+//! the feed and opens an incident. The lead logs in with their token, sees the incident in
+//! the list, opens it and finds the hostile title shown as plain text, with no script run and
+//! no dialog open. They press Acknowledge: the page comes back with the status acknowledged
+//! and a timeline row saying `lead` did it, and the store agrees. Each step leaves a
+//! screenshot in `target/test-artifacts/` (`browser-1-list.png`, `browser-2-incident.png`,
+//! `browser-3-acknowledged.png`) for people to look at.
+//!
+//! Chromium and chromedriver are required: `.ci/run` installs them, so a missing browser or
+//! driver fails the test instead of skipping it.
+
+mod common;
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{FeedServer, Format, Item, wait_until};
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tocsin::analyze::RuleSet;
+use tocsin::api::Tokens;
+use tocsin::clock::Clock;
+use tocsin::config::Config;
+use tocsin::daemon;
+use tocsin::incident::Status;
+use tocsin::store::{IncidentFilter, Store};
+
+/// Markup that runs script if a page inserts it as markup rather than text: an inline
+/// script that sets the page title, and an image whose error handler opens a dialog as soon
+/// as the element exists.
+const HOSTILE: &str = "<script>document.title='PWNED'</script><img src=x onerror=alert(1)>";
+
+/// The forum post's title as the feed carries it. Feeds carry titles as HTML and tocsin keeps
+/// only their text, so a bare tag would simply be dropped; written escaped, as a site shows
+/// markup in a title, it decodes to its words followed by `HOSTILE` as plain text, which the
+/// dashboard must then escape.
+const FEED_TITLE: &str =
+    "Acme yogurt food poisoning &lt;script&gt;document.title='PWNED'&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;";
+
+/// What the hostile markup sets the page title to if it runs.
+const MARKER: &str = "PWNED";
+
+/// The lead's dashboard token.
+const TOKEN: &str = "lead-token";
+
+/// Longest wait for the daemon, the driver or an element on a page.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The browser window in CSS pixels; screenshots keep its width and grow to the page's height.
+const WINDOW: &str = "--window-size=1280,1600";
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/test-artifacts/`, created if needed.
+fn artifacts_dir() -> PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => manifest_dir().join(dir),
+        None => manifest_dir().join("target"),
+    };
+    let dir = target.join("test-artifacts");
+    fs::create_dir_all(&dir).expect("create target/test-artifacts");
+    dir
+}
+
+/// The first executable called `name` on `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+fn config_text(dir: &Path, feeds: &FeedServer) -> String {
+    format!(
+        r#"
+[store]
+url = "sqlite://{db}"
+
+[http]
+listen = "127.0.0.1:0"
+
+[poll]
+default_interval = "1s"
+timeout = "3s"
+
+[[feed]]
+name = "forum"
+url = "{forum}"
+"#,
+        db = dir.join("tocsin.db").display(),
+        forum = feeds.url("forum"),
+    )
+}
+
+/// chromedriver on a free loopback port, in its own process group so that dropping it also
+/// ends the browsers it started, even when the test fails half-way.
+struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    async fn start() -> Chromedriver {
+        let port = common::free_port();
+        let spawned = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == ErrorKind::NotFound => panic!(
+                "`chromedriver` is not installed: this test needs it, and `.ci/run` installs it \
+                 (apt-get install chromium chromium-driver)"
+            ),
+            Err(e) => panic!("could not start chromedriver: {e}"),
+        };
+        let driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}") };
+        wait_until(WAIT, || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() })
+            .await
+            .expect("chromedriver listens on its port");
+        driver
+    }
+
+    /// A headless Chromium session with a throwaway profile in `profile`.
+    async fn session(&self, profile: &Path) -> Client {
+        let chromium = on_path("chromium").unwrap_or_else(|| {
+            panic!(
+                "`chromium` is not installed: this test needs it, and `.ci/run` installs it \
+                 (apt-get install chromium chromium-driver)"
+            )
+        });
+        let capabilities: Capabilities = serde_json::from_value(serde_json::json!({
+            "browserName": "chrome",
+            // Leave any dialog open, so the test can see it instead of the driver closing it.
+            "unhandledPromptBehavior": "ignore",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    WINDOW,
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            },
+        }))
+        .expect("capabilities are a JSON object");
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("chromedriver opens a headless Chromium session")
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The negative id names the whole group: chromedriver and every browser it started.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for an element, failing with `what` and the page the browser is on.
+async fn find(browser: &Client, locator: Locator<'_>, what: &str) -> fantoccini::elements::Element {
+    match browser.wait().at_most(WAIT).for_element(locator).await {
+        Ok(element) => element,
+        Err(e) => {
+            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let text = match browser.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("{what}: not seen within {WAIT:?} ({e}) on {url}:\n{text}")
+        }
+    }
+}
+
+/// Saves the whole page as `name` in the artifacts folder. WebDriver only captures the
+/// viewport, so the window grows to the page's height for the shot, then shrinks back.
+async fn screenshot(browser: &Client, name: &str) {
+    let (width, height) = browser.get_window_size().await.expect("read the window size");
+    let measured = browser
+        .execute("return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight];", vec![])
+        .await
+        .expect("measure the page");
+    let [page, chrome] = [0, 1].map(|i| measured[i].as_u64().expect("page and window heights are numbers"));
+    let full = u32::try_from((page + chrome).max(height)).expect("a page height that fits in u32");
+    browser.set_window_size(u32::try_from(width).expect("window width"), full).await.expect("grow the window");
+    let png = browser.screenshot().await.expect("take a screenshot");
+    browser
+        .set_window_size(u32::try_from(width).expect("window width"), u32::try_from(height).expect("window height"))
+        .await
+        .expect("restore the window size");
+    let path = artifacts_dir().join(name);
+    fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// The hostile markup did not run: the title is not the marker, no dialog is open, and the
+/// page holds neither the script nor the image as elements.
+async fn assert_nothing_ran(browser: &Client, page: &str) {
+    let title = browser.title().await.expect("read the page title");
+    assert_ne!(title, MARKER, "a script from the mention title ran on {page}");
+    match browser.get_alert_text().await {
+        Err(e) if e.is_no_such_alert() => {}
+        Ok(text) => panic!("a dialog is open on {page}: {text:?}"),
+        Err(e) => panic!("could not check for a dialog on {page}: {e}"),
+    }
+    let injected = browser
+        .find_all(Locator::XPath(&format!("//script[contains(., '{MARKER}')] | //img[@onerror]")))
+        .await
+        .expect("look for injected elements");
+    assert!(injected.is_empty(), "{page} holds {} script or image elements from feed text", injected.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_hostile() {
+    let artifacts = artifacts_dir();
+    for name in ["browser-1-list.png", "browser-2-incident.png", "browser-3-acknowledged.png"] {
+        // A screenshot left by an earlier run must not pass for this one.
+        if let Err(e) = fs::remove_file(artifacts.join(name)) {
+            assert_eq!(e.kind(), ErrorKind::NotFound, "remove the old {name}: {e}");
+        }
+    }
+
+    // A forum post about food poisoning, with a script in its title, opens an incident.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "forum",
+        Format::Rss,
+        vec![Item::new("f1", FEED_TITLE, "My kid got food poisoning after eating Acme yogurt, sick all night.")],
+    );
+    let config = Config::parse("browser.toml", &config_text(dir.path(), &feeds)).expect("test config is valid");
+    let tokens = Tokens::parse(&format!("lead:{TOKEN}")).expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let store = running.store.clone();
+    let base = format!("http://{}", running.addr);
+    let all = IncidentFilter { limit: 10, ..Default::default() };
+    wait_until(WAIT, || async { store.incidents(&all).await.is_ok_and(|list| !list.is_empty()) })
+        .await
+        .expect("the food-poisoning post opens an incident");
+    let incident = store.incidents(&all).await.expect("list incidents").remove(0);
+    assert_eq!((incident.rule.as_str(), incident.status), ("food-safety", Status::Open));
+    assert!(incident.title.contains(HOSTILE), "the incident title carries the markup as text: {:?}", incident.title);
+
+    let driver = Chromedriver::start().await;
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let browser = driver.session(profile.path()).await;
+
+    // Log in with the token; the dashboard lands on the incident list.
+    browser.goto(&format!("{base}/login")).await.expect("open the login page");
+    find(&browser, Locator::Css("input[name='token']"), "the token field")
+        .await
+        .send_keys(TOKEN)
+        .await
+        .expect("type the token");
+    find(&browser, Locator::XPath("//button[normalize-space()='Log in']"), "the Log in button")
+        .await
+        .click()
+        .await
+        .expect("press Log in");
+    // Any link to the incident shows the list has loaded; check nothing ran before reading it.
+    let to_incident = format!("//a[@href='/incidents/{}']", incident.id);
+    find(&browser, Locator::XPath(&to_incident), "a link to the incident in the list").await;
+    assert_nothing_ran(&browser, "the incident list").await;
+    let list_url = browser.current_url().await.expect("current URL");
+    assert_eq!(list_url.path(), "/", "logging in lands on the incident list");
+    let link = find(&browser, Locator::LinkText(&incident.title), "the incident's title as text in the list").await;
+    screenshot(&browser, "browser-1-list.png").await;
+
+    // Open the incident: nothing ran, and the hostile titles read as text.
+    link.click().await.expect("open the incident");
+    let acknowledge = Locator::XPath("//form//button[normalize-space()='Acknowledge']");
+    let button = find(&browser, acknowledge, "the Acknowledge button").await;
+    assert_nothing_ran(&browser, "the incident page").await;
+    let page_url = browser.current_url().await.expect("current URL");
+    assert_eq!(page_url.path(), format!("/incidents/{}", incident.id));
+    let heading = find(&browser, Locator::Css("h1"), "the heading").await.text().await.expect("heading text");
+    assert_eq!(heading, format!("#{} {}", incident.id, incident.title), "the heading shows the title as text");
+    let mention_title = format!("Acme yogurt food poisoning {HOSTILE}");
+    find(&browser, Locator::LinkText(&mention_title), "the mention's full title as text").await;
+    screenshot(&browser, "browser-2-incident.png").await;
+
+    // Acknowledge: the page comes back acknowledged, with the lead on the timeline.
+    button.click().await.expect("press Acknowledge");
+    find(&browser, Locator::XPath("//p/strong[normalize-space()='acknowledged']"), "the acknowledged status").await;
+    find(
+        &browser,
+        Locator::XPath(
+            "//h2[normalize-space()='Timeline']/following::table[1]\
+             //tr[td[normalize-space()='acknowledged'] and td[normalize-space()='lead']]",
+        ),
+        "a timeline row: lead acknowledged",
+    )
+    .await;
+    let buttons = browser.find_all(acknowledge).await.expect("look for the Acknowledge button");
+    assert!(buttons.is_empty(), "an acknowledged incident offers no Acknowledge button");
+    assert_nothing_ran(&browser, "the acknowledged incident page").await;
+    screenshot(&browser, "browser-3-acknowledged.png").await;
+
+    let acked = store.incident(incident.id).await.expect("load the incident").expect("the incident exists");
+    assert_eq!(acked.status, Status::Acknowledged, "the store has the incident acknowledged");
+    let events = store.timeline(incident.id).await.expect("load the timeline");
+    let ack = events.iter().find(|e| e.kind == "acknowledged").expect("an acknowledged event in the store");
+    assert_eq!(ack.actor, "lead");
+
+    browser.close().await.expect("end the browser session");
+    drop(driver);
+    running.shutdown().await;
+}
