@@ -213,6 +213,16 @@ impl<S: Store> Pipeline<S> {
     }
 }
 
+/// An incident title of at most [`TITLE_CHARS`] characters, with an ellipsis when cut.
+fn shorten(title: &str) -> String {
+    if title.chars().count() <= TITLE_CHARS {
+        return title.to_owned();
+    }
+    let mut short: String = title.chars().take(TITLE_CHARS - 1).collect();
+    short.push('…');
+    short
+}
+
 /// The pipeline's judgement for the store: candidates from the rules and the config, and
 /// the spike detector's verdict on each.
 struct Decider<'a> {
@@ -252,11 +262,12 @@ impl Decide for Decider<'_> {
                 let policy =
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
                 let drill = scored.mention.feed == DRILL_FEED;
-                let title: String =
-                    format!("{}{}: {}", if drill { "[DRILL] " } else { "" }, rule.title, scored.mention.title)
-                        .chars()
-                        .take(TITLE_CHARS)
-                        .collect();
+                let title = shorten(&format!(
+                    "{}{}: {}",
+                    if drill { "[DRILL] " } else { "" },
+                    rule.title,
+                    scored.mention.title
+                ));
                 // A drill opens whatever its example scores: rehearsing needs an incident.
                 let score = scored.risk_for(found.severity, weights);
                 let score = if drill { score.max(self.config.risk.open_at()) } else { score };

@@ -29,7 +29,8 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
 .critical{color:#fff;background:#b00020}.high{background:#f57c00}.medium{background:#ffd54f}.low{background:#e0e0e0}\
-.level{padding:.1rem .4rem;border-radius:.2rem}button{margin-right:.5rem}pre{white-space:pre-wrap}";
+.level{padding:.1rem .4rem;border-radius:.2rem}button{margin-right:.5rem}pre{white-space:pre-wrap}\
+form{margin:.4rem 0}button.primary{font-weight:bold;padding:.3rem 1rem}td:nth-child(7){white-space:nowrap}";
 
 pub fn routes<S: Store>() -> Router<ApiState<S>> {
     Router::new()
@@ -545,15 +546,23 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
                 " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
             }
-            form method="post" {
-                (session.field())
-                @if incident.status == Status::Open {
-                    button formaction={ "/incidents/" (id) "/ack" } { "Acknowledge" }
+            @if incident.status == Status::Open {
+                form method="post" action={ "/incidents/" (id) "/ack" } {
+                    (session.field())
+                    button.primary { "Acknowledge" }
                 }
-                @if incident.status != Status::Resolved {
-                    button formaction={ "/incidents/" (id) "/resolve" } { "Resolve" }
-                } @else {
-                    button formaction={ "/incidents/" (id) "/reopen" } { "Reopen" }
+            }
+            @if incident.status != Status::Resolved {
+                // Resolving ends escalation and the reminders: the box makes it a deliberate act.
+                form method="post" action={ "/incidents/" (id) "/resolve" } {
+                    (session.field())
+                    label { input type="checkbox" name="confirm" required; " " (tr(session.lang, "the situation is over", "事态已经结束")) }
+                    " " button { "Resolve" }
+                }
+            } @else {
+                form method="post" action={ "/incidents/" (id) "/reopen" } {
+                    (session.field())
+                    button { "Reopen" }
                 }
             }
             h2 { "Why" }
