@@ -299,3 +299,41 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "an unknown rule is refused on the page too");
     running.shutdown().await;
 }
+
+/// Every curl line in docs/api.md runs, in order, against a fresh daemon, and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curl_examples_in_docs_api_md_run_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::parse(
+        "api.toml",
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[feed]]\nname = \"forum\"\n\
+             url = \"http://127.0.0.1:9/forum\"\n",
+            dir.path().join("docs.db").display()
+        ),
+    )
+    .expect("config");
+    let tokens = Tokens::parse("docs:docs-token").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md"))
+        .expect("docs/api.md");
+    let block = doc.split("```sh\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a sh block");
+    let mut ran = 0;
+    for line in block.lines().filter(|l| l.starts_with("curl ")) {
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .env("TOCSIN_URL", format!("http://{}", running.addr))
+            .env("TOCSIN_TOKEN", "docs-token")
+            .output()
+            .await
+            .expect("run curl (Debian package curl)");
+        assert!(out.status.success(), "{line}\n{}", String::from_utf8_lossy(&out.stderr));
+        ran += 1;
+    }
+    assert!(ran >= 15, "the examples cover the API: {ran}");
+    let incident = running.store.incident(1).await.expect("read").expect("the example opened incident 1");
+    assert_eq!(incident.assignee.as_deref(), Some("mei"));
+    assert_eq!(incident.status, tocsin::incident::Status::Resolved);
+    running.shutdown().await;
+}
