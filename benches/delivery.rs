@@ -80,18 +80,7 @@ async fn main() {
         Arc::new(Notify::new()),
     );
     let now = Utc::now();
-    let mention = Mention {
-        feed: "news".into(),
-        guid: "1".into(),
-        title: String::new(),
-        body: "My kid got food poisoning after eating Acme yogurt".into(),
-        author: None,
-        url: None,
-        published: Some(now),
-        fetched_at: now,
-        lang: None,
-        engagement: None,
-    };
+    let mention = Mention::text("news", "1", "", "My kid got food poisoning after eating Acme yogurt", now);
     let outcome = pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");
     let IngestOutcome::Stored { opened, .. } = &outcome[0] else { panic!("stored") };
     let incident = *opened.first().expect("an incident");

@@ -100,18 +100,7 @@ fallback = "backup"
     async fn crisis(&mut self, seconds: i64, rule_text: &str) -> i64 {
         self.serial += 1;
         let now = self.at(seconds);
-        let mention = Mention {
-            feed: "news".into(),
-            guid: format!("m{}", self.serial),
-            title: String::new(),
-            body: rule_text.into(),
-            author: None,
-            url: None,
-            published: Some(now),
-            fetched_at: now,
-            lang: None,
-            engagement: None,
-        };
+        let mention = Mention::text("news", &format!("m{}", self.serial), "", rule_text, now);
         let arrival = Arrival { scored: self.pipeline.score(mention), now };
         match self.pipeline.record(vec![arrival]).await.expect("record").remove(0) {
             IngestOutcome::Stored { opened, .. } if opened.len() == 1 => opened[0],
@@ -318,18 +307,7 @@ levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
         Arc::new(Notify::new()),
     );
     let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
-    let mention = Mention {
-        feed: "news".into(),
-        guid: "1".into(),
-        title: String::new(),
-        body: POISONING.into(),
-        author: None,
-        url: None,
-        published: Some(now),
-        fetched_at: now,
-        lang: None,
-        engagement: None,
-    };
+    let mention = Mention::text("news", "1", "", POISONING, now);
     pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");
     deliverer.run_due(now).await.expect("deliver");
     deliverer.run_due(now + Duration::minutes(5)).await.expect("retry");

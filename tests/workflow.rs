@@ -97,18 +97,7 @@ impl Desk {
     async fn mention(&mut self, minutes: i64, feed: &str, body: &str) -> IngestOutcome {
         let now = self.go_to(minutes);
         self.serial += 1;
-        let mention = Mention {
-            feed: feed.into(),
-            guid: format!("m{}", self.serial),
-            title: String::new(),
-            body: body.into(),
-            author: None,
-            url: None,
-            published: Some(now),
-            fetched_at: now,
-            lang: None,
-            engagement: None,
-        };
+        let mention = Mention::text(feed, &format!("m{}", self.serial), "", body, now);
         // Stored at exactly `now`: the clock itself ticks on in real time between steps.
         let arrival = Arrival { scored: self.pipeline.score(mention), now };
         self.pipeline.record(vec![arrival]).await.expect("record").remove(0)

@@ -37,6 +37,23 @@ pub struct Mention {
 }
 
 impl Mention {
+    /// A mention of just a title and body from `feed`, published and fetched `at`: what a
+    /// drill injects, what `tocsin score` reads, and what stories and benchmarks script.
+    pub fn text(feed: &str, guid: &str, title: &str, body: &str, at: DateTime<Utc>) -> Mention {
+        Mention {
+            feed: feed.to_owned(),
+            guid: guid.to_owned(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            author: None,
+            url: None,
+            published: Some(at),
+            fetched_at: at,
+            lang: None,
+            engagement: None,
+        }
+    }
+
     /// The time the mention counts from: its publication time, or the fetch time when unknown
     /// or in the future (a clock-skewed source must not date items ahead of us).
     pub fn effective_time(&self) -> DateTime<Utc> {
