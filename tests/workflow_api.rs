@@ -56,6 +56,11 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     tocsin::ingest::fetch::install_crypto_provider();
     let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
 
+    // The API describes itself.
+    let (status, document) = api.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(document["paths"]["/api/v1/incidents"]["get"].is_object(), "{document}");
+
     let (status, pushed) = api
         .post(
             "/api/v1/mentions",

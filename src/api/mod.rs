@@ -15,9 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::Notify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::clock::Clock;
 use crate::config::HumanDuration;
@@ -25,10 +27,13 @@ use crate::daemon::Pipeline;
 use crate::incident::ack_link::AckLinks;
 use crate::incident::review::Review;
 use crate::incident::silence::{NewSilence, Scope, Silence};
-use crate::incident::{Action, Level, Status};
+use crate::incident::timeline::Event;
+use crate::incident::{Action, Incident, Level, Status};
 use crate::ingest::push::PushBody;
 use crate::notify::breaker::{Availability, ChannelHealth};
-use crate::store::{Entry, IncidentFilter, IngestOutcome, MentionFilter, Store, StoreError};
+use crate::store::{
+    Checklist, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter, Store, StoreError, StoredMention,
+};
 
 /// Name of the cookie the dashboard keeps the login token in.
 pub const SESSION_COOKIE: &str = "tocsin_token";
@@ -163,9 +168,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every API error.
+#[derive(Serialize, ToSchema)]
+struct ErrorBody {
+    /// What is wrong, in words a user can act on.
+    error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (self.status, Json(ErrorBody { error: self.message })).into_response()
     }
 }
 
@@ -199,16 +211,82 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
     }
 }
 
+/// The OpenAPI document of the `/api/v1` routes, generated from the handlers' annotations
+/// and the types they take and return.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tocsin",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "Crisis monitoring: incidents opened from feed mentions, their response workflow \
+                       (acknowledge, assign, notes, playbook steps, review), silences, notification \
+                       channels, feeds and mentions. Every route except this document takes \
+                       `Authorization: Bearer <token>`; errors are `{\"error\": message}`."
+    ),
+    paths(
+        list_incidents,
+        get_incident,
+        get_timeline,
+        acknowledge,
+        resolve,
+        reopen,
+        assign,
+        note,
+        step_done,
+        checklist,
+        review,
+        list_silences,
+        add_silence,
+        end_silence,
+        list_channels,
+        enable_channel,
+        disable_channel,
+        list_feeds,
+        search_mentions,
+        push_mentions,
+        openapi_json,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "incidents", description = "Incidents and their response workflow"),
+        (name = "silences", description = "Silences that hold back matching mentions"),
+        (name = "channels", description = "Notification channels and their health"),
+        (name = "feeds", description = "Polled feeds and their health"),
+        (name = "mentions", description = "Stored mentions, and mentions pushed by other tools"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the document's `security` names: an API token
+/// from `TOCSIN_API_TOKENS`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An API token from TOCSIN_API_TOKENS; the dashboard's session cookie also works"))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
 pub fn router<S: Store>(state: ApiState<S>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::<S>))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/incidents", get(list_incidents::<S>))
         .route("/api/v1/incidents/{id}", get(get_incident::<S>))
         .route("/api/v1/incidents/{id}/timeline", get(get_timeline::<S>))
-        .route("/api/v1/incidents/{id}/ack", post(act::<S, AckAction>))
-        .route("/api/v1/incidents/{id}/resolve", post(act::<S, ResolveAction>))
-        .route("/api/v1/incidents/{id}/reopen", post(act::<S, ReopenAction>))
+        .route("/api/v1/incidents/{id}/ack", post(acknowledge::<S>))
+        .route("/api/v1/incidents/{id}/resolve", post(resolve::<S>))
+        .route("/api/v1/incidents/{id}/reopen", post(reopen::<S>))
         .route("/api/v1/incidents/{id}/assign", post(assign::<S>))
         .route("/api/v1/incidents/{id}/note", post(note::<S>))
         .route("/api/v1/incidents/{id}/steps/{step}", post(step_done::<S>))
@@ -225,6 +303,20 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .with_state(state)
 }
 
+/// The OpenAPI document. Served without a token, unlike the routes it describes: it holds
+/// only the routes and the shapes of their bodies, which the source shows anyway, and no
+/// data, token or configuration.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "This document", body = Object))
+)]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
 async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
     if let Ok(pending) = state.store.pending_notices().await {
         ::metrics::gauge!("tocsin_outbox_pending").set(pending as f64);
@@ -239,18 +331,39 @@ async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    rule: Option<String>,
-    level: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    cursor: Option<i64>,
-    limit: Option<i64>,
+/// One page of a list, newest first.
+#[derive(Serialize, ToSchema)]
+struct Page<T> {
+    items: Vec<T>,
+    /// The `cursor` of the next page; `null` on the last page (and for lists not paged).
+    next: Option<i64>,
 }
 
+/// Filters and paging for the incident list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Only incidents in this status.
+    #[param(value_type = Option<Status>)]
+    status: Option<String>,
+    /// Only incidents of this rule (its id).
+    rule: Option<String>,
+    /// Only incidents at this level.
+    #[param(value_type = Option<Level>)]
+    level: Option<String>,
+    /// Opened at or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    since: Option<String>,
+    /// Opened before this time (RFC 3339).
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// The `next` of the previous page.
+    cursor: Option<i64>,
+    /// Page size, 1..500; 50 when not given.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+}
 /// An RFC 3339 time from a query parameter, or a 400 naming it.
 fn query_time(name: &str, value: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
     value
@@ -284,11 +397,23 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// Incidents, newest first: by status, rule, level and opening time, paged by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of incidents", body = Page<Incident>),
+        (status = 400, description = "A filter or the page size is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn list_incidents<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Page<Incident>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let status = match query.status.as_deref() {
         None => None,
@@ -315,57 +440,123 @@ async fn list_incidents<S: Store>(
     };
     let mut items = state.store.incidents(&filter).await?;
     let next = next_page(&mut items, limit, |i| i.id);
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(Page { items, next }))
 }
 
+/// One incident.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident", body = Incident),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
 async fn get_incident<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
+) -> Result<Json<Incident>, ApiError> {
     state.store.incident(id).await?.map(Json).ok_or_else(|| StoreError::NoIncident(id).into())
 }
 
+/// An incident's timeline and whether its hash chain verifies.
+#[derive(Serialize, ToSchema)]
+struct Timeline {
+    /// Every event, oldest first.
+    items: Vec<Event>,
+    /// Whether each event's hash covers it and the one before: no event was edited, dropped
+    /// or reordered.
+    verified: bool,
+}
+
+/// An incident's timeline, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/timeline",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The timeline", body = Timeline),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
 async fn get_timeline<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Timeline>, ApiError> {
     if state.store.incident(id).await?.is_none() {
         return Err(StoreError::NoIncident(id).into());
     }
-    let events = state.store.timeline(id).await?;
-    let verified = crate::incident::timeline::verify(&events).is_ok();
-    Ok(Json(serde_json::json!({ "items": events, "verified": verified })))
+    let items = state.store.timeline(id).await?;
+    let verified = crate::incident::timeline::verify(&items).is_ok();
+    Ok(Json(Timeline { items, verified }))
 }
 
+/// The configured feeds with their poll state; not paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/feeds",
+    tag = "feeds",
+    responses(
+        (status = 200, description = "Every feed (`next` is always null)", body = Page<FeedState>),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn list_feeds<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let feeds = state.store.feed_states().await?;
-    Ok(Json(serde_json::json!({ "items": feeds, "next": null })))
+) -> Result<Json<Page<FeedState>>, ApiError> {
+    let items = state.store.feed_states().await?;
+    Ok(Json(Page { items, next: None }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters and paging for the mention search.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct MentionQuery {
     /// Text in the title or body.
     q: Option<String>,
+    /// Only mentions that matched this rule (its id).
     rule: Option<String>,
+    /// Only mentions from this feed (its name).
     feed: Option<String>,
+    /// Fetched at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Fetched before this time (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// The `next` of the previous page.
     cursor: Option<i64>,
+    /// Page size, 1..500; 50 when not given.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
 /// Stored mentions, newest first: by text, rule, feed and fetch time, paged by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mentions",
+    tag = "mentions",
+    params(MentionQuery),
+    responses(
+        (status = 200, description = "A page of mentions", body = Page<StoredMention>),
+        (status = 400, description = "A filter or the page size is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn search_mentions<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     query: Result<Query<MentionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Page<StoredMention>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let limit = page_limit(query.limit)?;
     let filter = MentionFilter {
@@ -379,15 +570,37 @@ async fn search_mentions<S: Store>(
     };
     let mut items = state.store.mentions(&filter).await?;
     let next = next_page(&mut items, limit, |m| m.id);
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(Page { items, next }))
+}
+
+/// What a push did.
+#[derive(Serialize, ToSchema)]
+struct Pushed {
+    /// Mentions already stored (same feed and id): nothing was written for them.
+    duplicates: u64,
+    /// Incidents the pushed mentions opened or reopened.
+    opened: Vec<i64>,
+    /// Mentions stored.
+    stored: u64,
 }
 
 /// Mentions pushed by other tools go through the same pipeline (and dedup) as polled ones.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentions",
+    tag = "mentions",
+    request_body(content = PushBody, description = "One mention or a list of them"),
+    responses(
+        (status = 200, description = "The mentions were processed", body = Pushed),
+        (status = 400, description = "The body is not mention JSON, or a mention has neither title nor body", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn push_mentions<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Pushed>, ApiError> {
     let pushed: PushBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad mention JSON: {e}")))?;
     let now = state.clock.now();
@@ -398,64 +611,119 @@ async fn push_mentions<S: Store>(
         .map(|(index, input)| input.into_mention(index, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let (mut stored, mut duplicates, mut opened) = (0, 0, Vec::new());
-    for outcome in state.pipeline.process_all(mentions).await? {
-        match outcome {
-            IngestOutcome::Duplicate => duplicates += 1,
-            IngestOutcome::Stored { opened: new, .. } => {
-                stored += 1;
-                opened.extend(new);
+    let mut outcome = Pushed { duplicates: 0, opened: Vec::new(), stored: 0 };
+    for ingested in state.pipeline.process_all(mentions).await? {
+        match ingested {
+            IngestOutcome::Duplicate => outcome.duplicates += 1,
+            IngestOutcome::Stored { opened, .. } => {
+                outcome.stored += 1;
+                outcome.opened.extend(opened);
             }
         }
     }
-    Ok(Json(serde_json::json!({ "stored": stored, "duplicates": duplicates, "opened": opened })))
+    Ok(Json(outcome))
 }
 
-/// A workflow action named in the route, so one handler serves all three.
-trait RouteAction: Send + 'static {
-    const ACTION: Action;
-}
-struct AckAction;
-struct ResolveAction;
-struct ReopenAction;
-impl RouteAction for AckAction {
-    const ACTION: Action = Action::Acknowledge;
-}
-impl RouteAction for ResolveAction {
-    const ACTION: Action = Action::Resolve;
-}
-impl RouteAction for ReopenAction {
-    const ACTION: Action = Action::Reopen;
-}
-
-async fn act<S: Store, A: RouteAction>(
-    State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
-    Path(id): Path<i64>,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
-    let incident = state.store.transition(id, A::ACTION, &actor, state.clock.now()).await?;
-    tracing::info!(incident = id, %actor, action = A::ACTION.past_tense(), "incident updated");
+/// Applies a workflow action to an incident as the caller, and wakes the outbox for the
+/// notices it queued.
+async fn act<S: Store>(state: &ApiState<S>, actor: &str, id: i64, action: Action) -> Result<Json<Incident>, ApiError> {
+    let incident = state.store.transition(id, action, actor, state.clock.now()).await?;
+    tracing::info!(incident = id, %actor, action = action.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
     Ok(Json(incident))
 }
 
-/// The configured channels with their health.
+/// Acknowledges an open incident: escalation stops.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/ack",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident, acknowledged", body = Incident),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident's status does not allow it", body = ErrorBody),
+    )
+)]
+async fn acknowledge<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Incident>, ApiError> {
+    act(&state, &actor, id, Action::Acknowledge).await
+}
+
+/// Resolves an incident.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resolve",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident, resolved", body = Incident),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident's status does not allow it", body = ErrorBody),
+    )
+)]
+async fn resolve<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Incident>, ApiError> {
+    act(&state, &actor, id, Action::Resolve).await
+}
+
+/// Reopens a resolved incident.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/reopen",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident, open again", body = Incident),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident's status does not allow it", body = ErrorBody),
+    )
+)]
+async fn reopen<S: Store>(
+    State(state): State<ApiState<S>>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Incident>, ApiError> {
+    act(&state, &actor, id, Action::Reopen).await
+}
+
+/// A channel and whether it takes notices now.
+#[derive(Serialize, ToSchema)]
+struct ChannelStatus {
+    availability: Availability,
+    health: ChannelHealth,
+}
+
+/// The configured channels with their health; not paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    tag = "channels",
+    responses(
+        (status = 200, description = "Every configured channel (`next` is always null)", body = Page<ChannelStatus>),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn list_channels<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Page<ChannelStatus>>, ApiError> {
     let now = state.clock.now();
     let mut items = Vec::new();
     for name in state.channel_names.iter() {
         let health = state.store.channel_health(name).await?;
-        let available = match health.availability(now) {
-            Availability::Up => serde_json::json!({"state": "up"}),
-            Availability::Tripped { until } => serde_json::json!({"state": "tripped", "until": until}),
-            Availability::Disabled { reason } => serde_json::json!({"state": "disabled", "reason": reason}),
-        };
-        items.push(serde_json::json!({"health": health, "availability": available}));
+        items.push(ChannelStatus { availability: health.availability(now), health });
     }
-    Ok(Json(serde_json::json!({ "items": items, "next": null })))
+    Ok(Json(Page { items, next: None }))
 }
 
 fn known_channel<S>(state: &ApiState<S>, name: &str) -> Result<(), ApiError> {
@@ -466,6 +734,18 @@ fn known_channel<S>(state: &ApiState<S>, name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Re-enables a channel disabled by hand or by a 410 Gone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{name}/enable",
+    tag = "channels",
+    params(("name" = String, Path, description = "The channel's name in the config")),
+    responses(
+        (status = 200, description = "The channel's health, enabled", body = ChannelHealth),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No channel of that name", body = ErrorBody),
+    )
+)]
 async fn enable_channel<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
@@ -476,12 +756,28 @@ async fn enable_channel<S: Store>(
     Ok(Json(state.store.set_channel_enabled(&name, true, "", state.clock.now()).await?))
 }
 
-#[derive(Deserialize)]
+/// Why a channel is disabled by hand.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DisableBody {
+    /// Recorded as "disabled by <caller>: <reason>".
     reason: String,
 }
 
+/// Disables a channel: its notices go to the fallback until it is enabled again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{name}/disable",
+    tag = "channels",
+    params(("name" = String, Path, description = "The channel's name in the config")),
+    request_body = DisableBody,
+    responses(
+        (status = 200, description = "The channel's health, disabled", body = ChannelHealth),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No channel of that name", body = ErrorBody),
+    )
+)]
 async fn disable_channel<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
@@ -499,78 +795,158 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
 }
 
-#[derive(Deserialize)]
+/// Who to assign an incident to.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
+    /// The assignee's name; not empty.
     to: String,
 }
 
-#[derive(Deserialize)]
+/// A note for an incident's timeline.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteBody {
+    /// The note; not empty.
     text: String,
 }
 
-#[derive(Default, Deserialize)]
+/// A playbook step marked done, with an optional note.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
     note: Option<String>,
 }
 
-async fn record<S: Store>(
-    state: &ApiState<S>,
-    id: i64,
-    entry: Entry,
-    actor: &str,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
+async fn record<S: Store>(state: &ApiState<S>, id: i64, entry: Entry, actor: &str) -> Result<Json<Incident>, ApiError> {
     Ok(Json(state.store.record(id, &entry, actor, state.clock.now()).await?))
 }
 
+/// Assigns an incident to someone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/assign",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "The incident, assigned", body = Incident),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "No assignee given", body = ErrorBody),
+    )
+)]
 async fn assign<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
+) -> Result<Json<Incident>, ApiError> {
     let AssignBody { to } = body(&bytes)?;
     record(&state, id, Entry::Assign(to), &actor).await
 }
 
+/// Adds a note to an incident's timeline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/note",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The incident", body = Incident),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "The note is empty or too long", body = ErrorBody),
+    )
+)]
 async fn note<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
+) -> Result<Json<Incident>, ApiError> {
     let NoteBody { text } = body(&bytes)?;
     record(&state, id, Entry::Note(text), &actor).await
 }
 
+/// Marks a step of the incident's playbook done; the body may be empty.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/steps/{step}",
+    tag = "incidents",
+    params(
+        ("id" = i64, Path, description = "The incident's id"),
+        ("step" = String, Path, description = "The step's id in the incident's playbook"),
+    ),
+    request_body = Option<StepBody>,
+    responses(
+        (status = 200, description = "The incident", body = Incident),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "No playbook, no such step, or the step is already done", body = ErrorBody),
+    )
+)]
 async fn step_done<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
     Path((id, step)): Path<(i64, String)>,
     bytes: axum::body::Bytes,
-) -> Result<Json<crate::incident::Incident>, ApiError> {
+) -> Result<Json<Incident>, ApiError> {
     let StepBody { note } = if bytes.is_empty() { StepBody::default() } else { body(&bytes)? };
     record(&state, id, Entry::StepDone { step, note }, &actor).await
 }
 
+/// An incident's playbook as a checklist: each step, when it is due, and who did it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/checklist",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The checklist", body = Checklist),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
 async fn checklist<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<crate::store::Checklist>, ApiError> {
+) -> Result<Json<Checklist>, ApiError> {
     Ok(Json(state.store.checklist(id).await?))
 }
 
-#[derive(Deserialize)]
+/// The review's format.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReviewQuery {
+    /// `json` (the default), `md` or `html`.
     format: Option<String>,
 }
 
 /// The post-incident review: JSON by default, `?format=md` or `?format=html`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/review",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id"), ReviewQuery),
+    responses(
+        (status = 200, description = "The review: the incident, its key times, chart, playbook progress and \
+                                      timeline", content(
+            (Object = "application/json"),
+            (String = "text/markdown"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "The format is not json, md or html", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
 async fn review<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
@@ -593,36 +969,69 @@ async fn review<S: Store>(
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
-#[derive(Deserialize)]
+/// Which silences to list.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SilenceQuery {
+    /// Also list silences that are over; only those in force when not given.
     all: Option<bool>,
 }
 
+/// Silences, in force only unless `all=true`; not paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/silences",
+    tag = "silences",
+    params(SilenceQuery),
+    responses(
+        (status = 200, description = "The silences (`next` is always null)", body = Page<Silence>),
+        (status = 400, description = "The query is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn list_silences<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
     query: Result<Query<SilenceQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Page<Silence>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let active_at = (!query.all.unwrap_or(false)).then(|| state.clock.now());
     let items = state.store.silences(active_at).await?;
-    Ok(Json(serde_json::json!({ "items": items, "next": null })))
+    Ok(Json(Page { items, next: None }))
 }
 
-/// `{"rule" | "feed" | "tag" | "query": ..., "for": "2h", "reason": ...}`
-#[derive(Deserialize)]
+/// A new silence: exactly one of `rule`, `feed`, `tag` or `query`, how long, and why.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SilenceBody {
+    /// Silence matches of this rule (its id).
     rule: Option<String>,
+    /// Silence mentions from this feed (its name).
     feed: Option<String>,
+    /// Silence mentions from feeds with this tag.
     tag: Option<String>,
+    /// Silence mentions this rule-language query is true for.
     query: Option<String>,
+    /// How long, as a human duration (`2h`, `30m`).
     #[serde(rename = "for")]
     duration: String,
     reason: String,
 }
 
+/// Adds a silence, in force from now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences",
+    tag = "silences",
+    request_body = SilenceBody,
+    responses(
+        (status = 201, description = "The silence, as stored", body = Silence),
+        (status = 400, description = "The body is not valid: not exactly one scope, a bad duration, an unknown \
+                                      rule or a query that does not parse", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
 async fn add_silence<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
@@ -651,6 +1060,19 @@ async fn add_silence<S: Store>(
     Ok((StatusCode::CREATED, Json(state.store.add_silence(&new).await?)))
 }
 
+/// Ends a silence early.
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences/{id}/end",
+    tag = "silences",
+    params(("id" = i64, Path, description = "The silence's id")),
+    responses(
+        (status = 200, description = "The silence, ended", body = Silence),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such silence", body = ErrorBody),
+        (status = 422, description = "The silence is already over", body = ErrorBody),
+    )
+)]
 async fn end_silence<S: Store>(
     State(state): State<ApiState<S>>,
     Caller(actor): Caller,
@@ -661,7 +1083,116 @@ async fn end_silence<S: Store>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    /// The document as JSON, as the route serves it.
+    fn document() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("the document serializes")
+    }
+
+    /// Every (method, path) the document lists.
+    fn documented() -> BTreeSet<(String, String)> {
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        paths
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flat_map(|item| item.keys())
+                    .filter(|key| ["get", "post", "put", "patch", "delete"].contains(&key.as_str()))
+                    .map(move |method| (method.clone(), path.clone()))
+            })
+            .collect()
+    }
+
+    /// Every (method, path) under `/api/v1` that [`router`] registers, read from this file's
+    /// source: one `.route("/api/v1/...", get(..).post(..))` per line.
+    fn routed() -> BTreeSet<(String, String)> {
+        let mut found = BTreeSet::new();
+        for line in include_str!("mod.rs").lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix(".route(\"/api/v1") else { continue };
+            let Some((tail, handlers)) = rest.split_once('"') else { continue };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let call = format!("{method}(");
+                let called = handlers
+                    .match_indices(&call)
+                    .any(|(at, _)| handlers[..at].chars().last().is_none_or(|c| !(c.is_alphanumeric() || c == '_')));
+                if called {
+                    found.insert((method.to_owned(), format!("/api/v1{tail}")));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_named_versioned_and_declares_the_bearer_scheme() {
+        let document = document();
+        assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", document["openapi"]);
+        assert_eq!(document["info"]["title"], "tocsin");
+        assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+        assert!(document["info"]["description"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(document["security"], serde_json::json!([{"bearer": []}]), "every route needs a token");
+        assert_eq!(
+            document["paths"]["/api/v1/openapi.json"]["get"]["security"],
+            serde_json::json!([{}]),
+            "except the document itself"
+        );
+    }
+
+    #[test]
+    fn every_api_route_the_router_serves_is_documented_and_no_other() {
+        let routed = routed();
+        assert!(routed.len() > 20, "the source scan found the routes: {routed:?}");
+        assert_eq!(routed, documented());
+    }
+
+    #[test]
+    fn the_incident_schema_has_the_fields_spec_2_fixes() {
+        let document = document();
+        let incident = &document["components"]["schemas"]["Incident"]["properties"];
+        for field in [
+            "id",
+            "status",
+            "level",
+            "score",
+            "rule",
+            "title",
+            "opened_at",
+            "acknowledged_at",
+            "resolved_at",
+            "mentions",
+            "why",
+        ] {
+            assert!(incident.get(field).is_some(), "Incident lacks {field}: {incident}");
+        }
+        assert_eq!(incident["opened_at"]["format"], "date-time", "times are RFC 3339 strings");
+        assert_eq!(
+            document["components"]["schemas"]["Status"]["enum"],
+            serde_json::json!(["open", "acknowledged", "resolved"])
+        );
+    }
+
+    #[test]
+    fn every_error_is_documented_as_the_error_body() {
+        let document = document();
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                for (status, response) in operation["responses"].as_object().expect("responses") {
+                    if status.starts_with('4') {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn tokens_parse_names_and_refuse_malformed_entries() {

@@ -63,15 +63,17 @@ impl Playbook {
 }
 
 /// One response step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     /// A slug (`publish-statement`), unique in its playbook; what `incident step` takes.
     pub id: String,
     pub title: String,
     /// The title for Chinese-language teams.
     pub title_zh: Option<String>,
-    /// How long after the incident opens the step should be done; overdue steps remind.
+    /// How long after the incident opens the step should be done, in seconds; overdue steps
+    /// remind.
     #[serde(serialize_with = "serialize_due", deserialize_with = "deserialize_due")]
+    #[schema(value_type = Option<i64>)]
     pub due: Option<chrono::Duration>,
     /// Whether this step is publishing the official statement, whose time feeds the review.
     pub statement: bool,

@@ -44,7 +44,7 @@ impl ReviewMention {
 }
 
 /// A playbook step someone marked done.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StepDone {
     /// The step's id in the incident's playbook.
     pub step: String,

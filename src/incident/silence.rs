@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::RuleSet;
 
 /// What a silence covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Matches of one rule (its id).
@@ -44,7 +44,7 @@ impl Scope {
 }
 
 /// A silence as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Silence {
     pub id: i64,
     pub scope: Scope,

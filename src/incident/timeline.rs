@@ -64,7 +64,7 @@ impl NewEvent {
 }
 
 /// An event as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub incident_id: i64,

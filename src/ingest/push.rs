@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub const DEFAULT_SOURCE: &str = "api";
 
 /// One pushed mention. `title` or `body` is required; everything else is optional.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentionInput {
     pub id: Option<String>,
@@ -66,7 +66,7 @@ impl MentionInput {
 }
 
 /// A push body: one mention or a list of them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PushBody {
     Many(Vec<MentionInput>),

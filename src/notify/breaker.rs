@@ -17,7 +17,7 @@ pub struct BreakerSettings {
 }
 
 /// One channel's health as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelHealth {
     pub name: String,
     /// Consecutive failed attempts (0 after a delivery).
@@ -39,14 +39,16 @@ pub enum AttemptOutcome {
     Gone,
 }
 
-/// Whether a channel takes notices now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whether a channel takes notices now; serialized with its `state` beside its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "lowercase")]
 pub enum Availability {
     Up,
     /// Breaker open: try again at the time given, or use the fallback meanwhile.
     Tripped {
         until: DateTime<Utc>,
     },
+    /// Disabled (410 Gone, or by hand) until re-enabled.
     Disabled {
         reason: String,
     },

@@ -45,7 +45,7 @@ pub enum StoreError {
 }
 
 /// Poll state and health of one feed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FeedState {
     pub name: String,
     pub url: String,
@@ -126,7 +126,7 @@ pub enum Entry {
 }
 
 /// One step of an incident's playbook and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChecklistStep {
     #[serde(flatten)]
     pub step: Step,
@@ -135,7 +135,7 @@ pub struct ChecklistStep {
 }
 
 /// An incident's playbook copy as a checklist.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Checklist {
     pub crisis_type: Option<String>,
     pub title: Option<String>,
@@ -174,7 +174,7 @@ pub struct MentionFilter {
 }
 
 /// A stored mention as the API lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredMention {
     pub id: i64,
     pub feed: String,
