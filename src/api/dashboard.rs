@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{ApiState, SESSION_COOKIE, presented_token};
+use super::{ApiState, SESSION_COOKIE, cookie, presented_token};
 use crate::config::HumanDuration;
 use crate::incident::present::{describe, safe_href, why_lines};
 use crate::incident::review::Review;
@@ -87,17 +87,6 @@ impl Session {
 
 /// Name of the cookie that keeps the dashboard's language.
 const LANG_COOKIE: &str = "tocsin_lang";
-
-fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
 
 /// The English or the Chinese text, by the session's language.
 fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {

@@ -189,14 +189,19 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
+    cookie(headers, SESSION_COOKIE).map(str::to_owned)
+}
+
+/// The value of a request cookie.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
