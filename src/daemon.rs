@@ -25,7 +25,7 @@ use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
 use crate::ingest::poller::{FeedTask, MentionSink, Poller};
 use crate::notify::outbox::{ChannelError, Channels, Deliverer};
-use crate::store::{self, Arrival, Decide, IngestOutcome, SqliteStore, Store, StoreError, Story};
+use crate::store::{self, AnyStore, Arrival, Decide, IngestOutcome, Store, StoreError, Story};
 
 /// How often the escalation and delivery workers look for due work.
 const TICK: Duration = Duration::from_millis(500);
@@ -350,8 +350,8 @@ pub struct RunningDaemon {
     /// Where the HTTP server listens (useful when configured with port 0).
     pub addr: SocketAddr,
     pub clock: Clock,
-    pub store: Arc<SqliteStore>,
-    pub pipeline: Arc<Pipeline<SqliteStore>>,
+    pub store: Arc<AnyStore>,
+    pub pipeline: Arc<Pipeline<AnyStore>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }

@@ -21,7 +21,7 @@ use crate::incident::Level;
 use crate::ingest::Mention;
 use crate::ingest::parse::parse_feed;
 use crate::ingest::push::MentionInput;
-use crate::store::{Arrival, IncidentFilter, SqliteStore, Store, StoreError};
+use crate::store::{self, AnyStore, Arrival, IncidentFilter, Store, StoreError};
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ pub struct ReplayReport {
 /// Mentions per transaction in a replay: large, since nothing else writes to its database.
 const REPLAY_BATCH: usize = 2_000;
 
-/// Runs `history` through the pipeline into the SQLite database at `db_url`, calling
+/// Runs `history` through the pipeline into the database at `db_url`, calling
 /// `progress` with the number of mentions done after each batch. Each mention is stored
 /// at its own time, as the daemon would have seen it then; the next batch is analyzed on
 /// another thread while the store writes this one.
@@ -130,7 +130,7 @@ pub async fn run(
     db_url: &str,
     progress: impl Fn(usize),
 ) -> Result<ReplayReport, ReplayError> {
-    let store = Arc::new(SqliteStore::connect(db_url).await?);
+    let store = Arc::new(store::open(db_url).await?);
     store.migrate().await?;
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
@@ -141,7 +141,7 @@ pub async fn run(
     ));
     let total = history.mentions.len();
     let mut mentions = history.mentions.into_iter();
-    let mut analyze_next = |pipeline: &Arc<Pipeline<SqliteStore>>| {
+    let mut analyze_next = |pipeline: &Arc<Pipeline<AnyStore>>| {
         let chunk: Vec<Mention> = mentions.by_ref().take(REPLAY_BATCH).collect();
         let pipeline = pipeline.clone();
         tokio::task::spawn_blocking(move || {

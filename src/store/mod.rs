@@ -1,6 +1,8 @@
 //! The store: one trait every backend implements, so the pipeline never knows which
 //! database it runs on. The backend is picked from the URL scheme ([`open`]).
 
+mod common;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -21,6 +23,7 @@ use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 use crate::notify::breaker::ChannelHealth;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +38,7 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("unsupported database url {0:?}: use sqlite://FILE")]
+    #[error("unsupported database url {0:?}: use sqlite://FILE or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// A request the workflow refuses (an unknown step, one already done, an empty note).
     #[error("{0}")]
@@ -380,12 +383,103 @@ pub trait Store: Send + Sync + 'static {
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 
-/// Opens the store a URL names. Only SQLite so far.
-pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+/// Opens the store a URL names: `sqlite:` for a SQLite file, `postgres://` or
+/// `postgresql://` for a PostgreSQL database.
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
     if url.starts_with("sqlite:") {
-        SqliteStore::connect(url).await
+        Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(AnyStore::Postgres(PostgresStore::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// The store a URL picked (see [`open`]): every method goes to the backend inside.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl From<SqliteStore> for AnyStore {
+    fn from(store: SqliteStore) -> AnyStore {
+        AnyStore::Sqlite(store)
+    }
+}
+
+impl From<PostgresStore> for AnyStore {
+    fn from(store: PostgresStore) -> AnyStore {
+        AnyStore::Postgres(store)
+    }
+}
+
+/// Implements [`Store`] methods on [`AnyStore`] by handing each call to its backend.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $out:ty;)*) => {
+        $(
+            async fn $name(&self $(, $arg: $ty)*) -> Result<$out, StoreError> {
+                match self {
+                    AnyStore::Sqlite(store) => store.$name($($arg),*).await,
+                    AnyStore::Postgres(store) => store.$name($($arg),*).await,
+                }
+            }
+        )*
+    };
+}
+
+impl Store for AnyStore {
+    delegate! {
+        fn migrate(&self) -> ();
+        fn secret(&self, name: &str) -> Vec<u8>;
+        fn sync_feeds(&self, feeds: &[(String, String)]) -> ();
+        fn feed_state(&self, name: &str) -> Option<FeedState>;
+        fn feed_states(&self) -> Vec<FeedState>;
+        fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> ();
+        fn story(&self, scored: &Scored) -> Story;
+        fn due_escalations(&self, now: DateTime<Utc>) -> Vec<i64>;
+        fn transition(&self, incident_id: i64, action: Action, actor: &str, now: DateTime<Utc>) -> Incident;
+        fn record(&self, incident_id: i64, entry: &Entry, actor: &str, now: DateTime<Utc>) -> Incident;
+        fn checklist(&self, incident_id: i64) -> Checklist;
+        fn due_reminders(&self, now: DateTime<Utc>) -> Vec<i64>;
+        fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> bool;
+        fn review_input(&self, incident_id: i64) -> ReviewInput;
+        fn add_silence(&self, silence: &NewSilence) -> Silence;
+        fn silences(&self, active_at: Option<DateTime<Utc>>) -> Vec<Silence>;
+        fn end_silence(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Silence;
+        fn claim_notices(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Vec<OutboxItem>;
+        fn finish_notices(&self, attempts: &[(OutboxItem, Attempt)], now: DateTime<Utc>) -> ();
+        fn release_notices(&self, ids: &[i64], now: DateTime<Utc>) -> ();
+        fn reroute(&self, item: &OutboxItem, fallback: Option<&str>, detail: &str, now: DateTime<Utc>) -> ();
+        fn policy(&self, incident_id: i64) -> Policy;
+        fn channel_health(&self, name: &str) -> ChannelHealth;
+        fn channel_healths(&self) -> Vec<ChannelHealth>;
+        fn save_channel_health(&self, health: &ChannelHealth) -> ();
+        fn set_channel_enabled(&self, name: &str, enabled: bool, reason: &str, now: DateTime<Utc>) -> ChannelHealth;
+        fn pending_notices(&self) -> i64;
+        fn incident(&self, id: i64) -> Option<Incident>;
+        fn incidents(&self, filter: &IncidentFilter) -> Vec<Incident>;
+        fn timeline(&self, incident_id: i64) -> Vec<Event>;
+        fn top_mentions(&self, incident_id: i64, limit: i64) -> Vec<MentionSummary>;
+        fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
+        fn mention_count(&self) -> i64;
+    }
+
+    async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {
+        match self {
+            AnyStore::Sqlite(store) => store.ingest(batch, decide).await,
+            AnyStore::Postgres(store) => store.ingest(batch, decide).await,
+        }
+    }
+
+    async fn escalate<F>(&self, incident_id: i64, fire: F, now: DateTime<Utc>) -> Result<bool, StoreError>
+    where
+        F: Fn(&Policy, DateTime<Utc>, EscalationState) -> Option<Fired> + Send + Sync,
+    {
+        match self {
+            AnyStore::Sqlite(store) => store.escalate(incident_id, fire, now).await,
+            AnyStore::Postgres(store) => store.escalate(incident_id, fire, now).await,
+        }
     }
 }
 

@@ -5,21 +5,25 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use super::common::{
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_LOOKBACK, STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup,
+    Workflow, delivery, json, mention_details, new_notice_id, steps_from_events, to_json, transition_kinds, ts,
+    unique_terms,
+};
 use super::{
-    Arrival, Attempt, AttemptResult, Checklist, ChecklistStep, Decide, Entry, FeedState, IncidentFilter, IngestOutcome,
-    MentionFilter, OutboxItem, PollRecord, Store, StoreError, StoredMention, Story,
+    Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
+    OutboxItem, PollRecord, Store, StoreError, StoredMention, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
 use crate::incident::grouping::{Candidate, Decision, GroupState};
-use crate::incident::playbook::Playbook;
-use crate::incident::review::{ChainStatus, Delivery, NotificationOutcome, ReviewInput, ReviewMention, StepDone};
+use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, ReviewMention};
 use crate::incident::silence::{NewSilence, Scope, Silence};
-use crate::incident::spike::{Mass, SpikeSettings, Volume};
+use crate::incident::spike::{Mass, SpikeSettings};
 use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::fetch::Validators;
@@ -28,8 +32,6 @@ use crate::notify::NoticeKind;
 use crate::notify::breaker::ChannelHealth;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-const EXCERPT_CHARS: usize = 280;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -42,11 +44,6 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Times are stored as fixed-width RFC 3339 UTC text, so text order is time order.
-fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -55,21 +52,6 @@ fn parse_ts(text: &str) -> Result<DateTime<Utc>, StoreError> {
 
 fn opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     text.as_deref().map(parse_ts).transpose()
-}
-
-fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad stored JSON: {e}")))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // Serializing our own plain data types cannot fail; an empty object keeps the row valid if it ever did.
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
-}
-
-fn new_notice_id() -> String {
-    use base64::Engine;
-    let bytes: [u8; 16] = rand::random();
-    format!("ntf_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
@@ -223,25 +205,6 @@ async fn attach(
     Ok(())
 }
 
-/// How far back a copy's story is looked for, and how many stories sharing a band with it
-/// are compared at most (the most recently active first).
-const STORY_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
-const STORY_CANDIDATES: i64 = 64;
-
-/// A mention's MinHash signature and its band keys.
-struct Fingerprint {
-    signature: dedup::Signature,
-    bands: Vec<i64>,
-}
-
-impl Fingerprint {
-    fn of(mention: &Mention) -> Fingerprint {
-        let signature = dedup::signature(&mention.title, &mention.body);
-        let bands = dedup::bands(&signature);
-        Fingerprint { signature, bands }
-    }
-}
-
 /// The story of the last [`STORY_LOOKBACK`] before `at` that `fingerprint` repeats: the
 /// most similar one among those sharing a band with it.
 async fn find_story(
@@ -262,18 +225,7 @@ async fn find_story(
     .bind(STORY_CANDIDATES)
     .fetch_all(&mut *conn)
     .await?;
-    let mut best: Option<(f64, i64, i64)> = None;
-    for (id, stored, size) in rows {
-        let Some(other) = dedup::from_bytes(&stored) else { continue };
-        let similarity = dedup::similarity(&fingerprint.signature, &other);
-        if dedup::is_same_story(&fingerprint.signature, &other) && best.is_none_or(|(s, ..)| similarity > s) {
-            best = Some((similarity, id, size));
-        }
-    }
-    Ok(match best {
-        Some((_, id, size)) => Story { cluster: Some(id), copies: u64::try_from(size).unwrap_or(0) },
-        None => Story { cluster: None, copies: 0 },
-    })
+    Ok(fingerprint.closest(rows))
 }
 
 /// Files a stored mention under its story: one more copy of a known story, or the first
@@ -309,10 +261,6 @@ async fn file_under_story(
     Ok(mention_id)
 }
 
-/// How far back the first mention of a storm is looked for: time-to-detect counts from
-/// the first matching mention of the day before the incident opened.
-const STORM_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
-
 /// When the storm a candidate opens an incident for began: the group's first matching
 /// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
 async fn storm_start(
@@ -330,13 +278,6 @@ async fn storm_start(
     .fetch_one(&mut **tx)
     .await?;
     Ok(first.as_deref().map(parse_ts).transpose()?.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
-}
-
-/// A group's stored volume state (the `groups` row) with the mention at hand counted.
-struct GroupVolume {
-    volume: Volume,
-    first_at: DateTime<Utc>,
-    mass: Mass,
 }
 
 /// A candidate's group as stored: its live incident, if any, and its volume around the
@@ -388,23 +329,17 @@ async fn load_group(
         }
         None => None,
     };
-    let first_at = opt_ts(row.try_get("first_at")?)?;
-    let mass = match (row.try_get::<Option<f64>, _>("mass")?, opt_ts(row.try_get("mass_at")?)?) {
-        (Some(value), Some(mass_at)) => Mass { value, at: mass_at },
-        _ => Mass { value: 0.0, at },
-    }
-    .add(at, spike.baseline);
-    let count =
-        |column: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0)) };
-    let volume = Volume {
-        at,
-        in_window: count("in_window")?,
-        mass: mass.decayed_to(at, spike.baseline),
-        story: Some((story, count("story_in_window")?)),
-        first_at,
+    let stored = StoredGroup {
+        first_at: opt_ts(row.try_get("first_at")?)?,
+        mass: match (row.try_get::<Option<f64>, _>("mass")?, opt_ts(row.try_get("mass_at")?)?) {
+            (Some(value), Some(mass_at)) => Some(Mass { value, at: mass_at }),
+            _ => None,
+        },
         last_spike_at: opt_ts(row.try_get("last_spike_at")?)?,
+        in_window: row.try_get("in_window")?,
+        story_in_window: row.try_get("story_in_window")?,
     };
-    Ok((live, GroupVolume { volume, first_at: first_at.map_or(at, |first| first.min(at)), mass }))
+    Ok((live, GroupVolume::of(stored, at, story, spike)))
 }
 
 /// Writes a group's volume state back, with `spiked_at` starting its cool-down.
@@ -429,96 +364,15 @@ async fn save_group(
     Ok(())
 }
 
-/// The mentions a batch attached to incidents, logged as one `mentions_attached` event per
-/// incident: a storm of 10,000 mentions makes a readable timeline, not 10,000 events.
-#[derive(Default)]
-struct AttachLog {
-    /// Per incident, in order of first attachment: the time of the latest attachment and
-    /// the mentions.
-    pending: Vec<(i64, DateTime<Utc>, Vec<serde_json::Value>)>,
-}
-
-/// How many attached mentions an event describes in full; the rest are listed by id.
-const ATTACHED_DESCRIBED: usize = 20;
-
-impl AttachLog {
-    fn add(&mut self, incident_id: i64, mention_id: i64, mention: &Mention, now: DateTime<Utc>) {
-        let described = serde_json::json!({
-            "id": mention_id, "feed": mention.feed, "title": mention.title, "url": mention.url,
-        });
-        match self.pending.iter_mut().find(|(id, ..)| *id == incident_id) {
-            Some((_, at, mentions)) => {
-                *at = now;
-                mentions.push(described);
-            }
-            None => self.pending.push((incident_id, now, vec![described])),
-        }
-    }
-
-    /// Writes the pending event of one incident (before another event of it, so the
-    /// timeline keeps the order things happened in).
-    async fn flush(&mut self, tx: &mut Transaction<'static, Sqlite>, incident_id: i64) -> Result<(), StoreError> {
-        if let Some(index) = self.pending.iter().position(|(id, ..)| *id == incident_id) {
-            let (incident_id, at, mentions) = self.pending.remove(index);
-            append_attached(tx, incident_id, at, mentions).await?;
-        }
-        Ok(())
-    }
-
-    async fn flush_all(self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
-        for (incident_id, at, mentions) in self.pending {
-            append_attached(tx, incident_id, at, mentions).await?;
-        }
-        Ok(())
-    }
-}
-
-async fn append_attached(
+/// Writes the pending `mentions_attached` event of one incident, if any.
+async fn flush_attached(
     tx: &mut Transaction<'static, Sqlite>,
+    log: &mut AttachLog,
     incident_id: i64,
-    at: DateTime<Utc>,
-    mentions: Vec<serde_json::Value>,
 ) -> Result<(), StoreError> {
-    let ids: Vec<serde_json::Value> = mentions.iter().map(|m| m["id"].clone()).collect();
-    let details = serde_json::json!({
-        "count": mentions.len(),
-        "mention_ids": ids,
-        "mentions": mentions.into_iter().take(ATTACHED_DESCRIBED).collect::<Vec<_>>(),
-    });
-    append_event(tx, incident_id, &NewEvent::system(at, EventKind::MentionsAttached, details)).await
-}
-
-fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
-    serde_json::json!({
-        "mention_ids": [mention_id],
-        "feed": mention.feed,
-        "title": mention.title,
-        "url": mention.url,
-    })
-}
-
-/// Longest note the timeline takes, in characters.
-const NOTE_CHARS: usize = 10_000;
-
-/// An incident's workflow state: its playbook copy and the steps done so far.
-struct Workflow {
-    status: Status,
-    opened_at: DateTime<Utc>,
-    assignee: Option<String>,
-    crisis_type: Option<String>,
-    playbook: Option<Playbook>,
-    policy: Policy,
-    escalation: EscalationState,
-    /// Step completions from the timeline, oldest first; only the first of a step counts.
-    done: Vec<StepDone>,
-    /// Steps a reminder already went out for.
-    reminded: Vec<String>,
-}
-
-impl Workflow {
-    /// Steps no reminder is needed for any more: done, or reminded of.
-    fn settled(&self) -> Vec<String> {
-        self.done.iter().map(|d| d.step.clone()).chain(self.reminded.iter().cloned()).collect()
+    match log.take(incident_id) {
+        Some(event) => append_event(tx, incident_id, &event).await,
+        None => Ok(()),
     }
 }
 
@@ -540,19 +394,11 @@ async fn load_workflow(tx: &mut Transaction<'static, Sqlite>, incident_id: i64) 
     .bind(incident_id)
     .fetch_all(&mut **tx)
     .await?;
-    let (mut done, mut reminded): (Vec<StepDone>, Vec<String>) = (Vec::new(), Vec::new());
-    for (kind, actor, at, details) in events {
-        let details: serde_json::Value = json(&details)?;
-        if kind == "step_done" {
-            let step = details["step"].as_str().unwrap_or_default().to_owned();
-            if !done.iter().any(|d| d.step == step) {
-                let note = details["note"].as_str().map(str::to_owned);
-                done.push(StepDone { step, actor, at: parse_ts(&at)?, note });
-            }
-        } else if let Some(steps) = details["steps"].as_array() {
-            reminded.extend(steps.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
-        }
-    }
+    let events = events
+        .into_iter()
+        .map(|(kind, actor, at, details)| Ok((kind, actor, parse_ts(&at)?, json(&details)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let (done, reminded) = steps_from_events(events);
     Ok(Workflow {
         status: esc.status,
         opened_at: esc.opened_at,
@@ -823,7 +669,7 @@ async fn ingest_one<D: Decide>(
                 opened.push(incident_id);
             }
             Decision::Reopen { incident_id, escalation, fired } => {
-                log.flush(tx, incident_id).await?;
+                flush_attached(tx, log, incident_id).await?;
                 sqlx::query(
                     "UPDATE incidents SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, level = ?, \
                      score = ?, why = ?, escalation_step = ?, escalation_repeats = ?, next_escalation_at = ? \
@@ -854,11 +700,11 @@ async fn ingest_one<D: Decide>(
                 attach(tx, incident_id, mention_id, &scored, now).await?;
                 log.add(incident_id, mention_id, mention, now);
                 if let Some(silence) = candidate.silenced_by {
-                    log.flush(tx, incident_id).await?;
+                    flush_attached(tx, log, incident_id).await?;
                     note_silence(tx, silence, incident_id, now).await?;
                 }
                 if let Some(raise) = raised {
-                    log.flush(tx, incident_id).await?;
+                    flush_attached(tx, log, incident_id).await?;
                     sqlx::query("UPDATE incidents SET level = ?, score = ?, why = ? WHERE id = ?")
                         .bind(raise.to.as_str())
                         .bind(i64::from(raise.score))
@@ -985,7 +831,9 @@ impl Store for SqliteStore {
             outcomes.push(ingest_one(&mut tx, arrival, decide, &spike, &mut log).await?);
         }
         outcomes.extend(insert_plain(&mut tx, plain).await?);
-        log.flush_all(&mut tx).await?;
+        for (incident_id, event) in log.drain() {
+            append_event(&mut tx, incident_id, &event).await?;
+        }
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -1080,11 +928,7 @@ impl Store for SqliteStore {
         let row = load_escalation(&mut tx, incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
         let next = row.status.apply(action)?;
         let told = row.policy.notified_channels(row.state);
-        let (kind, event_kind) = match action {
-            Action::Acknowledge => (NoticeKind::Acknowledged, EventKind::Acknowledged),
-            Action::Resolve => (NoticeKind::Resolved, EventKind::Resolved),
-            Action::Reopen => (NoticeKind::Reopened, EventKind::Reopened),
-        };
+        let (kind, event_kind) = transition_kinds(action);
         match action {
             Action::Acknowledge => {
                 // Escalation stops; with an `ack_timeout` the incident comes due again then.
@@ -1141,66 +985,22 @@ impl Store for SqliteStore {
     ) -> Result<Incident, StoreError> {
         let mut tx = self.write().await?;
         let workflow = load_workflow(&mut tx, incident_id).await?;
-        let (kind, details) = match entry {
-            Entry::Assign(who) => {
-                let who = who.trim();
-                if who.is_empty() {
-                    return Err(StoreError::Refused("say who to assign the incident to".into()));
-                }
-                sqlx::query("UPDATE incidents SET assignee = ? WHERE id = ?")
-                    .bind(who)
-                    .bind(incident_id)
-                    .execute(&mut *tx)
-                    .await?;
-                (EventKind::Assigned, serde_json::json!({ "assignee": who, "previous": workflow.assignee }))
-            }
-            Entry::Note(text) => {
-                let text = text.trim();
-                if text.is_empty() {
-                    return Err(StoreError::Refused("a note needs some text".into()));
-                }
-                if text.chars().count() > NOTE_CHARS {
-                    return Err(StoreError::Refused(format!("a note holds at most {NOTE_CHARS} characters")));
-                }
-                (EventKind::Note, serde_json::json!({ "text": text }))
-            }
-            Entry::StepDone { step, note } => {
-                let Some(playbook) = &workflow.playbook else {
-                    return Err(StoreError::Refused(format!(
-                        "incident {incident_id} has no playbook (no playbook for its crisis type {})",
-                        workflow.crisis_type.as_deref().unwrap_or("(none)")
-                    )));
-                };
-                let Some(found) = playbook.step(step) else {
-                    let ids: Vec<&str> = playbook.steps.iter().map(|s| s.id.as_str()).collect();
-                    return Err(StoreError::Refused(format!(
-                        "no step `{step}` in the {} playbook; its steps are: {}",
-                        playbook.crisis_type,
-                        ids.join(", ")
-                    )));
-                };
-                if let Some(done) = workflow.done.iter().find(|d| d.step == found.id) {
-                    return Err(StoreError::Refused(format!(
-                        "step `{}` was already done by {} at {}",
-                        found.id,
-                        done.actor,
-                        done.at.format("%Y-%m-%d %H:%M UTC")
-                    )));
-                }
-                let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-                let mut settled = workflow.settled();
-                settled.push(found.id.clone());
-                sqlx::query("UPDATE incidents SET next_reminder_at = ? WHERE id = ?")
-                    .bind(playbook.next_reminder(workflow.opened_at, &settled).map(ts))
-                    .bind(incident_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let details = serde_json::json!({
-                    "step": found.id, "title": found.title, "statement": found.statement, "note": note,
-                });
-                (EventKind::StepDone, details)
-            }
-        };
+        let change = workflow.entry(incident_id, entry)?;
+        if let Some(who) = &change.assignee {
+            sqlx::query("UPDATE incidents SET assignee = ? WHERE id = ?")
+                .bind(who)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(next_reminder) = change.next_reminder {
+            sqlx::query("UPDATE incidents SET next_reminder_at = ? WHERE id = ?")
+                .bind(next_reminder.map(ts))
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (kind, details) = (change.kind, change.details);
         append_event(&mut tx, incident_id, &NewEvent { at: now, actor: actor.to_owned(), kind, details }).await?;
         let incident = fetch_incident(&mut tx, incident_id).await?;
         tx.commit().await?;
@@ -1211,24 +1011,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let workflow = load_workflow(&mut tx, incident_id).await?;
         tx.commit().await?;
-        let Some(playbook) = workflow.playbook else {
-            return Ok(Checklist { crisis_type: workflow.crisis_type, title: None, strategy: None, steps: Vec::new() });
-        };
-        let steps = playbook
-            .steps
-            .iter()
-            .map(|step| ChecklistStep {
-                step: step.clone(),
-                due_at: step.due.map(|due| workflow.opened_at + due),
-                done: workflow.done.iter().find(|d| d.step == step.id).cloned(),
-            })
-            .collect();
-        Ok(Checklist {
-            crisis_type: workflow.crisis_type,
-            title: Some(playbook.title),
-            strategy: playbook.strategy,
-            steps,
-        })
+        Ok(workflow.checklist())
     }
 
     async fn due_reminders(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
@@ -1244,35 +1027,21 @@ impl Store for SqliteStore {
     async fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let workflow = load_workflow(&mut tx, incident_id).await?;
-        let Some(playbook) = workflow.playbook.as_ref().filter(|_| workflow.status != Status::Resolved) else {
+        let Some(reminder) = workflow.reminder(now) else {
             return Ok(false);
         };
-        let settled = workflow.settled();
-        let overdue: Vec<serde_json::Value> = playbook
-            .overdue(workflow.opened_at, &settled, now)
-            .iter()
-            .map(|step| {
-                let due_at = step.due.map(|due| ts(workflow.opened_at + due));
-                serde_json::json!({ "id": step.id, "title": step.title, "due_at": due_at })
-            })
-            .collect();
-        let mut settled = settled;
-        settled.extend(overdue.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
         sqlx::query("UPDATE incidents SET next_reminder_at = ? WHERE id = ?")
-            .bind(playbook.next_reminder(workflow.opened_at, &settled).map(ts))
+            .bind(reminder.next_at.map(ts))
             .bind(incident_id)
             .execute(&mut *tx)
             .await?;
-        if overdue.is_empty() {
+        if reminder.overdue.is_empty() {
             tx.commit().await?;
             return Ok(false);
         }
-        // The playbook is the first level's to run (the PR team); the later levels are
-        // escalation tiers, paged about the incident, not about its checklist.
-        let channels = workflow.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default();
-        let details = serde_json::json!({ "steps": overdue, "channels": channels });
+        let (channels, details) = (&reminder.channels, reminder.details());
         append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::StepOverdue, details)).await?;
-        enqueue(&mut tx, incident_id, &channels, NoticeKind::StepOverdue, workflow.escalation.step, now, now).await?;
+        enqueue(&mut tx, incident_id, channels, NoticeKind::StepOverdue, workflow.escalation.step, now, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1318,11 +1087,7 @@ impl Store for SqliteStore {
                     channel,
                     kind: json(&kind)?,
                     attempts: u32::try_from(attempts).unwrap_or(0),
-                    result: match state.as_str() {
-                        "delivered" => Delivery::Delivered,
-                        "failed" => Delivery::Failed,
-                        _ => Delivery::Retrying,
-                    },
+                    result: delivery(&state),
                     detail: last_error,
                 })
             })
@@ -1652,15 +1417,7 @@ impl Store for SqliteStore {
                     title: mention.title,
                     url: mention.url,
                     published: mention.published,
-                    terms: terms.iter().filter_map(|t| t.get("term").and_then(|t| t.as_str()).map(str::to_owned)).fold(
-                        Vec::new(),
-                        |mut unique, term| {
-                            if !unique.contains(&term) {
-                                unique.push(term);
-                            }
-                            unique
-                        },
-                    ),
+                    terms: unique_terms(&terms),
                     risk: u8::try_from(risk).unwrap_or(100),
                     sentiment: row.try_get("sentiment")?,
                 })
@@ -1736,7 +1493,7 @@ mod tests {
     use super::*;
     use crate::incident::escalation::PolicyLevel;
     use crate::incident::grouping::{self, Judged};
-    use crate::incident::spike::Verdict;
+    use crate::incident::spike::{Verdict, Volume};
 
     fn scored(guid: &str, severity: u8) -> Scored {
         let mention = Mention {

@@ -1,0 +1,387 @@
+//! What every backend shares: the pure parts of storing (fingerprints and story choice,
+//! group volume, the batched attach log, the workflow read from the timeline, the checks
+//! on workflow entries, reminders, checklists) and the constants that shape them. A
+//! backend only says how its rows are read and written.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{Checklist, ChecklistStep, Entry, StoreError, Story};
+use crate::incident::escalation::{EscalationState, Policy};
+use crate::incident::playbook::Playbook;
+use crate::incident::review::{Delivery, StepDone};
+use crate::incident::spike::{Mass, SpikeSettings, Volume};
+use crate::incident::timeline::{EventKind, NewEvent};
+use crate::incident::{Action, Status};
+use crate::ingest::{Mention, dedup};
+use crate::notify::NoticeKind;
+
+/// How much of a mention's body an incident's top mentions show.
+pub(super) const EXCERPT_CHARS: usize = 280;
+
+/// How far back a copy's story is looked for, and how many stories sharing a band with it
+/// are compared at most (the most recently active first).
+pub(super) const STORY_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
+pub(super) const STORY_CANDIDATES: i64 = 64;
+
+/// How far back the first mention of a storm is looked for: time-to-detect counts from
+/// the first matching mention of the day before the incident opened.
+pub(super) const STORM_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
+
+/// How many attached mentions an event describes in full; the rest are listed by id.
+const ATTACHED_DESCRIBED: usize = 20;
+
+/// Longest note the timeline takes, in characters.
+const NOTE_CHARS: usize = 10_000;
+
+/// A time as the timeline's details and the SQLite columns write it: fixed-width RFC 3339
+/// UTC with microseconds, so text order is time order.
+pub(super) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad stored JSON: {e}")))
+}
+
+pub(super) fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(format!("bad stored JSON: {e}")))
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing our own plain data types cannot fail; an empty object keeps the row valid if it ever did.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
+pub(super) fn to_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|_| serde_json::json!({}))
+}
+
+pub(super) fn new_notice_id() -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::random();
+    format!("ntf_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A mention's MinHash signature and its band keys.
+pub(super) struct Fingerprint {
+    pub signature: dedup::Signature,
+    pub bands: Vec<i64>,
+}
+
+impl Fingerprint {
+    pub fn of(mention: &Mention) -> Fingerprint {
+        let signature = dedup::signature(&mention.title, &mention.body);
+        let bands = dedup::bands(&signature);
+        Fingerprint { signature, bands }
+    }
+
+    /// The story among `stories` (id, stored signature, size; those sharing a band with
+    /// this fingerprint) that it repeats: the most similar one.
+    pub fn closest(&self, stories: impl IntoIterator<Item = (i64, Vec<u8>, i64)>) -> Story {
+        let mut best: Option<(f64, i64, i64)> = None;
+        for (id, stored, size) in stories {
+            let Some(other) = dedup::from_bytes(&stored) else { continue };
+            let similarity = dedup::similarity(&self.signature, &other);
+            if dedup::is_same_story(&self.signature, &other) && best.is_none_or(|(s, ..)| similarity > s) {
+                best = Some((similarity, id, size));
+            }
+        }
+        match best {
+            Some((_, id, size)) => Story { cluster: Some(id), copies: u64::try_from(size).unwrap_or(0) },
+            None => Story { cluster: None, copies: 0 },
+        }
+    }
+}
+
+/// A group's row as stored (`groups`), and the counts of its matches in the spike window.
+pub(super) struct StoredGroup {
+    pub first_at: Option<DateTime<Utc>>,
+    pub mass: Option<Mass>,
+    pub last_spike_at: Option<DateTime<Utc>>,
+    pub in_window: i64,
+    pub story_in_window: i64,
+}
+
+/// A group's stored volume state (the `groups` row) with the mention at hand counted.
+pub(super) struct GroupVolume {
+    pub volume: Volume,
+    pub first_at: DateTime<Utc>,
+    pub mass: Mass,
+}
+
+impl GroupVolume {
+    /// The group's volume around `at` (see [`Volume`]), the mention at `at` of `story` counted.
+    pub fn of(stored: StoredGroup, at: DateTime<Utc>, story: i64, spike: &SpikeSettings) -> GroupVolume {
+        let mass = stored.mass.unwrap_or(Mass { value: 0.0, at }).add(at, spike.baseline);
+        let volume = Volume {
+            at,
+            in_window: u64::try_from(stored.in_window).unwrap_or(0),
+            mass: mass.decayed_to(at, spike.baseline),
+            story: Some((story, u64::try_from(stored.story_in_window).unwrap_or(0))),
+            first_at: stored.first_at,
+            last_spike_at: stored.last_spike_at,
+        };
+        GroupVolume { volume, first_at: stored.first_at.map_or(at, |first| first.min(at)), mass }
+    }
+}
+
+/// The mentions a batch attached to incidents, logged as one `mentions_attached` event per
+/// incident: a storm of 10,000 mentions makes a readable timeline, not 10,000 events.
+#[derive(Default)]
+pub(super) struct AttachLog {
+    /// Per incident, in order of first attachment: the time of the latest attachment and
+    /// the mentions.
+    pending: Vec<(i64, DateTime<Utc>, Vec<serde_json::Value>)>,
+}
+
+impl AttachLog {
+    pub fn add(&mut self, incident_id: i64, mention_id: i64, mention: &Mention, now: DateTime<Utc>) {
+        let described = serde_json::json!({
+            "id": mention_id, "feed": mention.feed, "title": mention.title, "url": mention.url,
+        });
+        match self.pending.iter_mut().find(|(id, ..)| *id == incident_id) {
+            Some((_, at, mentions)) => {
+                *at = now;
+                mentions.push(described);
+            }
+            None => self.pending.push((incident_id, now, vec![described])),
+        }
+    }
+
+    /// The pending event of one incident, taken out of the log: the backend writes it
+    /// before another event of that incident, so the timeline keeps the order things
+    /// happened in.
+    pub fn take(&mut self, incident_id: i64) -> Option<NewEvent> {
+        let index = self.pending.iter().position(|(id, ..)| *id == incident_id)?;
+        let (_, at, mentions) = self.pending.remove(index);
+        Some(attached_event(at, mentions))
+    }
+
+    /// Every pending event, by incident, in order of first attachment.
+    pub fn drain(self) -> Vec<(i64, NewEvent)> {
+        self.pending.into_iter().map(|(id, at, mentions)| (id, attached_event(at, mentions))).collect()
+    }
+}
+
+fn attached_event(at: DateTime<Utc>, mentions: Vec<serde_json::Value>) -> NewEvent {
+    let ids: Vec<serde_json::Value> = mentions.iter().map(|m| m["id"].clone()).collect();
+    let details = serde_json::json!({
+        "count": mentions.len(),
+        "mention_ids": ids,
+        "mentions": mentions.into_iter().take(ATTACHED_DESCRIBED).collect::<Vec<_>>(),
+    });
+    NewEvent::system(at, EventKind::MentionsAttached, details)
+}
+
+pub(super) fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {
+    serde_json::json!({
+        "mention_ids": [mention_id],
+        "feed": mention.feed,
+        "title": mention.title,
+        "url": mention.url,
+    })
+}
+
+/// An incident's workflow state: its playbook copy and the steps done so far.
+pub(super) struct Workflow {
+    pub status: Status,
+    pub opened_at: DateTime<Utc>,
+    pub assignee: Option<String>,
+    pub crisis_type: Option<String>,
+    pub playbook: Option<Playbook>,
+    pub policy: Policy,
+    pub escalation: EscalationState,
+    /// Step completions from the timeline, oldest first; only the first of a step counts.
+    pub done: Vec<StepDone>,
+    /// Steps a reminder already went out for.
+    pub reminded: Vec<String>,
+}
+
+/// The steps done and reminded of, from an incident's `step_done` and `step_overdue`
+/// events (kind, actor, time, details), oldest first.
+pub(super) fn steps_from_events(
+    events: impl IntoIterator<Item = (String, String, DateTime<Utc>, serde_json::Value)>,
+) -> (Vec<StepDone>, Vec<String>) {
+    let (mut done, mut reminded): (Vec<StepDone>, Vec<String>) = (Vec::new(), Vec::new());
+    for (kind, actor, at, details) in events {
+        if kind == "step_done" {
+            let step = details["step"].as_str().unwrap_or_default().to_owned();
+            if !done.iter().any(|d| d.step == step) {
+                let note = details["note"].as_str().map(str::to_owned);
+                done.push(StepDone { step, actor, at, note });
+            }
+        } else if let Some(steps) = details["steps"].as_array() {
+            reminded.extend(steps.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
+        }
+    }
+    (done, reminded)
+}
+
+/// What recording a workflow entry writes: the event, and the columns it changes.
+pub(super) struct EntryChange {
+    pub kind: EventKind,
+    pub details: serde_json::Value,
+    /// The new assignee, for an assignment.
+    pub assignee: Option<String>,
+    /// The new time of the next reminder, when a step is done.
+    pub next_reminder: Option<Option<DateTime<Utc>>>,
+}
+
+impl Workflow {
+    /// Steps no reminder is needed for any more: done, or reminded of.
+    pub fn settled(&self) -> Vec<String> {
+        self.done.iter().map(|d| d.step.clone()).chain(self.reminded.iter().cloned()).collect()
+    }
+
+    /// Checks a workflow entry against this state and says what it changes.
+    pub fn entry(&self, incident_id: i64, entry: &Entry) -> Result<EntryChange, StoreError> {
+        match entry {
+            Entry::Assign(who) => {
+                let who = who.trim();
+                if who.is_empty() {
+                    return Err(StoreError::Refused("say who to assign the incident to".into()));
+                }
+                Ok(EntryChange {
+                    kind: EventKind::Assigned,
+                    details: serde_json::json!({ "assignee": who, "previous": self.assignee }),
+                    assignee: Some(who.to_owned()),
+                    next_reminder: None,
+                })
+            }
+            Entry::Note(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(StoreError::Refused("a note needs some text".into()));
+                }
+                if text.chars().count() > NOTE_CHARS {
+                    return Err(StoreError::Refused(format!("a note holds at most {NOTE_CHARS} characters")));
+                }
+                Ok(EntryChange {
+                    kind: EventKind::Note,
+                    details: serde_json::json!({ "text": text }),
+                    assignee: None,
+                    next_reminder: None,
+                })
+            }
+            Entry::StepDone { step, note } => {
+                let Some(playbook) = &self.playbook else {
+                    return Err(StoreError::Refused(format!(
+                        "incident {incident_id} has no playbook (no playbook for its crisis type {})",
+                        self.crisis_type.as_deref().unwrap_or("(none)")
+                    )));
+                };
+                let Some(found) = playbook.step(step) else {
+                    let ids: Vec<&str> = playbook.steps.iter().map(|s| s.id.as_str()).collect();
+                    return Err(StoreError::Refused(format!(
+                        "no step `{step}` in the {} playbook; its steps are: {}",
+                        playbook.crisis_type,
+                        ids.join(", ")
+                    )));
+                };
+                if let Some(done) = self.done.iter().find(|d| d.step == found.id) {
+                    return Err(StoreError::Refused(format!(
+                        "step `{}` was already done by {} at {}",
+                        found.id,
+                        done.actor,
+                        done.at.format("%Y-%m-%d %H:%M UTC")
+                    )));
+                }
+                let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+                let mut settled = self.settled();
+                settled.push(found.id.clone());
+                let details = serde_json::json!({
+                    "step": found.id, "title": found.title, "statement": found.statement, "note": note,
+                });
+                Ok(EntryChange {
+                    kind: EventKind::StepDone,
+                    details,
+                    assignee: None,
+                    next_reminder: Some(playbook.next_reminder(self.opened_at, &settled)),
+                })
+            }
+        }
+    }
+
+    /// The reminder due at `now`, if the incident has a playbook and is not resolved: the
+    /// steps overdue now and not yet settled, the next reminder's time after them, and
+    /// the channels told (the policy's first level, who run the playbook).
+    pub fn reminder(&self, now: DateTime<Utc>) -> Option<Reminder> {
+        let playbook = self.playbook.as_ref().filter(|_| self.status != Status::Resolved)?;
+        let mut settled = self.settled();
+        let overdue: Vec<serde_json::Value> = playbook
+            .overdue(self.opened_at, &settled, now)
+            .iter()
+            .map(|step| {
+                let due_at = step.due.map(|due| ts(self.opened_at + due));
+                serde_json::json!({ "id": step.id, "title": step.title, "due_at": due_at })
+            })
+            .collect();
+        settled.extend(overdue.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
+        // The playbook is the first level's to run (the PR team); the later levels are
+        // escalation tiers, paged about the incident, not about its checklist.
+        let channels = self.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default();
+        Some(Reminder { next_at: playbook.next_reminder(self.opened_at, &settled), overdue, channels })
+    }
+
+    /// The playbook copy as a checklist.
+    pub fn checklist(self) -> Checklist {
+        let Some(playbook) = self.playbook else {
+            return Checklist { crisis_type: self.crisis_type, title: None, strategy: None, steps: Vec::new() };
+        };
+        let steps = playbook
+            .steps
+            .iter()
+            .map(|step| ChecklistStep {
+                step: step.clone(),
+                due_at: step.due.map(|due| self.opened_at + due),
+                done: self.done.iter().find(|d| d.step == step.id).cloned(),
+            })
+            .collect();
+        Checklist { crisis_type: self.crisis_type, title: Some(playbook.title), strategy: playbook.strategy, steps }
+    }
+}
+
+/// An overdue-steps reminder (see [`Workflow::reminder`]).
+pub(super) struct Reminder {
+    pub next_at: Option<DateTime<Utc>>,
+    /// The steps overdue, as the event lists them; empty when none is.
+    pub overdue: Vec<serde_json::Value>,
+    pub channels: Vec<String>,
+}
+
+impl Reminder {
+    pub fn details(&self) -> serde_json::Value {
+        serde_json::json!({ "steps": self.overdue, "channels": self.channels })
+    }
+}
+
+/// The notice and the timeline event of a transition.
+pub(super) fn transition_kinds(action: Action) -> (NoticeKind, EventKind) {
+    match action {
+        Action::Acknowledge => (NoticeKind::Acknowledged, EventKind::Acknowledged),
+        Action::Resolve => (NoticeKind::Resolved, EventKind::Resolved),
+        Action::Reopen => (NoticeKind::Reopened, EventKind::Reopened),
+    }
+}
+
+/// An outbox row's state as the review reports it.
+pub(super) fn delivery(state: &str) -> Delivery {
+    match state {
+        "delivered" => Delivery::Delivered,
+        "failed" => Delivery::Failed,
+        _ => Delivery::Retrying,
+    }
+}
+
+/// The distinct terms of a rule match's stored terms, in order.
+pub(super) fn unique_terms(terms: &[serde_json::Value]) -> Vec<String> {
+    terms.iter().filter_map(|t| t.get("term").and_then(|t| t.as_str()).map(str::to_owned)).fold(
+        Vec::new(),
+        |mut unique, term| {
+            if !unique.contains(&term) {
+                unique.push(term);
+            }
+            unique
+        },
+    )
+}

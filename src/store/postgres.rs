@@ -1,0 +1,1653 @@
+//! The PostgreSQL store, for several daemons sharing one database. Each change is one
+//! READ COMMITTED transaction that locks what it changes: the incident row (`FOR UPDATE`)
+//! in transitions, escalation, workflow entries and reminders; the group (a transaction
+//! advisory lock on its key, then its row `FOR UPDATE`) while a mention is judged against
+//! it, so two daemons never open one group's incident twice nor lose a count; outbox rows
+//! are claimed with `FOR UPDATE SKIP LOCKED`, so no notice goes to two workers.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+
+use super::common::{
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_LOOKBACK, STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup,
+    Workflow, delivery, from_value, mention_details, new_notice_id, steps_from_events, to_value, transition_kinds, ts,
+    unique_terms,
+};
+use super::{
+    Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
+    OutboxItem, PollRecord, Store, StoreError, StoredMention, Story, redact,
+};
+use crate::analyze::Scored;
+use crate::incident::escalation::{EscalationState, Fired, Policy};
+use crate::incident::grouping::{Candidate, Decision, GroupState};
+use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, ReviewMention};
+use crate::incident::silence::{NewSilence, Scope, Silence};
+use crate::incident::spike::{Mass, SpikeSettings};
+use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
+use crate::incident::{Action, Incident, Level, MentionSummary, Status};
+use crate::ingest::Mention;
+use crate::ingest::fetch::Validators;
+use crate::notify::NoticeKind;
+use crate::notify::breaker::ChannelHealth;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// The URL it was opened with, password hidden.
+    url: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
+     assignee, crisis_type, drill, \
+     (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
+
+fn incident_from_row(row: &PgRow) -> Result<Incident, StoreError> {
+    let status: String = row.try_get("status")?;
+    let level: String = row.try_get("level")?;
+    let score: i64 = row.try_get("score")?;
+    Ok(Incident {
+        id: row.try_get("id")?,
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        score: u8::try_from(score).unwrap_or(100),
+        rule: row.try_get("rule")?,
+        group: row.try_get("group_key")?,
+        title: row.try_get("title")?,
+        opened_at: row.try_get("opened_at")?,
+        first_mention_at: row.try_get("first_mention_at")?,
+        acknowledged_at: row.try_get("acknowledged_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+        mentions: row.try_get("mention_count")?,
+        why: row.try_get("why")?,
+        assignee: row.try_get("assignee")?,
+        crisis_type: row.try_get("crisis_type")?,
+        drill: row.try_get("drill")?,
+    })
+}
+
+/// The escalation columns of an incident row.
+struct EscalationRow {
+    status: Status,
+    level: Level,
+    score: u8,
+    opened_at: DateTime<Utc>,
+    policy: Policy,
+    state: EscalationState,
+}
+
+const ESCALATION_COLUMNS: &str =
+    "id, status, level, score, opened_at, policy, escalation_step, escalation_repeats, next_escalation_at";
+
+/// An incident's escalation columns, its row locked until the transaction ends.
+async fn load_escalation(tx: &mut Tx, incident_id: i64) -> Result<Option<EscalationRow>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ESCALATION_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(incident_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| escalation_from_row(&row)).transpose()
+}
+
+fn escalation_from_row(row: &PgRow) -> Result<EscalationRow, StoreError> {
+    let status: String = row.try_get("status")?;
+    let level: String = row.try_get("level")?;
+    let score: i64 = row.try_get("score")?;
+    let step: i64 = row.try_get("escalation_step")?;
+    let repeats: i64 = row.try_get("escalation_repeats")?;
+    Ok(EscalationRow {
+        status: Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        level: Level::parse(&level).ok_or_else(|| StoreError::Corrupt(format!("level {level:?}")))?,
+        score: u8::try_from(score).unwrap_or(100),
+        opened_at: row.try_get("opened_at")?,
+        policy: from_value(row.try_get("policy")?)?,
+        state: EscalationState {
+            step: u32::try_from(step).unwrap_or(0),
+            repeats: u32::try_from(repeats).unwrap_or(0),
+            next_at: row.try_get("next_escalation_at")?,
+        },
+    })
+}
+
+/// Appends an event to an incident's timeline, chained to the one before it. The callers
+/// hold the incident's row or its group's lock, so two events never chain to one parent.
+async fn append_event(tx: &mut Tx, incident_id: i64, event: &NewEvent) -> Result<(), StoreError> {
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM timeline WHERE incident_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(incident_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let prev = prev.unwrap_or_default();
+    let kind = event.kind.as_str();
+    let hash = event_hash(&prev, incident_id, event.at, &event.actor, kind, &event.details);
+    sqlx::query(
+        "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(incident_id)
+    .bind(event.at)
+    .bind(&event.actor)
+    .bind(kind)
+    .bind(&event.details)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues one notice per channel, due at `due_at`.
+async fn enqueue(
+    tx: &mut Tx,
+    incident_id: i64,
+    channels: &[String],
+    kind: NoticeKind,
+    level: u32,
+    now: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for channel in channels {
+        sqlx::query(
+            "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new_notice_id())
+        .bind(incident_id)
+        .bind(channel)
+        .bind(Json(kind))
+        .bind(i64::from(level))
+        .bind(now)
+        .bind(due_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn attach(
+    tx: &mut Tx,
+    incident_id: i64,
+    mention_id: i64,
+    scored: &Scored,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(mention_id)
+    .bind(i64::from(scored.risk))
+    .bind(now)
+    .bind(to_value(&scored.mention))
+    .bind(scored.sentiment.score)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The story of the last [`STORY_LOOKBACK`] before `at` that `fingerprint` repeats: the
+/// most similar one among those sharing a band with it.
+async fn find_story(
+    conn: &mut PgConnection,
+    fingerprint: &Fingerprint,
+    at: DateTime<Utc>,
+) -> Result<Story, StoreError> {
+    if fingerprint.bands.is_empty() {
+        return Ok(Story { cluster: None, copies: 0 });
+    }
+    let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT id, signature, size FROM stories WHERE id IN \
+         (SELECT story_id FROM story_bands WHERE band = ANY($1)) \
+         AND last_at >= $2 ORDER BY last_at DESC LIMIT $3",
+    )
+    .bind(&fingerprint.bands)
+    .bind(at - STORY_LOOKBACK)
+    .bind(STORY_CANDIDATES)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(fingerprint.closest(rows))
+}
+
+/// Files a stored mention under its story: one more copy of a known story, or the first
+/// of a new one (its id the story's, its band keys indexed). Returns the story's id.
+async fn file_under_story(
+    tx: &mut Tx,
+    mention_id: i64,
+    story: &Story,
+    fingerprint: &Fingerprint,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    if let Some(id) = story.cluster {
+        sqlx::query("UPDATE stories SET size = size + 1, last_at = GREATEST(last_at, $1) WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(id);
+    }
+    sqlx::query("UPDATE mentions SET cluster_id = id WHERE id = $1").bind(mention_id).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO stories (id, signature, first_at, last_at, size) VALUES ($1, $2, $3, $3, 1)")
+        .bind(mention_id)
+        .bind(crate::ingest::dedup::to_bytes(&fingerprint.signature))
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO story_bands (band, story_id) SELECT UNNEST($1::BIGINT[]), $2 ON CONFLICT DO NOTHING")
+        .bind(&fingerprint.bands)
+        .bind(mention_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(mention_id)
+}
+
+/// When the storm a candidate opens an incident for began: the group's first matching
+/// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
+async fn storm_start(tx: &mut Tx, candidate: &Candidate) -> Result<DateTime<Utc>, StoreError> {
+    let first: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT MIN(at) FROM rule_matches WHERE rule = $1 AND at >= $2 AND at <= $3 \
+         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = $4), '-infinity'::TIMESTAMPTZ)",
+    )
+    .bind(&candidate.rule)
+    .bind(candidate.mention_at - STORM_LOOKBACK)
+    .bind(candidate.mention_at)
+    .bind(&candidate.group_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(first.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
+}
+
+/// A candidate's group as stored: its live incident, if any, and its volume around the
+/// candidate's time (see [`crate::incident::spike::Volume`]; the mention being ingested,
+/// already in `rule_matches`, is counted). The group stays locked, and its live incident's
+/// row too, until the transaction ends: a second daemon judging a mention of the same
+/// group waits and then sees this one's incident and counts.
+async fn load_group(
+    tx: &mut Tx,
+    candidate: &Candidate,
+    story: i64,
+    spike: &SpikeSettings,
+    reopen_after: DateTime<Utc>,
+) -> Result<(Option<GroupState>, GroupVolume), StoreError> {
+    let at = candidate.mention_at;
+    // The group row may not exist yet: the lock is on its key.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(&candidate.group_key)
+        .execute(&mut **tx)
+        .await?;
+    let group =
+        sqlx::query("SELECT first_at, mass, mass_at, last_spike_at FROM groups WHERE group_key = $1 FOR UPDATE")
+            .bind(&candidate.group_key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let incident = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = $1 \
+         AND (status <> 'resolved' OR resolved_at >= $2) ORDER BY status = 'resolved', id DESC LIMIT 1 FOR UPDATE"
+    )))
+    .bind(&candidate.group_key)
+    .bind(reopen_after)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (in_window, story_in_window): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM rule_matches WHERE rule = $1 AND at > $2 AND at <= $3), \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = $1 AND story = $4 AND at > $2 AND at <= $3)",
+    )
+    .bind(&candidate.rule)
+    .bind(at - spike.window)
+    .bind(at)
+    .bind(story)
+    .fetch_one(&mut **tx)
+    .await?;
+    let live = match incident {
+        Some(row) => {
+            let esc = escalation_from_row(&row)?;
+            Some(GroupState {
+                incident_id: row.try_get("id")?,
+                status: esc.status,
+                level: esc.level,
+                score: esc.score,
+                opened_at: esc.opened_at,
+                policy: esc.policy,
+                escalation: esc.state,
+            })
+        }
+        None => None,
+    };
+    let stored = match group {
+        Some(row) => StoredGroup {
+            first_at: Some(row.try_get("first_at")?),
+            mass: Some(Mass { value: row.try_get("mass")?, at: row.try_get("mass_at")? }),
+            last_spike_at: row.try_get("last_spike_at")?,
+            in_window,
+            story_in_window,
+        },
+        None => StoredGroup { first_at: None, mass: None, last_spike_at: None, in_window, story_in_window },
+    };
+    Ok((live, GroupVolume::of(stored, at, story, spike)))
+}
+
+/// Writes a group's volume state back, with `spiked_at` starting its cool-down.
+async fn save_group(
+    tx: &mut Tx,
+    group_key: &str,
+    group: &GroupVolume,
+    spiked_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
+         mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
+    )
+    .bind(group_key)
+    .bind(group.first_at)
+    .bind(group.mass.value)
+    .bind(group.mass.at)
+    .bind(spiked_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the pending `mentions_attached` event of one incident, if any.
+async fn flush_attached(tx: &mut Tx, log: &mut AttachLog, incident_id: i64) -> Result<(), StoreError> {
+    match log.take(incident_id) {
+        Some(event) => append_event(tx, incident_id, &event).await,
+        None => Ok(()),
+    }
+}
+
+/// An incident's workflow state; with `lock`, its row stays locked until the transaction ends.
+async fn load_workflow(tx: &mut Tx, incident_id: i64, lock: bool) -> Result<Workflow, StoreError> {
+    let query = if lock {
+        "SELECT status, level, score, opened_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+         assignee, crisis_type, playbook FROM incidents WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT status, level, score, opened_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+         assignee, crisis_type, playbook FROM incidents WHERE id = $1"
+    };
+    let row = sqlx::query(query)
+        .bind(incident_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NoIncident(incident_id))?;
+    let esc = escalation_from_row(&row)?;
+    let playbook: Option<serde_json::Value> = row.try_get("playbook")?;
+    let events: Vec<(String, String, DateTime<Utc>, serde_json::Value)> = sqlx::query_as(
+        "SELECT kind, actor, at, details FROM timeline WHERE incident_id = $1 \
+         AND kind IN ('step_done', 'step_overdue') ORDER BY id",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let (done, reminded) = steps_from_events(events);
+    Ok(Workflow {
+        status: esc.status,
+        opened_at: esc.opened_at,
+        assignee: row.try_get("assignee")?,
+        crisis_type: row.try_get("crisis_type")?,
+        playbook: playbook.map(from_value).transpose()?,
+        policy: esc.policy,
+        escalation: esc.state,
+        done,
+        reminded,
+    })
+}
+
+async fn fetch_incident(tx: &mut Tx, incident_id: i64) -> Result<Incident, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1")))
+        .bind(incident_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    incident_from_row(&row)
+}
+
+/// Puts a silence on the timeline of an incident it covers mentions of, once.
+async fn note_silence(tx: &mut Tx, silence_id: i64, incident_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let first =
+        sqlx::query("INSERT INTO silence_hits (silence_id, incident_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(silence_id)
+            .bind(incident_id)
+            .execute(&mut **tx)
+            .await?;
+    if first.rows_affected() == 0 {
+        return Ok(());
+    }
+    let silence = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1")))
+        .bind(silence_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let silence = silence_from_row(&silence)?;
+    let details = serde_json::json!({
+        "silence": silence.id, "scope": silence.scope, "value": silence.value, "reason": silence.reason,
+        "by": silence.created_by, "ends_at": ts(silence.ends_at),
+    });
+    append_event(tx, incident_id, &NewEvent::system(now, EventKind::Silenced, details)).await
+}
+
+fn health_from_row(row: &PgRow) -> Result<ChannelHealth, StoreError> {
+    let failures: i64 = row.try_get("failures")?;
+    Ok(ChannelHealth {
+        name: row.try_get("name")?,
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        open_until: row.try_get("open_until")?,
+        disabled_at: row.try_get("disabled_at")?,
+        disabled_reason: row.try_get("disabled_reason")?,
+    })
+}
+
+const SILENCE_COLUMNS: &str = "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held";
+
+fn silence_from_row(row: &PgRow) -> Result<Silence, StoreError> {
+    let scope: String = row.try_get("scope")?;
+    Ok(Silence {
+        id: row.try_get("id")?,
+        scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("silence scope {scope:?}")))?,
+        value: row.try_get("value")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        ends_at: row.try_get("ends_at")?,
+        ended_at: row.try_get("ended_at")?,
+        ended_by: row.try_get("ended_by")?,
+        held: row.try_get("held")?,
+    })
+}
+
+/// Inserts a mention's row unless its (feed, guid) was seen; returns its id when inserted.
+async fn insert_mention(tx: &mut Tx, scored: &Scored, cluster_id: Option<i64>) -> Result<Option<i64>, StoreError> {
+    let mention = &scored.mention;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
+         analyzed_lang, sentiment, sentiment_detail, cluster_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
+    )
+    .bind(&mention.feed)
+    .bind(&mention.guid)
+    .bind(&mention.title)
+    .bind(&mention.body)
+    .bind(&mention.author)
+    .bind(&mention.url)
+    .bind(mention.published)
+    .bind(mention.fetched_at)
+    .bind(&mention.lang)
+    .bind(i64::from(scored.risk))
+    .bind(&scored.breakdown)
+    .bind(&scored.lang)
+    .bind(scored.sentiment.score)
+    .bind(to_value(&scored.sentiment))
+    .bind(cluster_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Stores a mention that matched no rule: its own story, touching no group.
+async fn insert_plain(tx: &mut Tx, arrival: Arrival) -> Result<IngestOutcome, StoreError> {
+    Ok(match insert_mention(tx, &arrival.scored, None).await? {
+        Some(mention_id) => {
+            IngestOutcome::Stored { mention_id, cluster_id: mention_id, opened: Vec::new(), attached: Vec::new() }
+        }
+        None => IngestOutcome::Duplicate,
+    })
+}
+
+/// Stores one mention of a batch that matched a rule (see [`Store::ingest`]).
+async fn ingest_one<D: Decide>(
+    tx: &mut Tx,
+    arrival: Arrival,
+    decide: &D,
+    spike: &SpikeSettings,
+    log: &mut AttachLog,
+) -> Result<IngestOutcome, StoreError> {
+    let Arrival { scored, now } = arrival;
+    let at = scored.mention.effective_time();
+    let fingerprint = Fingerprint::of(&scored.mention);
+    let story = find_story(tx, &fingerprint, at).await?;
+    let (scored, candidates) = decide.candidates(scored, &story, now);
+    let mention = &scored.mention;
+    let Some(mention_id) = insert_mention(tx, &scored, story.cluster).await? else {
+        return Ok(IngestOutcome::Duplicate);
+    };
+    let cluster_id = file_under_story(tx, mention_id, &story, &fingerprint, at).await?;
+    for found in &scored.matches {
+        sqlx::query(
+            "INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(mention_id)
+        .bind(&found.rule)
+        .bind(i64::from(found.severity))
+        .bind(to_value(&found.terms))
+        .bind(at)
+        .bind(cluster_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    let (mut opened, mut attached) = (Vec::new(), Vec::new());
+    for candidate in &candidates {
+        let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within()).await?;
+        let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
+        save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
+        if let Some(silence) = judged.held_by {
+            sqlx::query("UPDATE silences SET held = held + 1 WHERE id = $1").bind(silence).execute(&mut **tx).await?;
+        }
+        let candidate = &judged.candidate;
+        match judged.decision {
+            Decision::Nothing => {}
+            Decision::Open { escalation, fired } => {
+                let first_mention_at = storm_start(tx, candidate).await?;
+                let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
+                let incident_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
+                     first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+                     crisis_type, playbook, drill, next_reminder_at) \
+                     VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+                )
+                .bind(&candidate.group_key)
+                .bind(&candidate.rule)
+                .bind(&candidate.title)
+                .bind(candidate.level.as_str())
+                .bind(i64::from(candidate.score))
+                .bind(&candidate.why)
+                .bind(now)
+                .bind(first_mention_at)
+                .bind(to_value(&candidate.policy))
+                .bind(i64::from(escalation.step))
+                .bind(i64::from(escalation.repeats))
+                .bind(escalation.next_at)
+                .bind(&candidate.crisis_type)
+                .bind(candidate.playbook.as_ref().map(to_value))
+                .bind(candidate.drill)
+                .bind(next_reminder)
+                .fetch_one(&mut **tx)
+                .await?;
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                let details = serde_json::json!({
+                    "rule": candidate.rule,
+                    "level": candidate.level,
+                    "score": candidate.score,
+                    "why": candidate.why,
+                    "policy": candidate.policy.name,
+                    "crisis_type": candidate.crisis_type,
+                    "playbook": candidate.playbook.as_ref().map(|p| p.title.clone()),
+                    "drill": candidate.drill,
+                    "first_mention_at": ts(first_mention_at),
+                    "mention": mention_details(mention_id, mention),
+                });
+                append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
+                if let Some(fired) = fired {
+                    enqueue(tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+                }
+                opened.push(incident_id);
+            }
+            Decision::Reopen { incident_id, escalation, fired } => {
+                flush_attached(tx, log, incident_id).await?;
+                sqlx::query(
+                    "UPDATE incidents SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, level = $1, \
+                     score = $2, why = $3, escalation_step = $4, escalation_repeats = $5, next_escalation_at = $6 \
+                     WHERE id = $7 AND status = 'resolved'",
+                )
+                .bind(candidate.level.as_str())
+                .bind(i64::from(candidate.score))
+                .bind(&candidate.why)
+                .bind(i64::from(escalation.step))
+                .bind(i64::from(escalation.repeats))
+                .bind(escalation.next_at)
+                .bind(incident_id)
+                .execute(&mut **tx)
+                .await?;
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                let details = serde_json::json!({
+                    "from": Status::Resolved, "to": Status::Open, "level": candidate.level, "score": candidate.score,
+                    "why": candidate.why, "reason": "new matches soon after it was resolved (reopen_within)",
+                    "mention": mention_details(mention_id, mention),
+                });
+                append_event(tx, incident_id, &NewEvent::system(now, EventKind::Reopened, details)).await?;
+                if let Some(fired) = fired {
+                    enqueue(tx, incident_id, &fired.channels, NoticeKind::Reopened, fired.level, now, now).await?;
+                }
+                opened.push(incident_id);
+            }
+            Decision::Attach { incident_id, raised } => {
+                attach(tx, incident_id, mention_id, &scored, now).await?;
+                log.add(incident_id, mention_id, mention, now);
+                if let Some(silence) = candidate.silenced_by {
+                    flush_attached(tx, log, incident_id).await?;
+                    note_silence(tx, silence, incident_id, now).await?;
+                }
+                if let Some(raise) = raised {
+                    flush_attached(tx, log, incident_id).await?;
+                    sqlx::query("UPDATE incidents SET level = $1, score = $2, why = $3 WHERE id = $4")
+                        .bind(raise.to.as_str())
+                        .bind(i64::from(raise.score))
+                        .bind(&candidate.why)
+                        .bind(incident_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    let details = serde_json::json!({
+                        "from": raise.from, "to": raise.to, "score": raise.score, "why": candidate.why,
+                    });
+                    append_event(tx, incident_id, &NewEvent::system(now, EventKind::LevelChanged, details)).await?;
+                    enqueue(tx, incident_id, &raise.notify, NoticeKind::LevelChanged, 0, now, now).await?;
+                }
+                attached.push(incident_id);
+            }
+        }
+    }
+    Ok(IngestOutcome::Stored { mention_id, cluster_id, opened, attached })
+}
+
+impl PostgresStore {
+    /// Connects to `postgres://` or `postgresql://` URL (libpq-style query parameters such
+    /// as `sslmode` and `options=-c search_path=...` apply).
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        Ok(PostgresStore { pool, url: redact(url) })
+    }
+
+    async fn write(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+impl Store for PostgresStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let fresh: [u8; 32] = rand::random();
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(name)
+            .bind(fresh.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        let value: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(name).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for (name, url) in feeds {
+            // A changed URL is a different source: its validators no longer apply.
+            sqlx::query(
+                "INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET url = excluded.url, \
+                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END, \
+                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
+            )
+            .bind(name)
+            .bind(url)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn feed_state(&self, name: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        row.map(|row| feed_from_row(&row)).transpose()
+    }
+
+    async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(feed_from_row).collect()
+    }
+
+    async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let query = match record {
+            PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
+                "UPDATE feeds SET etag = $1, last_modified = $2, last_success_at = $3, consecutive_failures = 0, \
+                 items_seen = items_seen + $4, next_poll_at = $5 WHERE name = $6",
+            )
+            .bind(validators.etag.clone())
+            .bind(validators.last_modified.clone())
+            .bind(now)
+            .bind(*new_items)
+            .bind(*next_poll_at),
+            PollRecord::Failure { error, next_poll_at } => sqlx::query(
+                "UPDATE feeds SET last_error = $1, last_error_at = $2, \
+                 consecutive_failures = consecutive_failures + 1, next_poll_at = $3 WHERE name = $4",
+            )
+            .bind(error.clone())
+            .bind(now)
+            .bind(*next_poll_at),
+        };
+        query.bind(name).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {
+        let spike = decide.spike();
+        let mut tx = self.write().await?;
+        let mut log = AttachLog::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for arrival in batch {
+            let outcome = if arrival.scored.matches.is_empty() {
+                insert_plain(&mut tx, arrival).await?
+            } else {
+                ingest_one(&mut tx, arrival, decide, &spike, &mut log).await?
+            };
+            outcomes.push(outcome);
+        }
+        for (incident_id, event) in log.drain() {
+            append_event(&mut tx, incident_id, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn story(&self, scored: &Scored) -> Result<Story, StoreError> {
+        if scored.matches.is_empty() {
+            return Ok(Story { cluster: None, copies: 0 });
+        }
+        let mut conn = self.pool.acquire().await?;
+        find_story(&mut conn, &Fingerprint::of(&scored.mention), scored.mention.effective_time()).await
+    }
+
+    async fn due_escalations(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE status IN ('open', 'acknowledged') AND next_escalation_at IS NOT NULL \
+             AND next_escalation_at <= $1 ORDER BY next_escalation_at",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn escalate<F>(&self, incident_id: i64, fire: F, now: DateTime<Utc>) -> Result<bool, StoreError>
+    where
+        F: Fn(&Policy, DateTime<Utc>, EscalationState) -> Option<Fired> + Send + Sync,
+    {
+        let mut tx = self.write().await?;
+        let Some(row) = load_escalation(&mut tx, incident_id).await? else {
+            return Err(StoreError::NoIncident(incident_id));
+        };
+        let mut state = row.state;
+        match row.status {
+            Status::Open => {}
+            // Acknowledged and due: the `ack_timeout` passed with nobody resolving it. Back
+            // to open, and escalation goes on from where it stopped, at once.
+            Status::Acknowledged if state.next_at.is_some_and(|due| due <= now) => {
+                sqlx::query(
+                    "UPDATE incidents SET status = 'open', acknowledged_at = NULL, next_escalation_at = $1 \
+                     WHERE id = $2 AND status = 'acknowledged'",
+                )
+                .bind(now)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+                let details = serde_json::json!({
+                    "from": Status::Acknowledged, "to": Status::Open, "ack_timeout_secs": row.policy.ack_timeout_secs,
+                });
+                append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::AckExpired, details)).await?;
+                state.next_at = Some(now);
+            }
+            Status::Acknowledged | Status::Resolved => return Ok(false),
+        }
+        let Some(fired) = fire(&row.policy, row.opened_at, state) else {
+            tx.commit().await?;
+            return Ok(false);
+        };
+        let updated = sqlx::query(
+            "UPDATE incidents SET escalation_step = $1, escalation_repeats = $2, next_escalation_at = $3 \
+             WHERE id = $4 AND status = 'open' AND escalation_step = $5 AND escalation_repeats = $6",
+        )
+        .bind(i64::from(fired.next.step))
+        .bind(i64::from(fired.next.repeats))
+        .bind(fired.next.next_at)
+        .bind(incident_id)
+        .bind(i64::from(state.step))
+        .bind(i64::from(state.repeats))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if fired.kind != NoticeKind::Opened {
+            let details = serde_json::json!({
+                "level": fired.level, "channels": fired.channels, "type": fired.kind,
+                "next_at": fired.next.next_at.map(ts),
+            });
+            append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::Escalated, details)).await?;
+        }
+        enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn transition(
+        &self,
+        incident_id: i64,
+        action: Action,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.write().await?;
+        let row = load_escalation(&mut tx, incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
+        let next = row.status.apply(action)?;
+        let told = row.policy.notified_channels(row.state);
+        let (kind, event_kind) = transition_kinds(action);
+        match action {
+            Action::Acknowledge => {
+                // Escalation stops; with an `ack_timeout` the incident comes due again then.
+                let expires = row.policy.ack_timeout_secs.map(|secs| now + chrono::Duration::seconds(secs));
+                sqlx::query(
+                    "UPDATE incidents SET status = $1, acknowledged_at = $2, next_escalation_at = $3 WHERE id = $4",
+                )
+                .bind(next.as_str())
+                .bind(now)
+                .bind(expires)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Action::Resolve => {
+                sqlx::query(
+                    "UPDATE incidents SET status = $1, resolved_at = $2, next_escalation_at = NULL WHERE id = $3",
+                )
+                .bind(next.as_str())
+                .bind(now)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Action::Reopen => {
+                // Escalation starts over from the copied policy, as for a new incident.
+                let restart = row.policy.start(now);
+                sqlx::query(
+                    "UPDATE incidents SET status = $1, acknowledged_at = NULL, resolved_at = NULL, \
+                     escalation_step = 0, escalation_repeats = 0, next_escalation_at = $2 WHERE id = $3",
+                )
+                .bind(next.as_str())
+                .bind(restart.next_at)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let details = serde_json::json!({ "from": row.status, "to": next });
+        append_event(&mut tx, incident_id, &NewEvent { at: now, actor: actor.to_owned(), kind: event_kind, details })
+            .await?;
+        if action != Action::Reopen {
+            enqueue(&mut tx, incident_id, &told, kind, row.state.step, now, now).await?;
+        }
+        let incident = fetch_incident(&mut tx, incident_id).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn record(
+        &self,
+        incident_id: i64,
+        entry: &Entry,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.write().await?;
+        let workflow = load_workflow(&mut tx, incident_id, true).await?;
+        let change = workflow.entry(incident_id, entry)?;
+        if let Some(who) = &change.assignee {
+            sqlx::query("UPDATE incidents SET assignee = $1 WHERE id = $2")
+                .bind(who)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(next_reminder) = change.next_reminder {
+            sqlx::query("UPDATE incidents SET next_reminder_at = $1 WHERE id = $2")
+                .bind(next_reminder)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let event = NewEvent { at: now, actor: actor.to_owned(), kind: change.kind, details: change.details };
+        append_event(&mut tx, incident_id, &event).await?;
+        let incident = fetch_incident(&mut tx, incident_id).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn checklist(&self, incident_id: i64) -> Result<Checklist, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let workflow = load_workflow(&mut tx, incident_id, false).await?;
+        tx.commit().await?;
+        Ok(workflow.checklist())
+    }
+
+    async fn due_reminders(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE status <> 'resolved' AND next_reminder_at IS NOT NULL \
+             AND next_reminder_at <= $1 ORDER BY next_reminder_at",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let workflow = load_workflow(&mut tx, incident_id, true).await?;
+        let Some(reminder) = workflow.reminder(now) else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE incidents SET next_reminder_at = $1 WHERE id = $2")
+            .bind(reminder.next_at)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+        if reminder.overdue.is_empty() {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        let details = reminder.details();
+        append_event(&mut tx, incident_id, &NewEvent::system(now, EventKind::StepOverdue, details)).await?;
+        let step = workflow.escalation.step;
+        enqueue(&mut tx, incident_id, &reminder.channels, NoticeKind::StepOverdue, step, now, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn review_input(&self, incident_id: i64) -> Result<ReviewInput, StoreError> {
+        let incident = self.incident(incident_id).await?.ok_or(StoreError::NoIncident(incident_id))?;
+        let timeline = self.timeline(incident_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let workflow = load_workflow(&mut tx, incident_id, false).await?;
+        let rows: Vec<(serde_json::Value, i64, Option<f64>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT snapshot, risk, sentiment, attached_at FROM incident_mentions WHERE incident_id = $1 \
+             ORDER BY attached_at, mention_id",
+        )
+        .bind(incident_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mentions = rows
+            .into_iter()
+            .map(|(snapshot, risk, sentiment, attached_at)| {
+                let mention: Mention = from_value(snapshot)?;
+                Ok(ReviewMention {
+                    feed: mention.feed,
+                    title: mention.title,
+                    url: mention.url,
+                    published: mention.published,
+                    attached_at,
+                    risk: u8::try_from(risk).unwrap_or(100),
+                    sentiment,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows: Vec<(String, serde_json::Value, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT channel, kind, attempts, state, last_error FROM outbox WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(incident_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let notifications = rows
+            .into_iter()
+            .map(|(channel, kind, attempts, state, last_error)| {
+                Ok(NotificationOutcome {
+                    channel,
+                    kind: from_value(kind)?,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    result: delivery(&state),
+                    detail: last_error,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let chain = ChainStatus::of(&timeline);
+        Ok(ReviewInput {
+            incident,
+            timeline,
+            mentions,
+            playbook: workflow.playbook,
+            steps_done: workflow.done,
+            notifications,
+            chain,
+        })
+    }
+
+    async fn add_silence(&self, silence: &NewSilence) -> Result<Silence, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SILENCE_COLUMNS}"
+        )))
+        .bind(silence.scope.as_str())
+        .bind(&silence.value)
+        .bind(&silence.reason)
+        .bind(&silence.created_by)
+        .bind(silence.created_at)
+        .bind(silence.ends_at)
+        .fetch_one(&self.pool)
+        .await?;
+        silence_from_row(&row)
+    }
+
+    async fn silences(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Silence>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SILENCE_COLUMNS} FROM silences WHERE $1::TIMESTAMPTZ IS NULL \
+             OR (ends_at > $1 AND (ended_at IS NULL OR ended_at > $1)) ORDER BY id DESC"
+        )))
+        .bind(active_at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(silence_from_row).collect()
+    }
+
+    async fn end_silence(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Result<Silence, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE silences SET ended_at = $1, ended_by = $2 WHERE id = $3 AND ended_at IS NULL AND ends_at > $1 \
+             RETURNING {SILENCE_COLUMNS}"
+        )))
+        .bind(now)
+        .bind(actor)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => silence_from_row(&row),
+            None => {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM silences WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match exists {
+                    Some(_) => Err(StoreError::Refused(format!("silence {id} is already over"))),
+                    None => Err(StoreError::NoSilence(id)),
+                }
+            }
+        }
+    }
+
+    async fn claim_notices(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        // Rows another worker is claiming right now are skipped, not waited for.
+        let rows = sqlx::query(
+            "UPDATE outbox SET due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' \
+             AND due_at <= $2 ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts, rerouted_from",
+        )
+        .bind(now + lease)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(|row| {
+                Ok(OutboxItem {
+                    id: row.try_get("id")?,
+                    notice_id: row.try_get("notice_id")?,
+                    incident_id: row.try_get("incident_id")?,
+                    channel: row.try_get("channel")?,
+                    kind: from_value(row.try_get("kind")?)?,
+                    created_at: row.try_get("created_at")?,
+                    attempts: row.try_get("attempts")?,
+                    rerouted_from: row.try_get("rerouted_from")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        items.sort_by_key(|item| item.id);
+        Ok(items)
+    }
+
+    async fn finish_notices(&self, attempts: &[(OutboxItem, Attempt)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for (item, attempt) in attempts {
+            let (state, due_at, delivered_at, result) = match &attempt.result {
+                AttemptResult::Delivered => ("delivered", now, Some(now), "delivered"),
+                AttemptResult::RetryAt(at) => ("pending", *at, None, "retrying"),
+                AttemptResult::Failed => ("failed", now, None, "failed"),
+            };
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, state = $1, due_at = $2, last_error = $3, \
+                 delivered_at = $4 WHERE id = $5",
+            )
+            .bind(state)
+            .bind(due_at)
+            .bind((state != "delivered").then(|| attempt.detail.clone()))
+            .bind(delivered_at)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+            // Events of one incident chain one after another: its row is the lock.
+            sqlx::query("SELECT id FROM incidents WHERE id = $1 FOR UPDATE")
+                .bind(item.incident_id)
+                .execute(&mut *tx)
+                .await?;
+            let details = serde_json::json!({
+                "notice_id": item.notice_id,
+                "channel": item.channel,
+                "type": item.kind,
+                "attempt": item.attempts + 1,
+                "result": result,
+                "detail": attempt.detail,
+                "duration_ms": attempt.duration_ms,
+                "next_attempt_at": matches!(attempt.result, AttemptResult::RetryAt(_)).then(|| ts(due_at)),
+            });
+            append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_notices(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE outbox SET due_at = $1 WHERE id = ANY($2) AND state = 'pending'")
+            .bind(now)
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn reroute(
+        &self,
+        item: &OutboxItem,
+        fallback: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("SELECT id FROM incidents WHERE id = $1 FOR UPDATE")
+            .bind(item.incident_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
+            .bind(detail)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(fallback) = fallback {
+            sqlx::query(
+                "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at, rerouted_from) \
+                 SELECT $1, incident_id, $2, kind, level, $3, $3, channel FROM outbox WHERE id = $4",
+            )
+            .bind(new_notice_id())
+            .bind(fallback)
+            .bind(now)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let details = serde_json::json!({
+            "notice_id": item.notice_id, "channel": item.channel, "type": item.kind,
+            "result": if fallback.is_some() { "rerouted" } else { "failed" }, "fallback": fallback, "detail": detail,
+        });
+        append_event(&mut tx, item.incident_id, &NewEvent::system(now, EventKind::Notified, details)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn policy(&self, incident_id: i64) -> Result<Policy, StoreError> {
+        let policy: Option<serde_json::Value> = sqlx::query_scalar("SELECT policy FROM incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        from_value(policy.ok_or(StoreError::NoIncident(incident_id))?)
+    }
+
+    async fn channel_health(&self, name: &str) -> Result<ChannelHealth, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM channel_health WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        row.map_or_else(|| Ok(ChannelHealth::healthy(name)), |row| health_from_row(&row))
+    }
+
+    async fn channel_healths(&self) -> Result<Vec<ChannelHealth>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM channel_health ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(health_from_row).collect()
+    }
+
+    async fn save_channel_health(&self, health: &ChannelHealth) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO channel_health (name, failures, open_until, disabled_at, disabled_reason) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET failures = excluded.failures, open_until = excluded.open_until, \
+             disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason",
+        )
+        .bind(&health.name)
+        .bind(i64::from(health.failures))
+        .bind(health.open_until)
+        .bind(health.disabled_at)
+        .bind(&health.disabled_reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_channel_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ChannelHealth, StoreError> {
+        let health = if enabled {
+            ChannelHealth::healthy(name)
+        } else {
+            ChannelHealth {
+                disabled_at: Some(now),
+                disabled_reason: Some(reason.to_owned()),
+                ..self.channel_health(name).await?
+            }
+        };
+        self.save_channel_health(&health).await?;
+        Ok(health)
+    }
+
+    async fn pending_notices(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
+    }
+
+    async fn incident(&self, id: i64) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| incident_from_row(&row)).transpose()
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1::TEXT IS NULL OR status = $1) \
+             AND ($2::TEXT IS NULL OR rule = $2) AND ($3::BIGINT IS NULL OR id < $3) \
+             AND ($5::TEXT IS NULL OR level = $5) AND ($6::TIMESTAMPTZ IS NULL OR opened_at >= $6) \
+             AND ($7::TIMESTAMPTZ IS NULL OR opened_at < $7) ORDER BY id DESC LIMIT $4"
+        )))
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.rule.as_deref())
+        .bind(filter.before_id)
+        .bind(filter.limit)
+        .bind(filter.level.map(Level::as_str))
+        .bind(filter.since)
+        .bind(filter.until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    async fn timeline(&self, incident_id: i64) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM timeline WHERE incident_id = $1 ORDER BY id")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    id: row.try_get("id")?,
+                    incident_id: row.try_get("incident_id")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    kind: row.try_get("kind")?,
+                    details: row.try_get("details")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT im.snapshot, im.risk, im.sentiment, rm.terms FROM incident_mentions im \
+             JOIN incidents i ON i.id = im.incident_id \
+             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule \
+             WHERE im.incident_id = $1 ORDER BY im.risk DESC, im.mention_id LIMIT $2",
+        )
+        .bind(incident_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mention: Mention = from_value(row.try_get("snapshot")?)?;
+                let terms: Option<serde_json::Value> = row.try_get("terms")?;
+                let terms: Vec<serde_json::Value> = terms.map(from_value).transpose()?.unwrap_or_default();
+                let risk: i64 = row.try_get("risk")?;
+                Ok(MentionSummary {
+                    excerpt: mention.body.chars().take(EXCERPT_CHARS).collect(),
+                    feed: mention.feed,
+                    title: mention.title,
+                    url: mention.url,
+                    published: mention.published,
+                    terms: unique_terms(&terms),
+                    risk: u8::try_from(risk).unwrap_or(100),
+                    sentiment: row.try_get("sentiment")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mentions(&self, filter: &MentionFilter) -> Result<Vec<StoredMention>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
+             m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
+             ARRAY(SELECT rule FROM rule_matches WHERE mention_id = m.id ORDER BY rule) AS rules \
+             FROM mentions m WHERE ($1::TEXT IS NULL OR strpos(lower(m.title || ' ' || m.body), lower($1)) > 0) \
+             AND ($2::TEXT IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = $2)) \
+             AND ($3::TEXT IS NULL OR m.feed = $3) AND ($4::TIMESTAMPTZ IS NULL OR m.fetched_at >= $4) \
+             AND ($5::TIMESTAMPTZ IS NULL OR m.fetched_at < $5) AND ($6::BIGINT IS NULL OR m.id < $6) \
+             ORDER BY m.id DESC LIMIT $7",
+        )
+        .bind(filter.text.as_deref())
+        .bind(filter.rule.as_deref())
+        .bind(filter.feed.as_deref())
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.before_id)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let risk: i64 = row.try_get("risk")?;
+                Ok(StoredMention {
+                    id: row.try_get("id")?,
+                    feed: row.try_get("feed")?,
+                    guid: row.try_get("guid")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    author: row.try_get("author")?,
+                    url: row.try_get("url")?,
+                    published: row.try_get("published_at")?,
+                    fetched_at: row.try_get("fetched_at")?,
+                    lang: row.try_get("analyzed_lang")?,
+                    sentiment: row.try_get("sentiment")?,
+                    risk: u8::try_from(risk).unwrap_or(100),
+                    breakdown: row.try_get("breakdown")?,
+                    rules: row.try_get("rules")?,
+                    story: row.try_get("cluster_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mention_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+}
+
+fn feed_from_row(row: &PgRow) -> Result<FeedState, StoreError> {
+    Ok(FeedState {
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        validators: Validators { etag: row.try_get("etag")?, last_modified: row.try_get("last_modified")? },
+        last_success_at: row.try_get("last_success_at")?,
+        last_error: row.try_get("last_error")?,
+        last_error_at: row.try_get("last_error_at")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        next_poll_at: row.try_get("next_poll_at")?,
+        items_seen: row.try_get("items_seen")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::escalation::PolicyLevel;
+    use crate::incident::grouping::{self, Judged};
+    use crate::incident::spike::{Verdict, Volume};
+
+    /// A schema of its own in the test database named by `TOCSIN_TEST_DATABASE_URL`, so
+    /// tests run side by side; dropped by [`Scratch::drop_schema`]. `None` (with a note)
+    /// when the variable is unset; a database that cannot be reached fails the test.
+    struct Scratch {
+        store: PostgresStore,
+        admin: PgPool,
+        schema: String,
+    }
+
+    impl Scratch {
+        async fn new() -> Option<Scratch> {
+            let Ok(base) = std::env::var("TOCSIN_TEST_DATABASE_URL") else {
+                eprintln!("TOCSIN_TEST_DATABASE_URL is not set: skipping this PostgreSQL test");
+                return None;
+            };
+            let admin = PgPool::connect(&base).await.expect("the test database is reachable");
+            let schema = format!("t_{:016x}", rand::random::<u64>());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&admin)
+                .await
+                .expect("create schema");
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            let store = PostgresStore::connect(&url).await.expect("open");
+            store.migrate().await.expect("migrate");
+            Some(Scratch { store, admin, schema })
+        }
+
+        async fn drop_schema(self) {
+            self.store.pool.close().await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
+                .execute(&self.admin)
+                .await
+                .expect("drop schema");
+        }
+    }
+
+    fn scored(guid: &str, severity: u8) -> Scored {
+        let mention = Mention {
+            feed: "news".into(),
+            guid: guid.into(),
+            title: format!("item {guid}"),
+            body: "Acme yogurt food poisoning".into(),
+            author: None,
+            url: None,
+            published: None,
+            fetched_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+            lang: None,
+            engagement: None,
+        };
+        Scored {
+            mention,
+            lang: "en".into(),
+            sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
+            matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
+            risk: severity,
+            breakdown: serde_json::json!({ "severity": severity }),
+            inputs: crate::analyze::risk::RiskInputs {
+                severity,
+                sentiment: 0.0,
+                source_weight: 1.0,
+                engagement: None,
+                copies: 0,
+            },
+        }
+    }
+
+    fn candidate(score: u8) -> Candidate {
+        Candidate {
+            group_key: "rule:food-safety".into(),
+            rule: "food-safety".into(),
+            title: "Food safety".into(),
+            score,
+            level: Level::High,
+            why: serde_json::json!({}),
+            policy: Policy {
+                name: "default".into(),
+                levels: vec![PolicyLevel { after_secs: 0, notify: vec!["pr".into()] }],
+                repeat_every_secs: None,
+                max_repeats: 0,
+                group_wait_secs: 0,
+                ack_timeout_secs: None,
+                fallback: None,
+            },
+            mention_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+            crisis_type: None,
+            playbook: None,
+            silenced_by: None,
+            drill: false,
+        }
+    }
+
+    /// One candidate of a fixed score for every mention, and no spike verdicts.
+    struct FixedScore(u8);
+
+    impl Decide for FixedScore {
+        fn candidates(&self, scored: Scored, _: &Story, _: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
+            (scored, vec![candidate(self.0)])
+        }
+        fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {
+            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
+        }
+        fn spike(&self) -> SpikeSettings {
+            crate::config::RiskConfig::default().spike()
+        }
+        fn reopen_within(&self) -> chrono::Duration {
+            chrono::Duration::hours(24)
+        }
+    }
+
+    /// Stores `scored` alone with one candidate of `score` and the clock at `now`.
+    async fn ingest(store: &PostgresStore, scored: &Scored, score: u8, now: DateTime<Utc>) -> IngestOutcome {
+        let batch = vec![Arrival { scored: scored.clone(), now }];
+        store.ingest(batch, &FixedScore(score)).await.expect("ingest").remove(0)
+    }
+
+    #[tokio::test]
+    async fn the_database_itself_refuses_to_edit_or_delete_timeline_events() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        let outcome = ingest(store, &scored("a", 70), 70, now).await;
+        assert!(matches!(outcome, IngestOutcome::Stored { ref opened, .. } if opened.len() == 1));
+        assert_eq!(store.pending_notices().await.expect("pending"), 1, "the notice is written with the incident");
+
+        let update = sqlx::query("UPDATE timeline SET actor = 'mallory'").execute(&store.pool).await;
+        assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
+        let delete = sqlx::query("DELETE FROM timeline").execute(&store.pool).await;
+        assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline.len(), 1);
+        assert!(crate::incident::timeline::verify(&timeline).is_ok(), "the chain verifies as read back");
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn a_syndicated_copy_joins_the_first_story_s_cluster_and_a_new_story_starts_its_own() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        let story = "Several parents report vomiting and fever after their children ate Acme strawberry yogurt \
+                     bought last week. The county health department is collecting samples from stores.";
+        let with_text = |guid: &str, title: &str, body: &str| {
+            let mut s = scored(guid, 70);
+            s.mention.title = title.into();
+            s.mention.body = body.into();
+            s
+        };
+        let cluster = |outcome: IngestOutcome| match outcome {
+            IngestOutcome::Stored { cluster_id, mention_id, .. } => (mention_id, cluster_id),
+            IngestOutcome::Duplicate => panic!("stored"),
+        };
+        let first = cluster(ingest(store, &with_text("a", "Acme yogurt made kids sick", story), 70, now).await);
+        assert_eq!(first.0, first.1, "the first of a story is its own cluster");
+        let herald =
+            with_text("b", "Acme yogurt made kids sick - Herald", &format!("{story} Read more at the Herald."));
+        let copy = cluster(ingest(store, &herald, 70, now).await);
+        assert_eq!(copy.1, first.0, "the syndicated copy joins the first story");
+        let strollers = with_text("c", "Acme recalls strollers", "A faulty brake led Acme to recall 20,000 strollers.");
+        let other = cluster(ingest(store, &strollers, 70, now).await);
+        assert_eq!(other.1, other.0, "another story starts its own cluster");
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn a_refetched_item_is_stored_once_and_attaches_to_the_live_incident() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        ingest(store, &scored("a", 70), 70, now).await;
+        let again = ingest(store, &scored("a", 70), 70, now).await;
+        assert_eq!(again, IngestOutcome::Duplicate);
+        let second = ingest(store, &scored("b", 65), 65, now).await;
+        assert!(
+            matches!(second, IngestOutcome::Stored { ref opened, ref attached, .. } if opened.is_empty() && attached.len() == 1)
+        );
+        assert_eq!(store.mention_count().await.expect("count"), 2);
+        let incidents = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].mentions, 2);
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_keeps_arrival_order_and_logs_its_attachments_as_one_event_per_incident() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        let plain = |guid: &str| {
+            let mut s = scored(guid, 0);
+            s.matches.clear();
+            Arrival { scored: s, now }
+        };
+        let matched = |guid: &str| {
+            let mut s = scored(guid, 70);
+            s.mention.body = format!("{guid}: a different story about Acme yogurt each time, number {guid}");
+            Arrival { scored: s, now }
+        };
+        let batch = vec![plain("a"), matched("m1"), plain("a"), matched("m2"), plain("b"), matched("m3"), plain("b")];
+        let outcomes = store.ingest(batch, &FixedScore(70)).await.expect("ingest");
+        // A sequence hands out an id to a row refused as a duplicate too: ids rise in
+        // arrival order, with gaps.
+        let ids: Vec<Option<i64>> = outcomes
+            .iter()
+            .map(|o| match o {
+                IngestOutcome::Stored { mention_id, .. } => Some(*mention_id),
+                IngestOutcome::Duplicate => None,
+            })
+            .collect();
+        let stored: Vec<i64> = ids.iter().flatten().copied().collect();
+        assert_eq!(ids.iter().map(Option::is_some).collect::<Vec<_>>(), [true, true, false, true, true, true, false]);
+        assert!(stored.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert!(matches!(&outcomes[1], IngestOutcome::Stored { opened, .. } if opened.len() == 1));
+        assert!(matches!(&outcomes[3], IngestOutcome::Stored { attached, .. } if attached.len() == 1));
+
+        let kinds: Vec<(String, serde_json::Value)> =
+            store.timeline(1).await.expect("timeline").into_iter().map(|e| (e.kind, e.details)).collect();
+        assert_eq!(kinds.len(), 2, "opened, then one event for both attachments: {kinds:?}");
+        assert_eq!(kinds[0].0, "opened");
+        assert_eq!(kinds[1].0, "mentions_attached");
+        assert_eq!(kinds[1].1["mention_ids"], serde_json::json!([stored[2], stored[4]]));
+        assert_eq!(kinds[1].1["count"], 2);
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn its_debug_output_hides_the_password() {
+        let url = "postgres://tocsin:hunter2@127.0.0.1:5432/tocsin";
+        // A lazy pool: nothing connects.
+        let options = PgConnectOptions::from_str(url).expect("options");
+        let store = PostgresStore { pool: PgPoolOptions::new().connect_lazy_with(options), url: redact(url) };
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+}
