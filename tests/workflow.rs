@@ -1,5 +1,6 @@
-//! The response workflow on a simulated clock, through the real pipeline into a real SQLite
-//! store: escalation steps fire at their times, stop on acknowledge and come back when the
+//! The response workflow on a simulated clock, through the real pipeline into a real store
+//! (SQLite always; PostgreSQL too, each story in a schema of its own, when
+//! `TOCSIN_TEST_DATABASE_URL` names a database): escalation steps fire at their times, stop on acknowledge and come back when the
 //! acknowledgement times out; a restart in the middle of a policy loses and doubles
 //! nothing; the playbook is a checklist with reminders; silences hold back; drills are kept
 //! apart; and the review is built from what happened. The clock jumps, nothing sleeps.
@@ -15,7 +16,7 @@ use tocsin::incident::review::Review;
 use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::{Action, Incident, Level, Status};
 use tocsin::ingest::Mention;
-use tocsin::store::{Arrival, Entry, IncidentFilter, IngestOutcome, SqliteStore, Store, StoreError};
+use tocsin::store::{self, AnyStore, Arrival, Entry, IncidentFilter, IngestOutcome, Store, StoreError};
 use tokio::sync::Notify;
 
 /// Two webhook channels nobody listens on (the tests read the outbox, not a receiver), and
@@ -53,22 +54,109 @@ ack_timeout = "1h"
 
 const POISONING: &str = "My kid got food poisoning after eating Acme yogurt, we spent the night in the ER";
 
-struct Desk {
-    pipeline: Pipeline<SqliteStore>,
-    store: Arc<SqliteStore>,
+/// The databases a story runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL schema of its own for one story, in the database `TOCSIN_TEST_DATABASE_URL`
+/// names; dropped when the story ends.
+struct Scratch {
+    admin: sqlx::PgPool,
+    schema: String,
     url: String,
+}
+
+impl Scratch {
+    /// `None`, with a note, when `TOCSIN_TEST_DATABASE_URL` is unset; a database that
+    /// cannot be reached fails the story.
+    async fn new() -> Option<Scratch> {
+        let Ok(base) = std::env::var("TOCSIN_TEST_DATABASE_URL") else {
+            eprintln!("TOCSIN_TEST_DATABASE_URL is not set: skipping this story on PostgreSQL");
+            return None;
+        };
+        let admin = sqlx::PgPool::connect(&base).await.expect("the test database is reachable");
+        let schema = format!("t_{:016x}", rand::random::<u64>());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        Some(Scratch { admin, schema, url })
+    }
+
+    async fn drop_schema(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
+            .execute(&self.admin)
+            .await
+            .expect("drop schema");
+    }
+}
+
+/// Runs `story` on a fresh desk on `backend`.
+async fn run<F, Fut>(backend: Backend, story: F)
+where
+    F: FnOnce(Desk) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("workflow.db").display());
+            story(Desk::new(url, backend, Some(dir)).await).await;
+        }
+        Backend::Postgres => {
+            let Some(scratch) = Scratch::new().await else { return };
+            story(Desk::new(scratch.url.clone(), backend, None).await).await;
+            scratch.drop_schema().await;
+        }
+    }
+}
+
+/// Each story as two tests, `STORY::sqlite` and `STORY::postgres`.
+macro_rules! on_every_backend {
+    ($($story:ident),* $(,)?) => {
+        $(
+            mod $story {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::run(super::Backend::Sqlite, super::$story).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::run(super::Backend::Postgres, super::$story).await;
+                }
+            }
+        )*
+    };
+}
+
+on_every_backend!(
+    escalation_fires_on_time_stops_on_ack_and_comes_back_when_the_ack_times_out,
+    a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none,
+    every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace,
+    the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue_steps,
+    a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline,
+    a_drill_runs_the_real_chain_in_a_group_of_its_own,
+    the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one,
+);
+
+struct Desk {
+    pipeline: Pipeline<AnyStore>,
+    store: Arc<AnyStore>,
+    url: String,
+    backend: Backend,
     clock: Clock,
     start: DateTime<Utc>,
     serial: usize,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Desk {
-    async fn new() -> Desk {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("workflow.db").display());
+    async fn new(url: String, backend: Backend, dir: Option<tempfile::TempDir>) -> Desk {
         let config = Config::parse("workflow.toml", &format!("[store]\nurl = \"{url}\"\n{POLICY}")).expect("config");
-        let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+        let store = Arc::new(store::open(&url).await.expect("open"));
         store.migrate().await.expect("migrate");
         let clock = Clock::default();
         // Whole seconds: the store keeps microseconds, and the tests count in minutes.
@@ -80,7 +168,7 @@ impl Desk {
             clock.clone(),
             Arc::new(Notify::new()),
         );
-        Desk { pipeline, store, url, clock, start, serial: 0, _dir: dir }
+        Desk { pipeline, store, url, backend, clock, start, serial: 0, _dir: dir }
     }
 
     fn at(&self, minutes: i64) -> DateTime<Utc> {
@@ -110,9 +198,21 @@ impl Desk {
 
     /// Every notice in the outbox, as (channel, webhook type), oldest first.
     async fn outbox(&self) -> Vec<(String, String)> {
-        let pool = sqlx::SqlitePool::connect(&self.url).await.expect("pool");
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT channel, kind FROM outbox ORDER BY id").fetch_all(&pool).await.expect("outbox");
+        let rows: Vec<(String, String)> = match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.expect("pool");
+                sqlx::query_as("SELECT channel, kind FROM outbox ORDER BY id").fetch_all(&pool).await.expect("outbox")
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.expect("pool");
+                let rows = sqlx::query_as("SELECT channel, kind::TEXT FROM outbox ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("outbox");
+                pool.close().await;
+                rows
+            }
+        };
         rows.into_iter().map(|(channel, kind)| (channel, kind.trim_matches('"').to_owned())).collect()
     }
 
@@ -142,9 +242,7 @@ fn pair(channel: &str, kind: &str) -> (String, String) {
     (channel.to_owned(), kind.to_owned())
 }
 
-#[tokio::test]
-async fn escalation_fires_on_time_stops_on_ack_and_comes_back_when_the_ack_times_out() {
-    let mut desk = Desk::new().await;
+async fn escalation_fires_on_time_stops_on_ack_and_comes_back_when_the_ack_times_out(mut desk: Desk) {
     let id = opened(&desk.mention(0, "forum", POISONING).await);
     assert_eq!(desk.store.incident(id).await.expect("read").map(|i| i.level), Some(Level::High));
     assert_eq!(desk.pages().await, vec![pair("pr-team", "incident.opened")], "level 0 pages at once");
@@ -211,12 +309,10 @@ async fn escalation_fires_on_time_stops_on_ack_and_comes_back_when_the_ack_times
     assert!(reminders >= 1, "the playbook's overdue steps were reminded of along the way");
 }
 
-#[tokio::test]
-async fn a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none() {
-    let mut desk = Desk::new().await;
+async fn a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none(mut desk: Desk) {
     let id = opened(&desk.mention(0, "forum", POISONING).await);
-    // The daemon dies before 15m and comes back at 50m: a new store on the same file.
-    let restarted = SqliteStore::connect(&desk.url).await.expect("reopen");
+    // The daemon dies before 15m and comes back at 50m: a new store on the same database.
+    let restarted = store::open(&desk.url).await.expect("reopen");
     let escalations = || async { desk.kinds(id).await.iter().filter(|k| *k == "escalated").count() };
     let now = desk.go_to(50);
     run_due_steps(&restarted, now).await.expect("due");
@@ -233,9 +329,7 @@ async fn a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none() {
     assert!(reminders >= 1, "the overdue playbook steps were reminded of too");
 }
 
-#[tokio::test]
-async fn every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace() {
-    let mut desk = Desk::new().await;
+async fn every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace(mut desk: Desk) {
     let id = opened(&desk.mention(0, "forum", POISONING).await);
     let try_action = |action: Action| {
         let store = desk.store.clone();
@@ -263,9 +357,7 @@ async fn every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace() 
     assert_eq!(kinds, ["opened", "acknowledged", "resolved", "reopened", "resolved"], "refusals write nothing");
 }
 
-#[tokio::test]
-async fn the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue_steps() {
-    let mut desk = Desk::new().await;
+async fn the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue_steps(mut desk: Desk) {
     let id = opened(&desk.mention(0, "forum", POISONING).await);
     let checklist = desk.store.checklist(id).await.expect("checklist");
     assert_eq!(checklist.crisis_type.as_deref(), Some("product_quality"));
@@ -326,9 +418,7 @@ async fn the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue
     }
 }
 
-#[tokio::test]
-async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline() {
-    let mut desk = Desk::new().await;
+async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline(mut desk: Desk) {
     let silence = desk
         .store
         .add_silence(&NewSilence {
@@ -364,9 +454,7 @@ async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline() {
     assert!(matches!(desk.store.end_silence(silence.id, "bob", desk.at(12)).await, Err(StoreError::Refused(_))));
 }
 
-#[tokio::test]
-async fn a_drill_runs_the_real_chain_in_a_group_of_its_own() {
-    let mut desk = Desk::new().await;
+async fn a_drill_runs_the_real_chain_in_a_group_of_its_own(mut desk: Desk) {
     let rules = RuleSet::bundled();
     let now = desk.go_to(0);
     let drill = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), now).await.expect("drill");
@@ -384,9 +472,7 @@ async fn a_drill_runs_the_real_chain_in_a_group_of_its_own() {
     assert!(matches!(unknown, Err(tocsin::drill::DrillError::NoRule(_))));
 }
 
-#[tokio::test]
-async fn the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one() {
-    let mut desk = Desk::new().await;
+async fn the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one(mut desk: Desk) {
     let id = opened(&desk.mention(0, "forum", POISONING).await);
     desk.store.transition(id, Action::Resolve, "alice", desk.at(60)).await.expect("resolve");
     let before = desk.pages().await.len();
