@@ -656,7 +656,7 @@ impl PostgresStore {
     /// as `sslmode` and `options=-c search_path=...` apply).
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await?;
         Ok(PostgresStore { pool, url: redact(url) })
     }
 
@@ -1118,6 +1118,16 @@ impl Store for PostgresStore {
             return Ok(());
         }
         let mut tx = self.write().await?;
+        // Events of one incident chain one after another: its row is the lock. Taken in
+        // id order up front, so two workers finishing notices of the same incidents queue
+        // instead of deadlocking.
+        let mut incidents: Vec<i64> = attempts.iter().map(|(item, _)| item.incident_id).collect();
+        incidents.sort_unstable();
+        incidents.dedup();
+        sqlx::query("SELECT id FROM incidents WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&incidents)
+            .execute(&mut *tx)
+            .await?;
         for (item, attempt) in attempts {
             let (state, due_at, delivered_at, result) = match &attempt.result {
                 AttemptResult::Delivered => ("delivered", now, Some(now), "delivered"),
@@ -1135,11 +1145,6 @@ impl Store for PostgresStore {
             .bind(item.id)
             .execute(&mut *tx)
             .await?;
-            // Events of one incident chain one after another: its row is the lock.
-            sqlx::query("SELECT id FROM incidents WHERE id = $1 FOR UPDATE")
-                .bind(item.incident_id)
-                .execute(&mut *tx)
-                .await?;
             let details = serde_json::json!({
                 "notice_id": item.notice_id,
                 "channel": item.channel,
@@ -1637,6 +1642,117 @@ mod tests {
         assert_eq!(kinds[1].0, "mentions_attached");
         assert_eq!(kinds[1].1["mention_ids"], serde_json::json!([stored[2], stored[4]]));
         assert_eq!(kinds[1].1["count"], 2);
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_daemons_storing_one_group_s_mentions_at_once_open_one_incident_and_claim_each_notice_once() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        // Ten mentions of one group, stored by ten writers at once, each on its own connection.
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+        let writers: Vec<_> = (0..10)
+            .map(|n| {
+                let (store, start) = (store.clone(), start.clone());
+                let mut s = scored(&format!("m{n}"), 70);
+                s.mention.body = format!("story {n}: a different report about Acme yogurt, number {n}");
+                tokio::spawn(async move {
+                    let mut tx = store.write().await.expect("tx");
+                    sqlx::query("SELECT 1").execute(&mut *tx).await.expect("connected");
+                    tx.commit().await.expect("commit");
+                    start.wait().await;
+                    ingest(&store, &s, 70, now).await
+                })
+            })
+            .collect();
+        let outcomes: Vec<IngestOutcome> =
+            futures_util::future::join_all(writers).await.into_iter().map(|o| o.expect("writer")).collect();
+        let opened: usize = outcomes
+            .iter()
+            .map(|o| match o {
+                IngestOutcome::Stored { opened, .. } => opened.len(),
+                IngestOutcome::Duplicate => 0,
+            })
+            .sum();
+        assert_eq!(opened, 1, "{outcomes:?}");
+        let incidents = store.incidents(&IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].mentions, 10);
+        let timeline = store.timeline(incidents[0].id).await.expect("timeline");
+        assert!(crate::incident::timeline::verify(&timeline).is_ok(), "one chain, no fork: {timeline:?}");
+
+        // More notices, claimed by four workers at once: each goes to one of them.
+        for n in 0..20 {
+            let mut tx = store.write().await.expect("tx");
+            enqueue(&mut tx, incidents[0].id, &[format!("channel-{n}")], NoticeKind::Opened, 0, now, now)
+                .await
+                .expect("enqueue");
+            tx.commit().await.expect("commit");
+        }
+        let lease = chrono::Duration::minutes(5);
+        let workers = (0..4).map(|_| store.claim_notices(now, lease, 8));
+        let claimed: Vec<i64> = futures_util::future::join_all(workers)
+            .await
+            .into_iter()
+            .flat_map(|items| items.expect("claim"))
+            .map(|item| item.id)
+            .collect();
+        let mut unique = claimed.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), claimed.len(), "no notice claimed twice: {claimed:?}");
+        assert_eq!(claimed.len(), 21, "every due notice claimed");
+        scratch.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn delivery_attempts_reroutes_and_releases_land_on_the_outbox_and_the_timeline() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        let id = match ingest(store, &scored("a", 70), 70, now).await {
+            IngestOutcome::Stored { opened, .. } => opened[0],
+            IngestOutcome::Duplicate => panic!("stored"),
+        };
+        let lease = chrono::Duration::minutes(5);
+        let claimed = store.claim_notices(now, lease, 10).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert!(store.claim_notices(now, lease, 10).await.expect("claim").is_empty(), "leased");
+        let retry = Attempt {
+            result: AttemptResult::RetryAt(now + chrono::Duration::minutes(1)),
+            detail: "retry: 503".into(),
+            duration_ms: 12,
+        };
+        store.finish_notices(&[(claimed[0].clone(), retry)], now).await.expect("finish");
+        let again = store.claim_notices(now + chrono::Duration::minutes(1), lease, 10).await.expect("claim");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        store.release_notices(&[again[0].id], now).await.expect("release");
+        let released = store.claim_notices(now, lease, 10).await.expect("claim");
+        store.reroute(&released[0], Some("fallback"), "channel disabled", now).await.expect("reroute");
+        let fallback = store.claim_notices(now, lease, 10).await.expect("claim");
+        assert_eq!(fallback.len(), 1);
+        assert_eq!((fallback[0].channel.as_str(), fallback[0].rerouted_from.as_deref()), ("fallback", Some("pr")));
+        let delivered = Attempt { result: AttemptResult::Delivered, detail: "delivered: 200".into(), duration_ms: 5 };
+        store.finish_notices(&[(fallback[0].clone(), delivered)], now).await.expect("finish");
+        assert_eq!(store.pending_notices().await.expect("pending"), 0);
+
+        let review = store.review_input(id).await.expect("review");
+        let results: Vec<_> = review.notifications.iter().map(|n| (n.channel.as_str(), n.attempts)).collect();
+        assert_eq!(results, [("pr", 1), ("fallback", 1)]);
+        assert!(crate::incident::timeline::verify(&review.timeline).is_ok());
+        let kinds: Vec<_> = review.timeline.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["opened", "notified", "notified", "notified"]);
+
+        store.set_channel_enabled("pr", false, "410 Gone", now).await.expect("disable");
+        let health = store.channel_health("pr").await.expect("health");
+        assert_eq!(health.disabled_reason.as_deref(), Some("410 Gone"));
+        assert!(
+            health.disabled_at.is_some_and(|at| (at - now).num_microseconds() == Some(0)),
+            "kept to the microsecond"
+        );
+        assert_eq!(store.channel_healths().await.expect("healths").len(), 1);
         scratch.drop_schema().await;
     }
 
