@@ -50,6 +50,13 @@ pub enum DaemonError {
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
+/// This daemon's name in feed leases: the host, the process and a random part, so two
+/// daemons never share one, even in one process (as tests run them).
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+}
+
 /// The user agent tocsin fetches with, so feed operators can see who polls them.
 pub fn user_agent() -> String {
     format!("tocsin/{} (+https://github.com/tocsin-monitor/tocsin)", env!("CARGO_PKG_VERSION"))
@@ -427,6 +434,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
         client,
         limits,
         concurrency: Arc::new(Semaphore::new(config.poll.max_concurrency.max(1))),
+        holder: holder_name(),
     });
     for feed in tasks_of_feeds {
         let poller = poller.clone();

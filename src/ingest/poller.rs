@@ -48,7 +48,12 @@ pub struct Poller<S, K> {
     pub client: reqwest::Client,
     pub limits: FetchLimits,
     pub concurrency: Arc<Semaphore>,
+    /// This daemon, as feed leases name it.
+    pub holder: String,
 }
+
+/// How often a feed another daemon holds (or just polled) is looked at again.
+const LEASE_RECHECK: Duration = Duration::from_secs(5);
 
 /// The wait before the next poll: the interval after a success; after `failures` failures in
 /// a row, the interval doubled per failure up to an hour, or longer if the server asked.
@@ -94,34 +99,51 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
 
     /// Polls a feed on its schedule until `shutdown` turns true. A poll in progress finishes
     /// before the worker stops.
+    ///
+    /// The feed's state lives in the store, shared by every daemon on it: before each poll
+    /// the worker takes the feed's lease, which also tells it what another daemon did since.
     pub async fn run_feed(&self, feed: FeedTask, mut shutdown: watch::Receiver<bool>) {
-        let mut state = match self.store.feed_state(&feed.name).await {
-            Ok(state) => state,
+        let mut next_at: Option<DateTime<Utc>> = match self.store.feed_state(&feed.name).await {
+            Ok(state) => state.and_then(|s| s.next_poll_at),
             Err(e) => {
                 tracing::error!(feed = %feed.name, error = %e, "cannot read feed state");
                 None
             }
         };
-        let mut validators = state.as_ref().map(|s| s.validators.clone()).unwrap_or_default();
-        let mut failures = state.as_ref().map_or(0, |s| u32::try_from(s.consecutive_failures).unwrap_or(u32::MAX));
-        let mut next_at: Option<DateTime<Utc>> = state.take().and_then(|s| s.next_poll_at);
+        // Long enough for a fetch that runs to its timeout and the ingest after it; short
+        // enough that a dead daemon's feeds are soon taken over.
+        let lease = chrono_delay(self.limits.timeout.saturating_mul(2).saturating_add(Duration::from_secs(10)));
         loop {
             let wait = next_at.map_or(Duration::ZERO, |at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
-            let jitter = rand::random::<f64>() * 2.0 - 1.0;
             let now = Utc::now();
+            let state = match self.store.lease_feed(&feed.name, &self.holder, now, now + lease).await {
+                Ok(Some(state)) => state,
+                Ok(None) => {
+                    // Another daemon holds it or just polled it: look again when it is due.
+                    let due = self.store.feed_state(&feed.name).await.ok().flatten().and_then(|s| s.next_poll_at);
+                    next_at = Some(due.filter(|due| *due > now).unwrap_or(now + chrono_delay(LEASE_RECHECK)));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(feed = %feed.name, error = %e, "cannot lease feed");
+                    next_at = Some(now + chrono_delay(LEASE_RECHECK));
+                    continue;
+                }
+            };
+            let validators = state.validators.clone();
+            let mut failures = u32::try_from(state.consecutive_failures).unwrap_or(u32::MAX);
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
             let record = match self.poll_once(&feed, &validators).await {
                 Ok((fresh, new_items)) => {
-                    failures = 0;
-                    validators = fresh;
                     metrics::counter!("tocsin_polls_total", "result" => "ok").increment(1);
                     tracing::debug!(feed = %feed.name, new_items, "polled");
                     let next = now + chrono_delay(next_delay(feed.interval, 0, None, jitter));
                     PollRecord::Success {
-                        validators: validators.clone(),
+                        validators: fresh,
                         new_items: i64::try_from(new_items).unwrap_or(i64::MAX),
                         next_poll_at: next,
                     }

@@ -244,12 +244,25 @@ pub trait Store: Send + Sync + 'static {
     fn sync_feeds(&self, feeds: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn feed_state(&self, name: &str) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
     fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
+    /// Records a poll and gives up the feed's lease.
     fn record_poll(
         &self,
         name: &str,
         record: &PollRecord,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes the lease on a feed for `holder` (one daemon) until `until`, when the feed is
+    /// due and nobody else holds it, and returns the feed's state as it is then (another
+    /// daemon may have polled it). `None` when it is not due or another daemon's lease runs:
+    /// several daemons on one database never poll a feed at once, and a dead daemon's feeds
+    /// are taken over when its leases end.
+    fn lease_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
 
     /// Stores a batch of scored mentions in one transaction, in order. Each is skipped when
     /// its (feed, guid) was seen; otherwise it is filed under its story, `decide` turns it
@@ -436,6 +449,7 @@ impl Store for AnyStore {
         fn feed_state(&self, name: &str) -> Option<FeedState>;
         fn feed_states(&self) -> Vec<FeedState>;
         fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> ();
+        fn lease_feed(&self, name: &str, holder: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Option<FeedState>;
         fn story(&self, scored: &Scored) -> Story;
         fn due_escalations(&self, now: DateTime<Utc>) -> Vec<i64>;
         fn transition(&self, incident_id: i64, action: Action, actor: &str, now: DateTime<Utc>) -> Incident;

@@ -713,11 +713,34 @@ impl Store for PostgresStore {
         rows.iter().map(feed_from_row).collect()
     }
 
+    async fn lease_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<FeedState>, StoreError> {
+        // One conditional UPDATE: PostgreSQL locks the row, so of two daemons racing for a
+        // free feed exactly one sees it free and takes it.
+        let row = sqlx::query(
+            "UPDATE feeds SET leased_by = $1, lease_until = $2 WHERE name = $3 \
+             AND (next_poll_at IS NULL OR next_poll_at <= $4) \
+             AND (lease_until IS NULL OR lease_until < $4 OR leased_by = $1) RETURNING *",
+        )
+        .bind(holder)
+        .bind(until)
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| feed_from_row(&row)).transpose()
+    }
+
     async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
         let query = match record {
             PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET etag = $1, last_modified = $2, last_success_at = $3, consecutive_failures = 0, \
-                 items_seen = items_seen + $4, next_poll_at = $5 WHERE name = $6",
+                 items_seen = items_seen + $4, next_poll_at = $5, leased_by = NULL, lease_until = NULL WHERE name = $6",
             )
             .bind(validators.etag.clone())
             .bind(validators.last_modified.clone())
@@ -726,7 +749,8 @@ impl Store for PostgresStore {
             .bind(*next_poll_at),
             PollRecord::Failure { error, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET last_error = $1, last_error_at = $2, \
-                 consecutive_failures = consecutive_failures + 1, next_poll_at = $3 WHERE name = $4",
+                 consecutive_failures = consecutive_failures + 1, next_poll_at = $3, leased_by = NULL, \
+                 lease_until = NULL WHERE name = $4",
             )
             .bind(error.clone())
             .bind(now)

@@ -790,11 +790,34 @@ impl Store for SqliteStore {
         rows.iter().map(feed_from_row).collect()
     }
 
+    async fn lease_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE feeds SET leased_by = ?, lease_until = ? WHERE name = ? \
+             AND (next_poll_at IS NULL OR next_poll_at <= ?) \
+             AND (lease_until IS NULL OR lease_until < ? OR leased_by = ?) RETURNING *",
+        )
+        .bind(holder)
+        .bind(ts(until))
+        .bind(name)
+        .bind(ts(now))
+        .bind(ts(now))
+        .bind(holder)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| feed_from_row(&row)).transpose()
+    }
+
     async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
         let query = match record {
             PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET etag = ?, last_modified = ?, last_success_at = ?, consecutive_failures = 0, \
-                 items_seen = items_seen + ?, next_poll_at = ? WHERE name = ?",
+                 items_seen = items_seen + ?, next_poll_at = ?, leased_by = NULL, lease_until = NULL WHERE name = ?",
             )
             .bind(validators.etag.clone())
             .bind(validators.last_modified.clone())
@@ -803,7 +826,7 @@ impl Store for SqliteStore {
             .bind(ts(*next_poll_at)),
             PollRecord::Failure { error, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET last_error = ?, last_error_at = ?, consecutive_failures = consecutive_failures + 1, \
-                 next_poll_at = ? WHERE name = ?",
+                 next_poll_at = ?, leased_by = NULL, lease_until = NULL WHERE name = ?",
             )
             .bind(error.clone())
             .bind(ts(now))
