@@ -5,6 +5,8 @@
 //! nothing; the playbook is a checklist with reminders; silences hold back; drills are kept
 //! apart; and the review is built from what happened. The clock jumps, nothing sleeps.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -61,38 +63,6 @@ enum Backend {
     Postgres,
 }
 
-/// A PostgreSQL schema of its own for one story, in the database `TOCSIN_TEST_DATABASE_URL`
-/// names; dropped when the story ends.
-struct Scratch {
-    admin: sqlx::PgPool,
-    schema: String,
-    url: String,
-}
-
-impl Scratch {
-    /// `None`, with a note, when `TOCSIN_TEST_DATABASE_URL` is unset; a database that
-    /// cannot be reached fails the story.
-    async fn new() -> Option<Scratch> {
-        let Ok(base) = std::env::var("TOCSIN_TEST_DATABASE_URL") else {
-            eprintln!("TOCSIN_TEST_DATABASE_URL is not set: skipping this story on PostgreSQL");
-            return None;
-        };
-        let admin = sqlx::PgPool::connect(&base).await.expect("the test database is reachable");
-        let schema = format!("t_{:016x}", rand::random::<u64>());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("schema");
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        Some(Scratch { admin, schema, url })
-    }
-
-    async fn drop_schema(self) {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
-            .execute(&self.admin)
-            .await
-            .expect("drop schema");
-    }
-}
-
 /// Runs `story` on a fresh desk on `backend`.
 async fn run<F, Fut>(backend: Backend, story: F)
 where
@@ -106,7 +76,7 @@ where
             story(Desk::new(url, backend, Some(dir)).await).await;
         }
         Backend::Postgres => {
-            let Some(scratch) = Scratch::new().await else { return };
+            let Some(scratch) = common::Scratch::new().await else { return };
             story(Desk::new(scratch.url.clone(), backend, None).await).await;
             scratch.drop_schema().await;
         }

@@ -368,3 +368,36 @@ where
 pub fn decoded_email(raw: &str) -> String {
     raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
 }
+
+/// A PostgreSQL schema of its own for one story, in the database `TOCSIN_TEST_DATABASE_URL`
+/// names; dropped when the story ends.
+pub struct Scratch {
+    admin: sqlx::PgPool,
+    schema: String,
+    /// The test database's URL with the schema as the search path.
+    pub url: String,
+}
+
+impl Scratch {
+    /// `None`, with a note, when `TOCSIN_TEST_DATABASE_URL` is unset; a database that
+    /// cannot be reached fails the story.
+    pub async fn new() -> Option<Scratch> {
+        let Ok(base) = std::env::var("TOCSIN_TEST_DATABASE_URL") else {
+            eprintln!("TOCSIN_TEST_DATABASE_URL is not set: skipping this story on PostgreSQL");
+            return None;
+        };
+        let admin = sqlx::PgPool::connect(&base).await.expect("the test database is reachable");
+        let schema = format!("t_{:016x}", rand::random::<u64>());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        Some(Scratch { admin, schema, url })
+    }
+
+    pub async fn drop_schema(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
+            .execute(&self.admin)
+            .await
+            .expect("drop schema");
+    }
+}
