@@ -87,6 +87,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--binary", default="target/release/tocsin")
+    parser.add_argument(
+        "--db-url",
+        help="replay into this database instead of a scratch SQLite file, e.g. postgres://postgres@127.0.0.1:5432/test "
+        "(the schema is emptied first: use a scratch database)",
+    )
     args = parser.parse_args()
     args.binary = os.path.abspath(args.binary)
     if not os.path.exists(args.binary):
@@ -97,6 +102,15 @@ def main():
         generate(history, args.mentions)
         print(f"generated {args.mentions} mentions ({os.path.getsize(history) / 1e6:.1f} MB) in {time.monotonic() - t:.1f} s")
         db = os.path.join(scratch, "replay.db")
+        if args.db_url:
+            # A schema of its own, emptied first, with psql (Debian's postgresql-client).
+            schema = "tocsin_replay_bench"
+            subprocess.run(
+                ["psql", args.db_url, "-q", "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
+                check=True,
+            )
+            separator = "&" if "?" in args.db_url else "?"
+            db = f"{args.db_url}{separator}options=-c%20search_path%3D{schema}"
         t = time.monotonic()
         done = subprocess.run(
             [args.binary, "replay", history, "--json", "--db", db],
@@ -119,7 +133,8 @@ def main():
         print(f"replayed {report['mentions']} mentions in {seconds:.1f} s: {rate:,.0f} mentions/s (goal >= 20,000)")
         print(f"peer (Python sqlite3 bulk load, no analysis): {peer_seconds:.1f} s, {peer_rate:,.0f} mentions/s; "
               f"tocsin's full pipeline runs at {rate / peer_rate:.2f}x the bare load")
-        print(f"peak RSS {peak_mb:.0f} MB; database {os.path.getsize(db) / 1e6:.0f} MB; incidents {len(report['incidents'])}")
+        size = f"database {os.path.getsize(db) / 1e6:.0f} MB; " if not args.db_url else ""
+        print(f"peak RSS {peak_mb:.0f} MB; {size}incidents {len(report['incidents'])}")
         print(
             f"RESULT mentions={args.mentions} seconds={seconds:.3f} mentions_per_s={rate:.1f} "
             f"peak_rss_mb={peak_mb:.1f} peer_mentions_per_s={peer_rate:.1f} ratio={rate / peer_rate:.3f}"

@@ -84,10 +84,10 @@ enum Command {
     Replay {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Keep the results in this SQLite file (open it with the dashboard); a scratch
-        /// database otherwise.
+        /// Keep the results in this SQLite file, or the database a `postgres://` or
+        /// `sqlite://` URL names (open it with the dashboard); a scratch SQLite file otherwise.
         #[arg(long)]
-        db: Option<PathBuf>,
+        db: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -494,21 +494,23 @@ fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&st
     Ok(())
 }
 
-async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: bool) -> Result<(), Failure> {
+async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&str>, json: bool) -> Result<(), Failure> {
     let config = match optional_config(config_path)? {
         Some(config) => config,
         None => Config::parse("(defaults)", "").map_err(|errors| internal(anyhow!("{errors:?}")))?,
     };
     let rules = rules_for(config_path, None)?;
     let history = replay::load(files).map_err(user)?;
-    let (db_path, scratch) = match db {
-        Some(db) => (db.to_path_buf(), false),
+    let is_url = |db: &str| ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| db.starts_with(scheme));
+    let (db_url, scratch) = match db {
+        Some(db) if is_url(db) => (db.to_owned(), None),
+        Some(path) => (format!("sqlite://{path}"), None),
         None => {
             let name = format!("tocsin-replay-{}-{}.db", std::process::id(), Utc::now().timestamp_micros());
-            (std::env::temp_dir().join(name), true)
+            let path = std::env::temp_dir().join(name);
+            (format!("sqlite://{}", path.display()), Some(path))
         }
     };
-    let db_url = format!("sqlite://{}", db_path.display());
     let undated = history.undated;
     let bar = ProgressBar::new(history.mentions.len() as u64);
     bar.set_style(
@@ -520,9 +522,9 @@ async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: 
     }
     let report = replay::run(config, rules, history, &db_url, |done| bar.set_position(done as u64)).await;
     bar.finish_and_clear();
-    if scratch {
+    if let Some(path) = scratch {
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
     let report = report.map_err(internal)?;
@@ -553,7 +555,7 @@ async fn replay(config_path: &Path, files: &[PathBuf], db: Option<&Path>, json: 
         );
     }
     if let Some(db) = db {
-        println!("results kept in {}", db.display());
+        println!("results kept in {}", store::redact(db));
     }
     Ok(())
 }
