@@ -118,3 +118,27 @@ async fn three_daemons_share_the_feeds_store_each_item_once_and_take_over_from_a
     }
     scratch.drop_schema().await;
 }
+
+/// `tocsin migrate` from several processes at once on a fresh database: all succeed, and
+/// the schema is there once.
+#[tokio::test]
+async fn migrate_is_safe_from_several_processes_at_once() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tocsin.toml"), format!("[store]\nurl = \"{}\"\n", scratch.url)).expect("write");
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                .arg("migrate")
+                .current_dir(dir.path())
+                .output()
+        })
+        .collect();
+    for out in futures_util::future::join_all(runs).await {
+        let out = out.expect("run tocsin migrate");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let store = tocsin::store::open(&scratch.url).await.expect("open");
+    assert_eq!(store.mention_count().await.expect("the schema is there"), 0);
+    scratch.drop_schema().await;
+}
