@@ -128,10 +128,7 @@ async fn migrate_is_safe_from_several_processes_at_once() {
     std::fs::write(dir.path().join("tocsin.toml"), format!("[store]\nurl = \"{}\"\n", scratch.url)).expect("write");
     let runs: Vec<_> = (0..3)
         .map(|_| {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
-                .arg("migrate")
-                .current_dir(dir.path())
-                .output()
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin")).arg("migrate").current_dir(dir.path()).output()
         })
         .collect();
     for out in futures_util::future::join_all(runs).await {

@@ -25,11 +25,11 @@ use tocsin::store::{IncidentFilter, Store};
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn config_text(dir: &std::path::Path, feeds: &FeedServer, smtp_port: u16, hook: &str) -> String {
+fn config_text(store_url: &str, feeds: &FeedServer, smtp_port: u16, hook: &str) -> String {
     format!(
         r#"
 [store]
-url = "sqlite://{db}"
+url = "{store_url}"
 
 [http]
 listen = "127.0.0.1:0"
@@ -84,7 +84,6 @@ levels = [
 repeat_every = "10m"
 max_repeats = 3
 "#,
-        db = dir.join("tocsin.db").display(),
         news = feeds.url("news"),
         forum = feeds.url("forum"),
         closed = common::free_port(),
@@ -101,10 +100,23 @@ fn ack_link(email: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() {
+async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
+    story(dir.path(), &format!("sqlite://{}", dir.path().join("tocsin.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed_on_postgres() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    story(dir.path(), &scratch.url).await;
+    scratch.drop_schema().await;
+}
+
+/// The story, on the store `store_url` names, with scratch files in `dir`.
+async fn story(dir: &std::path::Path, store_url: &str) {
     let feeds = FeedServer::start().await;
-    let smtp = SmtpServer::start(dir.path()).await;
+    let smtp = SmtpServer::start(dir).await;
     let receiver = WebhookReceiver::start().await;
     feeds.set(
         "news",
@@ -118,7 +130,7 @@ async fn a_forum_crisis_emails_then_escalates_until_the_ack_link_is_confirmed() 
 
     // SAFETY: no other thread of this test binary reads or writes this variable concurrently.
     unsafe { std::env::set_var("TOCSIN_STORY_WEBHOOK_SECRET", SECRET) };
-    let config = Config::parse("story.toml", &config_text(dir.path(), &feeds, smtp.port, &receiver.url()))
+    let config = Config::parse("story.toml", &config_text(store_url, &feeds, smtp.port, &receiver.url()))
         .expect("story config is valid");
     let tokens = Tokens::parse("lead:lead-token").expect("tokens");
     let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
