@@ -1440,9 +1440,7 @@ fn feed_from_row(row: &PgRow) -> Result<FeedState, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::escalation::PolicyLevel;
-    use crate::incident::grouping::{self, Judged};
-    use crate::incident::spike::{Verdict, Volume};
+    use crate::store::common::fixtures::{FixedScore, ingest, scored};
 
     /// A schema of its own in the test database named by `TOCSIN_TEST_DATABASE_URL`, so
     /// tests run side by side; dropped by [`Scratch::drop_schema`]. `None` (with a note)
@@ -1479,85 +1477,6 @@ mod tests {
                 .await
                 .expect("drop schema");
         }
-    }
-
-    fn scored(guid: &str, severity: u8) -> Scored {
-        let mention = Mention {
-            feed: "news".into(),
-            guid: guid.into(),
-            title: format!("item {guid}"),
-            body: "Acme yogurt food poisoning".into(),
-            author: None,
-            url: None,
-            published: None,
-            fetched_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
-            lang: None,
-            engagement: None,
-        };
-        Scored {
-            mention,
-            lang: "en".into(),
-            sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
-            matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
-            risk: severity,
-            breakdown: serde_json::json!({ "severity": severity }),
-            inputs: crate::analyze::risk::RiskInputs {
-                severity,
-                sentiment: 0.0,
-                source_weight: 1.0,
-                engagement: None,
-                copies: 0,
-            },
-        }
-    }
-
-    fn candidate(score: u8) -> Candidate {
-        Candidate {
-            group_key: "rule:food-safety".into(),
-            rule: "food-safety".into(),
-            title: "Food safety".into(),
-            score,
-            level: Level::High,
-            why: serde_json::json!({}),
-            policy: Policy {
-                name: "default".into(),
-                levels: vec![PolicyLevel { after_secs: 0, notify: vec!["pr".into()] }],
-                repeat_every_secs: None,
-                max_repeats: 0,
-                group_wait_secs: 0,
-                ack_timeout_secs: None,
-                fallback: None,
-            },
-            mention_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
-            crisis_type: None,
-            playbook: None,
-            silenced_by: None,
-            drill: false,
-        }
-    }
-
-    /// One candidate of a fixed score for every mention, and no spike verdicts.
-    struct FixedScore(u8);
-
-    impl Decide for FixedScore {
-        fn candidates(&self, scored: Scored, _: &Story, _: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
-            (scored, vec![candidate(self.0)])
-        }
-        fn judge(&self, c: &Candidate, live: Option<&GroupState>, _: &Volume, now: DateTime<Utc>) -> Judged {
-            grouping::judge(c, live, &Verdict::ColdStart, 60, now)
-        }
-        fn spike(&self) -> SpikeSettings {
-            crate::config::RiskConfig::default().spike()
-        }
-        fn reopen_within(&self) -> chrono::Duration {
-            chrono::Duration::hours(24)
-        }
-    }
-
-    /// Stores `scored` alone with one candidate of `score` and the clock at `now`.
-    async fn ingest(store: &PostgresStore, scored: &Scored, score: u8, now: DateTime<Utc>) -> IngestOutcome {
-        let batch = vec![Arrival { scored: scored.clone(), now }];
-        store.ingest(batch, &FixedScore(score)).await.expect("ingest").remove(0)
     }
 
     #[tokio::test]
