@@ -152,6 +152,7 @@ impl<S: Store> Pipeline<S> {
     /// Analyzes one mention (pure CPU work: no store, no clock), as the first report of its
     /// story; the store rescores its novelty once the story is known.
     pub fn score(&self, mention: Mention) -> Scored {
+        let mention = mention.without_nul();
         let source_weight = self.source_weight(&mention.feed);
         analyze::analyze(&self.rules(), mention, self.config.risk.weights.get_ref(), source_weight)
     }

@@ -110,6 +110,7 @@ on_every_backend!(
     a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline,
     a_drill_runs_the_real_chain_in_a_group_of_its_own,
     the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one,
+    a_hostile_item_with_nul_characters_is_stored_and_does_not_stop_its_batch,
 );
 
 struct Desk {
@@ -460,4 +461,14 @@ async fn the_story_going_on_soon_after_resolution_reopens_its_incident_and_later
     let later = opened(&desk.mention(180 + 25 * 60, "news", POISONING).await);
     assert_ne!(later, id);
     assert_eq!(desk.incidents().await.len(), 2);
+}
+
+/// A NUL character (which PostgreSQL refuses in text) in an item must not stop the item, nor
+/// the rest of its feed's batch, from being stored on any backend.
+async fn a_hostile_item_with_nul_characters_is_stored_and_does_not_stop_its_batch(mut desk: Desk) {
+    let id = opened(&desk.mention(0, "forum", "My kid got food\0 poisoning after eating Acme yogurt\0").await);
+    let incident = desk.store.incident(id).await.expect("read").expect("incident");
+    assert!(!incident.title.contains('\0'));
+    let stored = desk.mention(1, "forum", "Acme kettle review: fine").await;
+    assert!(matches!(stored, IngestOutcome::Stored { .. }), "the next item is stored too: {stored:?}");
 }

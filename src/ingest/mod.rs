@@ -54,6 +54,23 @@ impl Mention {
         }
     }
 
+    /// The mention with NUL characters removed from its text: they carry nothing a reader
+    /// sees, and PostgreSQL refuses them in text, which would make one hostile item stop
+    /// its whole batch from being stored, again on every poll.
+    pub fn without_nul(mut self) -> Mention {
+        for field in [&mut self.feed, &mut self.guid, &mut self.title, &mut self.body] {
+            if field.contains('\0') {
+                field.retain(|c| c != '\0');
+            }
+        }
+        for field in [&mut self.author, &mut self.url, &mut self.lang].into_iter().flatten() {
+            if field.contains('\0') {
+                field.retain(|c| c != '\0');
+            }
+        }
+        self
+    }
+
     /// The time the mention counts from: its publication time, or the fetch time when unknown
     /// or in the future (a clock-skewed source must not date items ahead of us).
     pub fn effective_time(&self) -> DateTime<Utc> {
@@ -61,5 +78,20 @@ impl Mention {
             Some(published) if published <= self.fetched_at => published,
             _ => self.fetched_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_removed_from_every_text_field() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
+        let mut mention = Mention::text("fo\0rum", "g\01", "Ac\0me", "body\0 text", at);
+        mention.author = Some("\0bob".into());
+        let clean = mention.without_nul();
+        assert_eq!((clean.feed.as_str(), clean.guid.as_str(), clean.title.as_str()), ("forum", "g1", "Acme"));
+        assert_eq!((clean.body.as_str(), clean.author.as_deref()), ("body text", Some("bob")));
     }
 }
