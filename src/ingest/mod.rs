@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn nul_characters_are_removed_from_every_text_field() {
         let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
-        let mut mention = Mention::text("fo\0rum", "g\01", "Ac\0me", "body\0 text", at);
+        let mut mention = Mention::text("fo\0rum", "g\u{0}1", "Ac\0me", "body\0 text", at);
         mention.author = Some("\0bob".into());
         let clean = mention.without_nul();
         assert_eq!((clean.feed.as_str(), clean.guid.as_str(), clean.title.as_str()), ("forum", "g1", "Acme"));
