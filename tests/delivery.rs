@@ -318,13 +318,9 @@ levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
     assert_eq!(dingtalk.attempts().len(), 2, "send-too-fast is retried");
     let ding = &dingtalk.received()[0];
     assert_eq!(ding.json()["msgtype"], "markdown");
-    assert!(
-        ding.json()["markdown"]["text"]
-            .as_str()
-            .is_some_and(|t| t.contains("食品") || t.contains("级别") || t.contains("高")),
-        "Chinese text: {}",
-        ding.json()
-    );
+    let markdown = &ding.json()["markdown"];
+    assert!(markdown["text"].as_str().is_some_and(|t| t.contains("- 级别：严重")), "Chinese facts: {markdown}");
+    assert!(markdown["title"].as_str().is_some_and(|t| t.starts_with("【严重】新事件：")), "Chinese title: {markdown}");
     let query: std::collections::HashMap<String, String> = reqwest::Url::parse(&format!("http://x{}", ding.uri))
         .expect("uri")
         .query_pairs()

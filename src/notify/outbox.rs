@@ -240,6 +240,7 @@ impl<S: Store> Deliverer<S> {
             .buffered(SEND_CONCURRENCY)
             .collect()
             .await;
+        let before = healths.clone();
         let mut finished = Vec::with_capacity(sent.len());
         for (item, delivery, duration_ms) in sent {
             if let Some(health) = healths.get_mut(&item.channel) {
@@ -253,8 +254,11 @@ impl<S: Store> Deliverer<S> {
             finished.push((item, attempt));
         }
         self.store.finish_notices(&finished, now).await?;
-        for health in healths.values() {
-            self.store.save_channel_health(health).await?;
+        // Only what the attempts changed: a healthy channel delivering stays one row untouched.
+        for (name, health) in &healths {
+            if before.get(name) != Some(health) {
+                self.store.save_channel_health(health).await?;
+            }
         }
         Ok(claimed.len() - held_back.len())
     }
