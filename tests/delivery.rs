@@ -9,17 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use common::WebhookReceiver;
-use tocsin::analyze::RuleSet;
-use tocsin::clock::Clock;
 use tocsin::config::Config;
 use tocsin::daemon::Pipeline;
 use tocsin::incident::Action;
-use tocsin::incident::ack_link::AckLinks;
 use tocsin::ingest::Mention;
 use tocsin::notify::breaker::Availability;
-use tocsin::notify::outbox::{Channels, Deliverer};
+use tocsin::notify::outbox::Deliverer;
 use tocsin::store::{Arrival, IngestOutcome, SqliteStore, Store};
-use tokio::sync::Notify;
 
 struct Post {
     store: Arc<SqliteStore>,
@@ -70,24 +66,7 @@ fallback = "backup"
             ),
         )
         .expect("config");
-        let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
-        store.migrate().await.expect("migrate");
-        tocsin::ingest::fetch::install_crypto_provider();
-        let channels = Channels::from_config(&config, reqwest::Client::new()).expect("channels");
-        let deliverer = Deliverer::new(
-            store.clone(),
-            channels,
-            AckLinks::new(b"key".to_vec()),
-            "http://localhost:8080".into(),
-            config.delivery.clone(),
-        );
-        let pipeline = Pipeline::new(
-            store.clone(),
-            Arc::new(RuleSet::bundled()),
-            Arc::new(config),
-            Clock::default(),
-            Arc::new(Notify::new()),
-        );
+        let (store, pipeline, deliverer) = common::post_office(config, "http://localhost:8080").await;
         let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
         Post { store, pipeline, deliverer, main, backup, start, serial: 0, _dir: dir }
     }
@@ -289,23 +268,7 @@ levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
         ),
     )
     .expect("config");
-    let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
-    store.migrate().await.expect("migrate");
-    tocsin::ingest::fetch::install_crypto_provider();
-    let deliverer = Deliverer::new(
-        store.clone(),
-        Channels::from_config(&config, reqwest::Client::new()).expect("channels"),
-        AckLinks::new(b"key".to_vec()),
-        "http://localhost:8080".into(),
-        config.delivery.clone(),
-    );
-    let pipeline = Pipeline::new(
-        store.clone(),
-        Arc::new(RuleSet::bundled()),
-        Arc::new(config),
-        Clock::default(),
-        Arc::new(Notify::new()),
-    );
+    let (_, pipeline, deliverer) = common::post_office(config, "http://localhost:8080").await;
     let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
     let mention = Mention::text("news", "1", "", POISONING, now);
     pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");

@@ -4,21 +4,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use common::SmtpServer;
 use mail_parser::MessageParser;
-use tocsin::analyze::RuleSet;
-use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::Pipeline;
 use tocsin::incident::Action;
-use tocsin::incident::ack_link::AckLinks;
 use tocsin::ingest::Mention;
-use tocsin::notify::outbox::{Channels, Deliverer};
-use tocsin::store::{Arrival, IngestOutcome, SqliteStore, Store};
-use tokio::sync::Notify;
+use tocsin::store::{Arrival, IngestOutcome, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_queued_while_the_mail_server_is_down_arrive_once_each_in_one_thread() {
@@ -57,23 +49,7 @@ levels = [{{ after = "0m", notify = ["pr-team"] }}]
         ),
     )
     .expect("config");
-    let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
-    store.migrate().await.expect("migrate");
-    tocsin::ingest::fetch::install_crypto_provider();
-    let deliverer = Deliverer::new(
-        store.clone(),
-        Channels::from_config(&config, reqwest::Client::new()).expect("channels"),
-        AckLinks::new(b"key".to_vec()),
-        "https://tocsin.acme.example".into(),
-        config.delivery.clone(),
-    );
-    let pipeline = Pipeline::new(
-        store.clone(),
-        Arc::new(RuleSet::bundled()),
-        Arc::new(config),
-        Clock::default(),
-        Arc::new(Notify::new()),
-    );
+    let (store, pipeline, deliverer) = common::post_office(config, "https://tocsin.acme.example").await;
     let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
     let at = |s: i64| start + Duration::seconds(s);
 

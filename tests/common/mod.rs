@@ -401,3 +401,36 @@ impl Scratch {
             .expect("drop schema");
     }
 }
+
+/// The store, pipeline and outbox worker of a daemon, without its timers: a delivery story
+/// drives them at the times it chooses. The store is the one `config` names, migrated;
+/// alert links point at `public_url`.
+pub async fn post_office(
+    config: tocsin::config::Config,
+    public_url: &str,
+) -> (
+    Arc<tocsin::store::SqliteStore>,
+    tocsin::daemon::Pipeline<tocsin::store::SqliteStore>,
+    tocsin::notify::outbox::Deliverer<tocsin::store::SqliteStore>,
+) {
+    use tocsin::store::Store;
+    let store = Arc::new(tocsin::store::SqliteStore::connect(config.store.url.get_ref()).await.expect("open"));
+    store.migrate().await.expect("migrate");
+    tocsin::ingest::fetch::install_crypto_provider();
+    let channels = tocsin::notify::outbox::Channels::from_config(&config, reqwest::Client::new()).expect("channels");
+    let deliverer = tocsin::notify::outbox::Deliverer::new(
+        store.clone(),
+        channels,
+        tocsin::incident::ack_link::AckLinks::new(b"key".to_vec()),
+        public_url.to_owned(),
+        config.delivery.clone(),
+    );
+    let pipeline = tocsin::daemon::Pipeline::new(
+        store.clone(),
+        Arc::new(tocsin::analyze::RuleSet::bundled()),
+        Arc::new(config),
+        tocsin::clock::Clock::default(),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    (store, pipeline, deliverer)
+}
