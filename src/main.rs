@@ -248,6 +248,9 @@ fn user(error: impl Into<anyhow::Error>) -> Failure {
     Failure { code: 1, error: error.into() }
 }
 
+/// Environment variable whose database URL replaces `[store] url`.
+const DATABASE_URL_ENV: &str = "TOCSIN_DATABASE_URL";
+
 fn internal(error: impl Into<anyhow::Error>) -> Failure {
     Failure { code: 2, error: error.into() }
 }
@@ -322,10 +325,15 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 fn load_config(path: &Path) -> Result<Config, Failure> {
-    Config::load(path).map_err(|errors| {
+    let mut config = Config::load(path).map_err(|errors| {
         let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
         user(anyhow!("{text}"))
-    })
+    })?;
+    // The environment's URL wins, so a database password can stay out of the config file.
+    if let Some(url) = std::env::var(DATABASE_URL_ENV).ok().filter(|url| !url.trim().is_empty()) {
+        config.store.url = toml::Spanned::new(0..0, url);
+    }
+    Ok(config)
 }
 
 /// The config if the file exists; commands that work without one get the defaults.
