@@ -138,7 +138,9 @@ pub async fn send(
     now: DateTime<Utc>,
 ) -> Delivery {
     let ChatRequest { url, body } = request(channel, notice, templates, now);
-    let sent = client.post(&url).json(&body).send().await;
+    // A robot's URL is its credential (Slack's path, DingTalk's access_token): keep it out of
+    // the error text, which goes to the log and the timeline.
+    let sent = client.post(&url).json(&body).send().await.map_err(reqwest::Error::without_url);
     let mut response = match sent {
         Ok(response) => response,
         Err(err) if err.is_builder() => {

@@ -169,12 +169,15 @@ pub async fn send(
     }
     match request.body(payload).send().await {
         Ok(response) => classify_response(response, now).await,
-        Err(err) => classify_request_error(&err),
+        Err(err) => classify_request_error(err),
     }
 }
 
-fn classify_request_error(err: &reqwest::Error) -> Delivery {
-    let error = error_chain(err);
+fn classify_request_error(err: reqwest::Error) -> Delivery {
+    // reqwest names the URL in its errors, and a webhook's URL may carry a credential (a
+    // chat robot's token); this text goes to the log and the timeline.
+    let err = err.without_url();
+    let error = error_chain(&err);
     // A request that could not even be built (bad URL, bad header) fails the same way on
     // every attempt; everything else (timeouts, refused connections, TLS, resets) may pass.
     if err.is_builder() {
