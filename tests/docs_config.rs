@@ -258,3 +258,26 @@ fn the_reference_example_sets_every_key_the_loader_knows_and_the_tables_describe
         assert!(doc.lines().any(|l| l == heading), "no heading {heading}");
     }
 }
+
+#[test]
+fn the_commands_the_deploy_files_run_are_ones_the_binary_accepts() {
+    let unit = read("deploy/tocsin.service");
+    let exec_start = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("ExecStart in the unit");
+    let unit_args: Vec<String> = exec_start.split_whitespace().skip(1).map(str::to_owned).collect();
+
+    let dockerfile = read("deploy/Dockerfile");
+    let cmd = dockerfile.lines().find_map(|l| l.strip_prefix("CMD ")).expect("CMD in the Dockerfile");
+    let image_args: Vec<String> = serde_json::from_str(cmd).expect("CMD is an exec-form JSON array");
+
+    for (file, args) in [("deploy/tocsin.service", unit_args), ("deploy/Dockerfile", image_args)] {
+        assert_eq!(args.first().map(String::as_str), Some("run"), "{file}: {args:?}");
+        assert!(args.windows(2).any(|w| w == ["--log-format", "json"]), "{file} logs JSON: {args:?}");
+        // `--help` after the real arguments: clap refuses an unknown flag or value before it
+        // prints help, and no config file is needed.
+        let mut with_help: Vec<&str> = args.iter().map(String::as_str).collect();
+        with_help.push("--help");
+        let out = tocsin(&with_help, &[]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {args:?}: {}", text(&out.stderr));
+    }
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"), "reload is SIGHUP");
+}
