@@ -1,10 +1,13 @@
 //! The PostgreSQL store, for several daemons sharing one database. Each change is one
 //! READ COMMITTED transaction that locks what it changes: the incident row (`FOR UPDATE`)
-//! in transitions, escalation, workflow entries and reminders; the group (a transaction
-//! advisory lock on its key, then its row `FOR UPDATE`) while a mention is judged against
-//! it, so two daemons never open one group's incident twice nor lose a count; outbox rows
-//! are claimed with `FOR UPDATE SKIP LOCKED`, so no notice goes to two workers.
+//! in transitions, escalation, workflow entries and reminders; every group a batch may join
+//! (transaction advisory locks, taken at the batch's start in one order for all daemons)
+//! while its mentions are judged, so two daemons never open one group's incident twice nor
+//! lose a count; outbox rows are claimed with `FOR UPDATE SKIP LOCKED`, so no notice goes to
+//! two workers. A batch costs a few statements plus about three per mention that matched
+//! a rule: a round trip, not the database, is what a mention costs.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -178,28 +181,6 @@ async fn enqueue(
     Ok(())
 }
 
-async fn attach(
-    tx: &mut Tx,
-    incident_id: i64,
-    mention_id: i64,
-    scored: &Scored,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(incident_id)
-    .bind(mention_id)
-    .bind(i64::from(scored.risk))
-    .bind(now)
-    .bind(to_value(&scored.mention))
-    .bind(scored.sentiment.score)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// The story of the last [`STORY_LOOKBACK`] before `at` that `fingerprint` repeats: the
 /// most similar one among those sharing a band with it.
 async fn find_story(
@@ -223,38 +204,6 @@ async fn find_story(
     Ok(fingerprint.closest(rows))
 }
 
-/// Files a stored mention under its story: one more copy of a known story, or the first
-/// of a new one (its id the story's, its band keys indexed). Returns the story's id.
-async fn file_under_story(
-    tx: &mut Tx,
-    mention_id: i64,
-    story: &Story,
-    fingerprint: &Fingerprint,
-    at: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    if let Some(id) = story.cluster {
-        sqlx::query("UPDATE stories SET size = size + 1, last_at = GREATEST(last_at, $1) WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(id);
-    }
-    sqlx::query("UPDATE mentions SET cluster_id = id WHERE id = $1").bind(mention_id).execute(&mut **tx).await?;
-    sqlx::query("INSERT INTO stories (id, signature, first_at, last_at, size) VALUES ($1, $2, $3, $3, 1)")
-        .bind(mention_id)
-        .bind(crate::ingest::dedup::to_bytes(&fingerprint.signature))
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("INSERT INTO story_bands (band, story_id) SELECT UNNEST($1::BIGINT[]), $2 ON CONFLICT DO NOTHING")
-        .bind(&fingerprint.bands)
-        .bind(mention_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(mention_id)
-}
-
 /// When the storm a candidate opens an incident for began: the group's first matching
 /// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
 async fn storm_start(tx: &mut Tx, candidate: &Candidate) -> Result<DateTime<Utc>, StoreError> {
@@ -273,50 +222,42 @@ async fn storm_start(tx: &mut Tx, candidate: &Candidate) -> Result<DateTime<Utc>
 
 /// A candidate's group as stored: its live incident, if any, and its volume around the
 /// candidate's time (see [`crate::incident::spike::Volume`]; the mention being ingested,
-/// already in `rule_matches`, is counted). The group stays locked, and its live incident's
-/// row too, until the transaction ends: a second daemon judging a mention of the same
-/// group waits and then sees this one's incident and counts.
+/// already in `rule_matches`, is counted), in one statement. The caller holds the group's
+/// lock (see [`lock_groups`]); the live incident's row stays locked until the transaction
+/// ends, so a transition by a person waits for the batch. `kept` is the group's state as an
+/// earlier mention of this batch left it, which its row does not show yet.
 async fn load_group(
     tx: &mut Tx,
     candidate: &Candidate,
     story: i64,
     spike: &SpikeSettings,
     reopen_after: DateTime<Utc>,
+    kept: Option<&GroupRow>,
 ) -> Result<(Option<GroupState>, GroupVolume), StoreError> {
     let at = candidate.mention_at;
-    // The group row may not exist yet: the lock is on its key.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(&candidate.group_key)
-        .execute(&mut **tx)
-        .await?;
-    let group =
-        sqlx::query("SELECT first_at, mass, mass_at, last_spike_at FROM groups WHERE group_key = $1 FOR UPDATE")
-            .bind(&candidate.group_key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let incident = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = $1 \
-         AND (status <> 'resolved' OR resolved_at >= $2) ORDER BY status = 'resolved', id DESC LIMIT 1 FOR UPDATE"
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH live AS (SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = $1 \
+         AND (status <> 'resolved' OR resolved_at >= $2) ORDER BY status = 'resolved', id DESC LIMIT 1 FOR UPDATE) \
+         SELECT live.*, g.first_at AS group_first_at, g.mass AS group_mass, g.mass_at AS group_mass_at, \
+         g.last_spike_at AS group_last_spike_at, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = $3 AND at > $4 AND at <= $5) AS in_window, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = $3 AND story = $6 AND at > $4 AND at <= $5) \
+         AS story_in_window \
+         FROM (SELECT 1) AS one LEFT JOIN live ON TRUE LEFT JOIN groups AS g ON g.group_key = $1"
     )))
     .bind(&candidate.group_key)
     .bind(reopen_after)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (in_window, story_in_window): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM rule_matches WHERE rule = $1 AND at > $2 AND at <= $3), \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = $1 AND story = $4 AND at > $2 AND at <= $3)",
-    )
     .bind(&candidate.rule)
     .bind(at - spike.window)
     .bind(at)
     .bind(story)
     .fetch_one(&mut **tx)
     .await?;
-    let live = match incident {
-        Some(row) => {
+    let live = match row.try_get::<Option<i64>, _>("id")? {
+        Some(incident_id) => {
             let esc = escalation_from_row(&row)?;
             Some(GroupState {
-                incident_id: row.try_get("id")?,
+                incident_id,
                 status: esc.status,
                 level: esc.level,
                 score: esc.score,
@@ -327,39 +268,128 @@ async fn load_group(
         }
         None => None,
     };
-    let stored = match group {
-        Some(row) => StoredGroup {
-            first_at: Some(row.try_get("first_at")?),
-            mass: Some(Mass { value: row.try_get("mass")?, at: row.try_get("mass_at")? }),
-            last_spike_at: row.try_get("last_spike_at")?,
+    let (in_window, story_in_window) = (row.try_get("in_window")?, row.try_get("story_in_window")?);
+    let stored = match kept {
+        Some(kept) => StoredGroup {
+            first_at: Some(kept.first_at),
+            mass: Some(kept.mass),
+            last_spike_at: kept.last_spike_at,
             in_window,
             story_in_window,
         },
-        None => StoredGroup { first_at: None, mass: None, last_spike_at: None, in_window, story_in_window },
+        None => {
+            let first_at: Option<DateTime<Utc>> = row.try_get("group_first_at")?;
+            let mass = match (row.try_get("group_mass")?, row.try_get("group_mass_at")?) {
+                (Some(value), Some(at)) => Some(Mass { value, at }),
+                _ => None,
+            };
+            StoredGroup {
+                first_at,
+                mass,
+                last_spike_at: row.try_get("group_last_spike_at")?,
+                in_window,
+                story_in_window,
+            }
+        }
     };
     Ok((live, GroupVolume::of(stored, at, story, spike)))
 }
 
-/// Writes a group's volume state back, with `spiked_at` starting its cool-down.
-async fn save_group(
-    tx: &mut Tx,
-    group_key: &str,
-    group: &GroupVolume,
-    spiked_at: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
-         mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
-    )
-    .bind(group_key)
-    .bind(group.first_at)
-    .bind(group.mass.value)
-    .bind(group.mass.at)
-    .bind(spiked_at)
-    .execute(&mut **tx)
-    .await?;
+/// Takes the lock of every group the batch's matching mentions may join, in one order for
+/// every daemon (so two batches never wait on each other in a cycle), before any of them is
+/// read: a second daemon judging a mention of the same group waits for this batch to
+/// commit and then sees its incident and its counts. A group belongs to one rule, so the
+/// lock is the rule's (a drill's group shares it with the rule's real group).
+async fn lock_groups(tx: &mut Tx, batch: &[Arrival]) -> Result<(), StoreError> {
+    let keys: BTreeSet<String> = batch
+        .iter()
+        .flat_map(|arrival| arrival.scored.matches.iter().map(|found| format!("rule:{}", found.rule)))
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // UNNEST yields the sorted keys in order, and each row takes its lock as it is produced.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM UNNEST($1::TEXT[]) AS key")
+        .bind(keys.into_iter().collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// A group's volume state as a batch leaves it (the `groups` row to write).
+struct GroupRow {
+    first_at: DateTime<Utc>,
+    mass: Mass,
+    last_spike_at: Option<DateTime<Utc>>,
+}
+
+/// What a batch's transaction gathers as it goes and writes with one statement each at its
+/// end: nothing in the batch reads them back before then.
+#[derive(Default)]
+struct BatchWrites {
+    /// The `mentions_attached` events, one per incident.
+    log: AttachLog,
+    /// `incident_mentions` rows, as records for `jsonb_to_recordset`.
+    attachments: Vec<serde_json::Value>,
+    /// Each group's state after the batch's latest mention of it.
+    groups: BTreeMap<String, GroupRow>,
+}
+
+impl BatchWrites {
+    fn attach(&mut self, incident_id: i64, mention_id: i64, scored: &Scored, now: DateTime<Utc>) {
+        self.attachments.push(serde_json::json!({
+            "incident_id": incident_id, "mention_id": mention_id, "risk": scored.risk, "attached_at": pg_time(now),
+            "snapshot": to_value(&scored.mention), "sentiment": scored.sentiment.score,
+        }));
+    }
+
+    fn keep_group(&mut self, group_key: &str, group: &GroupVolume, spiked_at: Option<DateTime<Utc>>) {
+        let row = GroupRow {
+            first_at: group.first_at,
+            mass: group.mass,
+            last_spike_at: spiked_at.or(group.volume.last_spike_at),
+        };
+        self.groups.insert(group_key.to_owned(), row);
+    }
+
+    async fn write(self, tx: &mut Tx) -> Result<(), StoreError> {
+        for attachments in in_messages(self.attachments) {
+            sqlx::query(
+                "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
+                 SELECT * FROM jsonb_to_recordset($1) AS r(incident_id BIGINT, mention_id BIGINT, risk BIGINT, \
+                 attached_at TIMESTAMPTZ, snapshot JSONB, sentiment DOUBLE PRECISION) ON CONFLICT DO NOTHING",
+            )
+            .bind(attachments)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.groups.is_empty() {
+            let groups: Vec<serde_json::Value> = self
+                .groups
+                .iter()
+                .map(|(key, row)| {
+                    serde_json::json!({
+                        "group_key": key, "first_at": pg_time(row.first_at), "mass": row.mass.value,
+                        "mass_at": pg_time(row.mass.at), "last_spike_at": row.last_spike_at.map(pg_time),
+                    })
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) \
+                 SELECT * FROM jsonb_to_recordset($1) AS r(group_key TEXT, first_at TIMESTAMPTZ, \
+                 mass DOUBLE PRECISION, mass_at TIMESTAMPTZ, last_spike_at TIMESTAMPTZ) \
+                 ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
+                 mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
+            )
+            .bind(serde_json::Value::Array(groups))
+            .execute(&mut **tx)
+            .await?;
+        }
+        for (incident_id, event) in self.log.drain() {
+            append_event(tx, incident_id, &event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes the pending `mentions_attached` event of one incident, if any.
@@ -467,81 +497,228 @@ fn silence_from_row(row: &PgRow) -> Result<Silence, StoreError> {
     })
 }
 
-/// Inserts a mention's row unless its (feed, guid) was seen; returns its id when inserted.
-async fn insert_mention(tx: &mut Tx, scored: &Scored, cluster_id: Option<i64>) -> Result<Option<i64>, StoreError> {
+/// A timestamp as PostgreSQL reads it from JSON, truncated to its microseconds as a bound
+/// parameter would be.
+fn pg_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The `mentions` columns of a scored mention, as one JSON object for `jsonb_to_recordset`.
+fn mention_record(scored: &Scored) -> serde_json::Value {
     let mention = &scored.mention;
+    serde_json::json!({
+        "feed": mention.feed, "guid": mention.guid, "title": mention.title, "body": mention.body,
+        "author": mention.author, "url": mention.url, "published_at": mention.published.map(pg_time),
+        "fetched_at": pg_time(mention.fetched_at), "lang": mention.lang, "risk": scored.risk,
+        "breakdown": scored.breakdown, "analyzed_lang": scored.lang, "sentiment": scored.sentiment.score,
+        "sentiment_detail": to_value(&scored.sentiment),
+    })
+}
+
+/// The column list `jsonb_to_recordset` reads a [`mention_record`] with.
+const MENTION_RECORD: &str = "feed TEXT, guid TEXT, title TEXT, body TEXT, author TEXT, url TEXT, \
+     published_at TIMESTAMPTZ, fetched_at TIMESTAMPTZ, lang TEXT, risk BIGINT, breakdown JSONB, analyzed_lang TEXT, \
+     sentiment DOUBLE PRECISION, sentiment_detail JSONB";
+
+/// The most JSON one statement of a batch carries. sqlx 0.9 leaves Nagle's algorithm on, so
+/// a message longer than one TLS record (16 KiB) waits for the server's delayed ACK, about
+/// 40 ms; records are sent in arrays under this size instead (one larger record goes alone).
+const MESSAGE_JSON_BYTES: usize = 12 * 1024;
+
+/// `records` as JSON arrays of at most [`MESSAGE_JSON_BYTES`] each, in order.
+fn in_messages(records: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut messages = Vec::new();
+    let (mut current, mut bytes) = (Vec::new(), 0);
+    for record in records {
+        let size = serde_json::to_string(&record).map_or(0, |text| text.len());
+        if !current.is_empty() && bytes + size > MESSAGE_JSON_BYTES {
+            messages.push(serde_json::Value::Array(std::mem::take(&mut current)));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(record);
+    }
+    if !current.is_empty() {
+        messages.push(serde_json::Value::Array(current));
+    }
+    messages
+}
+
+/// Ids for a batch's mentions, drawn in arrival order so that ids rise in that order (as
+/// with row-by-row inserts) even though a batch's plain mentions go in first.
+async fn draw_ids(tx: &mut Tx, count: usize) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO mentions (feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
-         analyzed_lang, sentiment, sentiment_detail, cluster_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT (feed, guid) DO NOTHING RETURNING id",
+        "SELECT nextval(pg_get_serial_sequence('mentions', 'id')) FROM generate_series(1, $1::BIGINT)",
     )
-    .bind(&mention.feed)
-    .bind(&mention.guid)
-    .bind(&mention.title)
-    .bind(&mention.body)
-    .bind(&mention.author)
-    .bind(&mention.url)
-    .bind(mention.published)
-    .bind(mention.fetched_at)
-    .bind(&mention.lang)
-    .bind(i64::from(scored.risk))
-    .bind(&scored.breakdown)
-    .bind(&scored.lang)
-    .bind(scored.sentiment.score)
-    .bind(to_value(&scored.sentiment))
-    .bind(cluster_id)
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Inserts the mentions of a batch that matched no rule, with their drawn ids, in one
+/// statement: they join no story and no group, so nothing else in the batch depends on
+/// them. Returns the ids of those inserted; a mention whose (feed, guid) was stored before
+/// (or earlier in `plain`) is left out.
+async fn insert_plain(tx: &mut Tx, plain: &[(i64, &Scored)]) -> Result<HashSet<i64>, StoreError> {
+    if plain.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let records: Vec<serde_json::Value> = plain
+        .iter()
+        .map(|(id, scored)| {
+            let mut record = mention_record(scored);
+            record["id"] = (*id).into();
+            record
+        })
+        .collect();
+    // Rows go in by id, so of two with one (feed, guid) the first to arrive is stored.
+    let mut inserted = HashSet::with_capacity(plain.len());
+    for message in in_messages(records) {
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO mentions (id, feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, \
+             breakdown, analyzed_lang, sentiment, sentiment_detail) \
+             SELECT id, feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
+             analyzed_lang, sentiment, sentiment_detail \
+             FROM jsonb_to_recordset($1) AS r(id BIGINT, {MENTION_RECORD}) ORDER BY id \
+             ON CONFLICT (feed, guid) DO NOTHING RETURNING id"
+        )))
+        .bind(message)
+        .fetch_all(&mut **tx)
+        .await?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}
+
+/// Stores a mention that matched rules under its drawn id, in one statement: its row, its
+/// story (one more copy of a known story, or a new story whose id is the mention's, its
+/// band keys indexed) and its rule matches. Returns the story's id, or `None` when the
+/// mention's (feed, guid) was stored before.
+async fn insert_matching(
+    tx: &mut Tx,
+    id: i64,
+    scored: &Scored,
+    story: &Story,
+    fingerprint: &Fingerprint,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let matches: Vec<serde_json::Value> = scored
+        .matches
+        .iter()
+        .map(|found| serde_json::json!({"rule": found.rule, "severity": found.severity, "terms": found.terms}))
+        .collect();
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "WITH mention AS (INSERT INTO mentions (id, feed, guid, title, body, author, url, published_at, fetched_at, \
+         lang, risk, breakdown, analyzed_lang, sentiment, sentiment_detail, cluster_id) \
+         SELECT $1, r.*, COALESCE($3, $1) FROM jsonb_to_record($2) AS r({MENTION_RECORD}) \
+         ON CONFLICT (feed, guid) DO NOTHING RETURNING id, cluster_id), \
+         known_story AS (UPDATE stories SET size = size + 1, last_at = GREATEST(last_at, $4) \
+         WHERE id = $3 AND EXISTS (SELECT 1 FROM mention)), \
+         new_story AS (INSERT INTO stories (id, signature, first_at, last_at, size) \
+         SELECT id, $5, $4, $4, 1 FROM mention WHERE $3 IS NULL), \
+         bands AS (INSERT INTO story_bands (band, story_id) SELECT band, mention.id FROM mention, \
+         UNNEST($6::BIGINT[]) AS band WHERE $3 IS NULL ON CONFLICT DO NOTHING), \
+         rule_match AS (INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) \
+         SELECT mention.id, m.rule, m.severity, m.terms, $4, mention.cluster_id \
+         FROM mention, jsonb_to_recordset($7) AS m(rule TEXT, severity BIGINT, terms JSONB)) \
+         SELECT cluster_id FROM mention"
+    )))
+    .bind(id)
+    .bind(mention_record(scored))
+    .bind(story.cluster)
+    .bind(at)
+    .bind(crate::ingest::dedup::to_bytes(&fingerprint.signature))
+    .bind(&fingerprint.bands)
+    .bind(serde_json::Value::Array(matches))
     .fetch_optional(&mut **tx)
     .await?)
 }
 
-/// Stores a mention that matched no rule: its own story, touching no group.
-async fn insert_plain(tx: &mut Tx, arrival: Arrival) -> Result<IngestOutcome, StoreError> {
-    Ok(match insert_mention(tx, &arrival.scored, None).await? {
-        Some(mention_id) => {
-            IngestOutcome::Stored { mention_id, cluster_id: mention_id, opened: Vec::new(), attached: Vec::new() }
-        }
-        None => IngestOutcome::Duplicate,
-    })
+/// How many times a batch is tried when PostgreSQL aborts it for a deadlock or a
+/// serialization failure.
+const INGEST_ATTEMPTS: u32 = 5;
+
+/// Whether PostgreSQL aborted the transaction to break a deadlock or a serialization
+/// conflict: nothing was written, and trying again succeeds.
+fn is_conflict(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01" || code == "40001")
+}
+
+/// Stores one batch in one transaction (see [`Store::ingest`]): ids drawn in arrival
+/// order, the group locks taken, the plain mentions inserted together, then each matching
+/// mention judged in order, and what the batch gathered written at the end.
+async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {
+    let spike = decide.spike();
+    let ids = draw_ids(tx, batch.len()).await?;
+    lock_groups(tx, batch).await?;
+    // A plain mention sharing its (feed, guid) with a matching one of the batch keeps its
+    // place in line, so the one that arrived first is the one stored.
+    let matching_keys: HashSet<(&str, &str)> = batch
+        .iter()
+        .filter(|arrival| !arrival.scored.matches.is_empty())
+        .map(|arrival| (arrival.scored.mention.feed.as_str(), arrival.scored.mention.guid.as_str()))
+        .collect();
+    let in_line = |arrival: &Arrival| {
+        !arrival.scored.matches.is_empty()
+            || matching_keys.contains(&(arrival.scored.mention.feed.as_str(), arrival.scored.mention.guid.as_str()))
+    };
+    let together: Vec<(i64, &Scored)> = batch
+        .iter()
+        .zip(&ids)
+        .filter(|(arrival, _)| !in_line(arrival))
+        .map(|(arrival, id)| (*id, &arrival.scored))
+        .collect();
+    let inserted = insert_plain(tx, &together).await?;
+    let mut writes = BatchWrites::default();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (arrival, &id) in batch.iter().zip(&ids) {
+        let outcome = if !in_line(arrival) {
+            if inserted.contains(&id) {
+                IngestOutcome::Stored { mention_id: id, cluster_id: id, opened: Vec::new(), attached: Vec::new() }
+            } else {
+                IngestOutcome::Duplicate
+            }
+        } else if arrival.scored.matches.is_empty() {
+            match insert_plain(tx, &[(id, &arrival.scored)]).await?.contains(&id) {
+                true => {
+                    IngestOutcome::Stored { mention_id: id, cluster_id: id, opened: Vec::new(), attached: Vec::new() }
+                }
+                false => IngestOutcome::Duplicate,
+            }
+        } else {
+            ingest_one(tx, id, arrival, decide, &spike, &mut writes).await?
+        };
+        outcomes.push(outcome);
+    }
+    writes.write(tx).await?;
+    Ok(outcomes)
 }
 
 /// Stores one mention of a batch that matched a rule (see [`Store::ingest`]).
 async fn ingest_one<D: Decide>(
     tx: &mut Tx,
-    arrival: Arrival,
+    mention_id: i64,
+    arrival: &Arrival,
     decide: &D,
     spike: &SpikeSettings,
-    log: &mut AttachLog,
+    writes: &mut BatchWrites,
 ) -> Result<IngestOutcome, StoreError> {
-    let Arrival { scored, now } = arrival;
-    let at = scored.mention.effective_time();
-    let fingerprint = Fingerprint::of(&scored.mention);
+    let now = arrival.now;
+    let at = arrival.scored.mention.effective_time();
+    let fingerprint = Fingerprint::of(&arrival.scored.mention);
     let story = find_story(tx, &fingerprint, at).await?;
-    let (scored, candidates) = decide.candidates(scored, &story, now);
+    let (scored, candidates) = decide.candidates(arrival.scored.clone(), &story, now);
     let mention = &scored.mention;
-    let Some(mention_id) = insert_mention(tx, &scored, story.cluster).await? else {
+    let Some(cluster_id) = insert_matching(tx, mention_id, &scored, &story, &fingerprint, at).await? else {
         return Ok(IngestOutcome::Duplicate);
     };
-    let cluster_id = file_under_story(tx, mention_id, &story, &fingerprint, at).await?;
-    for found in &scored.matches {
-        sqlx::query(
-            "INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(mention_id)
-        .bind(&found.rule)
-        .bind(i64::from(found.severity))
-        .bind(to_value(&found.terms))
-        .bind(at)
-        .bind(cluster_id)
-        .execute(&mut **tx)
-        .await?;
-    }
 
     let (mut opened, mut attached) = (Vec::new(), Vec::new());
     for candidate in &candidates {
-        let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within()).await?;
+        let kept = writes.groups.get(&candidate.group_key);
+        let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within(), kept).await?;
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
-        save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
+        writes.keep_group(&candidate.group_key, &group, judged.spiked.then_some(at));
         if let Some(silence) = judged.held_by {
             sqlx::query("UPDATE silences SET held = held + 1 WHERE id = $1").bind(silence).execute(&mut **tx).await?;
         }
@@ -575,7 +752,7 @@ async fn ingest_one<D: Decide>(
                 .bind(next_reminder)
                 .fetch_one(&mut **tx)
                 .await?;
-                attach(tx, incident_id, mention_id, &scored, now).await?;
+                writes.attach(incident_id, mention_id, &scored, now);
                 let details = serde_json::json!({
                     "rule": candidate.rule,
                     "level": candidate.level,
@@ -595,7 +772,7 @@ async fn ingest_one<D: Decide>(
                 opened.push(incident_id);
             }
             Decision::Reopen { incident_id, escalation, fired } => {
-                flush_attached(tx, log, incident_id).await?;
+                flush_attached(tx, &mut writes.log, incident_id).await?;
                 sqlx::query(
                     "UPDATE incidents SET status = 'open', acknowledged_at = NULL, resolved_at = NULL, level = $1, \
                      score = $2, why = $3, escalation_step = $4, escalation_repeats = $5, next_escalation_at = $6 \
@@ -610,7 +787,7 @@ async fn ingest_one<D: Decide>(
                 .bind(incident_id)
                 .execute(&mut **tx)
                 .await?;
-                attach(tx, incident_id, mention_id, &scored, now).await?;
+                writes.attach(incident_id, mention_id, &scored, now);
                 let details = serde_json::json!({
                     "from": Status::Resolved, "to": Status::Open, "level": candidate.level, "score": candidate.score,
                     "why": candidate.why, "reason": "new matches soon after it was resolved (reopen_within)",
@@ -623,14 +800,14 @@ async fn ingest_one<D: Decide>(
                 opened.push(incident_id);
             }
             Decision::Attach { incident_id, raised } => {
-                attach(tx, incident_id, mention_id, &scored, now).await?;
-                log.add(incident_id, mention_id, mention, now);
+                writes.attach(incident_id, mention_id, &scored, now);
+                writes.log.add(incident_id, mention_id, mention, now);
                 if let Some(silence) = candidate.silenced_by {
-                    flush_attached(tx, log, incident_id).await?;
+                    flush_attached(tx, &mut writes.log, incident_id).await?;
                     note_silence(tx, silence, incident_id, now).await?;
                 }
                 if let Some(raise) = raised {
-                    flush_attached(tx, log, incident_id).await?;
+                    flush_attached(tx, &mut writes.log, incident_id).await?;
                     sqlx::query("UPDATE incidents SET level = $1, score = $2, why = $3 WHERE id = $4")
                         .bind(raise.to.as_str())
                         .bind(i64::from(raise.score))
@@ -761,23 +938,24 @@ impl Store for PostgresStore {
     }
 
     async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {
-        let spike = decide.spike();
-        let mut tx = self.write().await?;
-        let mut log = AttachLog::default();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for arrival in batch {
-            let outcome = if arrival.scored.matches.is_empty() {
-                insert_plain(&mut tx, arrival).await?
-            } else {
-                ingest_one(&mut tx, arrival, decide, &spike, &mut log).await?
-            };
-            outcomes.push(outcome);
+        let mut attempt = 1;
+        loop {
+            let mut tx = self.write().await?;
+            match ingest_batch(&mut tx, &batch, decide).await {
+                Ok(outcomes) => {
+                    tx.commit().await?;
+                    return Ok(outcomes);
+                }
+                // Two daemons' batches can still meet on rows outside the group locks (a
+                // story both are filing copies under); PostgreSQL then aborts one of them,
+                // which loses nothing and is tried again.
+                Err(StoreError::Database(error)) if attempt < INGEST_ATTEMPTS && is_conflict(&error) => {
+                    tracing::warn!(attempt, error = %error, "a batch met another daemon's; storing it again");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
         }
-        for (incident_id, event) in log.drain() {
-            append_event(&mut tx, incident_id, &event).await?;
-        }
-        tx.commit().await?;
-        Ok(outcomes)
     }
 
     async fn story(&self, scored: &Scored) -> Result<Story, StoreError> {
@@ -1441,6 +1619,28 @@ fn feed_from_row(row: &PgRow) -> Result<FeedState, StoreError> {
 mod tests {
     use super::*;
     use crate::store::common::fixtures::{FixedScore, ingest, scored};
+
+    #[test]
+    fn batch_records_travel_in_messages_under_one_tls_record_in_order_and_a_big_one_alone() {
+        let record = |n: usize, len: usize| serde_json::json!({"n": n, "text": "x".repeat(len)});
+        let mut records: Vec<serde_json::Value> = (0..100).map(|n| record(n, 500)).collect();
+        records.insert(50, record(1000, 40_000));
+        let messages = in_messages(records);
+        let order: Vec<u64> = messages
+            .iter()
+            .flat_map(|m| m.as_array().into_iter().flatten().map(|r| r["n"].as_u64().unwrap_or(u64::MAX)))
+            .collect();
+        let mut expected: Vec<u64> = (0..100).collect();
+        expected.insert(50, 1000);
+        assert_eq!(order, expected, "every record once, in order");
+        for message in &messages {
+            let size = message.to_string().len();
+            let records = message.as_array().map_or(0, Vec::len);
+            assert!(size <= MESSAGE_JSON_BYTES + 64 || records == 1, "{records} records in {size} bytes");
+        }
+        assert!(messages.len() >= 5, "50 KB of small records take several messages: {}", messages.len());
+        assert!(in_messages(Vec::new()).is_empty());
+    }
 
     /// A schema of its own in the test database named by `TOCSIN_TEST_DATABASE_URL`, so
     /// tests run side by side; dropped by [`Scratch::drop_schema`]. `None` (with a note)
