@@ -211,6 +211,31 @@ pub struct Story {
     pub copies: u64,
 }
 
+/// One batch of retention pruning: what [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Mentions removed, with their rule matches.
+    pub mentions: u64,
+    /// Near-duplicate stories removed, with their band keys.
+    pub stories: u64,
+    /// The fetch time of the last mention removed: the next batch starts there, so the
+    /// mentions an incident holds (kept, however old) are not looked at again.
+    pub resume_at: Option<DateTime<Utc>>,
+}
+
+impl Pruned {
+    pub fn is_empty(&self) -> bool {
+        self.mentions == 0 && self.stories == 0
+    }
+}
+
+/// The shortest retention the pipeline works with: it reads rule matches and stories this
+/// far back (a story's copies for 48 hours, a storm's first mention for 24 hours, a group's
+/// volume for `spike_window`), so pruning never reaches newer than this.
+pub fn shortest_retention(spike_window: chrono::Duration) -> chrono::Duration {
+    common::STORY_LOOKBACK.max(common::STORM_LOOKBACK).max(spike_window)
+}
+
 /// A scored mention and the instant the pipeline received it.
 #[derive(Debug, Clone)]
 pub struct Arrival {
@@ -394,6 +419,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<MentionSummary>, StoreError>> + Send;
     fn mentions(&self, filter: &MentionFilter) -> impl Future<Output = Result<Vec<StoredMention>, StoreError>> + Send;
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Removes, in one short transaction, up to `limit` mentions fetched before `before`
+    /// (and at or after `from`, where the previous batch stopped) that no incident holds,
+    /// with their rule matches, and up to `limit` stories last seen before `before`, with
+    /// their band keys. Safe to run from several daemons at once; call again from
+    /// `resume_at` while a batch comes back full.
+    ///
+    /// Age is the fetch time, when tocsin stored the mention: a published date may be
+    /// missing or forged. A mention attached to an incident is kept whole, however old:
+    /// the incident's snapshot keeps its text for the review, but alerts and the dashboard
+    /// show its matched terms from its rule matches, and the attachment's foreign key
+    /// needs the row. Groups (each one's baseline volume) are rows of their own and stay.
+    fn prune(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Pruned, StoreError>> + Send;
 }
 
 /// Opens the store a URL names: `sqlite:` for a SQLite file, `postgres://` or
@@ -477,6 +520,7 @@ impl Store for AnyStore {
         fn top_mentions(&self, incident_id: i64, limit: i64) -> Vec<MentionSummary>;
         fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
         fn mention_count(&self) -> i64;
+        fn prune(&self, before: DateTime<Utc>, from: Option<DateTime<Utc>>, limit: i64) -> Pruned;
     }
 
     async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {

@@ -22,7 +22,7 @@ use super::common::{
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Store, StoreError, StoredMention, Story, redact,
+    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, Story, redact,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1598,6 +1598,46 @@ impl Store for PostgresStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn prune(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Pruned, StoreError> {
+        let mut tx = self.write().await?;
+        // Rows another daemon's prune has locked are skipped, not waited for: two daemons
+        // pruning at once take disjoint batches and never wait on each other.
+        let doomed: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT id, fetched_at FROM mentions m WHERE fetched_at < $1 AND ($2::TIMESTAMPTZ IS NULL OR fetched_at >= $2) \
+             AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = m.id) \
+             ORDER BY fetched_at LIMIT $3 FOR UPDATE OF m SKIP LOCKED",
+        )
+        .bind(before)
+        .bind(from)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let ids: Vec<i64> = doomed.iter().map(|(id, _)| *id).collect();
+        sqlx::query("DELETE FROM rule_matches WHERE mention_id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+        let mentions =
+            sqlx::query("DELETE FROM mentions WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?.rows_affected();
+        let stories: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM stories WHERE last_at < $1 ORDER BY last_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM story_bands WHERE story_id = ANY($1)").bind(&stories).execute(&mut *tx).await?;
+        let stories = sqlx::query("DELETE FROM stories WHERE id = ANY($1)")
+            .bind(&stories)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { mentions, stories, resume_at: doomed.last().map(|(_, at)| *at) })
     }
 }
 

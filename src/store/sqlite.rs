@@ -16,7 +16,7 @@ use super::common::{
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Store, StoreError, StoredMention, Story,
+    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1494,6 +1494,56 @@ impl Store for SqliteStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn prune(
+        &self,
+        before: DateTime<Utc>,
+        from: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Pruned, StoreError> {
+        let mut tx = self.write().await?;
+        // The newest mention stays too, however old: SQLite gives a new row the highest id
+        // plus one, so removing it would hand its id (and its story's id) to the next mention.
+        let doomed: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, fetched_at FROM mentions m WHERE fetched_at < ? AND fetched_at >= ? \
+             AND id < (SELECT MAX(id) FROM mentions) \
+             AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = m.id) \
+             ORDER BY fetched_at LIMIT ?",
+        )
+        .bind(ts(before))
+        .bind(from.map(ts).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let ids = to_json(&doomed.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        sqlx::query("DELETE FROM rule_matches WHERE mention_id IN (SELECT value FROM json_each(?))")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        let mentions = sqlx::query("DELETE FROM mentions WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let stories: Vec<i64> = sqlx::query_scalar("SELECT id FROM stories WHERE last_at < ? ORDER BY last_at LIMIT ?")
+            .bind(ts(before))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let stories = to_json(&stories);
+        sqlx::query("DELETE FROM story_bands WHERE story_id IN (SELECT value FROM json_each(?))")
+            .bind(&stories)
+            .execute(&mut *tx)
+            .await?;
+        let stories = sqlx::query("DELETE FROM stories WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(&stories)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        let resume_at = doomed.last().map(|(_, at)| parse_ts(at)).transpose()?;
+        Ok(Pruned { mentions, stories, resume_at })
     }
 }
 
