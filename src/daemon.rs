@@ -25,7 +25,7 @@ use crate::ingest::Mention;
 use crate::ingest::fetch::{self, FetchLimits};
 use crate::ingest::poller::{FeedTask, MentionSink, Poller};
 use crate::notify::outbox::{ChannelError, Channels, Deliverer};
-use crate::store::{self, AnyStore, Arrival, Decide, IngestOutcome, Store, StoreError, Story};
+use crate::store::{self, AnyStore, Arrival, Decide, IngestOutcome, Pruned, Store, StoreError, Story};
 
 /// How often the escalation and delivery workers look for due work.
 const TICK: Duration = Duration::from_millis(500);
@@ -37,6 +37,17 @@ pub const DRILL_FEED: &str = "tocsin-drill";
 pub const BATCH: usize = 100;
 /// Longest an incident title taken from a mention may be.
 const TITLE_CHARS: usize = 140;
+/// Most mentions (and stories) one prune transaction removes: a prune of months of
+/// mentions is many short transactions, none holding SQLite's write lock long enough to
+/// delay the pipeline.
+pub const PRUNE_BATCH: i64 = 1_000;
+/// The pause between prune batches, longer than a batch takes: a pipeline writer waiting
+/// for SQLite's write lock (retrying on its busy timeout) gets it in between.
+const PRUNE_PAUSE: Duration = Duration::from_millis(50);
+/// How soon after start the retention worker first prunes, and how often after that, by
+/// the daemon's clock.
+const PRUNE_FIRST_AFTER: chrono::Duration = chrono::Duration::minutes(1);
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -353,6 +364,66 @@ pub async fn run_due_steps<S: Store>(store: &S, now: DateTime<Utc>) -> Result<us
     Ok(fired)
 }
 
+/// Mentions fetched before this are past `store.retention` at `now`; `None` when the
+/// retention reaches back before time itself. Never newer than the pipeline reads back
+/// (see [`store::shortest_retention`]), whatever the configured retention.
+pub fn retention_cutoff(config: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let retention = config.store.retention.chrono().max(store::shortest_retention(config.risk.spike().window));
+    now.checked_sub_signed(retention)
+}
+
+/// Prunes every mention fetched before `before` that no incident holds, and the stories
+/// last seen before it, in batches of [`PRUNE_BATCH`] with a pause between them; stops
+/// early, between batches, when `stop` turns true. Returns what it removed.
+pub async fn prune_expired<S: Store>(
+    store: &S,
+    before: DateTime<Utc>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Pruned, StoreError> {
+    let mut total = Pruned::default();
+    loop {
+        let batch = store.prune(before, total.resume_at, PRUNE_BATCH).await?;
+        metrics::counter!("tocsin_mentions_pruned_total").increment(batch.mentions);
+        metrics::counter!("tocsin_stories_pruned_total").increment(batch.stories);
+        total.mentions += batch.mentions;
+        total.stories += batch.stories;
+        total.resume_at = batch.resume_at.or(total.resume_at);
+        let full = batch.mentions >= PRUNE_BATCH.unsigned_abs() || batch.stories >= PRUNE_BATCH.unsigned_abs();
+        if !full || *stop.borrow() {
+            return Ok(total);
+        }
+        tokio::time::sleep(PRUNE_PAUSE).await;
+    }
+}
+
+/// The retention worker: prunes shortly after start and then every [`PRUNE_EVERY`] of the
+/// daemon's clock, until `stop` turns true.
+async fn run_retention(store: Arc<AnyStore>, config: Arc<Config>, clock: Clock, mut stop: watch::Receiver<bool>) {
+    let mut due = clock.now() + PRUNE_FIRST_AFTER;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = clock.now();
+        if now < due {
+            continue;
+        }
+        due = now + PRUNE_EVERY;
+        let Some(before) = retention_cutoff(&config, now) else { continue };
+        match prune_expired(store.as_ref(), before, &stop).await {
+            Ok(pruned) if pruned.is_empty() => tracing::debug!(before = %before, "nothing past retention"),
+            Ok(pruned) => tracing::info!(
+                mentions = pruned.mentions,
+                stories = pruned.stories,
+                before = %before,
+                "pruned mentions past retention"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention prune failed"),
+        }
+    }
+}
+
 /// A daemon running in this process.
 pub struct RunningDaemon {
     /// Where the HTTP server listens (useful when configured with port 0).
@@ -460,6 +531,8 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
             }
         }
     });
+
+    tasks.spawn(run_retention(store.clone(), config.clone(), clock.clone(), shutdown_rx.clone()));
 
     let deliverer = Deliverer::new(store.clone(), channels, links.clone(), public_url.clone(), config.delivery.clone());
     let deliver_clock = clock.clone();
