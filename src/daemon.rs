@@ -41,8 +41,8 @@ const TITLE_CHARS: usize = 140;
 /// mentions is many short transactions, none holding SQLite's write lock long enough to
 /// delay the pipeline.
 pub const PRUNE_BATCH: i64 = 1_000;
-/// The pause between prune batches, longer than a batch takes: a pipeline writer waiting
-/// for SQLite's write lock (retrying on its busy timeout) gets it in between.
+/// The pause between prune batches, several times what a SQLite batch takes: a pipeline
+/// writer waiting for SQLite's write lock (retrying on its busy timeout) gets it in between.
 const PRUNE_PAUSE: Duration = Duration::from_millis(50);
 /// How soon after start the retention worker first prunes, and how often after that, by
 /// the daemon's clock.
