@@ -115,7 +115,7 @@ enum Command {
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
     Demo {
         /// How many times faster than real time the scenario (and escalation delays) runs.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Exit when the scenario is over instead of keeping the dashboard up.
         #[arg(long)]
