@@ -283,7 +283,7 @@ impl utoipa::Modify for BearerAuth {
 
 pub fn router<S: Store>(state: ApiState<S>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/incidents", get(list_incidents::<S>))
@@ -322,12 +322,53 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// How long `/healthz` waits for the database: a check that hangs tells a load balancer
+/// nothing, and the image's `HEALTHCHECK` gives up after 5s.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `ok` while the database answers a one-row read, else 503 with a short reason (the
+/// error itself goes to the log: this route takes no token).
+async fn healthz<S: Store>(State(state): State<ApiState<S>>) -> Response {
+    let problem = match tokio::time::timeout(HEALTH_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return "ok\n".into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "health check: the database failed");
+            "the database failed a read\n"
+        }
+        Err(_) => {
+            tracing::error!("health check: the database did not answer in time");
+            "the database did not answer within 3s\n"
+        }
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, problem).into_response()
+}
+
 async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
     if let Ok(pending) = state.store.pending_notices().await {
         ::metrics::gauge!("tocsin_outbox_pending").set(pending as f64);
     }
     if let Ok(count) = state.store.mention_count().await {
         ::metrics::gauge!("tocsin_mentions").set(count as f64);
+    }
+    // Read from the store at each scrape, like the gauges above: with several daemons
+    // sharing a database, whichever one is scraped reports the breakers and feeds as they
+    // are, not as it last saw them.
+    if let Ok(healths) = state.store.channel_healths().await {
+        let now = state.clock.now();
+        for name in state.channel_names.iter() {
+            let tripped = healths
+                .iter()
+                .find(|health| &health.name == name)
+                .is_some_and(|health| matches!(health.availability(now), Availability::Tripped { .. }));
+            ::metrics::gauge!("tocsin_channel_breaker_open", "channel" => name.clone())
+                .set(f64::from(u8::from(tripped)));
+        }
+    }
+    if let Ok(feeds) = state.store.feed_states().await {
+        for feed in feeds {
+            ::metrics::gauge!("tocsin_feed_consecutive_failures", "feed" => feed.name)
+                .set(feed.consecutive_failures as f64);
+        }
     }
     let mut response = state.metrics.render().into_response();
     response

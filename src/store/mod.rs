@@ -437,6 +437,10 @@ pub trait Store: Send + Sync + 'static {
         from: Option<DateTime<Utc>>,
         limit: i64,
     ) -> impl Future<Output = Result<Pruned, StoreError>> + Send;
+
+    /// Reads one row of one table: proof the database answers, cheap enough for every
+    /// health check.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Opens the store a URL names: `sqlite:` for a SQLite file, `postgres://` or
@@ -521,6 +525,7 @@ impl Store for AnyStore {
         fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
         fn mention_count(&self) -> i64;
         fn prune(&self, before: DateTime<Utc>, from: Option<DateTime<Utc>>, limit: i64) -> Pruned;
+        fn ping(&self) -> ();
     }
 
     async fn ingest<D: Decide>(&self, batch: Vec<Arrival>, decide: &D) -> Result<Vec<IngestOutcome>, StoreError> {

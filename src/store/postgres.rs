@@ -1639,6 +1639,11 @@ impl Store for PostgresStore {
         tx.commit().await?;
         Ok(Pruned { mentions, stories, resume_at: doomed.last().map(|(_, at)| *at) })
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT id FROM incidents LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(())
+    }
 }
 
 fn feed_from_row(row: &PgRow) -> Result<FeedState, StoreError> {

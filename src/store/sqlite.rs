@@ -1545,6 +1545,11 @@ impl Store for SqliteStore {
         let resume_at = doomed.last().map(|(_, at)| parse_ts(at)).transpose()?;
         Ok(Pruned { mentions, stories, resume_at })
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT id FROM incidents LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(())
+    }
 }
 
 fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
