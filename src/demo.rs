@@ -207,7 +207,7 @@ const CRISIS_END_SECS: u64 = 170;
 const STATEMENT_AFTER_ACK_SECS: u64 = 15;
 /// Scenario seconds the demo watches the reaction to the statement before resolving: the
 /// last reaction, with a margin for the poll that fetches it.
-const REACTION_SECS: u64 = 45;
+const REACTION_SECS: u64 = 60;
 /// Scenario seconds the demo waits at most for the outbox to deliver the resolution.
 const OUTBOX_DRAIN_SECS: u64 = 30;
 /// The playbook step (of the `product_quality` playbook) that is the official statement.

@@ -124,3 +124,24 @@ fallback = "backup"
     assert_eq!(unhealthy.text().await.expect("body"), "the database failed a read\n");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn healthz_fails_when_the_postgresql_schema_is_gone() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    let config = Config::parse(
+        "health.toml",
+        &format!("[store]\nurl = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n", scratch.url),
+    )
+    .expect("config");
+    let tokens = Tokens::parse(&format!("ops:{TOKEN}")).expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    tocsin::ingest::fetch::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/healthz", running.addr);
+    assert_eq!(http.get(&url).send().await.expect("healthz").status(), reqwest::StatusCode::OK);
+    scratch.drop_schema().await;
+    let unhealthy = http.get(&url).send().await.expect("healthz");
+    assert_eq!(unhealthy.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(unhealthy.text().await.expect("body"), "the database failed a read\n");
+    running.shutdown().await;
+}
