@@ -4,8 +4,9 @@
 //! (transaction advisory locks, taken at the batch's start in one order for all daemons)
 //! while its mentions are judged, so two daemons never open one group's incident twice nor
 //! lose a count; outbox rows are claimed with `FOR UPDATE SKIP LOCKED`, so no notice goes to
-//! two workers. A batch costs a few statements plus about three per mention that matched
-//! a rule: a round trip, not the database, is what a mention costs.
+//! two workers. A batch costs a few statements plus two per mention that matched a rule (its
+//! story's lookup; its row, story, matches and groups together): round trips, not the
+//! database's work, are what a mention costs.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::str::FromStr;
@@ -220,42 +221,12 @@ async fn storm_start(tx: &mut Tx, candidate: &Candidate) -> Result<DateTime<Utc>
     Ok(first.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
 }
 
-/// A candidate's group as stored: its live incident, if any, and its volume around the
-/// candidate's time (see [`crate::incident::spike::Volume`]; the mention being ingested,
-/// already in `rule_matches`, is counted), in one statement. The caller holds the group's
-/// lock (see [`lock_groups`]); the live incident's row stays locked until the transaction
-/// ends, so a transition by a person waits for the batch. `kept` is the group's state as an
-/// earlier mention of this batch left it, which its row does not show yet.
-async fn load_group(
-    tx: &mut Tx,
-    candidate: &Candidate,
-    story: i64,
-    spike: &SpikeSettings,
-    reopen_after: DateTime<Utc>,
-    kept: Option<&GroupRow>,
-) -> Result<(Option<GroupState>, GroupVolume), StoreError> {
-    let at = candidate.mention_at;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH live AS (SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = $1 \
-         AND (status <> 'resolved' OR resolved_at >= $2) ORDER BY status = 'resolved', id DESC LIMIT 1 FOR UPDATE) \
-         SELECT live.*, g.first_at AS group_first_at, g.mass AS group_mass, g.mass_at AS group_mass_at, \
-         g.last_spike_at AS group_last_spike_at, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = $3 AND at > $4 AND at <= $5) AS in_window, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = $3 AND story = $6 AND at > $4 AND at <= $5) \
-         AS story_in_window \
-         FROM (SELECT 1) AS one LEFT JOIN live ON TRUE LEFT JOIN groups AS g ON g.group_key = $1"
-    )))
-    .bind(&candidate.group_key)
-    .bind(reopen_after)
-    .bind(&candidate.rule)
-    .bind(at - spike.window)
-    .bind(at)
-    .bind(story)
-    .fetch_one(&mut **tx)
-    .await?;
+/// A candidate's group as [`insert_matching`] read it: its live incident, its row and its
+/// counts in the spike window.
+fn stored_group(row: &PgRow) -> Result<(Option<GroupState>, StoredGroup), StoreError> {
     let live = match row.try_get::<Option<i64>, _>("id")? {
         Some(incident_id) => {
-            let esc = escalation_from_row(&row)?;
+            let esc = escalation_from_row(row)?;
             Some(GroupState {
                 incident_id,
                 status: esc.status,
@@ -268,31 +239,19 @@ async fn load_group(
         }
         None => None,
     };
-    let (in_window, story_in_window) = (row.try_get("in_window")?, row.try_get("story_in_window")?);
-    let stored = match kept {
-        Some(kept) => StoredGroup {
-            first_at: Some(kept.first_at),
-            mass: Some(kept.mass),
-            last_spike_at: kept.last_spike_at,
-            in_window,
-            story_in_window,
-        },
-        None => {
-            let first_at: Option<DateTime<Utc>> = row.try_get("group_first_at")?;
-            let mass = match (row.try_get("group_mass")?, row.try_get("group_mass_at")?) {
-                (Some(value), Some(at)) => Some(Mass { value, at }),
-                _ => None,
-            };
-            StoredGroup {
-                first_at,
-                mass,
-                last_spike_at: row.try_get("group_last_spike_at")?,
-                in_window,
-                story_in_window,
-            }
-        }
+    let mass = match (row.try_get("group_mass")?, row.try_get("group_mass_at")?) {
+        (Some(value), Some(at)) => Some(Mass { value, at }),
+        _ => None,
     };
-    Ok((live, GroupVolume::of(stored, at, story, spike)))
+    // The statement's snapshot does not hold the rule match it inserted: count it.
+    let stored = StoredGroup {
+        first_at: row.try_get("group_first_at")?,
+        mass,
+        last_spike_at: row.try_get("group_last_spike_at")?,
+        in_window: row.try_get::<i64, _>("in_window")? + 1,
+        story_in_window: row.try_get::<i64, _>("story_in_window")? + 1,
+    };
+    Ok((live, stored))
 }
 
 /// Takes the lock of every group the batch's matching mentions may join, in one order for
@@ -590,24 +549,43 @@ async fn insert_plain(tx: &mut Tx, plain: &[(i64, &Scored)]) -> Result<HashSet<i
     Ok(inserted)
 }
 
-/// Stores a mention that matched rules under its drawn id, in one statement: its row, its
-/// story (one more copy of a known story, or a new story whose id is the mention's, its
-/// band keys indexed) and its rule matches. Returns the story's id, or `None` when the
-/// mention's (feed, guid) was stored before.
+/// A mention that matched rules, as [`insert_matching`] stored it: its story's id, and per
+/// candidate (in order) the group's live incident and stored volume.
+struct Matched {
+    cluster_id: i64,
+    groups: Vec<(Option<GroupState>, StoredGroup)>,
+}
+
+/// Stores a mention that matched rules under its drawn id and reads the groups it joins,
+/// in one statement: its row, its story (one more copy of a known story, or a new story
+/// whose id is the mention's, its band keys indexed), its rule matches, and per candidate
+/// the group's live incident (its row locked until the transaction ends, so a transition
+/// by a person waits for the batch), its row and its counts in the spike window. The
+/// caller holds the groups' locks (see [`lock_groups`]). `None` when the mention's
+/// (feed, guid) was stored before.
+#[allow(clippy::too_many_arguments)]
 async fn insert_matching(
     tx: &mut Tx,
     id: i64,
     scored: &Scored,
     story: &Story,
     fingerprint: &Fingerprint,
-    at: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
+    candidates: &[Candidate],
+    window: chrono::Duration,
+    reopen_after: DateTime<Utc>,
+) -> Result<Option<Matched>, StoreError> {
+    let at = scored.mention.effective_time();
     let matches: Vec<serde_json::Value> = scored
         .matches
         .iter()
         .map(|found| serde_json::json!({"rule": found.rule, "severity": found.severity, "terms": found.terms}))
         .collect();
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let groups: Vec<serde_json::Value> = candidates
+        .iter()
+        .enumerate()
+        .map(|(position, c)| serde_json::json!({"position": position, "group_key": c.group_key, "rule": c.rule}))
+        .collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH mention AS (INSERT INTO mentions (id, feed, guid, title, body, author, url, published_at, fetched_at, \
          lang, risk, breakdown, analyzed_lang, sentiment, sentiment_detail, cluster_id) \
          SELECT $1, r.*, COALESCE($3, $1) FROM jsonb_to_record($2) AS r({MENTION_RECORD}) \
@@ -621,7 +599,18 @@ async fn insert_matching(
          rule_match AS (INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) \
          SELECT mention.id, m.rule, m.severity, m.terms, $4, mention.cluster_id \
          FROM mention, jsonb_to_recordset($7) AS m(rule TEXT, severity BIGINT, terms JSONB)) \
-         SELECT cluster_id FROM mention"
+         SELECT mention.cluster_id, c.position, live.*, g.first_at AS group_first_at, g.mass AS group_mass, \
+         g.mass_at AS group_mass_at, g.last_spike_at AS group_last_spike_at, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND at > $9 AND at <= $4) AS in_window, \
+         (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND story = mention.cluster_id \
+         AND at > $9 AND at <= $4) AS story_in_window \
+         FROM mention \
+         LEFT JOIN LATERAL jsonb_to_recordset($8) AS c(position BIGINT, group_key TEXT, rule TEXT) ON TRUE \
+         LEFT JOIN LATERAL (SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = c.group_key \
+         AND (status <> 'resolved' OR resolved_at >= $10) ORDER BY status = 'resolved', id DESC LIMIT 1 \
+         FOR UPDATE) AS live ON TRUE \
+         LEFT JOIN groups AS g ON g.group_key = c.group_key \
+         ORDER BY c.position"
     )))
     .bind(id)
     .bind(mention_record(scored))
@@ -630,8 +619,19 @@ async fn insert_matching(
     .bind(crate::ingest::dedup::to_bytes(&fingerprint.signature))
     .bind(&fingerprint.bands)
     .bind(serde_json::Value::Array(matches))
-    .fetch_optional(&mut **tx)
-    .await?)
+    .bind(serde_json::Value::Array(groups))
+    .bind(at - window)
+    .bind(reopen_after)
+    .fetch_all(&mut **tx)
+    .await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let cluster_id: i64 = first.try_get("cluster_id")?;
+    let groups = rows
+        .iter()
+        .filter(|row| row.try_get::<Option<i64>, _>("position").is_ok_and(|p| p.is_some()))
+        .map(stored_group)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Matched { cluster_id, groups }))
 }
 
 /// How many times a batch is tried when PostgreSQL aborts it for a deadlock or a
@@ -709,14 +709,26 @@ async fn ingest_one<D: Decide>(
     let story = find_story(tx, &fingerprint, at).await?;
     let (scored, candidates) = decide.candidates(arrival.scored.clone(), &story, now);
     let mention = &scored.mention;
-    let Some(cluster_id) = insert_matching(tx, mention_id, &scored, &story, &fingerprint, at).await? else {
+    let reopen_after = now - decide.reopen_within();
+    let inserted =
+        insert_matching(tx, mention_id, &scored, &story, &fingerprint, &candidates, spike.window, reopen_after);
+    let Some(Matched { cluster_id, groups }) = inserted.await? else {
         return Ok(IngestOutcome::Duplicate);
     };
 
     let (mut opened, mut attached) = (Vec::new(), Vec::new());
-    for candidate in &candidates {
-        let kept = writes.groups.get(&candidate.group_key);
-        let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within(), kept).await?;
+    for (candidate, (live, stored)) in candidates.iter().zip(groups) {
+        // A group an earlier mention of the batch joined is as that mention left it.
+        let stored = match writes.groups.get(&candidate.group_key) {
+            Some(kept) => StoredGroup {
+                first_at: Some(kept.first_at),
+                mass: Some(kept.mass),
+                last_spike_at: kept.last_spike_at,
+                ..stored
+            },
+            None => stored,
+        };
+        let group = GroupVolume::of(stored, candidate.mention_at, cluster_id, spike);
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
         writes.keep_group(&candidate.group_key, &group, judged.spiked.then_some(at));
         if let Some(silence) = judged.held_by {
