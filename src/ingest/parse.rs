@@ -646,15 +646,30 @@ fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Decoded<'a> {
     let first = candidates[0];
     for &encoding in &candidates {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
-        if !had_errors {
+        // A UTF-8 document with a few broken bytes stays UTF-8, each broken sequence a
+        // U+FFFD: read as a charset that takes any byte, every other character would be
+        // garbled to save those few.
+        if !had_errors || (encoding == encoding_rs::UTF_8 && mostly_utf8(bytes)) {
             if encoding != first {
                 problems.push(format!("the bytes are not valid {}; decoded as {}", first.name(), encoding.name()));
             }
-            return finish(text, encoding.name(), false, problems);
+            return finish(text, encoding.name(), had_errors, problems);
         }
     }
     let (text, had_errors) = first.decode_without_bom_handling(bytes);
     finish(text, first.name(), had_errors, problems)
+}
+
+/// Whether bytes that are not valid UTF-8 are still UTF-8 text with some damage: more than
+/// twice as many well-formed multi-byte characters as broken sequences. Text in GBK, Big5
+/// or Latin-1 forms well-formed UTF-8 sequences only by chance, far fewer than broken ones.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut multibyte, mut broken) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        broken += usize::from(!chunk.invalid().is_empty());
+    }
+    multibyte > 2 * broken
 }
 
 fn decode_utf32(bytes: &[u8], big_endian: bool) -> (String, bool) {
@@ -1855,6 +1870,24 @@ mod tests {
         assert_eq!(feed.encoding, "GBK");
         assert_eq!(feed.items[0].title, "艾克米食物中毒");
         assert!(feed.problems.iter().any(|p| p.contains("not valid UTF-8")), "{:?}", feed.problems);
+    }
+
+    #[test]
+    fn a_utf8_feed_with_a_few_broken_bytes_keeps_its_text_with_replacement_characters() {
+        let mut doc = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>\
+            <item><title>\xe8\x89\xbe\xe5\x85\x8b\xe7\xb1\xb3\xff\xe9\x85\xb8\xe5\xa5\xb6</title></item>"
+            .to_vec();
+        doc.extend_from_slice(b"<item><title>Caf\xe9 \xe4\xb8\xad\xe6\x96\x87</title></item></channel></rss>");
+        let feed = parse_feed("t", &doc, Some("application/rss+xml; charset=utf-8"), None, now()).expect("parses");
+        assert_eq!(feed.encoding, "UTF-8");
+        let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["艾克米\u{FFFD}酸奶", "Caf\u{FFFD} 中文"]);
+        assert_eq!(feed.problems, ["some bytes are not valid UTF-8; replaced with U+FFFD"]);
+
+        // Latin-1 text labelled UTF-8 has no UTF-8 in it at all: read as windows-1252.
+        let latin = b"<rss version=\"2.0\"><channel><item><title>Caf\xe9 cr\xe8me</title></item></channel></rss>";
+        let feed = parse_feed("t", latin, Some("text/xml; charset=utf-8"), None, now()).expect("parses");
+        assert_eq!(feed.items[0].title, "Café crème");
     }
 
     #[test]
