@@ -69,10 +69,15 @@ impl Scored {
 }
 
 /// Matches the mention against the rules and scores it as the first report of its story
-/// from a source of `source_weight`. Pure: the same inputs always give the same score.
+/// from a source of `source_weight`, reading the start of a very long text only (see
+/// [`crate::ingest::ANALYZED_BYTES`]). Pure: the same inputs always give the same score.
 pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_weight: f64) -> Scored {
-    let (lang, sentiment) = sentiment::of_mention(&mention);
-    let matches = rules.scan(&mention, sentiment.score);
+    let (lang, sentiment, matches) = {
+        let read = mention.for_analysis();
+        let (lang, sentiment) = sentiment::of_mention(&read);
+        let matches = rules.scan(&read, sentiment.score);
+        (lang, sentiment, matches)
+    };
     let inputs = RiskInputs {
         severity: most_severe(&matches).map_or(0, |m| m.severity),
         sentiment: sentiment.score,

@@ -6,8 +6,16 @@ pub mod parse;
 pub mod poller;
 pub mod push;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Most bytes of a title or a body that analysis reads. Matching and sentiment cost grows
+/// with the text, and a `NEAR` or `EXCEPT` rule's with the square of its hits, so one item
+/// of megabytes would hold up its feed and a runtime worker for minutes; a mention says what
+/// it is about well within this. The text is stored whole.
+pub const ANALYZED_BYTES: usize = 64 * 1024;
 
 /// One item seen on a feed (or pushed through the API), as fetched.
 ///
@@ -71,6 +79,33 @@ impl Mention {
         self
     }
 
+    /// Whether analysis reads only the start of this mention's title or body (see
+    /// [`ANALYZED_BYTES`]).
+    pub fn is_longer_than_analyzed(&self) -> bool {
+        self.title.len() > ANALYZED_BYTES || self.body.len() > ANALYZED_BYTES
+    }
+
+    /// The mention as analysis reads it: title and body each cut to [`ANALYZED_BYTES`] at a
+    /// character boundary. A prefix, so the offsets of what matched hold in the whole text.
+    pub fn for_analysis(&self) -> Cow<'_, Mention> {
+        if !self.is_longer_than_analyzed() {
+            return Cow::Borrowed(self);
+        }
+        let start = |text: &str| text[..text.floor_char_boundary(ANALYZED_BYTES)].to_owned();
+        Cow::Owned(Mention {
+            feed: self.feed.clone(),
+            guid: self.guid.clone(),
+            title: start(&self.title),
+            body: start(&self.body),
+            author: self.author.clone(),
+            url: self.url.clone(),
+            published: self.published,
+            fetched_at: self.fetched_at,
+            lang: self.lang.clone(),
+            engagement: self.engagement,
+        })
+    }
+
     /// The time the mention counts from: its publication time, or the fetch time when unknown
     /// or in the future (a clock-skewed source must not date items ahead of us).
     pub fn effective_time(&self) -> DateTime<Utc> {
@@ -93,5 +128,18 @@ mod tests {
         let clean = mention.without_nul();
         assert_eq!((clean.feed.as_str(), clean.guid.as_str(), clean.title.as_str()), ("forum", "g1", "Acme"));
         assert_eq!((clean.body.as_str(), clean.author.as_deref()), ("body text", Some("bob")));
+    }
+
+    #[test]
+    fn analysis_reads_the_start_of_a_long_text_cut_between_characters() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
+        let short = Mention::text("f", "g", "title", "body", at);
+        assert!(matches!(short.for_analysis(), Cow::Borrowed(_)));
+        // 3-byte characters: the limit falls inside one, which is left out whole.
+        let long = Mention::text("f", "g", "title", &"食".repeat(ANALYZED_BYTES), at);
+        let read = long.for_analysis();
+        assert_eq!(read.body.len(), ANALYZED_BYTES - ANALYZED_BYTES % 3);
+        assert!(long.body.starts_with(read.body.as_str()));
+        assert_eq!((read.title.as_str(), long.body.len()), ("title", 3 * ANALYZED_BYTES));
     }
 }

@@ -16,7 +16,7 @@ use feed_rs::parser::{self, ParseErrorKind, ParseFeedError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::Mention;
+use super::{ANALYZED_BYTES, Mention};
 
 /// One feed document, parsed as the poller sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,9 +154,19 @@ impl ItemFields {
         self.title.is_empty() && self.summary.is_empty() && self.content.is_empty()
     }
 
+    /// Whether the mention's body is the content rather than the summary: the longer one.
+    fn body_is_content(&self) -> bool {
+        self.content.chars().count() > self.summary.chars().count()
+    }
+
+    /// Whether analysis will read only the start of this item (see [`ANALYZED_BYTES`]).
+    fn is_longer_than_analyzed(&self) -> bool {
+        let body = if self.body_is_content() { &self.content } else { &self.summary };
+        self.title.len() > ANALYZED_BYTES || body.len() > ANALYZED_BYTES
+    }
+
     fn into_mention(self, feed_name: &str, fetched_at: DateTime<Utc>) -> Mention {
-        let body =
-            if self.content.chars().count() > self.summary.chars().count() { self.content } else { self.summary };
+        let body = if self.body_is_content() { self.content } else { self.summary };
         Mention {
             feed: feed_name.to_string(),
             guid: self.guid,
@@ -278,6 +288,13 @@ fn parse_document_unguarded(
     }
 
     let mut document = convert(&feed);
+    let long_items = document.items.iter().filter(|item| item.is_longer_than_analyzed()).count();
+    if long_items > 0 {
+        problems.push(format!(
+            "{long_items} item(s) longer than {ANALYZED_BYTES} bytes: rules and sentiment read the first \
+             {ANALYZED_BYTES} bytes of each; the whole text is stored"
+        ));
+    }
     document.encoding = decoded.encoding;
     document.problems = problems;
     Ok(document)
