@@ -77,7 +77,14 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
         let FetchOutcome::Fetched { body, content_type, validators, final_url } = outcome else {
             return Ok((validators.clone(), 0));
         };
-        let parsed = parse::parse_feed(&feed.name, &body, content_type.as_deref(), Some(&final_url), fetched_at)?;
+        // Parsing a feed of many megabytes takes a while; on a blocking thread it does not
+        // hold up the runtime's workers, which serve the API and the other feeds' fetches.
+        let name = feed.name.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            parse::parse_feed(&name, &body, content_type.as_deref(), Some(&final_url), fetched_at)
+        })
+        .await
+        .map_err(|_| parse::ParseError::Malformed("the feed parser stopped unexpectedly".to_owned()))??;
         for problem in &parsed.problems {
             tracing::info!(feed = %feed.name, %problem, "feed recovered from a problem");
         }
