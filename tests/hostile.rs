@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,15 +76,16 @@ fn item(guid: &str, title: &str, description: &str) -> String {
 }
 
 /// The classic entity expansion attack: ten entities each ten times the one before, so
-/// `&lol9;` stands for 3 × 10⁹ bytes if a parser expands it.
+/// `&lol9;` stands for 3 × 10⁹ bytes if a parser expands it; and an external entity that
+/// would read a file of the daemon's machine.
 fn billion_laughs() -> String {
     let mut dtd = String::from("<!DOCTYPE rss [\n<!ENTITY lol \"lol\">\n");
     for level in 1..=9 {
         let previous = if level == 1 { "lol".to_owned() } else { format!("lol{}", level - 1) };
         dtd.push_str(&format!("<!ENTITY lol{level} \"{}\">\n", format!("&{previous};").repeat(10)));
     }
-    dtd.push_str("]>\n");
-    rss(&item("laugh-1", "Acme &lol9;", "&lol9;")).replacen("<rss", &format!("{dtd}<rss"), 1)
+    dtd.push_str("<!ENTITY host SYSTEM \"file:///etc/hostname\">\n]>\n");
+    rss(&item("laugh-1", "Acme &lol9;", "&lol9; &host;")).replacen("<rss", &format!("{dtd}<rss"), 1)
 }
 
 fn many_items() -> Bytes {
@@ -174,8 +174,9 @@ fn gzip_bomb(inflated: u64) -> Vec<u8> {
         gzip.extend_from_slice(&repeated);
     }
     gzip.extend_from_slice(&last);
-    gzip.write_all(&crc.sum().to_le_bytes()).expect("write");
-    gzip.write_all(&(inflated as u32).to_le_bytes()).expect("write");
+    gzip.extend_from_slice(&crc.sum().to_le_bytes());
+    // The trailer holds the size modulo 2³².
+    gzip.extend_from_slice(&(inflated as u32).to_le_bytes());
     gzip
 }
 
@@ -196,7 +197,8 @@ async fn hostile(State(state): State<Arc<Hostile>>, Path(name): Path<String>, he
     match name.as_str() {
         "billion-laughs" => (xml, billion_laughs()).into_response(),
         "gigabyte" => {
-            // Chunked, so no Content-Length gives the size away before the body is read.
+            // A gigabyte of items, chunked, so no Content-Length gives the size away before
+            // the body is read.
             let chunk = Bytes::from(item("g", "Acme", &"x".repeat(64 * 1024 - 60)).into_bytes());
             let chunks = (1u64 << 30) / chunk.len() as u64;
             let body = stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
@@ -336,10 +338,14 @@ async fn hostile_feeds_each_fail_clearly_and_the_daemon_stays_healthy() {
     }
     eprintln!("first poll of each hostile feed, request to recorded result: {took:#?}");
     eprintln!("slowest API answer meanwhile: {slowest_answer:?}");
+    // Generous bounds for a debug build on a busy machine, each well short of what the
+    // unbounded case costs: a read to the end of the stream, or minutes of matching for a
+    // megabyte item. The 100,000-item feed is measured below.
     for name in HOSTILE.into_iter().filter(|name| *name != "many") {
-        assert!(took[name] < TIMEOUT + Duration::from_secs(15), "{name} took {:?}", took[name]);
+        let bound = if name == "heavy" { Duration::from_secs(40) } else { TIMEOUT + Duration::from_secs(10) };
+        assert!(took[name] < bound, "{name} took {:?}", took[name]);
     }
-    assert!(slowest_answer < Duration::from_secs(5), "the API answered in {slowest_answer:?}");
+    assert!(slowest_answer < Duration::from_secs(10), "the API answered in {slowest_answer:?}");
 
     let health = feeds().await;
     let error = |name: &str| health[name]["last_error"].as_str().unwrap_or_default().to_owned();
@@ -365,8 +371,12 @@ async fn hostile_feeds_each_fail_clearly_and_the_daemon_stays_healthy() {
         }
     };
 
-    // The entities stay unexpanded text: no blow-up, the item kept.
-    assert_eq!(titles("billion-laughs").await, vec!["Acme &lol9;".to_owned()]);
+    // The entities stay unexpanded text: no blow-up, no file read, the item kept.
+    let laughs: (String, String) = sqlx::query_as("SELECT title, body FROM mentions WHERE feed = 'billion-laughs'")
+        .fetch_one(&pool)
+        .await
+        .expect("item");
+    assert_eq!(laughs, ("Acme &lol9;".to_owned(), "&lol9; &host;".to_owned()));
     let laughs =
         parse_feed("billion-laughs", billion_laughs().as_bytes(), None, None, chrono::Utc::now()).expect("parses");
     assert!(laughs.problems.iter().any(|p| p.contains("unknown entity reference(s), kept as text")), "{laughs:?}");
