@@ -15,8 +15,8 @@ installed (else to the `[mailbox]` folder), recorded by Message-ID. Every few mi
 script resolves the open incidents through the API, so new matches reopen them and paging
 starts again.
 
-Every SAMPLE seconds it records tocsin's VmRSS (/proc/PID/status), the database size (with
-its WAL), the mentions stored, failed polls and failing feeds (GET /metrics and
+Every SAMPLE seconds it records tocsin's VmRSS (/proc/PID/status), the database and WAL
+sizes, the mentions stored, failed polls and failing feeds (GET /metrics and
 GET /api/v1/feeds), warnings and errors in tocsin's log, the outbox's pending notices and
 the notices received. After MINUTES the generator stops, every incident is resolved and the
 outbox drains; then it checks that every outbox row is delivered and that the receivers saw
@@ -326,8 +326,8 @@ def parse_seconds(text):
     return float(text[:-1]) * units[text[-1]]
 
 
-def db_size_mb(path):
-    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p)) / 1e6
+def file_mb(path):
+    return os.path.getsize(path) / 1e6 if os.path.exists(path) else 0.0
 
 
 def log_levels(path):
@@ -441,7 +441,8 @@ async def main():
         row = {
             "t": t,
             "rss": proc_status(proc.pid).get("VmRSS", 0),
-            "db": db_size_mb(db),
+            "db": file_mb(db),
+            "wal": file_mb(db + "-wal"),
             "mentions": int(m.get("tocsin_mentions", 0)),
             "poll_errors": int(m.get('tocsin_polls_total{result="error"}', 0)),
             "polls": int(m.get('tocsin_polls_total{result="ok"}', 0)),
@@ -454,7 +455,7 @@ async def main():
         }
         samples.append(row)
         print(
-            f"{t / 60:5.1f} min  RSS {row['rss']:4d} MB  db {row['db']:7.1f} MB  mentions {row['mentions']:7d}  "
+            f"{t / 60:5.1f} min  RSS {row['rss']:4d} MB  db {row['db']:5.1f} + WAL {row['wal']:5.1f} MB  mentions {row['mentions']:7d}  "
             f"polls {row['polls']:6d}  poll errors {row['poll_errors']}  failing feeds {row['failing']}  "
             f"log warn/error {row['log'][0]}/{row['log'][1]}  outbox pending {row['pending']}  "
             f"received webhook {row['hook']} email {row['mail']}  API {row['api_s']:.2f} s",
@@ -545,7 +546,8 @@ async def main():
     )
 
     print(
-        f"mentions stored {end['mentions']:,} ({feeds.appended:,} items served), database {end['db']:.1f} MB, "
+        f"mentions stored {end['mentions']:,} ({feeds.appended:,} items served), database {end['db']:.1f} MB "
+        f"+ WAL {end['wal']:.1f} MB while running, {file_mb(db):.1f} MB after tocsin stopped, "
         f"incidents resolved by the script {resolved} (slowest round {slowest_resolve:.1f} s), "
         f"slowest sample (GET /metrics and /api/v1/feeds) {max(s['api_s'] for s in samples):.1f} s"
     )
