@@ -336,7 +336,19 @@ impl Decide for Decider<'_> {
 }
 
 impl<S: Store> MentionSink for Pipeline<S> {
+    /// A feed's items published before the retention cutoff are not stored: they would be
+    /// pruned within the hour, and once pruned (their identity gone with the row) a search
+    /// feed that still serves a months-old article would bring it back as new on every poll.
     async fn accept(&self, mentions: Vec<Mention>) -> Result<usize, StoreError> {
+        let cutoff = retention_cutoff(&self.config, self.clock.now());
+        let served = mentions.len();
+        let mentions: Vec<Mention> = mentions
+            .into_iter()
+            .filter(|mention| cutoff.is_none_or(|cutoff| mention.published.is_none_or(|at| at >= cutoff)))
+            .collect();
+        if mentions.len() < served {
+            tracing::debug!(skipped = served - mentions.len(), "items published before the retention cutoff");
+        }
         let outcomes = self.process_all(mentions).await?;
         Ok(outcomes.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count())
     }

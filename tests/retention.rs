@@ -22,6 +22,7 @@ use tocsin::incident::review::{ChainStatus, Review};
 use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
+use tocsin::ingest::poller::MentionSink;
 use tocsin::store::{self, AnyStore, IngestOutcome, MentionFilter, Pruned, Store};
 use tokio::sync::{Notify, watch};
 
@@ -289,5 +290,15 @@ async fn a_running_daemon_prunes_on_its_own_when_its_clock_passes_the_retention(
         .find_map(|line| line.strip_prefix("tocsin_mentions_pruned_total "))
         .and_then(|value| value.trim().parse::<f64>().ok());
     assert!(pruned.is_some_and(|n| n >= 3.0), "the prune is counted: {metrics}");
+
+    // A feed still serving the pruned items does not bring them back as new; its new item is
+    // stored.
+    let served: Vec<Mention> = (0..3)
+        .map(|i| Mention::text("news", &format!("old{i}"), "", &format!("Acme store {i} opens downtown"), now))
+        .chain([Mention::text("news", "new", "", "Acme store opens on the harbour", now + Duration::days(31))])
+        .collect();
+    let stored = running.pipeline.accept(served).await.expect("a poll's items");
+    assert_eq!(stored, 1, "only the item published within the retention is new");
+    assert_eq!(running.store.mention_count().await.expect("count"), 2);
     running.shutdown().await;
 }
