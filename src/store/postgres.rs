@@ -315,7 +315,7 @@ impl BatchWrites {
         for attachments in in_messages(self.attachments) {
             sqlx::query(
                 "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
-                 SELECT * FROM jsonb_to_recordset($1) AS r(incident_id BIGINT, mention_id BIGINT, risk BIGINT, \
+                 SELECT * FROM jsonb_to_recordset($1::JSONB) AS r(incident_id BIGINT, mention_id BIGINT, risk BIGINT, \
                  attached_at TIMESTAMPTZ, snapshot JSONB, sentiment DOUBLE PRECISION) ON CONFLICT DO NOTHING",
             )
             .bind(attachments)
@@ -484,21 +484,24 @@ const MENTION_RECORD: &str = "feed TEXT, guid TEXT, title TEXT, body TEXT, autho
 /// 40 ms; records are sent in arrays under this size instead (one larger record goes alone).
 const MESSAGE_JSON_BYTES: usize = 12 * 1024;
 
-/// `records` as JSON arrays of at most [`MESSAGE_JSON_BYTES`] each, in order.
-fn in_messages(records: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+/// `records` as the texts of JSON arrays of at most [`MESSAGE_JSON_BYTES`] each, in order;
+/// each record is serialized once, and the statements cast the text to JSONB.
+fn in_messages(records: Vec<serde_json::Value>) -> Vec<String> {
     let mut messages = Vec::new();
-    let (mut current, mut bytes) = (Vec::new(), 0);
+    let mut current = String::new();
     for record in records {
-        let size = serde_json::to_string(&record).map_or(0, |text| text.len());
-        if !current.is_empty() && bytes + size > MESSAGE_JSON_BYTES {
-            messages.push(serde_json::Value::Array(std::mem::take(&mut current)));
-            bytes = 0;
+        let text = record.to_string();
+        // One byte for the separator before it, one for the closing bracket.
+        if !current.is_empty() && current.len() + text.len() + 2 > MESSAGE_JSON_BYTES {
+            current.push(']');
+            messages.push(std::mem::take(&mut current));
         }
-        bytes += size;
-        current.push(record);
+        current.push(if current.is_empty() { '[' } else { ',' });
+        current.push_str(&text);
     }
     if !current.is_empty() {
-        messages.push(serde_json::Value::Array(current));
+        current.push(']');
+        messages.push(current);
     }
     messages
 }
@@ -538,7 +541,7 @@ async fn insert_plain(tx: &mut Tx, plain: &[(i64, &Scored)]) -> Result<HashSet<i
              breakdown, analyzed_lang, sentiment, sentiment_detail) \
              SELECT id, feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, breakdown, \
              analyzed_lang, sentiment, sentiment_detail \
-             FROM jsonb_to_recordset($1) AS r(id BIGINT, {MENTION_RECORD}) ORDER BY id \
+             FROM jsonb_to_recordset($1::JSONB) AS r(id BIGINT, {MENTION_RECORD}) ORDER BY id \
              ON CONFLICT (feed, guid) DO NOTHING RETURNING id"
         )))
         .bind(message)
@@ -1683,17 +1686,15 @@ mod tests {
         let mut records: Vec<serde_json::Value> = (0..100).map(|n| record(n, 500)).collect();
         records.insert(50, record(1000, 40_000));
         let messages = in_messages(records);
-        let order: Vec<u64> = messages
-            .iter()
-            .flat_map(|m| m.as_array().into_iter().flatten().map(|r| r["n"].as_u64().unwrap_or(u64::MAX)))
-            .collect();
+        let arrays: Vec<Vec<serde_json::Value>> =
+            messages.iter().map(|m| serde_json::from_str(m).expect("each message is a JSON array")).collect();
+        let order: Vec<u64> = arrays.iter().flatten().map(|r| r["n"].as_u64().unwrap_or(u64::MAX)).collect();
         let mut expected: Vec<u64> = (0..100).collect();
         expected.insert(50, 1000);
         assert_eq!(order, expected, "every record once, in order");
-        for message in &messages {
-            let size = message.to_string().len();
-            let records = message.as_array().map_or(0, Vec::len);
-            assert!(size <= MESSAGE_JSON_BYTES + 64 || records == 1, "{records} records in {size} bytes");
+        for (message, array) in messages.iter().zip(&arrays) {
+            let (size, records) = (message.len(), array.len());
+            assert!(size <= MESSAGE_JSON_BYTES || records == 1, "{records} records in {size} bytes");
         }
         assert!(messages.len() >= 5, "50 KB of small records take several messages: {}", messages.len());
         assert!(in_messages(Vec::new()).is_empty());
