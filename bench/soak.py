@@ -147,36 +147,14 @@ async def read_request(reader):
     return parts[0], parts[1] if len(parts) > 1 else "", headers, body
 
 
-def feed_handler(feeds):
+def keep_alive(answer):
+    """A connection handler: each request on a kept-alive connection gets answer(path, headers)."""
+
     async def handle(reader, writer):
         try:
             while True:
                 _, path, headers, _ = await read_request(reader)
-                feed = None
-                if path.startswith("/feed/") and path.endswith(".xml"):
-                    try:
-                        feed = int(path[6:-4])
-                    except ValueError:
-                        feed = None
-                if feed is None or not 0 <= feed < len(feeds.items):
-                    feeds.requests["other"] += 1
-                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                tag = f'"f{feed}-v{feeds.version[feed]}"'
-                if headers.get("if-none-match") == tag:
-                    feeds.requests["304"] += 1
-                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {tag}\r\nContent-Length: 0\r\n\r\n".encode())
-                else:
-                    feeds.requests["200"] += 1
-                    body = feeds.render(feed)
-                    writer.write(
-                        (
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                            f"ETag: {tag}\r\nContent-Length: {len(body)}\r\n\r\n"
-                        ).encode()
-                        + body
-                    )
+                writer.write(answer(path, headers))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
@@ -186,6 +164,31 @@ def feed_handler(feeds):
             writer.close()
 
     return handle
+
+
+def feed_answer(feeds):
+    def answer(path, headers):
+        feed = None
+        if path.startswith("/feed/") and path.endswith(".xml"):
+            try:
+                feed = int(path[6:-4])
+            except ValueError:
+                feed = None
+        if feed is None or not 0 <= feed < len(feeds.items):
+            feeds.requests["other"] += 1
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        tag = f'"f{feed}-v{feeds.version[feed]}"'
+        if headers.get("if-none-match") == tag:
+            feeds.requests["304"] += 1
+            return f"HTTP/1.1 304 Not Modified\r\nETag: {tag}\r\nContent-Length: 0\r\n\r\n".encode()
+        feeds.requests["200"] += 1
+        body = feeds.render(feed)
+        return (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+            f"ETag: {tag}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    return answer
 
 
 class Webhooks:
@@ -198,28 +201,17 @@ class Webhooks:
         self.posts = 0
 
 
-def webhook_handler(hooks):
-    async def handle(reader, writer):
-        try:
-            while True:
-                _, _, headers, _ = await read_request(reader)
-                hooks.posts += 1
-                notice = headers.get("webhook-id", "")
-                if notice not in hooks.refused and hooks.rng.random() < WEBHOOK_FAIL_SHARE:
-                    hooks.refused.add(notice)
-                    writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
-                else:
-                    hooks.accepted.add(notice)
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        except asyncio.CancelledError:
-            return
-        finally:
-            writer.close()
+def webhook_answer(hooks):
+    def answer(_path, headers):
+        hooks.posts += 1
+        notice = headers.get("webhook-id", "")
+        if notice not in hooks.refused and hooks.rng.random() < WEBHOOK_FAIL_SHARE:
+            hooks.refused.add(notice)
+            return b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+        hooks.accepted.add(notice)
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
-    return handle
+    return answer
 
 
 def message_notice_id(raw):
@@ -376,8 +368,8 @@ async def main():
     for _ in range(args.feeds):  # every feed starts with one item or more
         feeds.append(rng)
     hooks = Webhooks(random.Random(12))
-    feed_server = await asyncio.start_server(feed_handler(feeds), "127.0.0.1", 0, backlog=1024)
-    hook_server = await asyncio.start_server(webhook_handler(hooks), "127.0.0.1", 0)
+    feed_server = await asyncio.start_server(keep_alive(feed_answer(feeds)), "127.0.0.1", 0, backlog=1024)
+    hook_server = await asyncio.start_server(keep_alive(webhook_answer(hooks)), "127.0.0.1", 0)
     feed_port = feed_server.sockets[0].getsockname()[1]
     hook_port = hook_server.sockets[0].getsockname()[1]
     api_port = free_port()
