@@ -620,16 +620,27 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
             store.incident(id).await.map_err(internal)?.ok_or_else(|| user(anyhow!("no incident {id}")))?;
             let events = store.timeline(id).await.map_err(internal)?;
             return match timeline::verify(&events) {
-                Ok(()) => {
-                    println!("incident {id}: {} timeline events, hash chain intact", events.len());
+                Ok(intact) => {
+                    let scheme = match intact.reserialized {
+                        0 => "each hashed over its stored bytes".to_owned(),
+                        n if n == intact.events => {
+                            "all written before the store kept their bytes, checked over their JSON serialized again"
+                                .to_owned()
+                        }
+                        n => format!(
+                            "the first {n} written before the store kept their bytes and checked over their JSON serialized again, the rest over their stored bytes"
+                        ),
+                    };
+                    println!("incident {id}: {} timeline events, hash chain intact ({scheme})", intact.events);
                     Ok(())
                 }
                 Err(broken) => Err(user(anyhow!(
-                    "incident {id}: the timeline was altered at event {} ({} at {} by {})",
-                    broken.id,
-                    broken.kind,
-                    broken.at.to_rfc3339(),
-                    broken.actor
+                    "incident {id}: the timeline was altered at event {} ({} at {} by {}): {}",
+                    broken.event.id,
+                    broken.event.kind,
+                    broken.event.stored.at,
+                    broken.event.actor,
+                    broken.why.describe()
                 ))),
             };
         }

@@ -210,6 +210,16 @@ async fn verify_finds_an_edited_timeline_event() {
     let out = tocsin(dir.path(), &["incident", "verify", "1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("altered at event 2 (acknowledged"), "{}", text(&out.stderr));
+
+    // An edit that leaves the stored details unreadable as JSON is named like any other.
+    sqlx::query("UPDATE timeline SET details = substr(details, 2) WHERE kind = 'opened'")
+        .execute(&pool)
+        .await
+        .expect("tamper");
+    let out = tocsin(dir.path(), &["incident", "verify", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("altered at event 1 (opened"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no longer match its hash"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -89,6 +89,8 @@ fn the_demo_tells_a_bilingual_crisis_from_first_report_to_the_review() {
 
     let markdown = std::fs::read_to_string(folder.join("review-1.md")).expect("the Markdown review");
     assert!(markdown.contains("- Time to acknowledge: 2m"), "{markdown}");
+    // The level change carries the spike's p-value: the chain holds over the stored bytes.
+    assert!(markdown.contains("Timeline hash chain verified"), "{markdown}");
     assert!(markdown.contains("## Before and after the official statement"), "{markdown}");
     assert!(markdown.contains("| pr-dingtalk | incident.level\\_changed | 1 | delivered |"), "{markdown}");
     let html = std::fs::read_to_string(folder.join("review-1.html")).expect("the HTML review");

@@ -523,7 +523,7 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         Ok(loaded) => loaded,
         Err(e) => return store_error(e),
     };
-    let chain_ok = timeline::verify(&events).is_ok();
+    let chain = timeline::verify(&events).map_err(|broken| (broken.event.id, broken.why.describe()));
     app_page(
         &session,
         &format!("#{id} {}", incident.title),
@@ -571,7 +571,12 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
             h2 { "Mentions (" (incident.mentions) ")" }
             (mention_rows(&mentions))
             h2 { "Timeline" }
-            p { @if chain_ok { "Hash chain verified: no event was edited or removed." } @else { strong { "Hash chain broken: the timeline was altered." } } }
+            p {
+                @match chain {
+                    Ok(_) => { "Hash chain verified: no event was edited or removed." }
+                    Err((event, reason)) => { strong { "Hash chain broken at event " (event) ": " (reason) "." } }
+                }
+            }
             (timeline_rows(&events))
         },
     )

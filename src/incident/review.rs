@@ -88,9 +88,10 @@ pub struct NotificationOutcome {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChainStatus {
     Verified,
-    /// The first event whose hash does not match: it or one before it was altered.
+    /// The first event that does not verify, and why.
     Broken {
         first_broken_event: i64,
+        reason: &'static str,
     },
 }
 
@@ -98,8 +99,8 @@ impl ChainStatus {
     /// Checks the chain of `events` (the whole timeline, in order).
     pub fn of(events: &[Event]) -> ChainStatus {
         match timeline::verify(events) {
-            Ok(()) => ChainStatus::Verified,
-            Err(event) => ChainStatus::Broken { first_broken_event: event.id },
+            Ok(_) => ChainStatus::Verified,
+            Err(broken) => ChainStatus::Broken { first_broken_event: broken.event.id, reason: broken.why.describe() },
         }
     }
 }
@@ -657,9 +658,9 @@ fn effect_rows(effect: &StatementEffect) -> [(&'static str, String, String); 4] 
 fn chain_text(chain: ChainStatus) -> String {
     match chain {
         ChainStatus::Verified => "Timeline hash chain verified: no event was edited, dropped or reordered.".to_owned(),
-        ChainStatus::Broken { first_broken_event } => format!(
-            "TIMELINE HASH CHAIN BROKEN at event #{first_broken_event}: that event or one before it was altered."
-        ),
+        ChainStatus::Broken { first_broken_event, reason } => {
+            format!("TIMELINE HASH CHAIN BROKEN at event #{first_broken_event}: {reason}.")
+        }
     }
 }
 
@@ -894,6 +895,8 @@ impl Review {
 
 #[cfg(test)]
 mod tests {
+    use chrono::SecondsFormat;
+
     use super::*;
     use crate::incident::playbook::Step;
     use crate::incident::{Level, Status};
@@ -938,7 +941,8 @@ mod tests {
         let mut prev = String::new();
         let mut out = Vec::new();
         for (n, (time, actor, kind, details)) in events.iter().enumerate() {
-            let hash = timeline::event_hash(&prev, 7, at(time), actor, kind, details);
+            let (at_text, text) = (at(time).to_rfc3339_opts(SecondsFormat::Micros, true), details.to_string());
+            let hash = timeline::event_hash(&prev, 7, &at_text, actor, kind, &text);
             out.push(Event {
                 id: 100 + n as i64,
                 incident_id: 7,
@@ -948,6 +952,7 @@ mod tests {
                 details: details.clone(),
                 prev_hash: prev.clone(),
                 hash: hash.clone(),
+                stored: timeline::StoredText { at: at_text, details: text, scheme: timeline::HashScheme::StoredBytes },
             });
             prev = hash;
         }
@@ -1208,14 +1213,15 @@ mod tests {
     #[test]
     fn an_altered_timeline_is_shown_as_broken() {
         let mut input = scripted();
-        input.timeline[2].details = serde_json::json!({"title": "nothing to see"});
+        input.timeline[2].stored.details = r#"{"title":"nothing to see"}"#.to_owned();
         input.chain = ChainStatus::of(&input.timeline);
         let review = Review::build(input, now());
-        assert_eq!(review.chain, ChainStatus::Broken { first_broken_event: 102 });
-        assert!(review.to_markdown().contains("TIMELINE HASH CHAIN BROKEN at event #102"));
+        let reason = timeline::Break::Altered.describe();
+        assert_eq!(review.chain, ChainStatus::Broken { first_broken_event: 102, reason });
+        assert!(review.to_markdown().contains("TIMELINE HASH CHAIN BROKEN at event #102: its stored"));
         assert!(review.to_html().contains("class=\"broken\""));
         let json: Value = serde_json::from_str(&review.to_json().expect("json")).expect("valid json");
-        assert_eq!(json["chain"], serde_json::json!({"status": "broken", "first_broken_event": 102}));
+        assert_eq!(json["chain"], serde_json::json!({"status": "broken", "first_broken_event": 102, "reason": reason}));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::incident::grouping::{Candidate, Decision, GroupState};
 use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, ReviewMention};
 use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::{Mass, SpikeSettings};
-use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
+use crate::incident::timeline::{Event, EventKind, HashScheme, NewEvent, StoredText};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::Mention;
 use crate::ingest::fetch::Validators;
@@ -135,20 +135,20 @@ async fn append_event(tx: &mut Tx, incident_id: i64, event: &NewEvent) -> Result
             .bind(incident_id)
             .fetch_optional(&mut **tx)
             .await?;
-    let prev = prev.unwrap_or_default();
-    let kind = event.kind.as_str();
-    let hash = event_hash(&prev, incident_id, event.at, &event.actor, kind, &event.details);
+    let sealed = event.seal(incident_id, &prev.unwrap_or_default());
+    // JSONB keeps the value for queries but not the bytes; `details_text` keeps the bytes
+    // the hash covers.
     sqlx::query(
-        "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO timeline (incident_id, at, actor, kind, details, details_text, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5::jsonb, $5, $6, $7)",
     )
     .bind(incident_id)
-    .bind(event.at)
+    .bind(sealed.at)
     .bind(&event.actor)
-    .bind(kind)
-    .bind(&event.details)
-    .bind(&prev)
-    .bind(&hash)
+    .bind(event.kind.as_str())
+    .bind(&sealed.details)
+    .bind(&sealed.prev_hash)
+    .bind(&sealed.hash)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -1522,15 +1522,27 @@ impl Store for PostgresStore {
             .await?;
         rows.iter()
             .map(|row| {
+                let at: DateTime<Utc> = row.try_get("at")?;
+                let text: Option<String> = row.try_get("details_text")?;
+                let (details, stored) = match text {
+                    Some(text) => (StoredText::parse_details(&text), (text, HashScheme::StoredBytes)),
+                    // Written before migration 0004 kept the bytes.
+                    None => {
+                        let value: serde_json::Value = row.try_get("details")?;
+                        let text = value.to_string();
+                        (value, (text, HashScheme::Reserialized))
+                    }
+                };
                 Ok(Event {
                     id: row.try_get("id")?,
                     incident_id: row.try_get("incident_id")?,
-                    at: row.try_get("at")?,
+                    at,
                     actor: row.try_get("actor")?,
                     kind: row.try_get("kind")?,
-                    details: row.try_get("details")?,
+                    details,
                     prev_hash: row.try_get("prev_hash")?,
                     hash: row.try_get("hash")?,
+                    stored: StoredText { at: ts(at), details: stored.0, scheme: stored.1 },
                 })
             })
             .collect()
@@ -1753,6 +1765,54 @@ mod tests {
         let timeline = store.timeline(1).await.expect("timeline");
         assert_eq!(timeline.len(), 1);
         assert!(crate::incident::timeline::verify(&timeline).is_ok(), "the chain verifies as read back");
+        scratch.drop_schema().await;
+    }
+
+    /// JSONB rewrites a float on the way in, so the chain is checked over `details_text`:
+    /// a spike's p-value verifies, an edit of the kept bytes is named, and an event written
+    /// before the bytes were kept is checked over its JSON serialized again, and said so.
+    #[tokio::test]
+    async fn the_chain_holds_over_the_stored_bytes_and_old_events_are_checked_as_before() {
+        use crate::incident::timeline::{Break, HashScheme, event_hash, verify};
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        ingest(store, &scored("a", 70), 70, now).await;
+        let mut tx = store.pool.begin().await.expect("begin");
+        let spike = serde_json::json!({ "from": "high", "to": "critical", "p_value": 2.453062177135147e-11 });
+        append_event(&mut tx, 1, &NewEvent::system(now, EventKind::LevelChanged, spike.clone())).await.expect("append");
+        tx.commit().await.expect("commit");
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline[1].details, spike);
+        assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((2, 0)));
+
+        // An event as the store wrote them before migration 0004: JSONB only, no bytes kept.
+        let old = serde_json::json!({ "text": "written before the bytes were kept" });
+        let at = ts(now);
+        let hash = event_hash(&timeline[1].hash, 1, &at, "alice", "note", &old.to_string());
+        sqlx::query(
+            "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) \
+             VALUES (1, $1, 'alice', 'note', $2, $3, $4)",
+        )
+        .bind(now)
+        .bind(&old)
+        .bind(&timeline[1].hash)
+        .bind(&hash)
+        .execute(&store.pool)
+        .await
+        .expect("insert an old-style event");
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline[2].stored.scheme, HashScheme::Reserialized);
+        assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((3, 1)));
+
+        sqlx::query("DROP TRIGGER timeline_refuses_update ON timeline").execute(&store.pool).await.expect("drop");
+        sqlx::query("UPDATE timeline SET details_text = replace(details_text, 'critical', 'high') WHERE id = 2")
+            .execute(&store.pool)
+            .await
+            .expect("edit");
+        let broken = store.timeline(1).await.expect("timeline");
+        let broken = verify(&broken).expect_err("the edit is seen");
+        assert_eq!((broken.event.id, broken.why), (2, Break::Altered));
         scratch.drop_schema().await;
     }
 

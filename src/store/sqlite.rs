@@ -24,7 +24,7 @@ use crate::incident::grouping::{Candidate, Decision, GroupState};
 use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, ReviewMention};
 use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::{Mass, SpikeSettings};
-use crate::incident::timeline::{Event, EventKind, NewEvent, event_hash};
+use crate::incident::timeline::{Event, EventKind, HashScheme, NewEvent, StoredText};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::fetch::Validators;
 use crate::ingest::{Mention, dedup};
@@ -137,19 +137,17 @@ async fn append_event(
             .bind(incident_id)
             .fetch_optional(&mut **tx)
             .await?;
-    let prev = prev.unwrap_or_default();
-    let kind = event.kind.as_str();
-    let hash = event_hash(&prev, incident_id, event.at, &event.actor, kind, &event.details);
+    let sealed = event.seal(incident_id, &prev.unwrap_or_default());
     sqlx::query(
         "INSERT INTO timeline (incident_id, at, actor, kind, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(incident_id)
-    .bind(ts(event.at))
+    .bind(&sealed.at_text)
     .bind(&event.actor)
-    .bind(kind)
-    .bind(event.details.to_string())
-    .bind(&prev)
-    .bind(&hash)
+    .bind(event.kind.as_str())
+    .bind(&sealed.details)
+    .bind(&sealed.prev_hash)
+    .bind(&sealed.hash)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -1403,15 +1401,19 @@ impl Store for SqliteStore {
             .await?;
         rows.iter()
             .map(|row| {
+                // Read as text, never refused: an edited event is for `verify` to name.
+                let at: String = row.try_get("at")?;
+                let details: String = row.try_get("details")?;
                 Ok(Event {
                     id: row.try_get("id")?,
                     incident_id: row.try_get("incident_id")?,
-                    at: parse_ts(row.try_get("at")?)?,
+                    at: parse_ts(&at).unwrap_or_default(),
                     actor: row.try_get("actor")?,
                     kind: row.try_get("kind")?,
-                    details: json(row.try_get("details")?)?,
+                    details: StoredText::parse_details(&details),
                     prev_hash: row.try_get("prev_hash")?,
                     hash: row.try_get("hash")?,
+                    stored: StoredText { at, details, scheme: HashScheme::StoredBytes },
                 })
             })
             .collect()
@@ -1590,6 +1592,32 @@ mod tests {
         assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
         let delete = sqlx::query("DELETE FROM timeline").execute(&store.pool).await;
         assert!(delete.is_err_and(|e| e.to_string().contains("append-only")));
+    }
+
+    /// The demo's level change carries a spike's p-value, a float that reads back as
+    /// another number once parsed: the chain is checked over the stored text, so it holds,
+    /// and an edit that leaves the text unreadable as JSON is still named, not an error.
+    #[tokio::test]
+    async fn the_chain_holds_over_the_stored_bytes_and_names_an_unreadable_edit() {
+        use crate::incident::timeline::{Break, verify};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        ingest(&store, &scored("a", 70), 70, now).await;
+        let mut tx = store.pool.begin().await.expect("begin");
+        let spike = serde_json::json!({ "from": "high", "to": "critical", "p_value": 2.453062177135147e-11 });
+        append_event(&mut tx, 1, &NewEvent::system(now, EventKind::LevelChanged, spike.clone())).await.expect("append");
+        tx.commit().await.expect("commit");
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline[1].details, spike);
+        assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((2, 0)));
+
+        sqlx::query("DROP TRIGGER timeline_refuses_update").execute(&store.pool).await.expect("drop trigger");
+        sqlx::query("UPDATE timeline SET details = substr(details, 2) WHERE id = 2").execute(&store.pool).await.expect("edit");
+        let timeline = store.timeline(1).await.expect("an unreadable event is still read");
+        assert_eq!(timeline[1].details, serde_json::Value::Null);
+        let broken = verify(&timeline).expect_err("the edit is seen");
+        assert_eq!((broken.event.id, broken.why), (2, Break::Altered));
     }
 
     #[tokio::test]
