@@ -167,7 +167,9 @@ pub enum Break {
 impl Break {
     pub fn describe(self) -> &'static str {
         match self {
-            Break::Unlinked => "it does not follow the event stored before it (an event was dropped, inserted or moved)",
+            Break::Unlinked => {
+                "it does not follow the event stored before it (an event was dropped, inserted or moved)"
+            }
             Break::Altered => "its stored time, actor, kind or details no longer match its hash (it was edited)",
         }
     }

@@ -1613,7 +1613,10 @@ mod tests {
         assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((2, 0)));
 
         sqlx::query("DROP TRIGGER timeline_refuses_update").execute(&store.pool).await.expect("drop trigger");
-        sqlx::query("UPDATE timeline SET details = substr(details, 2) WHERE id = 2").execute(&store.pool).await.expect("edit");
+        sqlx::query("UPDATE timeline SET details = substr(details, 2) WHERE id = 2")
+            .execute(&store.pool)
+            .await
+            .expect("edit");
         let timeline = store.timeline(1).await.expect("an unreadable event is still read");
         assert_eq!(timeline[1].details, serde_json::Value::Null);
         let broken = verify(&timeline).expect_err("the edit is seen");
