@@ -10,7 +10,8 @@
 //! and its hits rather than the number of rules.
 //!
 //! `EXCEPT` drops a hit that lies inside a hit of an excepted term; `NEAR/n` compares the
-//! token positions of hits (see [`token_starts`]).
+//! word positions of hits and `SENTENCE` their sentences (see [`Positions`]), which are
+//! only worked out for a field with hits, and only when some rule asks.
 
 use std::collections::HashMap;
 
@@ -18,8 +19,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet};
 use serde::Serialize;
 
-use super::query::{Field, Query, Term, TermKind, compile_regex};
-use super::text::{Folded, fold_term, is_word_char, token_starts};
+use super::query::{Field, Query, Term, TermKind, Within, compile_regex};
+use super::text::{Folded, Positions, fold_term, is_word_char};
 
 /// Where one term of a matching rule was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,7 +102,7 @@ struct Leaf {
 #[derive(Debug)]
 enum Expr {
     Leaf(usize),
-    Near { left: Box<Expr>, right: Box<Expr>, distance: usize },
+    Near { left: Box<Expr>, right: Box<Expr>, within: Within },
     Not(Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -131,7 +132,8 @@ impl RawHit {
     }
 }
 
-/// The hits of one mention, and where its tokens start (only when some rule has NEAR).
+/// The hits of one mention, and where its words and sentences are (only when some rule
+/// has NEAR or SENTENCE).
 #[derive(Default)]
 struct Found {
     /// Every hit, sorted by atom then field once the scan is done (a stable sort, so each
@@ -139,7 +141,7 @@ struct Found {
     /// atoms up many times per candidate rule, and a binary search over a few dozen hits is
     /// much cheaper than hashing, which showed in the 1,000-rule benchmark.
     hits: Vec<(AtomKey, Field, RawHit)>,
-    tokens: HashMap<Field, Vec<usize>>,
+    positions: HashMap<Field, Positions>,
 }
 
 impl Found {
@@ -164,12 +166,33 @@ impl Found {
     }
 }
 
-/// A hit of one side of a NEAR: its span in bytes and in tokens, and the term hits in it.
+/// A hit of one side of a NEAR or SENTENCE: the words and sentences it spans, and the
+/// term hits in it.
 #[derive(Debug, Clone)]
 struct Placed {
-    first_token: usize,
-    last_token: usize,
+    first_word: usize,
+    last_word: usize,
+    first_sentence: usize,
+    last_sentence: usize,
     parts: Vec<TermHit>,
+}
+
+impl Placed {
+    /// Whether `self` and `other` are close enough for `within`.
+    fn close_to(&self, other: &Placed, within: Within) -> bool {
+        match within {
+            Within::Words(distance) => {
+                let after = other.first_word as i64 - self.last_word as i64;
+                let before = self.first_word as i64 - other.last_word as i64;
+                after.max(before) - 1 <= distance as i64
+            }
+            Within::Sentence => {
+                self.first_sentence == self.last_sentence
+                    && other.first_sentence == other.last_sentence
+                    && self.first_sentence == other.first_sentence
+            }
+        }
+    }
 }
 
 /// The most hits one NEAR passes up to an enclosing NEAR; beyond it a hostile text could
@@ -284,11 +307,10 @@ impl Matcher {
     }
 
     fn scan_field(&self, field: Field, text: &str, found: &mut Found) {
-        if self.has_near {
-            found.tokens.insert(field, token_starts(text));
-        }
+        let hits_before = found.hits.len();
+        let mut folded = None;
         if let Some(automaton) = &self.automaton {
-            let folded = Folded::new(text);
+            let folded = folded.insert(Folded::new(text));
             for m in automaton.find_overlapping_iter(folded.text.as_str()) {
                 let pattern = m.pattern().as_usize();
                 let left_ok = !self.left_boundary.get(pattern).copied().unwrap_or(false)
@@ -317,6 +339,11 @@ impl Matcher {
                     found.push(AtomKey::Regex(index), field, hit);
                 }
             }
+        }
+        // Positions cost a segmentation of Chinese text; a field without hits needs none.
+        if self.has_near && found.hits.len() > hits_before {
+            let folded = folded.unwrap_or_else(|| Folded::new(text));
+            found.positions.insert(field, Positions::new(text, &folded));
         }
     }
 
@@ -359,9 +386,9 @@ impl Matcher {
         }
     }
 
-    /// The hits of a side of a NEAR in one field, with token positions.
+    /// The hits of a side of a NEAR or SENTENCE in one field, with their positions.
     fn placed(&self, expr: &Expr, field: Field, found: &Found) -> Vec<Placed> {
-        let Some(tokens) = found.tokens.get(&field) else {
+        let Some(positions) = found.positions.get(&field) else {
             return Vec::new();
         };
         match expr {
@@ -372,11 +399,14 @@ impl Matcher {
                 let mut out = Vec::new();
                 for atom in &leaf.atoms {
                     out.extend(Self::atom_hits(atom, field, found).map(|(start, end)| {
-                        let first_token = tokens.partition_point(|&t| t <= start).saturating_sub(1);
-                        let last_token = tokens.partition_point(|&t| t < end).saturating_sub(1).max(first_token);
+                        let last = end.saturating_sub(1).max(start);
+                        let first_word = positions.word_at(start);
+                        let first_sentence = positions.sentence_at(start);
                         Placed {
-                            first_token,
-                            last_token,
+                            first_word,
+                            last_word: positions.word_at(last).max(first_word),
+                            first_sentence,
+                            last_sentence: positions.sentence_at(last).max(first_sentence),
                             parts: vec![TermHit { term: atom.written.clone(), field, start, end }],
                         }
                     }));
@@ -384,21 +414,22 @@ impl Matcher {
                 out
             }
             Expr::Or(es) => es.iter().flat_map(|e| self.placed(e, field, found)).collect(),
-            Expr::Near { left, right, distance } => {
-                let (left, right) = (self.placed(left, field, found), self.placed(right, field, found));
+            Expr::Near { left, right, within } => {
+                let left = self.placed(left, field, found);
+                if left.is_empty() {
+                    return left;
+                }
+                let right = self.placed(right, field, found);
                 let mut out = Vec::new();
                 for a in &left {
-                    for b in &right {
-                        let after = b.first_token as i64 - a.last_token as i64;
-                        let before = a.first_token as i64 - b.last_token as i64;
-                        if after.max(before) - 1 > *distance as i64 {
-                            continue;
-                        }
+                    for b in right.iter().filter(|b| a.close_to(b, *within)) {
                         let mut parts = a.parts.clone();
                         parts.extend(b.parts.iter().cloned());
                         out.push(Placed {
-                            first_token: a.first_token.min(b.first_token),
-                            last_token: a.last_token.max(b.last_token),
+                            first_word: a.first_word.min(b.first_word),
+                            last_word: a.last_word.max(b.last_word),
+                            first_sentence: a.first_sentence.min(b.first_sentence),
+                            last_sentence: a.last_sentence.max(b.last_sentence),
                             parts,
                         });
                         if out.len() >= MAX_PLACED {
@@ -463,12 +494,12 @@ impl Builder {
             Query::Not(q) => Expr::Not(Box::new(self.expr(q, rule, lists))),
             Query::And(qs) => Expr::And(qs.iter().map(|q| self.expr(q, rule, lists)).collect()),
             Query::Or(qs) => Expr::Or(qs.iter().map(|q| self.expr(q, rule, lists)).collect()),
-            Query::Near { left, right, distance } => {
+            Query::Near { left, right, within } => {
                 self.has_near = true;
                 Expr::Near {
                     left: Box::new(self.expr(left, rule, lists)),
                     right: Box::new(self.expr(right, rule, lists)),
-                    distance: *distance,
+                    within: *within,
                 }
             }
             Query::Term(term) => self.leaf(term, &[], rule, lists),
@@ -554,8 +585,8 @@ impl Builder {
 mod agreement {
     use proptest::prelude::*;
 
-    use super::super::query::{Field, Query, Term, TermKind, compile_regex, parse};
-    use super::super::text::{Folded, fold_term, is_cjk, is_word_char, is_zero_width};
+    use super::super::query::{Field, Query, Term, TermKind, Within, compile_regex, parse};
+    use super::super::text::{Folded, Positions, fold_term, is_word_char};
     use super::{Literal, Matcher};
 
     type Span = (usize, usize);
@@ -610,29 +641,6 @@ mod agreement {
         }
     }
 
-    /// Tokens as byte spans: a word (zero-width characters inside don't split it) or one
-    /// CJK character. A token counts as between two hits if it touches neither.
-    fn token_spans(text: &str) -> Vec<Span> {
-        let mut out: Vec<Span> = Vec::new();
-        let mut in_word = false;
-        for (i, c) in text.char_indices() {
-            let end = i + c.len_utf8();
-            if is_cjk(c) {
-                out.push((i, end));
-                in_word = false;
-            } else if is_word_char(c) || (in_word && is_zero_width(c)) {
-                match out.last_mut() {
-                    Some(last) if in_word => last.1 = end,
-                    _ => out.push((i, end)),
-                }
-                in_word = true;
-            } else {
-                in_word = false;
-            }
-        }
-        out
-    }
-
     fn in_field(term: &Term, field: Field) -> bool {
         match term.field {
             None => matches!(field, Field::Title | Field::Body),
@@ -648,16 +656,25 @@ mod agreement {
                 without_inside(term_hits(term, text, lists), &ex)
             }
             Query::Or(qs) => qs.iter().flat_map(|q| spans(q, field, text, lists)).collect(),
-            Query::Near { left, right, distance } => {
-                let tokens = token_spans(text);
+            Query::Near { left, right, within } => {
+                let positions = Positions::new(text, &Folded::new(text));
                 let mut out = Vec::new();
                 for a in spans(left, field, text, lists) {
                     for b in spans(right, field, text, lists) {
-                        let near = if a.0 < b.1 && b.0 < a.1 {
-                            true
-                        } else {
-                            let (x, y) = if a.1 <= b.0 { (a, b) } else { (b, a) };
-                            tokens.iter().filter(|&&(start, end)| x.1 <= start && end <= y.0).count() <= *distance
+                        let near = match within {
+                            // Overlapping hits are near; otherwise count the words wholly between.
+                            Within::Words(distance) if a.0 < b.1 && b.0 < a.1 => true,
+                            Within::Words(distance) => {
+                                let (x, y) = if a.1 <= b.0 { (a, b) } else { (b, a) };
+                                let between =
+                                    positions.words().iter().filter(|&&(start, end)| x.1 <= start && end <= y.0);
+                                between.count() <= *distance
+                            }
+                            // No sentence starts strictly inside the stretch both hits cover.
+                            Within::Sentence => {
+                                let (lo, hi) = (a.0.min(b.0), a.1.max(b.1));
+                                !positions.sentence_starts().iter().any(|&start| lo < start && start < hi)
+                            }
                         };
                         if near {
                             out.push((a.0.min(b.0), a.1.max(b.1)));
@@ -709,7 +726,8 @@ mod agreement {
         leaf().prop_recursive(2, 6, 2, |inner| {
             prop_oneof![
                 (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
-                (inner.clone(), inner, 0..4usize).prop_map(|(a, b, n)| format!("({a} NEAR/{n} {b})")),
+                (inner.clone(), inner.clone(), 0..4usize).prop_map(|(a, b, n)| format!("({a} NEAR/{n} {b})")),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("({a} SENTENCE {b})")),
             ]
         })
     }
@@ -717,7 +735,8 @@ mod agreement {
     fn query() -> impl Strategy<Value = String> {
         let base = prop_oneof![
             leaf(),
-            (near_side(), near_side(), 0..5usize).prop_map(|(a, b, n)| format!("{a} NEAR/{n} {b}"))
+            (near_side(), near_side(), 0..5usize).prop_map(|(a, b, n)| format!("{a} NEAR/{n} {b}")),
+            (near_side(), near_side()).prop_map(|(a, b)| format!("{a} SENTENCE {b}")),
         ];
         base.prop_recursive(3, 12, 3, |inner| {
             prop_oneof![
@@ -763,6 +782,10 @@ mod agreement {
             Just(", "),
             Just("\n"),
             Just("。"),
+            Just("！"),
+            Just("; "),
+            Just(". A"),
+            Just(". "),
         ];
         proptest::collection::vec((piece, sep), 0..14)
             .prop_map(|parts| parts.into_iter().flat_map(|(p, s)| [p, s]).collect::<String>())
@@ -823,6 +846,8 @@ mod agreement {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::super::query::parse;
     use super::*;
 
@@ -946,20 +971,84 @@ mod tests {
     }
 
     #[test]
-    fn near_counts_tokens_between_hits_in_either_order() {
+    fn near_counts_words_between_hits_in_either_order() {
         let m = matcher(&["acme NEAR/2 recall*", "召回 NEAR/1 艾克米"], &[]);
         assert_eq!(matching(&m, "", "Acme recalls"), vec![0]);
         assert_eq!(matching(&m, "", "Acme has now recalled"), vec![0]);
         assert_eq!(matching(&m, "", "Recall notice: acme"), vec![0]);
         assert!(matching(&m, "", "Acme says it will not recall").is_empty());
-        // Each CJK character is one token: 宣布 is two.
-        assert_eq!(matching(&m, "", "艾克米宣召回"), vec![1]);
-        assert!(matching(&m, "", "艾克米宣布召回").is_empty());
+        // Chinese counts words, as English does: 宣布 is one, 今天宣布 two.
+        assert_eq!(matching(&m, "", "艾克米宣布召回"), vec![1]);
+        assert!(matching(&m, "", "艾克米今天宣布召回").is_empty());
         assert_eq!(matching(&m, "", "召回了艾克米"), vec![1]);
         // Both hits must be in the same field.
         assert!(matching(&m, "Acme", "recalled").is_empty());
         // Separators and zero-width characters don't count as tokens.
         assert_eq!(matching(&m, "", "acme -- \u{200B} recall"), vec![0]);
+    }
+
+    #[test]
+    fn sentence_keeps_both_hits_in_one_sentence_or_clause() {
+        let m = matcher(&["acme SENTENCE recall*", "艾克米 SENTENCE 召回"], &[]);
+        assert_eq!(
+            matching(&m, "", "After weeks of complaints from parents across the country Acme finally recalls"),
+            vec![0]
+        );
+        assert!(matching(&m, "", "Globex recalls 2m cribs; Acme says its models are fine").is_empty());
+        assert!(matching(&m, "", "Acme opened a store. Globex recalled a crib.").is_empty());
+        assert_eq!(matching(&m, "", "艾克米回应：产品质量问题已召回"), vec![1]);
+        assert!(matching(&m, "", "环球乳业宣布召回。艾克米表示产品不受影响").is_empty());
+        assert!(matching(&m, "", "环球乳业宣布召回\n艾克米表示产品不受影响").is_empty());
+        // A comma is inside a sentence.
+        assert_eq!(matching(&m, "", "艾克米奶粉出现质量问题，已经全部召回"), vec![1]);
+    }
+
+    /// The same sentence in English and in Chinese, word for word: the pairs every
+    /// property below builds sentences from. Each Chinese word is one word to the segmenter.
+    const PAIRS: &[(&str, &str)] = &[
+        ("parents", "家长"),
+        ("angry", "愤怒"),
+        ("today", "今天"),
+        ("company", "公司"),
+        ("customers", "顾客"),
+        ("announced", "宣布"),
+        ("again", "再次"),
+        ("statement", "声明"),
+        ("yesterday", "昨天"),
+    ];
+
+    proptest! {
+        #[test]
+        fn a_sentence_and_its_translation_get_the_same_verdict(
+            before in proptest::collection::vec(0..PAIRS.len(), 0..4),
+            between in proptest::collection::vec(0..PAIRS.len(), 0..8),
+            after in proptest::collection::vec(0..PAIRS.len(), 0..4),
+            stop_between in proptest::bool::ANY,
+            recall_first in proptest::bool::ANY,
+            distance in 0..8usize,
+        ) {
+            let m = matcher(
+                &[&format!("@brand NEAR/{distance} @recall"), "@brand SENTENCE @recall"],
+                &[("brand", &["Acme", "艾克米"][..]), ("recall", &["recalls", "召回"][..])],
+            );
+            let words = |ids: &[usize], zh: bool| ids.iter().map(|&i| if zh { PAIRS[i].1 } else { PAIRS[i].0 }).collect::<Vec<_>>();
+            let build = |zh: bool| {
+                let (brand, recall, space, stop) = if zh { ("艾克米", "召回", "", "。") } else { ("Acme", "recalls", " ", "; ") };
+                let (first, second) = if recall_first { (recall, brand) } else { (brand, recall) };
+                let mut middle = words(&between, zh);
+                if stop_between {
+                    middle.insert(middle.len() / 2, stop);
+                }
+                let mut parts = words(&before, zh);
+                parts.push(first);
+                parts.extend(middle);
+                parts.push(second);
+                parts.extend(words(&after, zh));
+                parts.join(space)
+            };
+            let (en, zh) = (build(false), build(true));
+            prop_assert_eq!(matching(&m, "", &en), matching(&m, "", &zh), "{} | {}", en, zh);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! query   := or
 //! or      := and ("OR" and)*
 //! and     := near ("AND" near)*
-//! near    := unary ("NEAR/" n unary)*         (each side: a term, an EXCEPT, a NEAR or an OR of those)
+//! near    := unary (("NEAR/" n | "SENTENCE") unary)*   (each side: a term, an EXCEPT, a NEAR or an OR of those)
 //! unary   := "NOT" unary | primary
 //! primary := field? (term except? | "(" or ")")
 //! except  := "EXCEPT" (term | "(" term ("OR" term)* ")")  (no fields: the term's field is used)
@@ -12,11 +12,14 @@
 //! term    := word | word* | "a phrase" | @list | /regex/flags
 //! ```
 //!
-//! Precedence: `NOT` binds tightest, then `NEAR`, then `AND`, then `OR`; `EXCEPT` belongs
-//! to the term before it. Operators are upper-case.
+//! Precedence: `NOT` binds tightest, then `NEAR` and `SENTENCE`, then `AND`, then `OR`;
+//! `EXCEPT` belongs to the term before it. Operators are upper-case.
 //!
-//! - `a NEAR/n b`: a hit of `a` and a hit of `b` in the same field with at most `n` tokens
-//!   between them, in either order; a Latin word or one CJK character is one token.
+//! - `a NEAR/n b`: a hit of `a` and a hit of `b` in the same field with at most `n` words
+//!   between them, in either order. A Latin word is one word; Chinese is segmented into
+//!   words (see [`super::text::Positions`]), so a rule reads a sentence and its translation
+//!   alike.
+//! - `a SENTENCE b`: a hit of each in the same sentence or clause of one field.
 //! - `term EXCEPT (longer OR other)`: a hit of `term` lying inside a hit of one of the
 //!   excepted terms doesn't count (`成功 EXCEPT 郑成功`, `acme EXCEPT "acme corp of ohio"`).
 //!
@@ -73,15 +76,33 @@ pub enum Query {
         term: Term,
         except: Vec<Term>,
     },
-    /// `left NEAR/distance right`: at most `distance` tokens between a hit of each side.
+    /// `left NEAR/n right` or `left SENTENCE right`: a hit of each side, close enough.
     Near {
         left: Box<Query>,
         right: Box<Query>,
-        distance: usize,
+        within: Within,
     },
     Not(Box<Query>),
     And(Vec<Query>),
     Or(Vec<Query>),
+}
+
+/// How close the two sides of a [`Query::Near`] must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// `NEAR/n`: at most `n` words between the two hits.
+    Words(usize),
+    /// `SENTENCE`: both hits in one sentence or clause.
+    Sentence,
+}
+
+impl fmt::Display for Within {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Within::Words(n) => write!(f, "NEAR/{n}"),
+            Within::Sentence => f.write_str("SENTENCE"),
+        }
+    }
 }
 
 /// One leaf of a query.
@@ -163,7 +184,7 @@ impl fmt::Display for Query {
                 }
                 f.write_str(")")
             }
-            Query::Near { left, right, distance } => write!(f, "({left} NEAR/{distance} {right})"),
+            Query::Near { left, right, within } => write!(f, "({left} {within} {right})"),
             Query::Not(q) => write!(f, "NOT {q}"),
             Query::And(qs) => join(f, qs, "AND"),
             Query::Or(qs) => join(f, qs, "OR"),
@@ -241,7 +262,7 @@ enum Tok {
     And,
     Or,
     Not,
-    Near(usize),
+    Near(Within),
     Except,
     Field(Field),
     Term(TermKind),
@@ -346,6 +367,7 @@ fn lex_word(query: &str, start: usize, word: &str) -> Result<Tok, QueryError> {
         "OR" => return Ok(Tok::Or),
         "NOT" => return Ok(Tok::Not),
         "EXCEPT" => return Ok(Tok::Except),
+        "SENTENCE" => return Ok(Tok::Near(Within::Sentence)),
         "NEAR" => return Err(QueryError::new(query, start, "NEAR needs a distance: write `a NEAR/5 b`")),
         _ => {}
     }
@@ -355,7 +377,7 @@ fn lex_word(query: &str, start: usize, word: &str) -> Result<Tok, QueryError> {
             return Err(QueryError::new(query, at, "expected a number of tokens after `NEAR/`, like `NEAR/5`"));
         }
         return match n.parse::<usize>() {
-            Ok(distance) if distance <= MAX_NEAR => Ok(Tok::Near(distance)),
+            Ok(distance) if distance <= MAX_NEAR => Ok(Tok::Near(Within::Words(distance))),
             _ => Err(QueryError::new(query, at, format!("a NEAR distance is at most {MAX_NEAR} tokens"))),
         };
     }
@@ -439,7 +461,7 @@ impl Parser<'_> {
                 "EXCEPT follows a single term, like `成功 EXCEPT 郑成功` (write `(a EXCEPT x) OR (b EXCEPT x)`)",
             ),
             Tok::Term(TermKind::Word(w))
-                if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT" | "EXCEPT")
+                if matches!(w.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT" | "EXCEPT" | "SENTENCE")
                     || w.to_ascii_uppercase().starts_with("NEAR/") =>
             {
                 let upper = w.to_ascii_uppercase();
@@ -472,7 +494,7 @@ impl Parser<'_> {
         let start = self.here();
         let mut left = self.unary()?;
         let mut chain = 0;
-        while let Some(&Token { tok: Tok::Near(distance), start: at, .. }) = self.peek() {
+        while let Some(&Token { tok: Tok::Near(within), start: at, .. }) = self.peek() {
             self.next();
             chain += 1;
             if self.depth + chain > MAX_DEPTH {
@@ -484,7 +506,7 @@ impl Parser<'_> {
             let right_start = self.here();
             let right = self.unary()?;
             self.near_operand(&right, right_start)?;
-            left = Query::Near { left: Box::new(left), right: Box::new(right), distance };
+            left = Query::Near { left: Box::new(left), right: Box::new(right), within };
         }
         Ok(left)
     }
@@ -605,7 +627,7 @@ impl Parser<'_> {
                 format!("expected a term before {}", if tok.tok == Tok::And { "AND" } else { "OR" }),
             )),
             Tok::Not => Err(self.error_at(tok.start, "unexpected NOT")),
-            Tok::Near(_) => Err(self.error_at(tok.start, "expected a term before NEAR")),
+            Tok::Near(within) => Err(self.error_at(tok.start, format!("expected a term before {within}"))),
             Tok::Except => Err(self.error_at(tok.start, "expected a term before EXCEPT")),
         }
     }
@@ -734,6 +756,16 @@ mod tests {
     }
 
     #[test]
+    fn sentence_binds_like_near() {
+        assert_eq!(shown("a SENTENCE b"), "(a SENTENCE b)");
+        assert_eq!(shown("a AND b SENTENCE c OR d"), "((a AND (b SENTENCE c)) OR d)");
+        assert_eq!(shown("a NEAR/2 b SENTENCE (c OR d)"), "((a NEAR/2 b) SENTENCE (c OR d))");
+        assert!(error("a SENTENCE NOT b").message.contains("NOT cannot be near"), "{}", error("a SENTENCE NOT b"));
+        assert!(error("SENTENCE b").message.contains("before SENTENCE"), "{}", error("SENTENCE b"));
+        assert!(error("a sentence b").message.contains("`SENTENCE`"), "{}", error("a sentence b"));
+    }
+
+    #[test]
     fn near_binds_between_not_and_and() {
         assert_eq!(shown("a NEAR/5 b"), "(a NEAR/5 b)");
         assert_eq!(shown("a AND b NEAR/3 c"), "(a AND (b NEAR/3 c))");
@@ -743,7 +775,7 @@ mod tests {
         assert_eq!(shown("title:(acme NEAR/4 召回*)"), "(title:acme NEAR/4 title:召回*)");
         assert_eq!(shown("NOT (a NEAR/2 b) AND c"), "(NOT (a NEAR/2 b) AND c)");
         let q = parse("acme NEAR/10 /recall/i").unwrap();
-        assert!(matches!(q, Query::Near { distance: 10, .. }), "{q:?}");
+        assert!(matches!(q, Query::Near { within: Within::Words(10), .. }), "{q:?}");
         assert_eq!(q.terms().len(), 2);
     }
 

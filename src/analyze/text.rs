@@ -17,6 +17,8 @@
 //! The folded text keeps, for every folded byte, the original byte range it came from, so
 //! a hit can be shown where the reader sees it.
 
+use std::sync::LazyLock;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -185,26 +187,121 @@ pub fn fold_term(term: &str) -> String {
     Folded::new(term).text.trim().to_string()
 }
 
-/// Byte offsets in `original` where a token starts, for `NEAR/n`: a run of word
-/// characters (zero-width characters inside it don't split it) is one token, and so is
-/// every CJK character.
-pub fn token_starts(original: &str) -> Vec<usize> {
-    let mut starts = Vec::new();
-    let mut in_word = false;
-    for (i, c) in original.char_indices() {
-        if is_zero_width(c) || (in_word && is_combining_mark(c)) {
+/// The Chinese word segmenter, built once per process: its dictionary takes about 140 ms
+/// and 38 MB to load, so only a process that reads Chinese for `NEAR`/`SENTENCE` pays.
+static SEGMENTER: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
+
+/// Where the words and the sentences of a text are, for `NEAR/n` and `SENTENCE`, in byte
+/// offsets of the original text.
+///
+/// Words are read on the folded text (see [`Folded`]), so a word split by zero-width
+/// characters or dodge separators (`re\u{200B}call`, `食*物中毒`) is still one word:
+/// - a run of letters and digits outside CJK is one word (`acme's` is two: `acme`, `s`);
+/// - a run of CJK characters is cut into words by the jieba segmenter with its HMM for
+///   unknown words (`艾克米回应产品质量问题已召回` is `艾克米 / 回应 / 产品质量 / 问题 / 已 / 召回`),
+///   so `召回` is one word like `recall` and a rule reads a sentence and its translation
+///   alike;
+/// - punctuation, symbols and spaces are no word.
+///
+/// A sentence (or clause) ends after `。！？!?;；｡`, at a line break, and after a `.`
+/// followed by a space and a capital letter, unless the word before the `.` is a single
+/// letter (`E. Coli`, `U.S. Regulators`) or a title (`Mr.`, `Dr.`, `St.`): a full stop is
+/// the one mark English also uses inside abbreviations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Positions {
+    /// (start, end) of each word, in text order.
+    words: Vec<(usize, usize)>,
+    /// Where each sentence starts; the first starts at 0.
+    sentences: Vec<usize>,
+}
+
+impl Positions {
+    pub fn new(original: &str, folded: &Folded) -> Positions {
+        Positions { words: words(folded), sentences: sentence_starts(original) }
+    }
+
+    /// The words, as (start, end) byte ranges of the original text.
+    pub fn words(&self) -> &[(usize, usize)] {
+        &self.words
+    }
+
+    /// Where each sentence starts, in bytes of the original text.
+    pub fn sentence_starts(&self) -> &[usize] {
+        &self.sentences
+    }
+
+    /// The index of the word holding byte `at` (or the last word before it).
+    pub fn word_at(&self, at: usize) -> usize {
+        self.words.partition_point(|&(start, _)| start <= at).saturating_sub(1)
+    }
+
+    /// The index of the sentence holding byte `at`.
+    pub fn sentence_at(&self, at: usize) -> usize {
+        self.sentences.partition_point(|&start| start <= at).saturating_sub(1)
+    }
+}
+
+fn words(folded: &Folded) -> Vec<(usize, usize)> {
+    let text = folded.text.as_str();
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        let cjk = is_cjk(c);
+        if !cjk && !is_word_char(c) {
             continue;
         }
-        if is_cjk(c) {
-            starts.push(i);
-            in_word = false;
-        } else if is_word_char(c) {
-            if !in_word {
-                starts.push(i);
+        let mut end = start + c.len_utf8();
+        while let Some(&(i, next)) = chars.peek() {
+            let same = if cjk { is_cjk(next) } else { is_word_char(next) || is_combining_mark(next) };
+            if !same {
+                break;
             }
-            in_word = true;
+            end = i + next.len_utf8();
+            chars.next();
+        }
+        if cjk {
+            for word in SEGMENTER.cut(&text[start..end], true) {
+                out.push(folded.to_original(start + word.byte_start, start + word.byte_end));
+            }
         } else {
-            in_word = false;
+            out.push(folded.to_original(start, end));
+        }
+    }
+    out
+}
+
+/// Words after which a `.` does not end a sentence.
+const TITLES: &[&str] = &["mr", "mrs", "ms", "dr", "st", "prof", "sen", "rep", "gov", "gen", "no", "vs"];
+
+fn sentence_starts(original: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut word_start = None;
+    let mut last_word = (0, 0);
+    for (i, c) in original.char_indices() {
+        let end = i + c.len_utf8();
+        if is_word_char(c) {
+            word_start.get_or_insert(i);
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            last_word = (start, i);
+        }
+        let ends = match c {
+            '。' | '！' | '？' | '!' | '?' | ';' | '；' | '｡' | '\n' | '\r' => true,
+            '.' => {
+                let word = &original[last_word.0..last_word.1];
+                let abbreviation = last_word.1 != i
+                    || word.chars().count() == 1
+                    || TITLES.iter().any(|t| word.eq_ignore_ascii_case(t));
+                let mut rest = original[end..].chars();
+                let spaced = rest.next().is_some_and(char::is_whitespace);
+                let capital = rest.find(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '“' | '‘' | '('));
+                !abbreviation && spaced && capital.is_some_and(|c| c.is_uppercase() || c.is_numeric() || is_cjk(c))
+            }
+            _ => false,
+        };
+        if ends && end < original.len() && starts.last() != Some(&end) {
+            starts.push(end);
         }
     }
     starts
@@ -355,13 +452,51 @@ mod tests {
         assert_eq!(Folded::new("食1物").text, "食1物");
     }
 
+    fn shown_words(text: &str) -> Vec<&str> {
+        let positions = Positions::new(text, &Folded::new(text));
+        positions.words().iter().map(|&(start, end)| &text[start..end]).collect()
+    }
+
     #[test]
-    fn tokens_are_latin_words_and_single_cjk_characters() {
-        let text = "Acme 食物中毒, re\u{200B}call!";
-        let starts = token_starts(text);
-        let shown: Vec<&str> =
-            starts.iter().map(|&i| &text[i..]).map(|s| s.chars().next().map_or("", |c| &s[..c.len_utf8()])).collect();
-        assert_eq!(shown, vec!["A", "食", "物", "中", "毒", "r"]);
+    fn words_are_latin_runs_and_segmented_chinese() {
+        assert_eq!(shown_words("Acme 食物中毒, re\u{200B}call!"), vec!["Acme", "食物中毒", "re\u{200B}call"]);
+        assert_eq!(
+            shown_words("艾克米回应：产品质量问题已召回"),
+            vec!["艾克米", "回应", "产品质量", "问题", "已", "召回"]
+        );
+        // Traditional text is segmented as its Simplified fold, and dodges are one word.
+        assert_eq!(shown_words("艾克米門店發生火災"), vec!["艾克米", "門店", "發生", "火災"]);
+        assert_eq!(shown_words("吃了食*物中毒"), vec!["吃", "了", "食*物中毒"]);
+        assert_eq!(shown_words("Acme's café"), vec!["Acme", "s", "café"]);
+    }
+
+    fn shown_sentences(text: &str) -> Vec<&str> {
+        let positions = Positions::new(text, &Folded::new(text));
+        let starts = positions.sentence_starts();
+        let ends = starts.iter().skip(1).copied().chain([text.len()]);
+        starts.iter().zip(ends).map(|(&start, end)| text[start..end].trim()).collect()
+    }
+
+    #[test]
+    fn sentences_end_at_stops_and_line_breaks_but_not_at_abbreviations() {
+        assert_eq!(
+            shown_sentences("艾克米召回奶粉。家长愤怒！为什么？"),
+            vec!["艾克米召回奶粉。", "家长愤怒！", "为什么？"]
+        );
+        assert_eq!(
+            shown_sentences("Globex recalls cribs; Acme is fine"),
+            vec!["Globex recalls cribs;", "Acme is fine"]
+        );
+        assert_eq!(shown_sentences("line one\nline two"), vec!["line one", "line two"]);
+        assert_eq!(
+            shown_sentences("Acme launched a cake. Globex had a recall."),
+            vec!["Acme launched a cake.", "Globex had a recall."]
+        );
+        assert_eq!(shown_sentences("E. Coli found at Acme"), vec!["E. Coli found at Acme"]);
+        assert_eq!(shown_sentences("U.S. Regulators fine Acme"), vec!["U.S. Regulators fine Acme"]);
+        assert_eq!(shown_sentences("Mr. Smith sued Acme Inc. over it"), vec!["Mr. Smith sued Acme Inc. over it"]);
+        // A comma is no sentence end, in either language.
+        assert_eq!(shown_sentences("艾克米回应，已召回"), vec!["艾克米回应，已召回"]);
     }
 
     #[test]
