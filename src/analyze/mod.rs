@@ -14,6 +14,7 @@
 //! [`analyze`] turns a mention into a [`Scored`] one; it is pure, so the same mention and
 //! rules always give the same score.
 
+pub mod harm;
 pub mod matcher;
 pub mod query;
 pub mod risk;
@@ -41,6 +42,8 @@ pub struct Scored {
     pub lang: String,
     pub sentiment: Sentiment,
     pub matches: Vec<RuleMatch>,
+    /// The harm events it reports (worked out only when a rule matched).
+    pub harm: harm::Harm,
     /// 0..=100.
     pub risk: u8,
     /// How the risk was reached, for the timeline and the API ("why").
@@ -55,7 +58,7 @@ impl Scored {
     /// The same mention scored as the `copies + 1`-th report of its story.
     pub fn with_copies(mut self, copies: u64, weights: &RiskWeights) -> Scored {
         self.inputs.copies = copies;
-        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, self.inputs, weights);
+        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, &self.harm, self.inputs, weights);
         self.risk = risk;
         self.breakdown = breakdown;
         self
@@ -72,21 +75,24 @@ impl Scored {
 /// from a source of `source_weight`, reading the start of a very long text only (see
 /// [`crate::ingest::ANALYZED_BYTES`]). Pure: the same inputs always give the same score.
 pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_weight: f64) -> Scored {
-    let (lang, sentiment, matches) = {
+    let (lang, sentiment, matches, harm) = {
         let read = mention.for_analysis();
         let (lang, sentiment) = sentiment::of_mention(&read);
         let matches = rules.scan(&read, sentiment.score);
-        (lang, sentiment, matches)
+        // Only a matching mention has a risk for the harm to raise.
+        let harm = if matches.is_empty() { harm::Harm::default() } else { harm::harm(&read.title, &read.body) };
+        (lang, sentiment, matches, harm)
     };
     let inputs = RiskInputs {
         severity: most_severe(&matches).map_or(0, |m| m.severity),
         sentiment: sentiment.score,
+        harm: harm.score,
         source_weight,
         engagement: mention.engagement,
         copies: 0,
     };
-    let (risk, breakdown) = breakdown(&matches, &sentiment, inputs, weights);
-    Scored { mention, lang, sentiment, matches, risk, breakdown, inputs }
+    let (risk, breakdown) = breakdown(&matches, &sentiment, &harm, inputs, weights);
+    Scored { mention, lang, sentiment, matches, harm, risk, breakdown, inputs }
 }
 
 /// The most severe match; the first in file order on a tie.
@@ -97,6 +103,7 @@ fn most_severe(matches: &[RuleMatch]) -> Option<&RuleMatch> {
 fn breakdown(
     matches: &[RuleMatch],
     sentiment: &Sentiment,
+    harm: &harm::Harm,
     inputs: RiskInputs,
     weights: &RiskWeights,
 ) -> (u8, serde_json::Value) {
@@ -106,6 +113,8 @@ fn breakdown(
         "rule": most_severe(matches).map(|m| m.rule.as_str()),
         "severity": r.severity,
         "sentiment": (sentiment.score * 1000.0).round() / 1000.0,
+        "harm": harm.score,
+        "harm_events": harm.events.iter().map(|e| e.term.as_str()).collect::<Vec<_>>(),
         "negativity": r.negativity,
         "source_weight": r.source_weight,
         "engagement": r.engagement,
@@ -132,11 +141,21 @@ mod tests {
     fn a_food_poisoning_complaint_scores_its_severity_raised_by_its_negativity() {
         let s = scored("My kid got food poisoning after eating Acme yogurt, he was sick all night");
         assert_eq!(s.breakdown["rule"], "food-safety");
-        assert_eq!(s.breakdown["severity"], 70);
+        assert_eq!(s.breakdown["severity"], 75);
         assert!(s.sentiment.score < 0.0, "{:?}", s.sentiment);
-        assert!(s.risk > 70, "negativity raises the risk: {}", s.breakdown);
+        assert!(s.risk > 75, "negativity raises the risk: {}", s.breakdown);
         assert_eq!(s.breakdown["score"], s.risk);
         assert_eq!(s.breakdown["novelty"], 1.0);
+    }
+
+    #[test]
+    fn a_disaster_told_flatly_weighs_its_harm() {
+        let s = scored("Acme jet crashes minutes after takeoff, no survivors reported");
+        assert_eq!(s.breakdown["rule"], "safety-incident");
+        assert!(s.breakdown["harm"].as_f64().is_some_and(|h| h >= 0.8), "{}", s.breakdown);
+        assert!(s.risk >= 90, "{}", s.breakdown);
+        let calm = scored("Acme opens a new store in Berlin");
+        assert_eq!(calm.breakdown["harm"], 0.0);
     }
 
     #[test]
@@ -158,7 +177,7 @@ mod tests {
 
     #[test]
     fn source_weight_multiplies() {
-        let text = "Acme recalls its yogurt over listeria fears";
+        let text = "The Acme app is down again this morning";
         let plain = analyze(&RuleSet::bundled(), mention("", text), &RiskWeights::default(), 1.0);
         let weighty = analyze(&RuleSet::bundled(), mention("", text), &RiskWeights::default(), 1.2);
         assert!(weighty.risk > plain.risk);

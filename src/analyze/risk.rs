@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! risk = severity × negativity × source weight × engagement × novelty   (rounded, capped at 100)
-//! negativity = 1 − negativity_gain × sentiment          sentiment in [-1, 1]; 0.7..1.3 by default
+//! negativity = 1 − negativity_gain × min(sentiment, −harm)   (sentiment alone when harm = 0)
+//!              sentiment in [-1, 1] is how the text is said; harm in [0, 1] how bad the events
+//!              it reports are (see `analyze::harm`): a flat "three dead in store fire" is as
+//!              negative as its harm, a happy post as positive as its tone
 //! engagement = min(1 + engagement_gain × log10(1 + n), engagement_cap)   1 when the source gives none
 //! novelty    = max(1 / (1 + novelty_decay × ln(1 + copies)), novelty_floor)
 //! ```
@@ -73,6 +76,8 @@ pub struct RiskInputs {
     pub severity: u8,
     /// In [-1, 1].
     pub sentiment: f64,
+    /// In [0, 1]: the harm of the events the text reports.
+    pub harm: f64,
     /// The source's `weight` (1 when not configured).
     pub source_weight: f64,
     /// Likes + shares + comments, when the source reports them.
@@ -98,7 +103,10 @@ pub struct Risk {
 pub fn risk(inputs: RiskInputs, weights: &RiskWeights) -> Risk {
     let finite_or = |v: f64, fallback: f64| if v.is_finite() { v } else { fallback };
     let sentiment = finite_or(inputs.sentiment, 0.0).clamp(-1.0, 1.0);
-    let negativity = 1.0 - weights.negativity_gain * sentiment;
+    let harm = finite_or(inputs.harm, 0.0).clamp(0.0, 1.0);
+    // A reported harm makes the text at least that negative; none leaves the tone alone.
+    let tone = if harm > 0.0 { sentiment.min(-harm) } else { sentiment };
+    let negativity = 1.0 - weights.negativity_gain * tone;
     let source_weight = finite_or(inputs.source_weight, 1.0).max(0.0);
     let engagement = match inputs.engagement.map(|n| finite_or(n, 0.0).max(0.0)) {
         Some(n) => (1.0 + weights.engagement_gain * (1.0 + n).log10()).min(weights.engagement_cap),
@@ -126,7 +134,7 @@ mod tests {
     use super::*;
 
     fn inputs(severity: u8, sentiment: f64) -> RiskInputs {
-        RiskInputs { severity, sentiment, source_weight: 1.0, engagement: None, copies: 0 }
+        RiskInputs { severity, sentiment, harm: 0.0, source_weight: 1.0, engagement: None, copies: 0 }
     }
 
     #[test]
@@ -141,6 +149,19 @@ mod tests {
         assert_eq!(risk(inputs(70, -1.0), &w).score, 91);
         assert_eq!(risk(inputs(70, 1.0), &w).score, 49);
         assert!(risk(inputs(70, -0.5), &w).score > risk(inputs(70, -0.1), &w).score);
+    }
+
+    #[test]
+    fn reported_harm_reads_as_negative_as_it_is_bad_whatever_the_tone() {
+        let w = RiskWeights::default();
+        let flat_disaster = RiskInputs { harm: 0.9, ..inputs(70, 0.0) };
+        assert_eq!(risk(flat_disaster, &w).score, 89);
+        // A disaster a model misreads as upbeat still weighs its harm.
+        let misread = RiskInputs { harm: 0.9, ..inputs(70, 0.6) };
+        assert_eq!(risk(misread, &w).score, 89);
+        // Harm never makes an angrier text milder.
+        let angry = RiskInputs { harm: 0.2, ..inputs(70, -0.8) };
+        assert_eq!(risk(angry, &w).score, risk(inputs(70, -0.8), &w).score);
     }
 
     #[test]
@@ -186,6 +207,7 @@ mod tests {
         let junk = RiskInputs {
             severity: 50,
             sentiment: f64::NAN,
+            harm: f64::NAN,
             source_weight: f64::INFINITY,
             engagement: Some(-3.0),
             copies: 0,

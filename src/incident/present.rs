@@ -31,7 +31,8 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
     let number = |key: &str| get(key).and_then(Value::as_f64);
     let mut lines = Vec::new();
     // Keys explained above the rest; whatever else the why holds follows as it is.
-    let mut used: Vec<&str> = Vec::new();
+    // A harm of 0 is nothing to explain, so both harm keys count as used from the start.
+    let mut used: Vec<&str> = vec!["harm", "harm_events"];
     let mut line = |label: &str, value: String, keys: &[&'static str]| {
         lines.push((label.to_owned(), value));
         used.extend_from_slice(keys);
@@ -70,6 +71,13 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
         }
         (None, Some(negativity)) => line("Negativity", negativity, &["negativity"]),
         (None, None) => {}
+    }
+    if let Some(harm) = number("harm").filter(|h| *h > 0.0) {
+        let events: Vec<String> = match get("harm_events") {
+            Some(Value::Array(events)) => events.iter().map(text).collect(),
+            _ => Vec::new(),
+        };
+        line("Harm", format!("{} ({})", round3(harm), events.join(", ")), &[]);
     }
     if let Some(weight) = number("source_weight") {
         line("Source weight", format!("×{}", round3(weight)), &["source_weight"]);

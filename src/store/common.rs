@@ -418,11 +418,13 @@ pub(crate) mod fixtures {
             lang: "en".into(),
             sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
             matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
+            harm: crate::analyze::harm::Harm::default(),
             risk: severity,
             breakdown: serde_json::json!({ "severity": severity }),
             inputs: crate::analyze::risk::RiskInputs {
                 severity,
                 sentiment: 0.0,
+                harm: 0.0,
                 source_weight: 1.0,
                 engagement: None,
                 copies: 0,
