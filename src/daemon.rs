@@ -274,9 +274,15 @@ impl Decide for Decider<'_> {
     fn candidates(&self, scored: Scored, story: &Story, now: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
         let weights = self.config.risk.weights.get_ref();
         let scored = if story.copies > 0 { scored.with_copies(story.copies, weights) } else { scored };
+        // One mention is one crisis: it joins the group of its most severe matching rule
+        // (the first in rule order on a tie), not one incident per pack it happens to touch
+        // ("hospitalised after food poisoning" is food safety, not also an accident).
+        let most_severe = scored.matches.iter().map(|m| m.severity).max();
         let candidates = scored
             .matches
             .iter()
+            .filter(|found| Some(found.severity) == most_severe)
+            .take(1)
             .filter_map(|found| {
                 let rule = self.rules.rule(&found.rule)?;
                 let policy =

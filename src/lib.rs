@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod api;
+pub mod bundled;
 pub mod clock;
 pub mod config;
 pub mod daemon;

@@ -61,9 +61,9 @@ fn test_runs_the_bundled_examples_and_score_prints_offsets_into_the_original_tex
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["matches"][0]["rule"], "food-safety");
     let breakdown = &json["risk"]["breakdown"];
-    assert_eq!(breakdown["severity"], 70);
+    assert_eq!(breakdown["severity"], 75);
     let negativity = breakdown["negativity"].as_f64().expect("negativity");
-    assert_eq!(json["risk"]["score"].as_f64(), Some((70.0 * negativity).round()), "{breakdown}");
+    assert_eq!(json["risk"]["score"].as_f64(), Some((75.0 * negativity).round().min(100.0)), "{breakdown}");
     assert_eq!(json["lang"], "zh");
     assert_eq!(json["sentiment"]["model"], "zh");
     for term in json["matches"][0]["terms"].as_array().expect("terms") {
@@ -363,8 +363,9 @@ fn the_worked_risk_example_in_docs_risk_md_holds() {
     assert_eq!(printed["risk"], shown);
 }
 
-/// `tocsin replay` on history: a neutral outage report opens nothing, an angry one twenty
-/// minutes later opens the incident, and time-to-detect counts from the first report.
+/// `tocsin replay` on history: the first outage report opens the incident at once (the
+/// service pack weighs one first-hand outage report enough), the angry one twenty minutes
+/// later joins it, and time-to-detect counts from the first report.
 #[test]
 fn replay_reports_the_incidents_history_would_have_opened_with_time_to_detect() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -383,8 +384,9 @@ fn replay_reports_the_incidents_history_would_have_opened_with_time_to_detect() 
     assert_eq!(incidents.len(), 1, "{report}");
     assert_eq!(incidents[0]["group"], "rule:service-outage");
     assert_eq!(incidents[0]["first_mention_at"], "2026-03-01T08:00:00Z");
-    assert_eq!(incidents[0]["time_to_detect_s"], 1200);
-    assert!(incidents[0]["opened_at"].as_str().is_some_and(|t| t.starts_with("2026-03-01T08:20:00")));
+    assert_eq!(incidents[0]["time_to_detect_s"], 0);
+    assert_eq!(incidents[0]["mentions"], 2, "{report}");
+    assert!(incidents[0]["opened_at"].as_str().is_some_and(|t| t.starts_with("2026-03-01T08:00:00")));
     assert!(db.exists(), "--db keeps the results");
 
     // The same history as a table, from a saved RSS file too.
@@ -427,7 +429,7 @@ fn a_drill_is_worked_and_reviewed_from_the_terminal() {
         assert!(text(&out.stderr).contains(message), "tocsin {args:?}: {}", text(&out.stderr));
     };
 
-    assert!(ok(&["check"]).contains("7 playbooks"));
+    assert!(ok(&["check"]).contains("13 playbooks"));
     let drilled = ok(&["drill", "--rule", "food-safety"]);
     assert!(drilled.starts_with("drill incident 1 opened for rule food-safety"), "{drilled}");
     refused(&["drill", "--rule", "food-safety"], "a drill of rule `food-safety` is already open (incident 1)");

@@ -224,7 +224,17 @@ async fn old_unattached_mentions_go_in_batches_and_incidents_keep_what_the_team_
     assert_eq!(earlier, now - Duration::days(50));
     let pruned = prune_expired(store.as_ref(), earlier, &stop).await.expect("prune");
     assert_eq!(pruned.mentions, OLD_PLAIN as u64 + 1, "the old items and the silenced report, not the incident's");
-    assert_eq!(pruned.stories, u64::try_from(stories).expect("a count"), "every story of two months ago");
+    // Some of the plain items read negative (VADER scores the numbers 86, 182 and 187 as
+    // slang), so the general rule gives them stories too, the later ones younger than the cutoff.
+    let cutoff = earlier.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    assert_eq!(
+        count(&url, backend, &format!("stories WHERE last_at < '{cutoff}'")).await,
+        0,
+        "every story of two months ago"
+    );
+    let left = count(&url, backend, "stories").await;
+    assert_eq!(pruned.stories, u64::try_from(stories - left).expect("a count"), "and no younger one");
+    assert!(left < stories, "{left} of {stories}");
 
     // Today two daemons' workers prune at once, each through its own store.
     let other = store::open(&url).await.expect("a second daemon's store");

@@ -62,6 +62,10 @@ struct World {
 
 impl World {
     async fn new() -> World {
+        World::with_rules(RuleSet::from_sources(&[("rules.toml".into(), RULES.into())], &[]).expect("rules")).await
+    }
+
+    async fn with_rules(rules: RuleSet) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("risk.db").display());
         let config_text =
@@ -69,7 +73,6 @@ impl World {
         let config = Config::parse("risk.toml", &config_text).expect("config");
         let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
         store.migrate().await.expect("migrate");
-        let rules = RuleSet::from_sources(&[("rules.toml".into(), RULES.into())], &[]).expect("rules");
         let clock = Clock::default();
         let start = clock.now();
         let pipeline =
@@ -105,6 +108,19 @@ impl World {
         let n = self.serial;
         let body = format!(
             "Order {n}: Acme sent a broken {} and the {} ignored my refund request about the {} {}",
+            WORDS[n % 16],
+            WORDS[(n / 16) % 16],
+            WORDS[(n / 256) % 16],
+            n * 7919
+        );
+        self.mention_at(at, "", &body).await
+    }
+
+    /// One distinct, plainly unhappy post about the brand that names no crisis at all.
+    async fn grumble_at(&mut self, at: Duration) -> IngestOutcome {
+        let n = self.serial;
+        let body = format!(
+            "Honestly the new Acme {} is awful, I hate it and I am so disappointed with the {} {} #{}",
             WORDS[n % 16],
             WORDS[(n / 16) % 16],
             WORDS[(n / 256) % 16],
@@ -274,4 +290,31 @@ async fn a_story_reposted_in_a_burst_spikes_its_rule_and_the_why_names_the_story
     let spike = &incidents[0].why["spike"];
     assert_eq!(spike["story"]["id"], story.expect("a story"), "the why names the story: {}", incidents[0].why);
     assert!(spike["story"]["copies_in_window"].as_u64().is_some_and(|n| n >= 5), "{spike}");
+}
+
+/// What no pack foresaw still surfaces: the bundled `negative-buzz` rule takes clearly
+/// negative posts about the brand that no crisis pack matched. One weighs little (it opens
+/// nothing, nor does its ordinary volume); a burst of them over that baseline opens an
+/// incident through the spike alone.
+#[tokio::test]
+async fn an_unforeseen_crisis_surfaces_through_a_spike_of_negative_buzz() {
+    let mut world = World::with_rules(RuleSet::bundled()).await;
+    let first = world.grumble_at(Duration::zero()).await;
+    let IngestOutcome::Stored { opened, .. } = first else { panic!("stored: {first:?}") };
+    assert!(opened.is_empty(), "one unhappy post opens nothing");
+    for at in steady(Duration::minutes(30), 2, 6) {
+        world.grumble_at(at).await;
+    }
+    assert!(
+        world.incidents().await.is_empty(),
+        "the ordinary grumbling is the baseline: {:?}",
+        world.incidents().await
+    );
+    for i in 0..30 {
+        world.grumble_at(Duration::hours(7) + Duration::seconds(30 * i)).await;
+    }
+    let incidents = world.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0].rule, "negative-buzz");
+    assert!(incidents[0].why.get("spike").is_some(), "opened by the spike: {}", incidents[0].why);
 }

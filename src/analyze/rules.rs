@@ -18,6 +18,7 @@ use super::matcher::{Literal, Matcher, RuleMatch};
 use super::query::{self, Field, Query, TermKind};
 use super::sentiment;
 use super::text::display_width;
+use crate::bundled;
 use crate::ingest::Mention;
 
 /// One problem in the rule files, at a place in a file.
@@ -94,7 +95,7 @@ pub struct Rule {
     pub ast: Query,
     /// 0..=100: base risk of a match.
     pub severity: u8,
-    /// Picks the playbook.
+    /// Picks the playbook; [`GENERAL_CRISIS_TYPE`] when the rule names none.
     pub crisis_type: String,
     /// Only when the mention's sentiment is strictly below this.
     pub sentiment_below: Option<f64>,
@@ -194,6 +195,9 @@ impl QueryFilter {
     }
 }
 
+/// The crisis type of a rule that names none: its incidents get the `general` playbook.
+pub const GENERAL_CRISIS_TYPE: &str = "general";
+
 /// A mention's fields as the matcher reads them.
 fn field_texts(mention: &Mention) -> [(Field, &str); 4] {
     [
@@ -203,32 +207,6 @@ fn field_texts(mention: &Mention) -> [(Field, &str); 4] {
         (Field::Source, mention.feed.as_str()),
     ]
 }
-
-const BUNDLED_RULES: &[(&str, &str)] =
-    &[("rules/crisis.toml", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/crisis.toml")))];
-
-macro_rules! bundled_list {
-    ($name:literal) => {
-        (
-            $name,
-            concat!("rules/lists/", $name, ".txt"),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/lists/", $name, ".txt")),
-        )
-    };
-}
-
-const BUNDLED_LISTS: &[(&str, &str, &str)] = &[
-    bundled_list!("brand"),
-    bundled_list!("food_safety"),
-    bundled_list!("recall"),
-    bundled_list!("outage"),
-    bundled_list!("safety"),
-    bundled_list!("rumor"),
-    bundled_list!("legal"),
-    bundled_list!("data_breach"),
-    bundled_list!("executive"),
-    bundled_list!("misconduct"),
-];
 
 impl RuleSet {
     /// Reads `dir/*.toml` and `dir/lists/*.txt` (in name order). Other folders, such as
@@ -286,10 +264,10 @@ impl RuleSet {
     /// work with no files on disk.
     pub fn bundled() -> RuleSet {
         let rules: Vec<(String, String)> =
-            BUNDLED_RULES.iter().map(|(path, content)| (path.to_string(), content.to_string())).collect();
-        let lists: Vec<(String, String, String)> = BUNDLED_LISTS
+            bundled::RULES.iter().map(|(path, content)| (path.to_string(), content.to_string())).collect();
+        let lists: Vec<(String, String, String)> = bundled::LISTS
             .iter()
-            .map(|(name, path, content)| (name.to_string(), path.to_string(), content.to_string()))
+            .map(|(path, content)| (bundled::list_name(path).to_string(), path.to_string(), content.to_string()))
             .collect();
         match RuleSet::from_sources(&rules, &lists) {
             Ok(set) => set,
@@ -539,7 +517,8 @@ struct RawRule {
     title: String,
     query: Spanned<String>,
     severity: Spanned<i64>,
-    crisis_type: Spanned<String>,
+    #[serde(default)]
+    crisis_type: Option<Spanned<String>>,
     #[serde(default)]
     sentiment_below: Option<Spanned<f64>>,
     #[serde(default)]
@@ -648,8 +627,8 @@ impl FileLoader<'_> {
                 format!("severity must be between 0 and 100, not {}", raw.severity.get_ref()),
             ));
         }
-        if raw.crisis_type.get_ref().trim().is_empty() {
-            errors.push(self.error(raw.crisis_type.span().start, "crisis_type must not be empty"));
+        if let Some(crisis_type) = raw.crisis_type.as_ref().filter(|c| c.get_ref().trim().is_empty()) {
+            errors.push(self.error(crisis_type.span().start, "crisis_type must not be empty"));
         }
         for (name, bound) in [("sentiment_below", &raw.sentiment_below), ("sentiment_above", &raw.sentiment_above)] {
             if let Some(v) = bound
@@ -706,7 +685,7 @@ impl FileLoader<'_> {
             query: raw.query.get_ref().clone(),
             ast,
             severity,
-            crisis_type: raw.crisis_type.into_inner(),
+            crisis_type: raw.crisis_type.map_or_else(|| GENERAL_CRISIS_TYPE.to_owned(), Spanned::into_inner),
             sentiment_below: raw.sentiment_below.map(Spanned::into_inner),
             sentiment_above: raw.sentiment_above.map(Spanned::into_inner),
             escalation: raw.escalation,
@@ -1180,7 +1159,12 @@ match = false
             assert!(types.contains(t), "no bundled rule for {t}");
         }
         for rule in set.rules() {
-            assert!((50..=90).contains(&rule.severity), "{}", rule.id);
+            if rule.id == "negative-buzz" {
+                // The net for the unforeseen opens nothing alone, even at its most negative.
+                assert!(f64::from(rule.severity) * 1.3 < 60.0, "{}", rule.severity);
+            } else {
+                assert!((50..=90).contains(&rule.severity), "{}", rule.id);
+            }
             // Two examples each way, in English and in Chinese.
             for chinese in [false, true] {
                 for expect in [true, false] {
@@ -1203,16 +1187,17 @@ match = false
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let set = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(set.rules().len(), RuleSet::bundled().rules().len());
-        // A list added on disk but not to BUNDLED_LISTS would be missing from the binary.
+        // The build bundles every file of the folder: a list on disk is a list in the binary.
         let on_disk: std::collections::BTreeSet<String> = read_files(&dir.join("lists"), "txt")
             .unwrap()
             .into_iter()
             .map(|(p, _)| Path::new(&p).file_stem().unwrap().to_string_lossy().into_owned())
             .collect();
-        let bundled: std::collections::BTreeSet<String> = BUNDLED_LISTS.iter().map(|(n, _, _)| n.to_string()).collect();
-        assert_eq!(on_disk, bundled);
+        let in_binary: std::collections::BTreeSet<String> =
+            bundled::LISTS.iter().map(|(path, _)| bundled::list_name(path).to_string()).collect();
+        assert_eq!(on_disk, in_binary);
         let rule_files: Vec<String> = read_files(&dir, "toml").unwrap().into_iter().map(|(p, _)| p).collect();
-        assert_eq!(rule_files.len(), BUNDLED_RULES.len(), "{rule_files:?}");
+        assert_eq!(rule_files.len(), bundled::RULES.len(), "{rule_files:?}");
     }
 
     #[test]
