@@ -17,8 +17,8 @@ use std::path::Path;
 use tocsin::analyze::sentiment::zh;
 use unicode_normalization::UnicodeNormalization;
 
-/// Overall accuracy measured when this was last raised, rounded down to two decimals.
-const FLOOR: f64 = 0.88;
+/// Overall accuracy measured when this was last raised (0.9016 with model version 2), rounded down.
+const FLOOR: f64 = 0.895;
 
 const DATA: &str = "../shared/data/sentiment/zh";
 
