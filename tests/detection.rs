@@ -8,9 +8,11 @@
 //! now, so a change that loses recall or gains false alarms fails, and the floors only
 //! rise as the packs improve.
 //!
-//! `tests/fixtures/detection/{en,zh}.jsonl` is the corpus the packs were tuned on;
-//! `holdout-{en,zh}.jsonl` was written apart from the packs and never tuned on, so it shows
-//! how the packs do on text nobody fitted them to. Both are held to the same goals.
+//! `tests/fixtures/detection/{en,zh}.jsonl` and `train2-{en,zh}.jsonl` are the corpus the
+//! packs are tuned on. `holdout-{en,zh}.jsonl` was written apart from the packs; its misses
+//! were read once while tuning, so it is no longer quite blind. `holdout2-{en,zh}.jsonl` was
+//! written apart from the packs by authors who never saw them, and nobody tuning the packs
+//! reads its misses: it is the figure to believe. All are held to the same goals.
 //! Run `cargo test --test detection -- --nocapture` for the report and every miss.
 
 use std::collections::BTreeMap;
@@ -31,10 +33,14 @@ const GOAL_FALSE_POSITIVES: f64 = 0.05;
 /// Per file: (name, least recall@60, most false positives@60) measured today, a little
 /// slack below. The hold-out files were never tuned on, which is why they sit lower.
 const FLOORS: &[(&str, f64, f64)] = &[
-    ("en.jsonl", 0.78, 0.05),
-    ("zh.jsonl", 0.90, 0.05),
-    ("holdout-en.jsonl", 0.50, 0.20),
-    ("holdout-zh.jsonl", 0.55, 0.08),
+    ("en.jsonl", 0.79, 0.03),
+    ("zh.jsonl", 0.93, 0.02),
+    ("train2-en.jsonl", 0.66, 0.12),
+    ("train2-zh.jsonl", 0.74, 0.10),
+    ("holdout-en.jsonl", 0.62, 0.16),
+    ("holdout-zh.jsonl", 0.74, 0.08),
+    ("holdout2-en.jsonl", 0.71, 0.07),
+    ("holdout2-zh.jsonl", 0.81, 0.09),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -164,10 +170,10 @@ fn holds_the_goals(files: &[&str]) {
 
 #[test]
 fn the_bundled_packs_catch_english_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["en.jsonl", "holdout-en.jsonl"]);
+    holds_the_goals(&["en.jsonl", "train2-en.jsonl", "holdout-en.jsonl", "holdout2-en.jsonl"]);
 }
 
 #[test]
 fn the_bundled_packs_catch_chinese_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["zh.jsonl", "holdout-zh.jsonl"]);
+    holds_the_goals(&["zh.jsonl", "train2-zh.jsonl", "holdout-zh.jsonl", "holdout2-zh.jsonl"]);
 }
