@@ -35,12 +35,23 @@
 //! positive". That gives VADER's ±0.05 neutral band the same meaning it has for English
 //! compound scores (one weak lexicon word is enough to leave it: "any evidence at all"), and 0
 //! is the equal-cost decision threshold, so a text is classed positive when `score >= 0`. A
-//! text with no n-gram the model knows (empty, emoji only, an unknown Latin word) scores
+//! text with no n-gram the model knows (empty, unlisted emoji only, an unknown Latin word) and no listed emoticon scores
 //! exactly 0.
+//!
+//! # Emoticons
+//!
+//! Weibo's bracketed emoticons (`[怒]`, `[泪]`, `[哈哈]`) and common emoji carry much of a
+//! post's feeling, and the review files the model learns from hold none of them. Each one
+//! listed in `zh_emoticons.txt` adds its hand-set log-odds to the evidence `x` (at most
+//! ±[`EMOTICON_CAP`] in all) and is taken out of the text before the n-grams are read, so
+//! `[怒]` is not also read as the character 怒. A text whose only known signs are emoticons
+//! is scored by them alone.
 //!
 //! Retrain with `python3 bench/train_zh_sentiment.py`; `--check` verifies that the committed
 //! `zh_model.bin` is exactly what a retrain produces.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use unicode_normalization::UnicodeNormalization;
@@ -53,6 +64,29 @@ static MODEL: LazyLock<Model> = LazyLock::new(|| match Model::parse(MODEL_FILE) 
     // The file is compiled in and a unit test parses it, so this is a build defect, not input.
     Err(e) => panic!("zh_model.bin is malformed ({e}); rerun bench/train_zh_sentiment.py"),
 });
+
+/// The emoticon lexicon, as shipped (see the module doc).
+const EMOTICONS_FILE: &str = include_str!("zh_emoticons.txt");
+
+/// Emoticon (`[name]` with its brackets, or one emoji) to the log-odds it adds.
+static EMOTICONS: LazyLock<HashMap<&'static str, f64>> = LazyLock::new(|| {
+    EMOTICONS_FILE
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let (weight, emoticon) = line.split_once(char::is_whitespace)?;
+            // A malformed weight is a build defect a unit test catches, not input.
+            Some((emoticon.trim(), weight.parse::<f64>().ok()?))
+        })
+        .collect()
+});
+
+/// The most the emoticons of one text move its evidence, either way: a row of `[怒][怒][怒]`
+/// is one angry post, not proof beyond anything its words say.
+const EMOTICON_CAP: f64 = 4.0;
+/// The longest emoticon name between brackets, in characters.
+const MAX_EMOTICON_NAME: usize = 6;
 
 const MAGIC: &[u8; 8] = b"TOCSNZH1";
 /// The longest n-gram the model uses.
@@ -314,9 +348,14 @@ impl Model {
             return None;
         }
         let folded = fold(text);
+        let (emoticons, words) = take_emoticons(&folded);
         let mut state = Clauses { model: self, sum: 0.0, hits: 0, neg: Vec::new(), factor: Vec::new() };
-        tokenize(&folded, |clause| state.add(clause));
-        (state.hits > 0).then(|| state.sum / self.scale / (state.hits as f64).powf(self.gamma))
+        tokenize(&words, |clause| state.add(clause));
+        let model = (state.hits > 0).then(|| state.sum / self.scale / (state.hits as f64).powf(self.gamma));
+        match (model, emoticons) {
+            (None, None) => None,
+            (model, emoticons) => Some(model.unwrap_or(0.0) + emoticons.unwrap_or(0.0)),
+        }
     }
 
     /// The cue starting at the front of `tokens`, with its length.
@@ -329,6 +368,41 @@ impl Model {
             .find(|(word, _)| tokens.starts_with(word))
             .map(|(word, cue)| (word.len(), *cue))
     }
+}
+
+/// The summed log-odds of the listed emoticons in folded text (capped; `None` when there is
+/// none), and the text with each of them replaced by a space, which ends a clause as any
+/// other symbol does.
+fn take_emoticons(folded: &str) -> (Option<f64>, Cow<'_, str>) {
+    // Emoticons are brackets or symbols outside the BMP's letters; most texts hold neither.
+    if !folded.chars().any(|c| c == '[' || u32::from(c) >= 0x2600 && !is_cjk(c)) {
+        return (None, Cow::Borrowed(folded));
+    }
+    let emoticons = &*EMOTICONS;
+    let mut sum = 0.0;
+    let mut found = false;
+    let mut words = String::with_capacity(folded.len());
+    let mut rest = folded;
+    while let Some(c) = rest.chars().next() {
+        let bracketed = (c == '[')
+            .then(|| rest.char_indices().skip(1).take(MAX_EMOTICON_NAME + 1).find(|&(_, c)| c == ']'))
+            .flatten()
+            .map(|(close, _)| &rest[..=close]);
+        let candidate = bracketed.unwrap_or(&rest[..c.len_utf8()]);
+        match emoticons.get(candidate) {
+            Some(weight) => {
+                sum += weight;
+                found = true;
+                words.push(' ');
+                rest = &rest[candidate.len()..];
+            }
+            None => {
+                words.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    (found.then(|| sum.clamp(-EMOTICON_CAP, EMOTICON_CAP)), Cow::Owned(words))
 }
 
 /// NFKC, then Traditional → Simplified.
@@ -553,7 +627,7 @@ mod tests {
         assert_eq!(score(""), 0.0);
         assert_eq!(probability(""), 0.5);
         // "!" and "?" are not in this list: they are tokens with learned weights.
-        for text in ["😀😀🎉", "   ", "。，、……", "zzqxv", "Acme Corp"] {
+        for text in ["🦜🦜🛶", "   ", "。，、……", "zzqxv", "Acme Corp"] {
             let s = score(text);
             assert!(s.abs() < 0.05, "{text:?}: {s}");
         }
@@ -599,9 +673,48 @@ mod tests {
     }
 
     #[test]
+    fn the_emoticon_lexicon_parses_whole() {
+        let listed = EMOTICONS_FILE.lines().filter(|l| !l.trim().is_empty() && !l.trim().starts_with('#')).count();
+        assert_eq!(EMOTICONS.len(), listed, "a line of zh_emoticons.txt has a bad weight or is listed twice");
+        assert!(EMOTICONS.keys().all(|e| e.starts_with('[') || e.chars().count() == 1), "{:?}", EMOTICONS.keys());
+    }
+
+    #[test]
+    fn weibo_emoticons_carry_the_feeling() {
+        // Alone: the emoticon is the only sign there is.
+        assert!(score("[怒]") < -0.5, "{}", score("[怒]"));
+        assert!(score("[太开心]") > 0.5, "{}", score("[太开心]"));
+        // Full-width brackets and Traditional names fold first.
+        assert!(score("［愛你］") > 0.5, "{}", score("［愛你］"));
+        // Beside flat words, it decides the post.
+        let flat = "艾克米今天发了公告";
+        assert!(score(&format!("{flat}[怒][怒]")) < score(flat) - 0.3);
+        assert!(score(&format!("{flat}😡")) < score(flat) - 0.3);
+        assert!(score(&format!("{flat}[赞]")) > score(flat) + 0.3);
+        // Taken out of the text: `[怒]` is not also read as 怒, and an unknown name is text.
+        assert_eq!(score("[怒]"), score("【】[怒]"));
+        assert_eq!(score("[不存在的表情]"), score("不存在的表情"));
+        // Many in a row move it no further than the cap.
+        assert_eq!(score(&"[怒]".repeat(50)), score(&"[怒]".repeat(3)));
+    }
+
+    #[test]
     fn odd_input_never_panics() {
-        for text in ["\u{0}", "\u{feff}不", "不", "不不不不不", "很", "!!!???", "\u{10ffff}\u{fffd}", "a\u{301}"]
-        {
+        for text in [
+            "\u{0}",
+            "\u{feff}不",
+            "不",
+            "不不不不不",
+            "很",
+            "!!!???",
+            "\u{10ffff}\u{fffd}",
+            "a\u{301}",
+            "[",
+            "[[]]",
+            "[怒",
+            "]怒[",
+            "[😡]",
+        ] {
             let s = score(text);
             assert!((-1.0..=1.0).contains(&s), "{text:?}: {s}");
         }
