@@ -316,6 +316,7 @@ async fn the_daemon_logs_json_or_text_as_asked_and_never_a_secret_even_at_trace_
     printed.assert_no_secret(&secrets, "default format, TOCSIN_LOG=debug");
     let first = printed.stderr.lines().next().expect("a log line");
     assert!(serde_json::from_str::<serde_json::Value>(first).is_err(), "text for people, not JSON: {first}");
+    assert!(!printed.stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {first:?}");
     assert!(printed.stderr.contains("tocsin is running"), "{}", printed.stderr);
     assert!(printed.stderr.contains("delivered"), "{}", printed.stderr);
     assert_eq!(world.smtp.delivered(), 3, "each run logged in and delivered its email");
