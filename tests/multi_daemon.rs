@@ -116,6 +116,12 @@ async fn three_daemons_share_the_feeds_store_each_item_once_and_take_over_from_a
     for daemon in survivors {
         daemon.shutdown().await;
     }
+    // Three daemons wrote into the same timelines: each is still one unbroken chain.
+    let incidents = store.incidents(&IncidentFilter { limit: 100, ..IncidentFilter::default() }).await.expect("list");
+    for incident in &incidents {
+        let events = store.timeline(incident.id).await.expect("timeline");
+        assert!(tocsin::incident::timeline::verify(&events).is_ok(), "incident {} verifies", incident.id);
+    }
     scratch.drop_schema().await;
 }
 

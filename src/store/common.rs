@@ -432,6 +432,37 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// `n` event details drawn from a fixed seed: objects and arrays nested three deep of
+    /// floats of every magnitude, integers at the ends of their ranges, any Unicode text
+    /// (control characters, quotes, U+2028, a BOM), booleans and nulls: the values a JSON
+    /// round trip is most likely to change.
+    pub fn awkward_details(n: usize) -> Vec<serde_json::Value> {
+        use proptest::prelude::*;
+        use proptest::strategy::ValueTree;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            any::<f64>().prop_filter("JSON holds finite numbers only", |f| f.is_finite()).prop_map(Value::from),
+            (-1e-300f64..1e-300).prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[\\x00-\\x1f\"\\\\\u{2028}\u{feff}\u{10ffff}艾克米]{0,8}".prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        let value = leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        });
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        (0..n)
+            .map(|_| serde_json::json!({ "value": value.new_tree(&mut runner).expect("a value").current() }))
+            .collect()
+    }
+
     pub fn candidate(score: u8) -> Candidate {
         Candidate {
             group_key: "rule:food-safety".into(),

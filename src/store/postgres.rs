@@ -137,15 +137,19 @@ async fn append_event(tx: &mut Tx, incident_id: i64, event: &NewEvent) -> Result
             .await?;
     let sealed = event.seal(incident_id, &prev.unwrap_or_default());
     // JSONB keeps the value for queries but not the bytes; `details_text` keeps the bytes
-    // the hash covers.
+    // the hash covers, and is what the timeline reads back. JSONB refuses U+0000 (a note
+    // pasted with one would lose the whole event), so its copy holds U+FFFD there; the
+    // replacement keeps the JSON valid whatever backslashes precede it.
+    let queryable = sealed.details.replace("\\u0000", "\\ufffd");
     sqlx::query(
         "INSERT INTO timeline (incident_id, at, actor, kind, details, details_text, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5::jsonb, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)",
     )
     .bind(incident_id)
     .bind(sealed.at)
     .bind(&event.actor)
     .bind(event.kind.as_str())
+    .bind(&queryable)
     .bind(&sealed.details)
     .bind(&sealed.prev_hash)
     .bind(&sealed.hash)
@@ -1765,6 +1769,32 @@ mod tests {
         let timeline = store.timeline(1).await.expect("timeline");
         assert_eq!(timeline.len(), 1);
         assert!(crate::incident::timeline::verify(&timeline).is_ok(), "the chain verifies as read back");
+        scratch.drop_schema().await;
+    }
+
+    /// Whatever the details hold, the chain verifies as read back and the details read back
+    /// as written.
+    #[tokio::test]
+    async fn any_details_appended_verify_and_read_back_as_written() {
+        use crate::incident::timeline::verify;
+        use crate::store::common::fixtures::awkward_details;
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let now = Utc::now();
+        ingest(store, &scored("a", 70), 70, now).await;
+        let details = awkward_details(300);
+        let mut tx = store.pool.begin().await.expect("begin");
+        for (n, value) in details.iter().enumerate() {
+            let at = now + chrono::Duration::microseconds(n as i64);
+            append_event(&mut tx, 1, &NewEvent::system(at, EventKind::Note, value.clone())).await.expect("append");
+        }
+        tx.commit().await.expect("commit");
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline.len(), 301);
+        for (event, value) in timeline[1..].iter().zip(&details) {
+            assert_eq!(&event.details, value, "event {}", event.id);
+        }
+        assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((301, 0)));
         scratch.drop_schema().await;
     }
 

@@ -1623,6 +1623,31 @@ mod tests {
         assert_eq!((broken.event.id, broken.why), (2, Break::Altered));
     }
 
+    /// Whatever the details hold, the chain verifies as read back and the details read back
+    /// as written.
+    #[tokio::test]
+    async fn any_details_appended_verify_and_read_back_as_written() {
+        use crate::incident::timeline::verify;
+        use crate::store::common::fixtures::awkward_details;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let now = Utc::now();
+        ingest(&store, &scored("a", 70), 70, now).await;
+        let details = awkward_details(300);
+        let mut tx = store.pool.begin().await.expect("begin");
+        for (n, value) in details.iter().enumerate() {
+            let at = now + chrono::Duration::microseconds(n as i64);
+            append_event(&mut tx, 1, &NewEvent::system(at, EventKind::Note, value.clone())).await.expect("append");
+        }
+        tx.commit().await.expect("commit");
+        let timeline = store.timeline(1).await.expect("timeline");
+        assert_eq!(timeline.len(), 301);
+        for (event, value) in timeline[1..].iter().zip(&details) {
+            assert_eq!(&event.details, value, "event {}", event.id);
+        }
+        assert_eq!(verify(&timeline).map(|i| (i.events, i.reserialized)), Ok((301, 0)));
+    }
+
     #[tokio::test]
     async fn a_syndicated_copy_joins_the_first_story_s_cluster_and_a_new_story_starts_its_own() {
         let dir = tempfile::tempdir().expect("tempdir");
