@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -78,7 +79,12 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Every gauge is set from the store at each scrape, just before rendering: one
+            // not set for a second is of a feed or channel no longer configured (a reload
+            // removed it), and leaves the output instead of repeating its last value.
+            let recorder = PrometheusBuilder::new()
+                .idle_timeout(MetricKindMask::GAUGE, Some(std::time::Duration::from_secs(1)))
+                .build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder is installed; ours then just stays empty.
             let _ = metrics::set_global_recorder(recorder);
@@ -144,8 +150,8 @@ impl<S: Store> Pipeline<S> {
     }
 
     /// Replaces the rule set for every mention analyzed from now on.
-    pub fn replace_rules(&self, rules: RuleSet) {
-        *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(rules);
+    pub fn replace_rules(&self, rules: impl Into<Arc<RuleSet>>) {
+        *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = rules.into();
     }
 
     /// Whether a silence about to be added names a rule, tag or query these rules and feeds
@@ -153,6 +159,11 @@ impl<S: Store> Pipeline<S> {
     pub fn check_silence(&self, silence: &NewSilence) -> Result<(), String> {
         let tags: Vec<&str> = self.feed_tags.values().flatten().map(String::as_str).collect();
         silence.check(&self.rules(), &tags)
+    }
+
+    /// Whether the config names this feed: the store keeps the rows of feeds removed since.
+    pub fn is_configured_feed(&self, name: &str) -> bool {
+        self.source_weights.contains_key(name)
     }
 
     /// The configured weight of a source: the feed's `weight`, else 1.
@@ -479,7 +490,12 @@ fn feed_tasks(config: &Config) -> Vec<FeedTask> {
 }
 
 /// Starts every worker of the daemon and the HTTP server.
-pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens) -> Result<RunningDaemon, DaemonError> {
+pub async fn start(
+    config: Config,
+    rules: impl Into<Arc<RuleSet>>,
+    clock: Clock,
+    tokens: Tokens,
+) -> Result<RunningDaemon, DaemonError> {
     fetch::install_crypto_provider();
     let config = Arc::new(config);
     let store = Arc::new(store::open(config.store.url.get_ref()).await?);
@@ -518,7 +534,7 @@ pub async fn start(config: Config, rules: RuleSet, clock: Clock, tokens: Tokens)
     let mut tasks = JoinSet::new();
 
     let pipeline =
-        Arc::new(Pipeline::new(store.clone(), Arc::new(rules), config.clone(), clock.clone(), wake_outbox.clone()));
+        Arc::new(Pipeline::new(store.clone(), rules.into(), config.clone(), clock.clone(), wake_outbox.clone()));
     let poller = Arc::new(Poller {
         store: store.clone(),
         sink: pipeline.clone(),

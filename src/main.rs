@@ -358,29 +358,76 @@ fn load_playbooks(rules_dir: &Path) -> Result<Playbooks, Failure> {
     Playbooks::for_rules_dir(rules_dir).map_err(|errors| user(anyhow!("{errors}")))
 }
 
-async fn run(config_path: &Path) -> Result<(), Failure> {
+/// Everything a daemon runs on, read and checked together so that a reload takes all of it
+/// or none.
+struct Setup {
+    /// The config file as read, to tell a rules-only reload from a config change.
+    text: String,
+    config: Config,
+    rules: std::sync::Arc<RuleSet>,
+    playbooks: Playbooks,
+}
+
+fn load_setup(config_path: &Path) -> Result<Setup, Failure> {
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))
+        .map_err(user)?;
     let config = load_config(config_path)?;
-    let rules_dir = config.rules.dir.clone();
-    let rules = load_rules(&rules_dir)?;
-    let playbooks = load_playbooks(&rules_dir)?;
+    let rules = load_rules(&config.rules.dir)?.into();
+    let playbooks = load_playbooks(&config.rules.dir)?;
+    Ok(Setup { text, config, rules, playbooks })
+}
+
+async fn start_daemon(setup: &Setup) -> Result<daemon::RunningDaemon, Failure> {
     let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
-    let running = daemon::start(config, rules, Clock::default(), tokens).await.map_err(user)?;
-    running.pipeline.replace_playbooks(playbooks);
+    let running =
+        daemon::start(setup.config.clone(), setup.rules.clone(), Clock::default(), tokens).await.map_err(user)?;
+    running.pipeline.replace_playbooks(setup.playbooks.clone());
+    Ok(running)
+}
+
+async fn run(config_path: &Path) -> Result<(), Failure> {
+    let mut setup = load_setup(config_path)?;
+    let mut running = start_daemon(&setup).await?;
     let mut term = signal(SignalKind::terminate()).map_err(internal)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(internal)?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             result = tokio::signal::ctrl_c() => { result.map_err(internal)?; break }
-            // A bad edit must not take monitoring down: the running rules stay until a good set loads.
-            _ = hangup.recv() => match load_rules(&rules_dir).and_then(|rules| Ok((rules, load_playbooks(&rules_dir)?))) {
-                Ok((rules, playbooks)) => {
-                    tracing::info!(rules = rules.rules().len(), playbooks = playbooks.iter().count(), "rules reloaded");
-                    running.pipeline.replace_rules(rules);
-                    running.pipeline.replace_playbooks(playbooks);
-                }
+            // A bad edit must not take monitoring down: what runs stays until a good whole loads.
+            _ = hangup.recv() => match load_setup(config_path) {
                 Err(Failure { error, .. }) => {
-                    tracing::error!(error = %format!("{error:#}"), "rule reload refused; the running rules stay");
+                    tracing::error!(error = %format!("{error:#}"), "reload refused; the running config and rules stay");
+                }
+                // Rules and lists only: swapped under the running daemon, nothing stops.
+                Ok(next) if next.text == setup.text => {
+                    tracing::info!(rules = next.rules.rules().len(), playbooks = next.playbooks.iter().count(), "rules reloaded");
+                    running.pipeline.replace_rules(next.rules.clone());
+                    running.pipeline.replace_playbooks(next.playbooks.clone());
+                    setup = next;
+                }
+                // The config changed: the daemon restarts in this process on the new one, so
+                // feeds, channels, policies and settings all follow it. Shutting down first
+                // finishes in-flight polls and deliveries; queued notices wait in the store.
+                Ok(next) => {
+                    running.shutdown().await;
+                    running = match start_daemon(&next).await {
+                        Ok(restarted) => {
+                            tracing::info!(
+                                feeds = next.config.feeds.len(),
+                                channels = next.config.channels.len(),
+                                rules = next.rules.rules().len(),
+                                "config reloaded"
+                            );
+                            setup = next;
+                            restarted
+                        }
+                        Err(Failure { error, .. }) => {
+                            tracing::error!(error = %format!("{error:#}"), "reload refused: the new config does not start; back on the running one");
+                            start_daemon(&setup).await?
+                        }
+                    };
                 }
             },
         }

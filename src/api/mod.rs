@@ -365,7 +365,7 @@ async fn metrics<S: Store>(State(state): State<ApiState<S>>) -> Response {
         }
     }
     if let Ok(feeds) = state.store.feed_states().await {
-        for feed in feeds {
+        for feed in feeds.into_iter().filter(|feed| state.pipeline.is_configured_feed(&feed.name)) {
             ::metrics::gauge!("tocsin_feed_consecutive_failures", "feed" => feed.name)
                 .set(feed.consecutive_failures as f64);
         }
@@ -558,7 +558,8 @@ async fn list_feeds<S: Store>(
     State(state): State<ApiState<S>>,
     _caller: Caller,
 ) -> Result<Json<Page<FeedState>>, ApiError> {
-    let items = state.store.feed_states().await?;
+    let mut items = state.store.feed_states().await?;
+    items.retain(|feed| state.pipeline.is_configured_feed(&feed.name));
     Ok(Json(Page { items, next: None }))
 }
 
