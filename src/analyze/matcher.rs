@@ -97,6 +97,35 @@ struct Atom {
 struct Leaf {
     field: Option<Field>,
     atoms: Vec<Atom>,
+    /// Each atom's key with its index in `atoms`, sorted: a list of hundreds of terms is
+    /// looked up from the mention's few hits rather than term by term.
+    by_key: Vec<(AtomKey, usize)>,
+}
+
+/// Up to this many atoms, a leaf looks each one up among the hits; past it, it looks the
+/// hits up among its atoms (a mention has a few dozen hits, a bundled list hundreds of terms).
+const FEW_ATOMS: usize = 16;
+
+impl Leaf {
+    fn new(field: Option<Field>, atoms: Vec<Atom>) -> Leaf {
+        let mut by_key: Vec<(AtomKey, usize)> = atoms.iter().enumerate().map(|(i, atom)| (atom.key, i)).collect();
+        by_key.sort_unstable();
+        Leaf { field, atoms, by_key }
+    }
+
+    /// The atoms that have a hit (counted or not) in `field`, in the leaf's order.
+    fn atoms_hit(&self, field: Field, found: &Found) -> Vec<&Atom> {
+        if self.atoms.len() <= FEW_ATOMS {
+            return self.atoms.iter().filter(|atom| found.of(atom.key, field).next().is_some()).collect();
+        }
+        let mut hit: Vec<usize> = Vec::new();
+        for key in found.atoms_in(field) {
+            let from = self.by_key.partition_point(|&(k, _)| k < key);
+            hit.extend(self.by_key[from..].iter().take_while(|&&(k, _)| k == key).map(|&(_, i)| i));
+        }
+        hit.sort_unstable();
+        hit.into_iter().filter_map(|i| self.atoms.get(i)).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -157,6 +186,15 @@ impl Found {
     fn of(&self, key: AtomKey, field: Field) -> impl Iterator<Item = &RawHit> {
         let from = self.hits.partition_point(|&(k, f, _)| (k, f) < (key, field));
         self.hits[from..].iter().take_while(move |&&(k, f, _)| (k, f) == (key, field)).map(|(_, _, hit)| hit)
+    }
+
+    /// The atoms with at least one hit in `field`, each once.
+    fn atoms_in(&self, field: Field) -> impl Iterator<Item = AtomKey> + '_ {
+        let mut last = None;
+        self.hits
+            .iter()
+            .filter(move |&&(_, f, _)| f == field)
+            .filter_map(move |&(key, _, _)| (last.replace(key) != Some(key)).then_some(key))
     }
 
     /// The atoms with at least one hit, each once.
@@ -371,9 +409,9 @@ impl Matcher {
     }
 
     fn leaf_true(&self, leaf: &Leaf, found: &Found) -> bool {
-        Self::fields(leaf)
-            .iter()
-            .any(|&field| leaf.atoms.iter().any(|atom| Self::atom_hits(atom, field, found).next().is_some()))
+        Self::fields(leaf).iter().any(|&field| {
+            leaf.atoms_hit(field, found).into_iter().any(|atom| Self::atom_hits(atom, field, found).next().is_some())
+        })
     }
 
     fn eval(&self, expr: &Expr, found: &Found) -> bool {
@@ -397,7 +435,7 @@ impl Matcher {
                     return Vec::new();
                 };
                 let mut out = Vec::new();
-                for atom in &leaf.atoms {
+                for atom in leaf.atoms_hit(field, found) {
                     out.extend(Self::atom_hits(atom, field, found).map(|(start, end)| {
                         let last = end.saturating_sub(1).max(start);
                         let first_word = positions.word_at(start);
@@ -452,7 +490,7 @@ impl Matcher {
                     return;
                 };
                 for &field in Self::fields(leaf) {
-                    for atom in &leaf.atoms {
+                    for atom in leaf.atoms_hit(field, found) {
                         out.extend(Self::atom_hits(atom, field, found).map(|(start, end)| TermHit {
                             term: atom.written.clone(),
                             field,
@@ -523,7 +561,7 @@ impl Builder {
         {
             self.fields_used.push(field);
         }
-        self.leaves.push(Leaf { field: term.field, atoms });
+        self.leaves.push(Leaf::new(term.field, atoms));
         Expr::Leaf(self.leaves.len() - 1)
     }
 
