@@ -871,7 +871,14 @@ async fn feeds(config_path: &Path) -> Result<(), Failure> {
     let configured: Vec<(String, String)> =
         config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.url.get_ref().clone())).collect();
     store.sync_feeds(&configured).await.map_err(internal)?;
-    let states = store.feed_states().await.map_err(internal)?;
+    // Feeds removed from the config keep their rows (and their items' dedup) but are not listed.
+    let states: Vec<_> = store
+        .feed_states()
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|state| configured.iter().any(|(name, _)| *name == state.name))
+        .collect();
     let time =
         |t: Option<chrono::DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
     println!("{:<24} {:<19} {:<19} {:>5} {:>7}  last error", "feed", "last success", "next poll", "fails", "items");
@@ -885,6 +892,9 @@ async fn feeds(config_path: &Path) -> Result<(), Failure> {
             state.items_seen,
             state.last_error.as_deref().unwrap_or("-")
         );
+        for problem in &state.problems {
+            println!("{:<24} recovered from: {problem}", "");
+        }
     }
     Ok(())
 }

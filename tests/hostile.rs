@@ -356,6 +356,17 @@ async fn hostile_feeds_each_fail_clearly_and_the_daemon_stays_healthy() {
     for name in ["billion-laughs", "invalid-utf8", "many", "heavy"] {
         assert_eq!(health[name]["last_error"], serde_json::Value::Null, "{name}: {}", health[name]);
     }
+    // What the parser recovered from is on the feed's health, for its owner to fix.
+    let recovered = |name: &str, needle: &str| {
+        health[name]["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p.as_str().is_some_and(|p| p.contains(needle)))
+    };
+    assert!(recovered("billion-laughs", "unknown entity reference(s), kept as text"), "{}", health["billion-laughs"]);
+    assert!(recovered("invalid-utf8", "not valid UTF-8"), "{}", health["invalid-utf8"]);
+    assert_eq!(health["many"]["problems"], serde_json::json!([]), "a clean feed has none: {}", health["many"]);
     assert!(state.requests("loop-a").len() + state.requests("loop-b").len() <= MAX_REDIRECTS + 1);
 
     let pool =

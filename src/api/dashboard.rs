@@ -255,7 +255,7 @@ async fn set_lang(Path(code): Path<String>) -> Response {
 /// Feed health: when each feed last worked, what failed, when it polls next.
 async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session) -> Response {
     let feeds = match state.store.feed_states().await {
-        Ok(feeds) => feeds,
+        Ok(feeds) => feeds.into_iter().filter(|feed| state.pipeline.is_configured_feed(&feed.name)).collect::<Vec<_>>(),
         Err(e) => return store_error(e),
     };
     let lang = session.lang;
@@ -271,6 +271,7 @@ async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session
                     th { (tr(lang, "Feed", "信息源")) } th { (tr(lang, "Last success", "上次成功")) }
                     th { (tr(lang, "Failures in a row", "连续失败")) } th { (tr(lang, "Last error", "最近错误")) }
                     th { (tr(lang, "Next poll", "下次抓取")) } th { (tr(lang, "Items seen", "已见条目")) }
+                    th { (tr(lang, "Recovered from", "已修复的问题")) }
                 }
                 @for feed in &feeds {
                     tr.(if feed.consecutive_failures > 0 { "failing" } else { "" }) {
@@ -280,6 +281,7 @@ async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session
                         td { (feed.last_error.as_deref().unwrap_or("")) }
                         td { (time(feed.next_poll_at)) }
                         td { (feed.items_seen) }
+                        td { @for problem in &feed.problems { small { (problem) } br; } }
                     }
                 }
             }

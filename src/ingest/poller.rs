@@ -69,13 +69,18 @@ pub fn next_delay(interval: Duration, failures: u32, retry_after: Option<Duratio
 }
 
 impl<S: Store, K: MentionSink> Poller<S, K> {
-    /// Polls one feed once: fetch, parse, hand over, record. Returns how many items were new.
-    pub async fn poll_once(&self, feed: &FeedTask, validators: &Validators) -> Result<(Validators, usize), PollError> {
+    /// Polls one feed once: fetch, parse, hand over. Returns the feed's validators, how many
+    /// items were new, and what the parser recovered from (`None` when nothing was fetched).
+    pub async fn poll_once(
+        &self,
+        feed: &FeedTask,
+        validators: &Validators,
+    ) -> Result<(Validators, usize, Option<Vec<String>>), PollError> {
         let _slot = self.concurrency.acquire().await;
         let fetched_at = Utc::now();
         let outcome = fetch::fetch(&self.client, &feed.url, validators, &self.limits).await?;
         let FetchOutcome::Fetched { body, content_type, validators, final_url } = outcome else {
-            return Ok((validators.clone(), 0));
+            return Ok((validators.clone(), 0, None));
         };
         // Parsing a feed of many megabytes takes a while; on a blocking thread it does not
         // hold up the runtime's workers, which serve the API and the other feeds' fetches.
@@ -88,6 +93,7 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
         for problem in &parsed.problems {
             tracing::info!(feed = %feed.name, %problem, "feed recovered from a problem");
         }
+        let problems = parsed.problems;
         let items = parsed
             .items
             .into_iter()
@@ -101,7 +107,7 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
             })
             .collect();
         let new = self.sink.accept(items).await?;
-        Ok((validators, new))
+        Ok((validators, new, Some(problems)))
     }
 
     /// Polls a feed on its schedule until `shutdown` turns true. A poll in progress finishes
@@ -145,7 +151,7 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
             let mut failures = u32::try_from(state.consecutive_failures).unwrap_or(u32::MAX);
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
             let record = match self.poll_once(&feed, &validators).await {
-                Ok((fresh, new_items)) => {
+                Ok((fresh, new_items, problems)) => {
                     metrics::counter!("tocsin_polls_total", "result" => "ok").increment(1);
                     tracing::debug!(feed = %feed.name, new_items, "polled");
                     let next = now + chrono_delay(next_delay(feed.interval, 0, None, jitter));
@@ -153,6 +159,7 @@ impl<S: Store, K: MentionSink> Poller<S, K> {
                         validators: fresh,
                         new_items: i64::try_from(new_items).unwrap_or(i64::MAX),
                         next_poll_at: next,
+                        problems,
                     }
                 }
                 Err(error) => {

@@ -60,13 +60,25 @@ pub struct FeedState {
     pub consecutive_failures: i64,
     pub next_poll_at: Option<DateTime<Utc>>,
     pub items_seen: i64,
+    /// What the parser recovered from at the last full fetch (`feed parse` lists the same):
+    /// the items were read, but the feed's owner has something to fix.
+    pub problems: Vec<String>,
 }
 
 /// The result of one poll, to record on the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollRecord {
-    Success { validators: Validators, new_items: i64, next_poll_at: DateTime<Utc> },
-    Failure { error: String, next_poll_at: DateTime<Utc> },
+    /// `problems` is `None` when nothing was fetched (Not Modified): the last ones stand.
+    Success {
+        validators: Validators,
+        new_items: i64,
+        next_poll_at: DateTime<Utc>,
+        problems: Option<Vec<String>>,
+    },
+    Failure {
+        error: String,
+        next_poll_at: DateTime<Utc>,
+    },
 }
 
 /// What storing one scored mention did.

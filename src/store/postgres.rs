@@ -18,8 +18,8 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_LOOKBACK, STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup,
-    Workflow, delivery, from_value, mention_details, new_notice_id, steps_from_events, to_value, transition_kinds, ts,
-    unique_terms,
+    Workflow, delivery, from_value, json, mention_details, new_notice_id, steps_from_events, to_value,
+    transition_kinds, ts, unique_terms,
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
@@ -934,15 +934,17 @@ impl Store for PostgresStore {
 
     async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
         let query = match record {
-            PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
+            PollRecord::Success { validators, new_items, next_poll_at, problems } => sqlx::query(
                 "UPDATE feeds SET etag = $1, last_modified = $2, last_success_at = $3, consecutive_failures = 0, \
-                 items_seen = items_seen + $4, next_poll_at = $5, leased_by = NULL, lease_until = NULL WHERE name = $6",
+                 items_seen = items_seen + $4, next_poll_at = $5, last_problems = COALESCE($6, last_problems), \
+                 leased_by = NULL, lease_until = NULL WHERE name = $7",
             )
             .bind(validators.etag.clone())
             .bind(validators.last_modified.clone())
             .bind(now)
             .bind(*new_items)
-            .bind(*next_poll_at),
+            .bind(*next_poll_at)
+            .bind(problems.as_ref().map(|problems| serde_json::json!(problems).to_string())),
             PollRecord::Failure { error, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET last_error = $1, last_error_at = $2, \
                  consecutive_failures = consecutive_failures + 1, next_poll_at = $3, leased_by = NULL, \
@@ -1688,6 +1690,11 @@ fn feed_from_row(row: &PgRow) -> Result<FeedState, StoreError> {
         consecutive_failures: row.try_get("consecutive_failures")?,
         next_poll_at: row.try_get("next_poll_at")?,
         items_seen: row.try_get("items_seen")?,
+        problems: row
+            .try_get::<Option<String>, _>("last_problems")?
+            .map(|text| json(&text))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

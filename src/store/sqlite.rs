@@ -813,15 +813,17 @@ impl Store for SqliteStore {
 
     async fn record_poll(&self, name: &str, record: &PollRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
         let query = match record {
-            PollRecord::Success { validators, new_items, next_poll_at } => sqlx::query(
+            PollRecord::Success { validators, new_items, next_poll_at, problems } => sqlx::query(
                 "UPDATE feeds SET etag = ?, last_modified = ?, last_success_at = ?, consecutive_failures = 0, \
-                 items_seen = items_seen + ?, next_poll_at = ?, leased_by = NULL, lease_until = NULL WHERE name = ?",
+                 items_seen = items_seen + ?, next_poll_at = ?, last_problems = COALESCE(?, last_problems), \
+                 leased_by = NULL, lease_until = NULL WHERE name = ?",
             )
             .bind(validators.etag.clone())
             .bind(validators.last_modified.clone())
             .bind(ts(now))
             .bind(*new_items)
-            .bind(ts(*next_poll_at)),
+            .bind(ts(*next_poll_at))
+            .bind(problems.as_ref().map(|problems| serde_json::json!(problems).to_string())),
             PollRecord::Failure { error, next_poll_at } => sqlx::query(
                 "UPDATE feeds SET last_error = ?, last_error_at = ?, consecutive_failures = consecutive_failures + 1, \
                  next_poll_at = ?, leased_by = NULL, lease_until = NULL WHERE name = ?",
@@ -1565,6 +1567,11 @@ fn feed_from_row(row: &SqliteRow) -> Result<FeedState, StoreError> {
         consecutive_failures: row.try_get("consecutive_failures")?,
         next_poll_at: opt_ts(row.try_get("next_poll_at")?)?,
         items_seen: row.try_get("items_seen")?,
+        problems: row
+            .try_get::<Option<String>, _>("last_problems")?
+            .map(|text| json(&text))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
