@@ -361,6 +361,9 @@ pub struct RiskConfig {
     /// And holds at least this many mentions.
     #[serde(default = "default_spike_min_count")]
     pub spike_min_count: u64,
+    /// No spike verdict before this many mentions came before the window.
+    #[serde(default = "default_spike_min_baseline")]
+    pub spike_min_baseline: u64,
     /// The weights of the per-mention risk formula (`[risk.weights]`).
     #[serde(default = "default_weights")]
     pub weights: Spanned<RiskWeights>,
@@ -381,6 +384,9 @@ fn default_spike_p_value() -> Spanned<f64> {
 fn default_spike_min_count() -> u64 {
     5
 }
+fn default_spike_min_baseline() -> u64 {
+    5
+}
 
 fn default_open_at() -> Spanned<u8> {
     Spanned::new(0..0, 60)
@@ -391,8 +397,9 @@ fn default_levels() -> Spanned<Levels> {
 fn default_spike_window() -> Spanned<HumanDuration> {
     Spanned::new(0..0, HumanDuration(Duration::from_secs(15 * 60)))
 }
+/// A full daily cycle: a group's first morning is all "above" its first night.
 fn default_spike_history() -> HumanDuration {
-    HumanDuration(Duration::from_secs(2 * 3600))
+    HumanDuration(Duration::from_secs(24 * 3600))
 }
 fn default_reopen_within() -> HumanDuration {
     HumanDuration(Duration::from_secs(24 * 3600))
@@ -410,6 +417,7 @@ impl Default for RiskConfig {
             spike_cooldown: default_spike_cooldown(),
             spike_p_value: default_spike_p_value(),
             spike_min_count: default_spike_min_count(),
+            spike_min_baseline: default_spike_min_baseline(),
             weights: default_weights(),
         }
     }
@@ -430,6 +438,7 @@ impl RiskConfig {
             cooldown: chrono(&self.spike_cooldown),
             p_value: *self.spike_p_value.get_ref(),
             min_count: self.spike_min_count,
+            min_baseline: self.spike_min_baseline as f64,
         }
     }
 
@@ -875,8 +884,9 @@ mod tests {
     fn risk_weights_and_spike_settings_are_checked_where_written() {
         let config = Config::parse("t.toml", "").expect("defaults");
         let spike = config.risk.spike();
-        assert_eq!((spike.window, spike.min_history), (chrono::Duration::minutes(15), chrono::Duration::hours(2)));
+        assert_eq!((spike.window, spike.min_history), (chrono::Duration::minutes(15), chrono::Duration::days(1)));
         assert_eq!((spike.baseline, spike.p_value, spike.min_count), (chrono::Duration::days(7), 0.001, 5));
+        assert_eq!(spike.min_baseline, 5.0);
         assert_eq!(*config.risk.weights.get_ref(), RiskWeights::default());
 
         let text = "[risk]\nspike_p_value = 0.9\nspike_window = \"8d\"\n\n[risk.weights]\nnegativity_gain = 2.0\n";

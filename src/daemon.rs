@@ -287,14 +287,15 @@ impl Decide for Decider<'_> {
         let scored = if story.copies > 0 { scored.with_copies(story.copies, weights) } else { scored };
         // One mention is one crisis: it joins the group of its most severe matching rule
         // (the first in rule order on a tie), not one incident per pack it happens to touch
-        // ("hospitalised after food poisoning" is food safety, not also an accident).
+        // ("hospitalised after food poisoning" is food safety, not also an accident). Every
+        // rule it matched still counts it for volume, as its spike window does.
         let most_severe = scored.matches.iter().map(|m| m.severity).max();
+        let taker = scored.matches.iter().position(|found| Some(found.severity) == most_severe);
         let candidates = scored
             .matches
             .iter()
-            .filter(|found| Some(found.severity) == most_severe)
-            .take(1)
-            .filter_map(|found| {
+            .enumerate()
+            .filter_map(|(position, found)| {
                 let rule = self.rules.rule(&found.rule)?;
                 let policy =
                     self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
@@ -332,6 +333,7 @@ impl Decide for Decider<'_> {
                     playbook: self.playbooks.get(&rule.crisis_type).cloned(),
                     silenced_by: if drill { None } else { self.silence_for(&rule.id, &scored.mention, now) },
                     drill,
+                    volume_only: Some(position) != taker,
                 })
             })
             .collect();

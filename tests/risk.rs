@@ -2,16 +2,20 @@
 //! real pipeline into a real SQLite store, and the tests look at which incidents open when.
 //! No sleeping: the clock jumps to each mention's time.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::Rng;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use tocsin::analyze::RuleSet;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
 use tocsin::daemon::Pipeline;
 use tocsin::incident::Incident;
 use tocsin::ingest::Mention;
-use tocsin::store::{IncidentFilter, IngestOutcome, SqliteStore, Store};
+use tocsin::store::{IncidentFilter, IngestOutcome, PostgresStore, SqliteStore, Store};
 use tokio::sync::Notify;
 
 /// `complaint` is mild on its own (severity 30: a single angry mention stays far below
@@ -51,14 +55,18 @@ const WORDS: [&str; 16] = [
     "charger",
 ];
 
-struct World {
-    pipeline: Pipeline<SqliteStore>,
-    store: Arc<SqliteStore>,
+struct World<S: Store = SqliteStore> {
+    pipeline: Pipeline<S>,
+    store: Arc<S>,
     clock: Clock,
     start: DateTime<Utc>,
     serial: usize,
     _dir: tempfile::TempDir,
 }
+
+/// The spike settings most stories run on: a short minimum history, so a story of hours
+/// has a baseline.
+const HOURS_OF_HISTORY: &str = "spike_window = \"15m\"\nspike_min_history = \"2h\"\n";
 
 impl World {
     async fn new() -> World {
@@ -66,14 +74,50 @@ impl World {
     }
 
     async fn with_rules(rules: RuleSet) -> World {
+        World::configured(rules, HOURS_OF_HISTORY, None).await
+    }
+
+    /// A world on the default spike settings whose clock starts at midnight UTC on a Monday,
+    /// so `start + hours` is that hour of the day: the daily cycle's stories.
+    async fn at_midnight(risk: &str) -> World {
+        let rules = RuleSet::from_sources(&[("rules.toml".into(), RULES.into())], &[]).expect("rules");
+        let midnight = DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z").expect("time").to_utc();
+        World::configured(rules, risk, Some(midnight)).await
+    }
+
+    async fn configured(rules: RuleSet, risk: &str, start: Option<DateTime<Utc>>) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("risk.db").display());
-        let config_text =
-            format!("[store]\nurl = \"{url}\"\n\n[risk]\nspike_window = \"15m\"\nspike_min_history = \"2h\"\n");
-        let config = Config::parse("risk.toml", &config_text).expect("config");
         let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+        World::on(store, &url, rules, risk, start, dir).await
+    }
+}
+
+impl World<PostgresStore> {
+    /// The default rules and spike settings of [`World::new`] on PostgreSQL.
+    async fn on_postgres(url: &str) -> World<PostgresStore> {
+        let rules = RuleSet::from_sources(&[("rules.toml".into(), RULES.into())], &[]).expect("rules");
+        let store = Arc::new(PostgresStore::connect(url).await.expect("connect"));
+        World::on(store, url, rules, HOURS_OF_HISTORY, None, tempfile::tempdir().expect("tempdir")).await
+    }
+}
+
+impl<S: Store> World<S> {
+    async fn on(
+        store: Arc<S>,
+        url: &str,
+        rules: RuleSet,
+        risk: &str,
+        start: Option<DateTime<Utc>>,
+        dir: tempfile::TempDir,
+    ) -> World<S> {
+        let config_text = format!("[store]\nurl = \"{url}\"\n\n[risk]\n{risk}");
+        let config = Config::parse("risk.toml", &config_text).expect("config");
         store.migrate().await.expect("migrate");
         let clock = Clock::default();
+        if let Some(start) = start {
+            clock.set(start);
+        }
         let start = clock.now();
         let pipeline =
             Pipeline::new(store.clone(), Arc::new(rules), Arc::new(config), clock.clone(), Arc::new(Notify::new()));
@@ -190,6 +234,47 @@ async fn one_severe_mention_opens_an_incident_at_once() {
     assert_eq!(incidents[0].rule, "explosion");
     assert!(incidents[0].score >= 60, "{:?}", incidents[0]);
     assert!(incidents[0].why.get("spike").is_none(), "no history, no spike: {}", incidents[0].why);
+}
+
+/// The posts that came before the one that opens an incident, each too light alone, are
+/// part of its story: they are attached when it opens, and the time to detect counts from
+/// the first of them. The group's ordinary mentions hours before are not.
+#[tokio::test]
+async fn an_incident_opens_with_the_earlier_light_mentions_of_its_storm_on_sqlite() {
+    an_incident_opens_with_the_earlier_light_mentions_of_its_storm(World::new().await).await;
+}
+
+#[tokio::test]
+async fn an_incident_opens_with_the_earlier_light_mentions_of_its_storm_on_postgres() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    an_incident_opens_with_the_earlier_light_mentions_of_its_storm(World::on_postgres(&scratch.url).await).await;
+    scratch.drop_schema().await;
+}
+
+async fn an_incident_opens_with_the_earlier_light_mentions_of_its_storm<S: Store>(mut world: World<S>) {
+    for hour in [0, 4, 8, 12, 16, 20] {
+        world.complaint_at(Duration::hours(hour)).await;
+    }
+    // Three complaints in the hour before, one a quarter hour, then five in four minutes.
+    let burst = Duration::hours(25);
+    for minutes in [-50, -38, -26, -4, -3, -2, -1, 0] {
+        world.complaint_at(burst + Duration::minutes(minutes)).await;
+    }
+    let incidents = world.incidents().await;
+    assert_eq!(incidents.len(), 1, "the burst spikes: {incidents:?}");
+    assert!(incidents[0].why.get("spike").is_some(), "{}", incidents[0].why);
+    assert_eq!(incidents[0].mentions, 8, "the burst and the hour before it, not the day: {:?}", incidents[0]);
+    // The clock advances in whole milliseconds: a fetch may land a hair before publication.
+    let first = incidents[0].first_mention_at.expect("a storm start");
+    let precursor = world.start + burst - Duration::minutes(50);
+    assert!((first - precursor).num_milliseconds().abs() < 1000, "time to detect counts from {first}, not {precursor}");
+    let timeline = world.store.timeline(incidents[0].id).await.expect("timeline");
+    let attached: u64 = timeline
+        .iter()
+        .filter(|event| event.kind == "mentions_attached")
+        .filter_map(|event| event.details["count"].as_u64())
+        .sum();
+    assert_eq!(attached, 7, "the storm's earlier mentions are logged as attached");
 }
 
 #[tokio::test]
@@ -317,4 +402,143 @@ async fn an_unforeseen_crisis_surfaces_through_a_spike_of_negative_buzz() {
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     assert_eq!(incidents[0].rule, "negative-buzz");
     assert!(incidents[0].why.get("spike").is_some(), "opened by the spike: {}", incidents[0].why);
+}
+
+/// A brand's ordinary day, in complaints an hour by UTC hour: a quiet night, a morning rise
+/// from 07:00, a busy day from 09:00 to 18:00, a calmer evening. Its average (36 an hour,
+/// 9 a quarter hour) is less than half the busy hours' 80: held against the day's average,
+/// every morning would look like a surge.
+fn ordinary_rate(hour: i64) -> i64 {
+    match hour {
+        7 | 8 => 30,
+        9..=17 => 80,
+        18..=21 => 20,
+        _ => 1,
+    }
+}
+
+/// `days` ordinary days from `start` (whole days from the world's midnight), each scaled by
+/// its entry of `scale`, up to `until` (an offset in the last day).
+fn ordinary_days(start: i64, scale: &[f64], until: Duration) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for (day, factor) in scale.iter().enumerate() {
+        for hour in 0..24 {
+            let from = Duration::days(start + day as i64) + Duration::hours(hour);
+            let per_hour = ((ordinary_rate(hour) as f64 * factor).round() as i64).max(1);
+            times.extend(steady(from, per_hour, 1).into_iter().filter(|at| *at < until));
+        }
+    }
+    times
+}
+
+#[tokio::test]
+async fn three_ordinary_days_teach_the_cycle_so_the_fourth_morning_opens_nothing_and_a_real_surge_does() {
+    let mut world = World::at_midnight("").await;
+    for at in ordinary_days(0, &[1.0, 0.9, 1.15, 1.05], Duration::days(4)) {
+        world.complaint_at(at).await;
+    }
+    assert!(world.incidents().await.is_empty(), "four ordinary days, mornings included: {:?}", world.incidents().await);
+    // Day five starts as usual; at 10:00 the complaints triple.
+    let onset = Duration::days(4) + Duration::hours(10);
+    for at in ordinary_days(4, &[1.0], onset) {
+        world.complaint_at(at).await;
+    }
+    assert!(world.incidents().await.is_empty(), "an ordinary fifth morning");
+    let mut opened_at = None;
+    for at in steady(onset, 240, 2) {
+        world.complaint_at(at).await;
+        if opened_at.is_none() && !world.incidents().await.is_empty() {
+            opened_at = Some(at);
+        }
+    }
+    let opened_at = opened_at.expect("the surge opens an incident");
+    assert!(
+        opened_at - onset <= Duration::minutes(20),
+        "opened {}m after the onset",
+        (opened_at - onset).num_minutes()
+    );
+    let incidents = world.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let spike = &incidents[0].why["spike"];
+    assert!(spike["expected_per_window"].as_f64().is_some_and(|e| e > 15.0), "held against the morning: {spike}");
+    // The surge's complaints before the one that opened it are attached too, and the
+    // storm starts at the onset: not the ordinary morning, nor a day back.
+    assert!(incidents[0].mentions >= 480, "all 480 of the surge: {}", incidents[0].mentions);
+    assert!(incidents[0].mentions <= 490, "and not the ordinary morning: {}", incidents[0].mentions);
+    let first = incidents[0].first_mention_at.expect("a storm start");
+    assert!(
+        first >= world.start + onset - Duration::minutes(15) && first <= world.start + onset,
+        "the storm starts at the onset: {first}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_brand_whose_first_day_starts_quiet_then_busy_opens_nothing() {
+    let mut world = World::at_midnight("").await;
+    for at in ordinary_days(0, &[1.0], Duration::days(1)) {
+        world.complaint_at(at).await;
+    }
+    assert!(world.incidents().await.is_empty(), "{:?}", world.incidents().await);
+    // Judged after two hours of history, as the spike settings once were, the first morning
+    // was a surge: the day-long history is what holds it.
+    let mut hasty = World::at_midnight("spike_min_history = \"2h\"\n").await;
+    for at in ordinary_days(0, &[1.0], Duration::hours(9)) {
+        hasty.complaint_at(at).await;
+    }
+    assert_eq!(hasty.incidents().await.len(), 1, "two hours of night are no baseline for a morning");
+}
+
+/// Poisson arrivals at `rate(t)` an hour, drawn from a fixed seed by thinning: candidates at
+/// the peak rate, each kept with probability rate(t) / peak.
+fn poisson_stream(rng: &mut TestRng, until: Duration, peak: f64, rate: impl Fn(Duration) -> f64) -> Vec<Duration> {
+    let uniform = |rng: &mut TestRng| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let mut times = Vec::new();
+    let mut at_hours = 0.0;
+    loop {
+        at_hours += -uniform(rng).ln() / peak;
+        let at = Duration::milliseconds((at_hours * 3_600_000.0) as i64);
+        if at >= until {
+            return times;
+        }
+        if uniform(rng) < rate(at) / peak {
+            times.push(at);
+        }
+    }
+}
+
+/// An airline's complaints as a real stream runs: random arrivals, sparse at night, some
+/// days busier than others; the monitoring starts at 04:00 and the surge comes on day five.
+#[tokio::test]
+async fn an_airline_stream_opens_nothing_before_its_surge_and_opens_on_it() {
+    let mut world = World::at_midnight("").await;
+    let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let day_scale = [0.85, 1.1, 0.95, 1.2, 1.0, 0.9];
+    let onset = Duration::days(4) + Duration::hours(16);
+    let rate = |at: Duration| {
+        let hour = (at.num_hours() % 24) as usize;
+        let day = (at.num_hours() / 24) as usize;
+        let ordinary = [
+            1.0, 0.5, 0.5, 0.5, 1.0, 3.0, 8.0, 14.0, 18.0, 20.0, 20.0, 19.0, 18.0, 18.0, 19.0, 20.0, 20.0, 18.0, 15.0,
+            12.0, 9.0, 6.0, 4.0, 2.0,
+        ][hour]
+            * day_scale[day.min(day_scale.len() - 1)];
+        let surging = at >= onset && at < onset + Duration::hours(8);
+        if surging { ordinary * 5.0 } else { ordinary }
+    };
+    let stream = poisson_stream(&mut rng, Duration::days(6), 130.0, rate);
+    let mut opened_at = None;
+    for at in stream.into_iter().filter(|at| *at >= Duration::hours(4)) {
+        world.complaint_at(at).await;
+        if opened_at.is_none() && !world.incidents().await.is_empty() {
+            opened_at = Some(at);
+        }
+    }
+    let opened_at = opened_at.expect("the surge opens an incident");
+    assert!(
+        opened_at >= onset,
+        "opened {:.1} h into the history, before the surge",
+        opened_at.num_minutes() as f64 / 60.0
+    );
+    assert!(opened_at - onset <= Duration::hours(3), "opened {}m after the onset", (opened_at - onset).num_minutes());
+    assert_eq!(world.incidents().await.len(), 1);
 }

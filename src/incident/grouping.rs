@@ -29,6 +29,9 @@ pub struct Candidate {
     pub silenced_by: Option<i64>,
     /// From `tocsin drill`: grouped apart from real incidents and marked in every alert.
     pub drill: bool,
+    /// The mention also matched this rule, but a more severe one takes it (one mention, one
+    /// incident): it counts for this group's volume and opens, attaches or raises nothing.
+    pub volume_only: bool,
 }
 
 /// The live (open or acknowledged) incident of a group, or its last one when that was
@@ -182,6 +185,7 @@ mod tests {
                 fallback: None,
             },
             mention_at: now(),
+            volume_only: false,
             crisis_type: None,
             playbook: None,
             silenced_by: None,

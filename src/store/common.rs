@@ -9,7 +9,7 @@ use super::{Checklist, ChecklistStep, Entry, StoreError, Story};
 use crate::incident::escalation::{EscalationState, Policy};
 use crate::incident::playbook::Playbook;
 use crate::incident::review::{Delivery, StepDone};
-use crate::incident::spike::{Mass, SpikeSettings, Volume};
+use crate::incident::spike::{self, HOURS, Mass, SpikeSettings, Volume};
 use crate::incident::timeline::{EventKind, NewEvent};
 use crate::incident::{Action, Status};
 use crate::ingest::{Mention, dedup};
@@ -26,6 +26,10 @@ pub(super) const STORY_CANDIDATES: i64 = 64;
 /// How far back the first mention of a storm is looked for: time-to-detect counts from
 /// the first matching mention of the day before the incident opened.
 pub(super) const STORM_LOOKBACK: chrono::Duration = chrono::Duration::hours(24);
+
+/// How many of a storm's earlier mentions an incident takes when it opens: the latest; a
+/// storm of a hundred thousand posts is told by its sample, not copied whole.
+pub(super) const STORM_ATTACHED: i64 = 1000;
 
 /// How many attached mentions an event describes in full; the rest are listed by id.
 const ATTACHED_DESCRIBED: usize = 20;
@@ -93,6 +97,56 @@ impl Fingerprint {
     }
 }
 
+/// When a storm began, from its group's matches per spike window back from `at` (window
+/// index, count, first match in it): the first match of the run of busy windows ending at
+/// `at` (see [`spike::storm_windows`]), `at` itself when none came before.
+pub(super) fn storm_start_of(
+    buckets: &[(i64, i64, DateTime<Utc>)],
+    at: DateTime<Utc>,
+    volume: &Volume,
+    spike: &SpikeSettings,
+) -> DateTime<Utc> {
+    let deepest = buckets.iter().map(|(back, ..)| *back).max().unwrap_or(0).max(0);
+    let mut counts = vec![0u64; usize::try_from(deepest).unwrap_or(0) + 1];
+    for (back, count, _) in buckets {
+        if let (Ok(back), Ok(count)) = (usize::try_from(*back), u64::try_from(*count))
+            && let Some(slot) = counts.get_mut(back)
+        {
+            *slot = count;
+        }
+    }
+    let reach = spike::storm_windows(&counts, spike::expected_of(&spike::judge(volume, spike)));
+    buckets
+        .iter()
+        .filter(|(back, ..)| usize::try_from(*back).is_ok_and(|back| back < reach))
+        .map(|(.., first)| *first)
+        .min()
+        .map_or(at, |first| first.min(at))
+}
+
+/// A group's mass as its row stores it: the total, its instant and its hours of day (a JSON
+/// array of 24 numbers; NULL in a row written before they were kept).
+pub(super) fn stored_mass(
+    value: Option<f64>,
+    at: Option<DateTime<Utc>>,
+    hours: Option<&str>,
+) -> Result<Option<Mass>, StoreError> {
+    let (Some(value), Some(at)) = (value, at) else {
+        return Ok(None);
+    };
+    let Some(hours) = hours else {
+        return Ok(Some(Mass::without_hours(value, at)));
+    };
+    let hours: [f64; HOURS] =
+        serde_json::from_str(hours).map_err(|e| StoreError::Corrupt(format!("group mass hours {hours:?}: {e}")))?;
+    Ok(Some(Mass { value, hours, at }))
+}
+
+/// A mass's hours of day as its row stores them (see [`stored_mass`]).
+pub(super) fn mass_hours_text(mass: &Mass) -> String {
+    serde_json::Value::from(mass.hours.to_vec()).to_string()
+}
+
 /// A group's row as stored (`groups`), and the counts of its matches in the spike window.
 pub(super) struct StoredGroup {
     pub first_at: Option<DateTime<Utc>>,
@@ -112,11 +166,11 @@ pub(super) struct GroupVolume {
 impl GroupVolume {
     /// The group's volume around `at` (see [`Volume`]), the mention at `at` of `story` counted.
     pub fn of(stored: StoredGroup, at: DateTime<Utc>, story: i64, spike: &SpikeSettings) -> GroupVolume {
-        let mass = stored.mass.unwrap_or(Mass { value: 0.0, at }).add(at, spike.baseline);
+        let mass = stored.mass.unwrap_or(Mass::empty(at)).add(at, spike.baseline);
         let volume = Volume {
             at,
             in_window: u64::try_from(stored.in_window).unwrap_or(0),
-            mass: mass.decayed_to(at, spike.baseline),
+            mass: mass.decayed(at, spike.baseline),
             story: Some((story, u64::try_from(stored.story_in_window).unwrap_or(0))),
             first_at: stored.first_at,
             last_spike_at: stored.last_spike_at,
@@ -469,6 +523,7 @@ pub(crate) mod fixtures {
             rule: "food-safety".into(),
             title: "Food safety".into(),
             score,
+            volume_only: false,
             level: Level::High,
             why: serde_json::json!({}),
             policy: Policy {

@@ -17,9 +17,9 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::common::{
-    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_LOOKBACK, STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup,
-    Workflow, delivery, from_value, json, mention_details, new_notice_id, steps_from_events, to_value,
-    transition_kinds, ts, unique_terms,
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
+    STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text, mention_details, new_notice_id,
+    steps_from_events, stored_mass, storm_start_of, to_value, transition_kinds, ts, unique_terms,
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
@@ -209,20 +209,78 @@ async fn find_story(
     Ok(fingerprint.closest(rows))
 }
 
-/// When the storm a candidate opens an incident for began: the group's first matching
-/// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
-async fn storm_start(tx: &mut Tx, candidate: &Candidate) -> Result<DateTime<Utc>, StoreError> {
-    let first: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT MIN(at) FROM rule_matches WHERE rule = $1 AND at >= $2 AND at <= $3 \
-         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = $4), '-infinity'::TIMESTAMPTZ)",
+/// When the storm a candidate opens an incident for began (see the SQLite store's
+/// `storm_start`).
+async fn storm_start(
+    tx: &mut Tx,
+    candidate: &Candidate,
+    group: &GroupVolume,
+    spike: &SpikeSettings,
+) -> Result<DateTime<Utc>, StoreError> {
+    let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT FLOOR(EXTRACT(EPOCH FROM ($1 - at)) * 1000 / $2)::BIGINT AS back, COUNT(*), MIN(at) \
+         FROM rule_matches WHERE rule = $3 AND at >= $4 AND at <= $1 \
+         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = $5), '-infinity'::TIMESTAMPTZ) \
+         GROUP BY back ORDER BY back",
     )
+    .bind(candidate.mention_at)
+    .bind(spike.window.num_milliseconds().max(1) as f64)
     .bind(&candidate.rule)
     .bind(candidate.mention_at - STORM_LOOKBACK)
-    .bind(candidate.mention_at)
     .bind(&candidate.group_key)
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(first.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
+    Ok(storm_start_of(&rows, candidate.mention_at, &group.volume, spike))
+}
+
+/// Attaches to a just-opened incident the earlier mentions of its storm (see the SQLite
+/// store's `attach_storm`): its rule's matches from the storm's first mention on that no
+/// incident holds, in the store or among the batch's pending attachments.
+async fn attach_storm(
+    tx: &mut Tx,
+    incident_id: i64,
+    candidate: &Candidate,
+    storm_start: DateTime<Utc>,
+    opener: i64,
+    now: DateTime<Utc>,
+    writes: &mut BatchWrites,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, m.lang, \
+         m.risk, m.sentiment FROM rule_matches r JOIN mentions m ON m.id = r.mention_id \
+         WHERE r.rule = $1 AND r.at >= $2 AND r.at <= $3 AND r.mention_id <> $4 \
+         AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = r.mention_id) \
+         ORDER BY r.at DESC, m.id DESC LIMIT $5",
+    )
+    .bind(&candidate.rule)
+    .bind(storm_start)
+    .bind(candidate.mention_at)
+    .bind(opener)
+    .bind(STORM_ATTACHED)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows.iter().rev() {
+        let mention_id: i64 = row.try_get("id")?;
+        if writes.holds(mention_id) {
+            continue;
+        }
+        let mention = Mention {
+            feed: row.try_get("feed")?,
+            guid: row.try_get("guid")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            author: row.try_get("author")?,
+            url: row.try_get("url")?,
+            published: row.try_get("published_at")?,
+            fetched_at: row.try_get("fetched_at")?,
+            lang: row.try_get("lang")?,
+            engagement: None,
+        };
+        let (risk, sentiment) = (row.try_get("risk")?, row.try_get("sentiment")?);
+        writes.attach_snapshot(incident_id, mention_id, to_value(&mention), risk, sentiment, now);
+        writes.log.add(incident_id, mention_id, &mention, now);
+    }
+    Ok(())
 }
 
 /// A candidate's group as [`insert_matching`] read it: its live incident, its row and its
@@ -243,10 +301,11 @@ fn stored_group(row: &PgRow) -> Result<(Option<GroupState>, StoredGroup), StoreE
         }
         None => None,
     };
-    let mass = match (row.try_get("group_mass")?, row.try_get("group_mass_at")?) {
-        (Some(value), Some(at)) => Some(Mass { value, at }),
-        _ => None,
-    };
+    let mass = stored_mass(
+        row.try_get("group_mass")?,
+        row.try_get("group_mass_at")?,
+        row.try_get::<Option<&str>, _>("group_mass_hours")?,
+    )?;
     // The statement's snapshot does not hold the rule match it inserted: count it.
     let stored = StoredGroup {
         first_at: row.try_get("group_first_at")?,
@@ -300,10 +359,35 @@ struct BatchWrites {
 
 impl BatchWrites {
     fn attach(&mut self, incident_id: i64, mention_id: i64, scored: &Scored, now: DateTime<Utc>) {
+        let snapshot = to_value(&scored.mention);
+        self.attach_snapshot(
+            incident_id,
+            mention_id,
+            snapshot,
+            i64::from(scored.risk),
+            Some(scored.sentiment.score),
+            now,
+        );
+    }
+
+    fn attach_snapshot(
+        &mut self,
+        incident_id: i64,
+        mention_id: i64,
+        snapshot: serde_json::Value,
+        risk: i64,
+        sentiment: Option<f64>,
+        now: DateTime<Utc>,
+    ) {
         self.attachments.push(serde_json::json!({
-            "incident_id": incident_id, "mention_id": mention_id, "risk": scored.risk, "attached_at": pg_time(now),
-            "snapshot": to_value(&scored.mention), "sentiment": scored.sentiment.score,
+            "incident_id": incident_id, "mention_id": mention_id, "risk": risk, "attached_at": pg_time(now),
+            "snapshot": snapshot, "sentiment": sentiment,
         }));
+    }
+
+    /// Whether an attachment the batch has yet to write holds this mention.
+    fn holds(&self, mention_id: i64) -> bool {
+        self.attachments.iter().any(|record| record["mention_id"].as_i64() == Some(mention_id))
     }
 
     fn keep_group(&mut self, group_key: &str, group: &GroupVolume, spiked_at: Option<DateTime<Utc>>) {
@@ -333,16 +417,18 @@ impl BatchWrites {
                 .map(|(key, row)| {
                     serde_json::json!({
                         "group_key": key, "first_at": pg_time(row.first_at), "mass": row.mass.value,
-                        "mass_at": pg_time(row.mass.at), "last_spike_at": row.last_spike_at.map(pg_time),
+                        "mass_at": pg_time(row.mass.at), "mass_hours": mass_hours_text(&row.mass),
+                        "last_spike_at": row.last_spike_at.map(pg_time),
                     })
                 })
                 .collect();
             sqlx::query(
-                "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) \
+                "INSERT INTO groups (group_key, first_at, mass, mass_at, mass_hours, last_spike_at) \
                  SELECT * FROM jsonb_to_recordset($1) AS r(group_key TEXT, first_at TIMESTAMPTZ, \
-                 mass DOUBLE PRECISION, mass_at TIMESTAMPTZ, last_spike_at TIMESTAMPTZ) \
+                 mass DOUBLE PRECISION, mass_at TIMESTAMPTZ, mass_hours TEXT, last_spike_at TIMESTAMPTZ) \
                  ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
-                 mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
+                 mass_at = excluded.mass_at, mass_hours = excluded.mass_hours, \
+                 last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
             )
             .bind(serde_json::Value::Array(groups))
             .execute(&mut **tx)
@@ -607,7 +693,7 @@ async fn insert_matching(
          SELECT mention.id, m.rule, m.severity, m.terms, $4, mention.cluster_id \
          FROM mention, jsonb_to_recordset($7) AS m(rule TEXT, severity BIGINT, terms JSONB)) \
          SELECT mention.cluster_id, c.position, live.*, g.first_at AS group_first_at, g.mass AS group_mass, \
-         g.mass_at AS group_mass_at, g.last_spike_at AS group_last_spike_at, \
+         g.mass_at AS group_mass_at, g.mass_hours AS group_mass_hours, g.last_spike_at AS group_last_spike_at, \
          (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND at > $9 AND at <= $4) AS in_window, \
          (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND story = mention.cluster_id \
          AND at > $9 AND at <= $4) AS story_in_window \
@@ -736,6 +822,10 @@ async fn ingest_one<D: Decide>(
             None => stored,
         };
         let group = GroupVolume::of(stored, candidate.mention_at, cluster_id, spike);
+        if candidate.volume_only {
+            writes.keep_group(&candidate.group_key, &group, None);
+            continue;
+        }
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
         writes.keep_group(&candidate.group_key, &group, judged.spiked.then_some(at));
         if let Some(silence) = judged.held_by {
@@ -745,7 +835,7 @@ async fn ingest_one<D: Decide>(
         match judged.decision {
             Decision::Nothing => {}
             Decision::Open { escalation, fired } => {
-                let first_mention_at = storm_start(tx, candidate).await?;
+                let first_mention_at = storm_start(tx, candidate, &group, spike).await?;
                 let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
                 let incident_id: i64 = sqlx::query_scalar(
                     "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
@@ -785,6 +875,7 @@ async fn ingest_one<D: Decide>(
                     "mention": mention_details(mention_id, mention),
                 });
                 append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
+                attach_storm(tx, incident_id, candidate, first_mention_at, mention_id, now, writes).await?;
                 if let Some(fired) = fired {
                     enqueue(tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
                 }

@@ -10,9 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::common::{
-    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_LOOKBACK, STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup,
-    Workflow, delivery, json, mention_details, new_notice_id, steps_from_events, to_json, transition_kinds, ts,
-    unique_terms,
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
+    STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_details, new_notice_id,
+    steps_from_events, stored_mass, storm_start_of, to_json, transition_kinds, ts, unique_terms,
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
@@ -23,7 +23,7 @@ use crate::incident::escalation::{EscalationState, Fired, Policy};
 use crate::incident::grouping::{Candidate, Decision, GroupState};
 use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, ReviewMention};
 use crate::incident::silence::{NewSilence, Scope, Silence};
-use crate::incident::spike::{Mass, SpikeSettings};
+use crate::incident::spike::SpikeSettings;
 use crate::incident::timeline::{Event, EventKind, HashScheme, NewEvent, StoredText};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
 use crate::ingest::fetch::Validators;
@@ -188,18 +188,84 @@ async fn attach(
     scored: &Scored,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let attached = Attached { risk: i64::from(scored.risk), sentiment: Some(scored.sentiment.score) };
+    attach_snapshot(tx, incident_id, mention_id, &scored.mention, attached, now).await
+}
+
+/// A mention's risk and sentiment as an incident keeps them.
+struct Attached {
+    risk: i64,
+    sentiment: Option<f64>,
+}
+
+async fn attach_snapshot(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    mention_id: i64,
+    mention: &Mention,
+    attached: Attached,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )
     .bind(incident_id)
     .bind(mention_id)
-    .bind(i64::from(scored.risk))
+    .bind(attached.risk)
     .bind(ts(now))
-    .bind(to_json(&scored.mention))
-    .bind(scored.sentiment.score)
+    .bind(to_json(mention))
+    .bind(attached.sentiment)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Attaches to a just-opened incident the earlier mentions of its storm: its rule's matches
+/// from the storm's first mention on that no incident holds yet, each too light to open one
+/// alone, so the team reads the whole story and not only the mention that tipped it. The
+/// latest [`STORM_ATTACHED`] of them; logged as one `mentions_attached` event.
+async fn attach_storm(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident_id: i64,
+    candidate: &Candidate,
+    storm_start: DateTime<Utc>,
+    opener: i64,
+    now: DateTime<Utc>,
+    log: &mut AttachLog,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, m.lang, \
+         m.risk, m.sentiment FROM rule_matches r JOIN mentions m ON m.id = r.mention_id \
+         WHERE r.rule = ? AND r.at >= ? AND r.at <= ? AND r.mention_id <> ? \
+         AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = r.mention_id) \
+         ORDER BY r.at DESC, m.id DESC LIMIT ?",
+    )
+    .bind(&candidate.rule)
+    .bind(ts(storm_start))
+    .bind(ts(candidate.mention_at))
+    .bind(opener)
+    .bind(STORM_ATTACHED)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows.iter().rev() {
+        let mention_id: i64 = row.try_get("id")?;
+        let mention = Mention {
+            feed: row.try_get("feed")?,
+            guid: row.try_get("guid")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            author: row.try_get("author")?,
+            url: row.try_get("url")?,
+            published: opt_ts(row.try_get("published_at")?)?,
+            fetched_at: parse_ts(row.try_get("fetched_at")?)?,
+            lang: row.try_get("lang")?,
+            engagement: None,
+        };
+        let attached = Attached { risk: row.try_get("risk")?, sentiment: row.try_get("sentiment")? };
+        attach_snapshot(tx, incident_id, mention_id, &mention, attached, now).await?;
+        log.add(incident_id, mention_id, &mention, now);
+    }
     Ok(())
 }
 
@@ -259,23 +325,35 @@ async fn file_under_story(
     Ok(mention_id)
 }
 
-/// When the storm a candidate opens an incident for began: the group's first matching
-/// mention within [`STORM_LOOKBACK`] and after its last incident was resolved.
+/// When the storm a candidate opens an incident for began: the first mention of the run of
+/// busy spike windows ending at it (see [`spike::storm_windows`]), within
+/// [`STORM_LOOKBACK`] and after the group's last incident was resolved.
 async fn storm_start(
     tx: &mut Transaction<'static, Sqlite>,
     candidate: &Candidate,
+    group: &GroupVolume,
+    spike: &SpikeSettings,
 ) -> Result<DateTime<Utc>, StoreError> {
-    let first: Option<String> = sqlx::query_scalar(
-        "SELECT MIN(at) FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ? \
-         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = ?), '')",
+    let window_ms = spike.window.num_milliseconds().max(1);
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT CAST((julianday(?) - julianday(at)) * 86400000.0 / ? AS INTEGER) AS back, COUNT(*), MIN(at) \
+         FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ? \
+         AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = ?), '') \
+         GROUP BY back ORDER BY back",
     )
+    .bind(ts(candidate.mention_at))
+    .bind(window_ms)
     .bind(&candidate.rule)
     .bind(ts(candidate.mention_at - STORM_LOOKBACK))
     .bind(ts(candidate.mention_at))
     .bind(&candidate.group_key)
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(first.as_deref().map(parse_ts).transpose()?.map_or(candidate.mention_at, |f| f.min(candidate.mention_at)))
+    let buckets = rows
+        .into_iter()
+        .map(|(back, count, first)| Ok((back, count, parse_ts(&first)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(storm_start_of(&buckets, candidate.mention_at, &group.volume, spike))
 }
 
 /// A candidate's group as stored: its live incident, if any, and its volume around the
@@ -292,7 +370,7 @@ async fn load_group(
     let (from, to) = (ts(at - spike.window), ts(at));
     let row = sqlx::query(
         "SELECT i.id, i.status, i.level, i.score, i.opened_at, i.policy, i.escalation_step, i.escalation_repeats, \
-         i.next_escalation_at, g.first_at, g.mass, g.mass_at, g.last_spike_at, \
+         i.next_escalation_at, g.first_at, g.mass, g.mass_at, g.mass_hours, g.last_spike_at, \
          (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?) AS in_window, \
          (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND story = ? AND at > ? AND at <= ?) AS story_in_window \
          FROM (SELECT 1) \
@@ -329,10 +407,11 @@ async fn load_group(
     };
     let stored = StoredGroup {
         first_at: opt_ts(row.try_get("first_at")?)?,
-        mass: match (row.try_get::<Option<f64>, _>("mass")?, opt_ts(row.try_get("mass_at")?)?) {
-            (Some(value), Some(mass_at)) => Some(Mass { value, at: mass_at }),
-            _ => None,
-        },
+        mass: stored_mass(
+            row.try_get("mass")?,
+            opt_ts(row.try_get("mass_at")?)?,
+            row.try_get::<Option<&str>, _>("mass_hours")?,
+        )?,
         last_spike_at: opt_ts(row.try_get("last_spike_at")?)?,
         in_window: row.try_get("in_window")?,
         story_in_window: row.try_get("story_in_window")?,
@@ -348,14 +427,16 @@ async fn save_group(
     spiked_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO groups (group_key, first_at, mass, mass_at, last_spike_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO groups (group_key, first_at, mass, mass_at, mass_hours, last_spike_at) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (group_key) DO UPDATE SET first_at = excluded.first_at, mass = excluded.mass, \
-         mass_at = excluded.mass_at, last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
+         mass_at = excluded.mass_at, mass_hours = excluded.mass_hours, \
+         last_spike_at = COALESCE(excluded.last_spike_at, groups.last_spike_at)",
     )
     .bind(group_key)
     .bind(ts(group.first_at))
     .bind(group.mass.value)
     .bind(ts(group.mass.at))
+    .bind(mass_hours_text(&group.mass))
     .bind(spiked_at.map(ts))
     .execute(&mut **tx)
     .await?;
@@ -612,6 +693,10 @@ async fn ingest_one<D: Decide>(
     let (mut opened, mut attached) = (Vec::new(), Vec::new());
     for candidate in &candidates {
         let (live, group) = load_group(tx, candidate, cluster_id, spike, now - decide.reopen_within()).await?;
+        if candidate.volume_only {
+            save_group(tx, &candidate.group_key, &group, None).await?;
+            continue;
+        }
         let judged = decide.judge(candidate, live.as_ref(), &group.volume, now);
         save_group(tx, &candidate.group_key, &group, judged.spiked.then_some(at)).await?;
         if let Some(silence) = judged.held_by {
@@ -621,7 +706,7 @@ async fn ingest_one<D: Decide>(
         match judged.decision {
             Decision::Nothing => {}
             Decision::Open { escalation, fired } => {
-                let first_mention_at = storm_start(tx, candidate).await?;
+                let first_mention_at = storm_start(tx, candidate, &group, spike).await?;
                 let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
                 let incident_id: i64 = sqlx::query_scalar(
                     "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
@@ -661,6 +746,7 @@ async fn ingest_one<D: Decide>(
                     "mention": mention_details(mention_id, mention),
                 });
                 append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
+                attach_storm(tx, incident_id, candidate, first_mention_at, mention_id, now, log).await?;
                 if let Some(fired) = fired {
                     enqueue(tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
                 }
