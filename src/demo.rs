@@ -358,6 +358,9 @@ name = "news"
 url = "http://{feeds}/feeds/news.xml"
 lang = "en"
 tags = ["news"]
+# A local paper: its first report of children falling ill opens at `high`, and the storm
+# of posts that follows is what makes it `critical`.
+weight = 0.8
 
 [[feed]]
 name = "forum"

@@ -13,6 +13,11 @@
 //! were read once while tuning, so it is no longer quite blind. `holdout2-{en,zh}.jsonl` was
 //! written apart from the packs by authors who never saw them, and nobody tuning the packs
 //! reads its misses: it is the figure to believe. All are held to the same goals.
+//!
+//! The same corpus measures the risk's negativity (issue 18): a crisis item *reads
+//! negative* when the worse of its sentiment and its harm events, min(sentiment, −harm),
+//! is below the neutral band (−0.05), so negativity raises its risk. The goal is 0.90 of
+//! the crisis items in each language; each file is held to a floor as for recall.
 //! Run `cargo test --test detection -- --nocapture` for the report and every miss.
 
 use std::collections::BTreeMap;
@@ -29,6 +34,10 @@ const OPEN_AT: u8 = 60;
 /// The goals (issue 17): recall@60 at least this, false positives@60 at most that.
 const GOAL_RECALL: f64 = 0.90;
 const GOAL_FALSE_POSITIVES: f64 = 0.05;
+/// The goal (issue 18): this share of crisis items reads negative.
+const GOAL_NEGATIVE: f64 = 0.90;
+/// Below this, a signal is negative (the neutral band is ±0.05).
+const NEUTRAL_BAND: f64 = 0.05;
 
 /// Per file: (name, least recall@60, most false positives@60) measured today, a little
 /// slack below. The hold-out files were never tuned on, which is why they sit lower.
@@ -37,10 +46,22 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("zh.jsonl", 0.97, 0.01),
     ("train2-en.jsonl", 0.79, 0.01),
     ("train2-zh.jsonl", 0.83, 0.01),
-    ("holdout-en.jsonl", 0.73, 0.01),
+    ("holdout-en.jsonl", 0.74, 0.02),
     ("holdout-zh.jsonl", 0.86, 0.01),
     ("holdout2-en.jsonl", 0.77, 0.05),
     ("holdout2-zh.jsonl", 0.83, 0.06),
+];
+
+/// Per file: the least share of crisis items reading negative, a little below today's.
+const NEGATIVE_FLOORS: &[(&str, f64)] = &[
+    ("en.jsonl", 0.87),
+    ("zh.jsonl", 0.88),
+    ("train2-en.jsonl", 0.88),
+    ("train2-zh.jsonl", 0.93),
+    ("holdout-en.jsonl", 0.61),
+    ("holdout-zh.jsonl", 0.83),
+    ("holdout2-en.jsonl", 0.87),
+    ("holdout2-zh.jsonl", 0.86),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +76,8 @@ struct Scored {
     item: Item,
     risk: u8,
     rules: Vec<String>,
+    /// min(sentiment, −harm) < −0.05: the risk's negativity raises it.
+    negative: bool,
 }
 
 fn corpus(name: &str) -> Vec<Item> {
@@ -88,7 +111,9 @@ fn score(rules: &RuleSet, items: Vec<Item>) -> Vec<Scored> {
             };
             let scored = analyze(rules, mention, &weights, 1.0);
             let rules = scored.matches.iter().map(|m| m.rule.clone()).collect();
-            Scored { item, risk: scored.risk, rules }
+            let harm = scored.breakdown["harm"].as_f64().unwrap_or(0.0);
+            let negative = scored.sentiment.score.min(-harm) < -NEUTRAL_BAND;
+            Scored { item, risk: scored.risk, rules, negative }
         })
         .collect()
 }
@@ -100,6 +125,9 @@ struct Figures {
     matched: f64,
     benign: usize,
     false_positives: f64,
+    /// Shares of crisis and benign items that read negative.
+    negative: f64,
+    benign_negative: f64,
 }
 
 fn measure(name: &str, scored: &[Scored]) -> Figures {
@@ -115,6 +143,8 @@ fn measure(name: &str, scored: &[Scored]) -> Figures {
         matched: share(matched, crisis.len()),
         benign: benign.len(),
         false_positives: share(alarms, benign.len()),
+        negative: share(crisis.iter().filter(|s| s.negative).count(), crisis.len()),
+        benign_negative: share(benign.iter().filter(|s| s.negative).count(), benign.len()),
     };
     let goal = if figures.recall >= GOAL_RECALL && figures.false_positives <= GOAL_FALSE_POSITIVES {
         "goal met"
@@ -124,6 +154,11 @@ fn measure(name: &str, scored: &[Scored]) -> Figures {
     println!(
         "{name}: crisis {} recall@60 {:.3} (any rule {:.3}); benign {} false positives@60 {:.3}; {goal}",
         figures.crisis, figures.recall, figures.matched, figures.benign, figures.false_positives
+    );
+    let goal = if figures.negative >= GOAL_NEGATIVE { "goal met" } else { "goal not met" };
+    println!(
+        "{name}: crisis read negative {:.3}; benign read negative {:.3}; {goal}",
+        figures.negative, figures.benign_negative
     );
     let mut by_kind: BTreeMap<(bool, &str), (usize, usize)> = BTreeMap::new();
     for s in scored {
@@ -163,6 +198,13 @@ fn holds_the_goals(files: &[&str]) {
         if figures.false_positives > most_false_positives {
             failures
                 .push(format!("{name}: false positives@60 {:.3} > {most_false_positives}", figures.false_positives));
+        }
+        let &(_, least_negative) = NEGATIVE_FLOORS
+            .iter()
+            .find(|(file, _)| file == name)
+            .unwrap_or_else(|| panic!("no negativity floor for {name}"));
+        if figures.negative < least_negative {
+            failures.push(format!("{name}: crisis read negative {:.3} < {least_negative}", figures.negative));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

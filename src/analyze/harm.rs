@@ -7,8 +7,8 @@
 //! arrests, lawsuits, `死亡 火灾 爆炸 泄露 造假 暴雷 召回 被捕 立案`, each weighted 0..1 in
 //! `harm_events.txt`, in both languages.
 //!
-//! - Terms match as rule terms do (one automaton, folded text, whole Latin words, CJK
-//!   substrings, ` -longer` exceptions).
+//! - Terms match as rule terms do (one automaton, folded text, whole Latin words, `stem*`
+//!   prefixes, CJK substrings, ` -longer` exceptions).
 //! - A hit shortly after a negator in its own clause does not count: up to four words back
 //!   in English (`no one was hurt`, `without injuries`, `wasn't recalled`), up to six
 //!   characters back in Chinese (`并未造成人员伤亡`, `无人受伤`, `否认造假`). Chinese `不` alone is
@@ -24,7 +24,7 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
-use super::matcher::{Literal, Matcher};
+use super::matcher::{Literal, Matcher, TermHit};
 use super::query::{Field, Query, Term, TermKind};
 use super::text::{is_cjk, is_word_char};
 
@@ -53,7 +53,11 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         let mut pieces = term.split(" -");
         let main = pieces.next().unwrap_or_default().trim();
         let except: Vec<String> = pieces.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
-        let literal = Literal::word(main).except(except);
+        let literal = match main.strip_suffix('*') {
+            Some(stem) => Literal::prefix(stem),
+            None => Literal::word(main),
+        }
+        .except(except);
         match by_weight.iter_mut().find(|(w, _)| *w == hundredths) {
             Some((_, terms)) => terms.push(literal),
             None => by_weight.push((hundredths, vec![literal])),
@@ -94,15 +98,29 @@ pub struct Harm {
 pub fn harm(title: &str, body: &str) -> Harm {
     let lexicon = &*LEXICON;
     let texts = [(Field::Title, title), (Field::Body, body)];
+    let mut hits: Vec<(f64, TermHit)> = lexicon
+        .matcher
+        .scan(&texts)
+        .into_iter()
+        .flat_map(|(query, hits)| {
+            let weight = lexicon.weights.get(query).copied().unwrap_or(0.0);
+            hits.into_iter().map(move |hit| (weight, hit))
+        })
+        .collect();
+    // Longest first: a term inside a longer one's hit is the same event told once
+    // (`poisoning` in `food poisoning`, `泄露` in `数据泄露`).
+    hits.sort_by(|(_, a), (_, b)| (b.end - b.start).cmp(&(a.end - a.start)).then(a.start.cmp(&b.start)));
+    let mut counted: Vec<&TermHit> = Vec::new();
     let mut events: Vec<HarmEvent> = Vec::new();
-    for (query, hits) in lexicon.matcher.scan(&texts) {
-        let weight = lexicon.weights.get(query).copied().unwrap_or(0.0);
-        for hit in hits {
-            let text = if hit.field == Field::Title { title } else { body };
-            if negated(&text[..hit.start]) || events.iter().any(|e| e.term == hit.term) {
-                continue;
-            }
-            events.push(HarmEvent { term: hit.term, weight });
+    for (weight, hit) in &hits {
+        let inside = counted.iter().any(|c| c.field == hit.field && c.start <= hit.start && hit.end <= c.end);
+        let text = if hit.field == Field::Title { title } else { body };
+        if inside || negated(&text[..hit.start]) {
+            continue;
+        }
+        counted.push(hit);
+        if !events.iter().any(|e| e.term == hit.term) {
+            events.push(HarmEvent { term: hit.term.clone(), weight: *weight });
         }
     }
     events.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.term.cmp(&b.term)));
@@ -196,6 +214,16 @@ mod tests {
         // 不少 (many) and 无数 (countless) negate nothing.
         assert!(score("不少顾客食用后中毒") > 0.7);
         assert!(score("无数人中毒") > 0.7);
+    }
+
+    #[test]
+    fn a_term_inside_a_longer_one_is_one_event() {
+        let h = harm("", "Acme yogurt linked to food poisoning");
+        assert_eq!(h.events.iter().map(|e| e.term.as_str()).collect::<Vec<_>>(), ["food poisoning"], "{h:?}");
+        let h = harm("", "艾克米数据泄露");
+        assert_eq!(h.events.iter().map(|e| e.term.as_str()).collect::<Vec<_>>(), ["数据泄露"], "{h:?}");
+        // Apart, each counts.
+        assert!(score("Acme kitchen fire, then food poisoning") > score("Acme food poisoning"));
     }
 
     #[test]
