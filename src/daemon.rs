@@ -460,6 +460,9 @@ async fn run_retention(store: Arc<AnyStore>, config: Arc<Config>, clock: Clock, 
 pub struct RunningDaemon {
     /// Where the HTTP server listens (useful when configured with port 0).
     pub addr: SocketAddr,
+    /// Notified by the admin API's `POST /api/v1/reload`: whoever runs the daemon reloads
+    /// as on SIGHUP.
+    pub reload_requested: Arc<Notify>,
     pub clock: Clock,
     pub store: Arc<AnyStore>,
     pub pipeline: Arc<Pipeline<AnyStore>>,
@@ -588,21 +591,27 @@ pub async fn start(
         }
     });
 
+    let reload_requested = Arc::new(Notify::new());
     let state = ApiState {
         store: store.clone(),
         pipeline: pipeline.clone(),
         links,
         tokens: Arc::new(tokens),
+        throttle: Arc::default(),
         clock: clock.clone(),
         metrics: metrics_handle(),
         public_url,
         wake_outbox,
         channel_names: Arc::new(channel_names),
         csrf: Csrf::new(store.secret("csrf_key").await?),
+        reload_requested: reload_requested.clone(),
     };
     let app = api::router(state);
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {
+        // Connection info gives the API each client's address, which failed logins are
+        // throttled by.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         });
@@ -611,5 +620,5 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, feeds = feed_rows.len(), "tocsin is running");
-    Ok(RunningDaemon { addr, clock, store, pipeline, shutdown, tasks })
+    Ok(RunningDaemon { addr, reload_requested, clock, store, pipeline, shutdown, tasks })
 }

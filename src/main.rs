@@ -386,50 +386,69 @@ async fn start_daemon(setup: &Setup) -> Result<daemon::RunningDaemon, Failure> {
     Ok(running)
 }
 
+/// Reads the config, rules and playbooks again (SIGHUP, or the admin API), and returns the
+/// daemon that runs from then on. A bad edit must not take monitoring down: what runs stays
+/// until a good whole loads.
+async fn reload(
+    config_path: &Path,
+    setup: &mut Setup,
+    running: daemon::RunningDaemon,
+) -> Result<daemon::RunningDaemon, Failure> {
+    match load_setup(config_path) {
+        Err(Failure { error, .. }) => {
+            tracing::error!(error = %format!("{error:#}"), "reload refused; the running config and rules stay");
+            Ok(running)
+        }
+        // Rules and lists only: swapped under the running daemon, nothing stops.
+        Ok(next) if next.text == setup.text => {
+            tracing::info!(
+                rules = next.rules.rules().len(),
+                playbooks = next.playbooks.iter().count(),
+                "rules reloaded"
+            );
+            running.pipeline.replace_rules(next.rules.clone());
+            running.pipeline.replace_playbooks(next.playbooks.clone());
+            *setup = next;
+            Ok(running)
+        }
+        // The config changed: the daemon restarts in this process on the new one, so
+        // feeds, channels, policies and settings all follow it. Shutting down first
+        // finishes in-flight polls and deliveries; queued notices wait in the store.
+        Ok(next) => {
+            running.shutdown().await;
+            match start_daemon(&next).await {
+                Ok(restarted) => {
+                    tracing::info!(
+                        feeds = next.config.feeds.len(),
+                        channels = next.config.channels.len(),
+                        rules = next.rules.rules().len(),
+                        "config reloaded"
+                    );
+                    *setup = next;
+                    Ok(restarted)
+                }
+                Err(Failure { error, .. }) => {
+                    tracing::error!(error = %format!("{error:#}"), "reload refused: the new config does not start; back on the running one");
+                    start_daemon(setup).await
+                }
+            }
+        }
+    }
+}
+
 async fn run(config_path: &Path) -> Result<(), Failure> {
     let mut setup = load_setup(config_path)?;
     let mut running = start_daemon(&setup).await?;
     let mut term = signal(SignalKind::terminate()).map_err(internal)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(internal)?;
     loop {
+        let reload_requested = running.reload_requested.clone();
         tokio::select! {
             _ = term.recv() => break,
             result = tokio::signal::ctrl_c() => { result.map_err(internal)?; break }
-            // A bad edit must not take monitoring down: what runs stays until a good whole loads.
-            _ = hangup.recv() => match load_setup(config_path) {
-                Err(Failure { error, .. }) => {
-                    tracing::error!(error = %format!("{error:#}"), "reload refused; the running config and rules stay");
-                }
-                // Rules and lists only: swapped under the running daemon, nothing stops.
-                Ok(next) if next.text == setup.text => {
-                    tracing::info!(rules = next.rules.rules().len(), playbooks = next.playbooks.iter().count(), "rules reloaded");
-                    running.pipeline.replace_rules(next.rules.clone());
-                    running.pipeline.replace_playbooks(next.playbooks.clone());
-                    setup = next;
-                }
-                // The config changed: the daemon restarts in this process on the new one, so
-                // feeds, channels, policies and settings all follow it. Shutting down first
-                // finishes in-flight polls and deliveries; queued notices wait in the store.
-                Ok(next) => {
-                    running.shutdown().await;
-                    running = match start_daemon(&next).await {
-                        Ok(restarted) => {
-                            tracing::info!(
-                                feeds = next.config.feeds.len(),
-                                channels = next.config.channels.len(),
-                                rules = next.rules.rules().len(),
-                                "config reloaded"
-                            );
-                            setup = next;
-                            restarted
-                        }
-                        Err(Failure { error, .. }) => {
-                            tracing::error!(error = %format!("{error:#}"), "reload refused: the new config does not start; back on the running one");
-                            start_daemon(&setup).await?
-                        }
-                    };
-                }
-            },
+            _ = hangup.recv() => running = reload(config_path, &mut setup, running).await?,
+            // An admin's `POST /api/v1/reload`: the same as SIGHUP.
+            () = reload_requested.notified() => running = reload(config_path, &mut setup, running).await?,
         }
     }
     tracing::info!("shutting down: finishing in-flight work");

@@ -1,5 +1,5 @@
-//! SIGHUP reloads rules and lists, and a changed config whole (feeds, channels, policies);
-//! a bad reload keeps what runs and says why.
+//! SIGHUP, or an admin's `POST /api/v1/reload`, reloads rules and lists, and a changed
+//! config whole (feeds, channels, policies); a bad reload keeps what runs and says why.
 
 mod common;
 
@@ -56,7 +56,7 @@ async fn a_bad_rule_edit_is_refused_and_a_good_one_takes_effect_without_a_restar
         Command::new(env!("CARGO_BIN_EXE_tocsin"))
             .current_dir(dir.path())
             .arg("run")
-            .env("TOCSIN_API_TOKENS", "tester:tok")
+            .env("TOCSIN_API_TOKENS", "tester:tok,watcher:wtok:viewer")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -107,6 +107,17 @@ async fn a_bad_rule_edit_is_refused_and_a_good_one_takes_effect_without_a_restar
     assert_eq!(push(&http, &base, "3", "gadget fire in a warehouse").await["opened"].as_array().map(Vec::len), Some(1));
     push(&http, &base, "4", "sprocket recall").await;
     assert_eq!(alpha(http.clone(), base.clone()).await, Some(3), "the reloaded list matches too");
+
+    // An admin's API call reloads as SIGHUP does; a viewer's is refused.
+    std::fs::write(rules.join("lists/product.txt"), "widget\nsprocket\ngizmo\n").expect("write");
+    let refused = http.post(format!("{base}/api/v1/reload")).bearer_auth("wtok").send().await.expect("post");
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    let accepted = http.post(format!("{base}/api/v1/reload")).bearer_auth("tok").send().await.expect("post");
+    assert_eq!(accepted.status(), reqwest::StatusCode::ACCEPTED);
+    let reloads = || std::fs::read_to_string(&log).unwrap_or_default().matches("rules reloaded").count();
+    wait_until(Duration::from_secs(10), || async { reloads() == 2 }).await.expect("reloaded over the API");
+    push(&http, &base, "5", "gizmo recall").await;
+    assert_eq!(alpha(http.clone(), base.clone()).await, Some(4), "the list reloaded over the API matches");
 }
 
 /// The config of the reload story: the named feeds polled every second, a webhook channel

@@ -220,10 +220,26 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     }
     let step = checklist["steps"][1]["id"].as_str().expect("a second step");
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    // A browser logs in once and carries a session id, never the token.
+    let login = no_redirects
+        .post(format!("{}/login", api.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=lead-token")
+        .send()
+        .await
+        .expect("login");
+    let session = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    assert!(session.starts_with("tocsin_session=") && !session.contains("lead-token"), "{session}");
     let post_form = |body: String| {
         no_redirects
             .post(format!("{}/incidents/{id}/steps/{step}", api.base))
-            .header("cookie", "tocsin_token=lead-token")
+            .header("cookie", session.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()
@@ -237,7 +253,7 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     let page = api
         .http
         .get(format!("{}/incidents/{id}", api.base))
-        .header("cookie", "tocsin_token=lead-token")
+        .header("cookie", session.clone())
         .send()
         .await
         .expect("page")
@@ -261,20 +277,20 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
         no_redirects.get(format!("{}{path}", api.base)).header("cookie", cookies.to_owned()).send()
     };
     let text = |response: reqwest::Response| async move { response.text().await.expect("html") };
-    let critical = text(browse("/?level=critical", "tocsin_token=lead-token").await.expect("list")).await;
+    let critical = text(browse("/?level=critical", &session).await.expect("list")).await;
     assert!(critical.contains(&format!("href=\"/incidents/{id}\"")), "filtered by level");
     assert!(critical.contains("http-equiv=\"refresh\""), "the list refreshes itself");
-    let low = text(browse("/?level=low", "tocsin_token=lead-token").await.expect("list")).await;
+    let low = text(browse("/?level=low", &session).await.expect("list")).await;
     assert!(!low.contains(&format!("href=\"/incidents/{id}\"")));
-    let feeds = text(browse("/feeds", "tocsin_token=lead-token").await.expect("feeds")).await;
+    let feeds = text(browse("/feeds", &session).await.expect("feeds")).await;
     assert!(feeds.contains("forum") && feeds.contains("Failures in a row"), "{feeds}");
-    let switched = browse("/lang/zh", "tocsin_token=lead-token").await.expect("lang");
+    let switched = browse("/lang/zh", &session).await.expect("lang");
     let cookie = switched.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(cookie.starts_with("tocsin_lang=zh"), "{cookie}");
-    let chinese = text(browse("/", "tocsin_token=lead-token; tocsin_lang=zh").await.expect("list")).await;
+    let chinese = text(browse("/", &format!("{session}; tocsin_lang=zh")).await.expect("list")).await;
     assert!(chinese.contains("<h1>事件</h1>") && chinese.contains("lang=\"zh-CN\""), "the Chinese UI");
 
-    let silences = text(browse("/silences", "tocsin_token=lead-token").await.expect("silences")).await;
+    let silences = text(browse("/silences", &session).await.expect("silences")).await;
     let csrf = silences
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -284,7 +300,7 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     let post = |path: &str, body: String| {
         no_redirects
             .post(format!("{}{path}", api.base))
-            .header("cookie", "tocsin_token=lead-token")
+            .header("cookie", session.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()

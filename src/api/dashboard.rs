@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{ApiState, SESSION_COOKIE, cookie, presented_token};
+use super::{
+    ApiState, ClientAddress, Credential, Refusal, Role, SESSION_COOKIE, SESSION_LIFETIME, authenticate, client_address,
+    cookie, digest, open_session,
+};
 use crate::config::HumanDuration;
 use crate::incident::present::{describe, safe_href, why_lines};
 use crate::incident::review::Review;
@@ -40,6 +43,7 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/silences", get(silences_page::<S>).post(add_silence_form::<S>))
         .route("/silences/{id}/end", axum::routing::post(end_silence_form::<S>))
         .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout::<S>))
         .route("/incidents/{id}", get(incident_page::<S>))
         .route("/incidents/{id}/assign", axum::routing::post(assign_form::<S>))
         .route("/incidents/{id}/note", axum::routing::post(note_form::<S>))
@@ -51,12 +55,13 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
 /// A logged-in dashboard user: who, and the form token their pages carry.
 struct Session {
     actor: String,
+    /// What the token may do: the pages offer only that, and the form posts check it.
+    role: Role,
     /// The UI language, from the `tocsin_lang` cookie (English by default).
     lang: Lang,
     csrf: String,
-    /// Authenticated by the session cookie (a browser), not a bearer header (a script).
-    by_cookie: bool,
-    token: String,
+    /// How the request said who it is: a browser's session, or a script's bearer token.
+    credential: Credential,
 }
 
 impl<S: Store> FromRequestParts<ApiState<S>> for Session {
@@ -64,19 +69,40 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/login").into_response();
-        let token = presented_token(&parts.headers).ok_or_else(to_login)?;
-        let actor = state.tokens.name_of(&token).ok_or_else(to_login)?.to_owned();
-        let by_cookie = parts.headers.get(header::AUTHORIZATION).is_none();
+        let credential = Credential::of(&parts.headers).ok_or_else(to_login)?;
+        let (actor, role) =
+            authenticate(state, &credential, client_address(parts)).await.map_err(|refusal| match refusal {
+                Refusal::Unknown => to_login(),
+                Refusal::Throttled(wait) => throttled_page(wait),
+                Refusal::Failed(e) => store_error(e),
+            })?;
         let lang =
             cookie(&parts.headers, LANG_COOKIE).map_or(Lang::En, |v| if v == "zh" { Lang::Zh } else { Lang::En });
-        Ok(Session { actor, lang, csrf: state.csrf.token_for(&token), by_cookie, token })
+        let csrf = state.csrf.token_for(credential.secret());
+        Ok(Session { actor, role, lang, csrf, credential })
     }
 }
 
 impl Session {
     /// Whether a form post carries this session's token; scripts with a bearer header need none.
     fn accepts<S>(&self, state: &ApiState<S>, presented: Option<&str>) -> bool {
-        !self.by_cookie || presented.is_some_and(|p| state.csrf.verify(&self.token, p))
+        match &self.credential {
+            Credential::Bearer(_) => true,
+            Credential::Session(id) => presented.is_some_and(|p| state.csrf.verify(id, p)),
+        }
+    }
+
+    /// Whether the session's role reaches `role`.
+    fn may(&self, role: Role) -> bool {
+        self.role >= role
+    }
+
+    /// `None` when the session may act as `role`, else the page that refuses it.
+    fn refuses(&self, role: Role) -> Option<Response> {
+        (!self.may(role)).then(|| {
+            let message = format!("this needs the {} role; {} is a {}", role.as_str(), self.actor, self.role.as_str());
+            error_page(StatusCode::FORBIDDEN, &message)
+        })
     }
 
     /// The hidden field every form of the session's pages carries.
@@ -108,7 +134,12 @@ fn app_page(session: &Session, title: &str, body: Markup) -> Response {
                 Lang::En => a href="/lang/zh" { "中文" },
                 Lang::Zh => a href="/lang/en" { "English" },
             }
-            " · " small { (session.actor) }
+            " · " small { (session.actor) " (" (session.role.as_str()) ")" }
+            @if matches!(session.credential, Credential::Session(_)) {
+                " " form.inline method="post" action="/logout" {
+                    (session.field()) button { (tr(lang, "Log out", "退出登录")) }
+                }
+            }
         }
     };
     page_in(lang, title, html! { (nav) (body) })
@@ -140,6 +171,16 @@ fn page_in(lang: Lang, title: &str, body: Markup) -> Response {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The answer to an address with too many failed logins: 429, and when to come back.
+fn throttled_page(wait: chrono::Duration) -> Response {
+    let mut response =
+        error_page(StatusCode::TOO_MANY_REQUESTS, "too many failed logins from this address; try again later");
+    if let Ok(value) = HeaderValue::from_str(&wait.num_seconds().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     response
 }
 
@@ -316,26 +357,30 @@ async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                         td { (silence.held) }
                         td { (silence.reason) br; small { (silence.created_by) } }
                         td {
-                            form method="post" action={ "/silences/" (silence.id) "/end" } {
-                                (session.field()) button { (tr(lang, "End now", "立即结束")) }
+                            @if session.may(Role::Admin) {
+                                form method="post" action={ "/silences/" (silence.id) "/end" } {
+                                    (session.field()) button { (tr(lang, "End now", "立即结束")) }
+                                }
                             }
                         }
                     }
                 }
             }
-            h2 { (tr(lang, "Add a silence", "添加静默")) }
-            form method="post" action="/silences" {
-                (session.field())
-                select name="scope" {
-                    option value="rule" { (tr(lang, "rule", "规则")) }
-                    option value="feed" { (tr(lang, "feed", "信息源")) }
-                    option value="tag" { (tr(lang, "tag", "标签")) }
-                    option value="query" { (tr(lang, "query", "查询")) }
+            @if session.may(Role::Admin) {
+                h2 { (tr(lang, "Add a silence", "添加静默")) }
+                form method="post" action="/silences" {
+                    (session.field())
+                    select name="scope" {
+                        option value="rule" { (tr(lang, "rule", "规则")) }
+                        option value="feed" { (tr(lang, "feed", "信息源")) }
+                        option value="tag" { (tr(lang, "tag", "标签")) }
+                        option value="query" { (tr(lang, "query", "查询")) }
+                    }
+                    " " input name="value" required maxlength="2000" placeholder="service-outage";
+                    " " label { (tr(lang, "for", "时长")) " " input name="for" required value="2h" size="6"; }
+                    " " input name="reason" required maxlength="2000" size="40" placeholder=(tr(lang, "why", "原因"));
+                    " " button { (tr(lang, "Silence", "静默")) }
                 }
-                " " input name="value" required maxlength="2000" placeholder="service-outage";
-                " " label { (tr(lang, "for", "时长")) " " input name="for" required value="2h" size="6"; }
-                " " input name="reason" required maxlength="2000" size="40" placeholder=(tr(lang, "why", "原因"));
-                " " button { (tr(lang, "Silence", "静默")) }
             }
         },
     )
@@ -358,6 +403,9 @@ async fn add_silence_form<S: Store>(
 ) -> Response {
     if !session.accepts(&state, form.csrf.as_deref()) {
         return forged();
+    }
+    if let Some(refused) = session.refuses(Role::Admin) {
+        return refused;
     }
     let Some(scope) = Scope::parse(&form.scope) else {
         return error_page(StatusCode::BAD_REQUEST, "scope is rule, feed, tag or query");
@@ -392,6 +440,9 @@ async fn end_silence_form<S: Store>(
 ) -> Response {
     if !session.accepts(&state, form.csrf.as_deref()) {
         return forged();
+    }
+    if let Some(refused) = session.refuses(Role::Admin) {
+        return refused;
     }
     match state.store.end_silence(id, &session.actor, state.clock.now()).await {
         Ok(_) => Redirect::to("/silences").into_response(),
@@ -444,13 +495,15 @@ fn workflow_forms(incident: &Incident, session: &Session) -> Markup {
             "Owner: " strong { (incident.assignee.as_deref().unwrap_or("nobody yet")) }
             @if incident.drill { " · " strong { "DRILL" } }
         }
-        form method="post" action={ "/incidents/" (id) "/assign" } {
-            (session.field())
-            label { "Assign to " input name="to" required maxlength="200"; } " " button { "Assign" }
-        }
-        form method="post" action={ "/incidents/" (id) "/note" } {
-            (session.field())
-            label { "Note " input name="text" required maxlength="10000" size="60"; } " " button { "Add note" }
+        @if session.may(Role::Responder) {
+            form method="post" action={ "/incidents/" (id) "/assign" } {
+                (session.field())
+                label { "Assign to " input name="to" required maxlength="200"; } " " button { "Assign" }
+            }
+            form method="post" action={ "/incidents/" (id) "/note" } {
+                (session.field())
+                label { "Note " input name="text" required maxlength="10000" size="60"; } " " button { "Add note" }
+            }
         }
     }
 }
@@ -482,11 +535,12 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: 
                                     (done.actor) " · " (done.at.format("%Y-%m-%d %H:%M UTC"))
                                     @if let Some(note) = &done.note { br; small { (note) } }
                                 }
-                                None => form method="post" action={ "/incidents/" (id) "/steps/" (item.step.id) } {
+                                None if session.may(Role::Responder) => form method="post" action={ "/incidents/" (id) "/steps/" (item.step.id) } {
                                     (session.field())
                                     input name="note" placeholder="note (optional)" maxlength="10000";
                                     " " button { "Done" }
                                 },
+                                None => "not yet",
                             }
                         }
                     }
@@ -537,23 +591,27 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
                 " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
             }
-            @if incident.status == Status::Open {
+            @if !session.may(Role::Responder) {
+                p { small { (tr(session.lang, "Your token may read; working incidents needs the responder role.", "你的令牌只能查看；处理事件需要 responder 角色。")) } }
+            } @else if incident.status == Status::Open {
                 form method="post" action={ "/incidents/" (id) "/ack" } {
                     (session.field())
                     button.primary { "Acknowledge" }
                 }
             }
-            @if incident.status != Status::Resolved {
-                // Resolving ends escalation and the reminders: the box makes it a deliberate act.
-                form method="post" action={ "/incidents/" (id) "/resolve" } {
-                    (session.field())
-                    label { input type="checkbox" name="confirm" required; " " (tr(session.lang, "the situation is over", "事态已经结束")) }
-                    " " button { "Resolve" }
-                }
-            } @else {
-                form method="post" action={ "/incidents/" (id) "/reopen" } {
-                    (session.field())
-                    button { "Reopen" }
+            @if session.may(Role::Responder) {
+                @if incident.status != Status::Resolved {
+                    // Resolving ends escalation and the reminders: the box makes it a deliberate act.
+                    form method="post" action={ "/incidents/" (id) "/resolve" } {
+                        (session.field())
+                        label { input type="checkbox" name="confirm" required; " " (tr(session.lang, "the situation is over", "事态已经结束")) }
+                        " " button { "Resolve" }
+                    }
+                } @else {
+                    form method="post" action={ "/incidents/" (id) "/reopen" } {
+                        (session.field())
+                        button { "Reopen" }
+                    }
                 }
             }
             h2 { "Why" }
@@ -598,6 +656,9 @@ async fn incident_action<S: Store>(
     if !session.accepts(&state, form.csrf.as_deref()) {
         return forged();
     }
+    if let Some(refused) = session.refuses(Role::Responder) {
+        return refused;
+    }
     let actor = session.actor;
     let action = match action.as_str() {
         "ack" => Action::Acknowledge,
@@ -641,6 +702,9 @@ async fn record_entry<S: Store>(
 ) -> Response {
     if !session.accepts(state, csrf) {
         return forged();
+    }
+    if let Some(refused) = session.refuses(Role::Responder) {
+        return refused;
     }
     match state.store.record(id, &entry, &session.actor, state.clock.now()).await {
         Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
@@ -693,20 +757,49 @@ struct LoginForm {
     token: String,
 }
 
-async fn login<S: Store>(State(state): State<ApiState<S>>, Form(form): Form<LoginForm>) -> Response {
-    if state.tokens.name_of(form.token.trim()).is_none() {
-        return error_page(StatusCode::UNAUTHORIZED, "unknown token");
+async fn login<S: Store>(
+    State(state): State<ApiState<S>>,
+    ClientAddress(address): ClientAddress,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let token = form.token.trim();
+    match state.throttle.check(&state.tokens, token, address, state.clock.now()) {
+        Ok(_) => {}
+        Err(Refusal::Unknown) => return error_page(StatusCode::UNAUTHORIZED, "unknown token"),
+        Err(Refusal::Throttled(wait)) => return throttled_page(wait),
+        Err(Refusal::Failed(e)) => return store_error(e),
     }
+    let id = match open_session(&state, token).await {
+        Ok(id) => id,
+        Err(e) => return store_error(e),
+    };
+    let lifetime = SESSION_LIFETIME.num_seconds();
+    session_cookie(&state, &format!("{SESSION_COOKIE}={id}; Max-Age={lifetime}"), Redirect::to("/").into_response())
+}
+
+/// Sets the session cookie (`HttpOnly`, `SameSite=Strict`, `Secure` behind https) on a response.
+fn session_cookie<S>(state: &ApiState<S>, cookie: &str, mut response: Response) -> Response {
     let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}", form.token.trim());
-    let mut response = Redirect::to("/").into_response();
-    match HeaderValue::from_str(&cookie) {
+    match HeaderValue::from_str(&format!("{cookie}; HttpOnly; SameSite=Strict; Path=/{secure}")) {
         Ok(value) => {
             response.headers_mut().insert(header::SET_COOKIE, value);
             response
         }
-        Err(_) => error_page(StatusCode::BAD_REQUEST, "that token cannot be stored in a cookie"),
+        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "the session cookie could not be written"),
     }
+}
+
+/// Ends the browser's session: its row is deleted, so the id is worthless even if copied.
+async fn logout<S: Store>(State(state): State<ApiState<S>>, session: Session, Form(form): Form<CsrfForm>) -> Response {
+    if !session.accepts(&state, form.csrf.as_deref()) {
+        return forged();
+    }
+    if let Credential::Session(id) = &session.credential
+        && let Err(e) = state.store.end_session(&digest(id)).await
+    {
+        return store_error(e);
+    }
+    session_cookie(&state, &format!("{SESSION_COOKIE}=; Max-Age=0"), Redirect::to("/login").into_response())
 }
 
 async fn ack_confirm<S: Store>(State(state): State<ApiState<S>>, Path(token): Path<String>) -> Response {

@@ -2,10 +2,10 @@
 
 mod dashboard;
 
-use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,10 +13,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -35,42 +37,277 @@ use crate::store::{
     Checklist, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter, Store, StoreError, StoredMention,
 };
 
-/// Name of the cookie the dashboard keeps the login token in.
-pub const SESSION_COOKIE: &str = "tocsin_token";
+/// Name of the cookie the dashboard keeps its session id in (never the token itself).
+pub const SESSION_COOKIE: &str = "tocsin_session";
+/// A dashboard session not used for this long ends.
+pub const SESSION_IDLE: chrono::Duration = chrono::Duration::hours(12);
+/// And every session ends this long after its login.
+pub const SESSION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+/// A session's last use is written at most this often: a page load is not a write.
+const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
-/// API tokens by secret, each naming the person or tool it belongs to.
+/// What a token's holder may do. Each role can do everything the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads incidents, timelines, reviews, feeds, channels, silences and mentions.
+    Viewer,
+    /// Also works incidents: acknowledges, resolves, reopens, assigns, notes, does steps.
+    Responder,
+    /// Also silences, enables and disables channels, and pushes mentions.
+    Admin,
+}
+
+impl Role {
+    fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "responder" => Some(Role::Responder),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// One entry of `TOCSIN_API_TOKENS`: the SHA-256 of its secret, its holder and role.
+#[derive(Clone)]
+struct TokenEntry {
+    digest: [u8; 32],
+    name: String,
+    role: Role,
+}
+
+/// The API tokens, each naming the person or tool it belongs to and its role.
 #[derive(Clone, Default)]
 pub struct Tokens {
-    by_secret: HashMap<String, String>,
+    entries: Vec<TokenEntry>,
 }
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("names", &self.by_secret.values().collect::<Vec<_>>()).finish()
+        let names: Vec<(&str, &str)> = self.entries.iter().map(|e| (e.name.as_str(), e.role.as_str())).collect();
+        f.debug_struct("Tokens").field("names", &names).finish()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("TOCSIN_API_TOKENS entry {0} is not name:token")]
+#[error("TOCSIN_API_TOKENS entry {0} is not name:token or name:token:role (role viewer, responder or admin)")]
 pub struct TokensError(pub usize);
 
+fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
 impl Tokens {
-    /// Parses `alice:token1,bob:token2`.
+    /// Parses `alice:token1:responder,bob:token2:viewer,ops:token3`. The role is optional
+    /// and `admin` when left out, so a list written before roles keeps working as it did;
+    /// a last `:` segment that names no role is part of the token.
     pub fn parse(text: &str) -> Result<Tokens, TokensError> {
-        let mut by_secret = HashMap::new();
+        let mut entries = Vec::new();
         for (index, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
-            match entry.split_once(':') {
-                Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
-                    by_secret.insert(secret.trim().to_owned(), name.trim().to_owned());
-                }
-                _ => return Err(TokensError(index + 1)),
+            let Some((name, rest)) = entry.split_once(':') else {
+                return Err(TokensError(index + 1));
+            };
+            let (secret, role) = match rest.rsplit_once(':').and_then(|(s, r)| Role::parse(r.trim()).map(|r| (s, r))) {
+                Some((secret, role)) => (secret, role),
+                None => (rest, Role::Admin),
+            };
+            let (name, secret) = (name.trim(), secret.trim());
+            if name.is_empty() || secret.is_empty() {
+                return Err(TokensError(index + 1));
             }
+            entries.push(TokenEntry { digest: digest(secret), name: name.to_owned(), role });
         }
-        Ok(Tokens { by_secret })
+        Ok(Tokens { entries })
     }
 
-    fn name_of(&self, secret: &str) -> Option<&str> {
-        self.by_secret.get(secret).map(String::as_str)
+    /// The holder and role of the token whose SHA-256 this is (a session's), compared as
+    /// [`Tokens::holder_of`] compares.
+    fn holder_of_digest(&self, presented: &[u8]) -> Option<(&str, Role)> {
+        let mut found = None;
+        for entry in &self.entries {
+            if bool::from(entry.digest.as_slice().ct_eq(presented)) && found.is_none() {
+                found = Some((entry.name.as_str(), entry.role));
+            }
+        }
+        found
+    }
+
+    /// The holder and role of a presented secret. Every entry is compared, each in constant
+    /// time, so how long this takes says nothing about how close a guess came.
+    fn holder_of(&self, secret: &str) -> Option<(&str, Role)> {
+        let presented = digest(secret);
+        let mut found = None;
+        for entry in &self.entries {
+            if bool::from(entry.digest.ct_eq(&presented)) && found.is_none() {
+                found = Some((entry.name.as_str(), entry.role));
+            }
+        }
+        found
+    }
+}
+
+/// Failed logins a client address may make in [`THROTTLE_WINDOW`] before it is refused.
+pub const FAILURES_ALLOWED: u32 = 5;
+/// The window failed logins are counted over; a throttled address waits out the rest of it.
+pub const THROTTLE_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Failed logins per client address (a wrong token on `/login`, or on the API's bearer
+/// header): past [`FAILURES_ALLOWED`] in [`THROTTLE_WINDOW`], every attempt from that
+/// address, right or wrong, is answered 429 until the window ends, so guessing tokens costs
+/// a quarter hour per five guesses. Counted in memory: a restart forgives.
+#[derive(Default)]
+pub struct Throttle {
+    failures: std::sync::Mutex<std::collections::HashMap<IpAddr, (u32, DateTime<Utc>)>>,
+}
+
+impl Throttle {
+    /// How long an address must wait before trying again, if it must.
+    fn wait(&self, address: IpAddr, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        let failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let &(count, since) = failures.get(&address)?;
+        let ends = since + THROTTLE_WINDOW;
+        (count >= FAILURES_ALLOWED && now < ends).then(|| ends - now)
+    }
+
+    fn failed(&self, address: IpAddr, now: DateTime<Utc>) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Windows past their end are forgotten, so the map holds recent guessers only.
+        failures.retain(|_, (_, since)| now < *since + THROTTLE_WINDOW);
+        let entry = failures.entry(address).or_insert((0, now));
+        entry.0 += 1;
+        metrics::counter!("tocsin_login_failures_total").increment(1);
+        if entry.0 == FAILURES_ALLOWED {
+            tracing::warn!(%address, failures = entry.0, "failed logins from one address: throttled");
+        }
+    }
+
+    fn succeeded(&self, address: IpAddr) {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&address);
+    }
+
+    /// Authenticates a presented secret from `address` (unknown when the server was not
+    /// given connection info), counting failures and refusing a throttled address.
+    fn check<'t>(
+        &self,
+        tokens: &'t Tokens,
+        secret: &str,
+        address: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(&'t str, Role), Refusal> {
+        if let Some(wait) = address.and_then(|a| self.wait(a, now)) {
+            metrics::counter!("tocsin_login_throttled_total").increment(1);
+            return Err(Refusal::Throttled(wait));
+        }
+        match tokens.holder_of(secret) {
+            Some(holder) => {
+                if let Some(address) = address {
+                    self.succeeded(address);
+                }
+                Ok(holder)
+            }
+            None => {
+                if let Some(address) = address {
+                    self.failed(address, now);
+                }
+                Err(Refusal::Unknown)
+            }
+        }
+    }
+}
+
+/// Why a presented token was refused.
+enum Refusal {
+    Unknown,
+    /// Too many failures from the address: try again after this long.
+    Throttled(chrono::Duration),
+    /// The store could not be read.
+    Failed(StoreError),
+}
+
+/// What a request presents to say who it is.
+enum Credential {
+    /// `Authorization: Bearer TOKEN`: a script or another tool.
+    Bearer(String),
+    /// The dashboard's session cookie: a browser that logged in.
+    Session(String),
+}
+
+impl Credential {
+    fn of(headers: &HeaderMap) -> Option<Credential> {
+        if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            return value.strip_prefix("Bearer ").map(|t| Credential::Bearer(t.trim().to_owned()));
+        }
+        cookie(headers, SESSION_COOKIE).map(|id| Credential::Session(id.to_owned()))
+    }
+
+    /// The secret itself, which the dashboard's form tokens are bound to.
+    fn secret(&self) -> &str {
+        match self {
+            Credential::Bearer(secret) | Credential::Session(secret) => secret,
+        }
+    }
+}
+
+/// Who presents `credential`: a bearer token through [`Throttle::check`]; a session by its
+/// stored row, refused once idle for [`SESSION_IDLE`], older than [`SESSION_LIFETIME`], or
+/// when the token that opened it is no longer configured. A stale session is not a
+/// failed login: its id was issued, not guessed.
+async fn authenticate<S: Store>(
+    state: &ApiState<S>,
+    credential: &Credential,
+    address: Option<IpAddr>,
+) -> Result<(String, Role), Refusal> {
+    let now = state.clock.now();
+    match credential {
+        Credential::Bearer(token) => {
+            state.throttle.check(&state.tokens, token, address, now).map(|(name, role)| (name.to_owned(), role))
+        }
+        Credential::Session(id) => {
+            let id_digest = digest(id);
+            let session = state.store.session(&id_digest).await.map_err(Refusal::Failed)?.ok_or(Refusal::Unknown)?;
+            if now - session.last_seen_at > SESSION_IDLE || now - session.created_at > SESSION_LIFETIME {
+                return Err(Refusal::Unknown);
+            }
+            let (name, role) = state.tokens.holder_of_digest(&session.token_digest).ok_or(Refusal::Unknown)?;
+            if now - session.last_seen_at > SESSION_TOUCH_EVERY {
+                state.store.touch_session(&id_digest, now).await.map_err(Refusal::Failed)?;
+            }
+            Ok((name.to_owned(), role))
+        }
+    }
+}
+
+/// Opens a dashboard session for a token that logged in: a random id for the cookie,
+/// stored only as its SHA-256.
+async fn open_session<S: Store>(state: &ApiState<S>, token: &str) -> Result<String, StoreError> {
+    let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let now = state.clock.now();
+    state.store.create_session(&digest(&id), &digest(token), now, now - SESSION_LIFETIME).await?;
+    Ok(id)
+}
+
+/// The client's address, when the server passes connection info.
+fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// [`client_address`] as an extractor, for handlers that read the request's body too.
+struct ClientAddress(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
     }
 }
 
@@ -113,6 +350,7 @@ pub struct ApiState<S> {
     pub pipeline: Arc<Pipeline<S>>,
     pub links: AckLinks,
     pub tokens: Arc<Tokens>,
+    pub throttle: Arc<Throttle>,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub public_url: String,
@@ -121,6 +359,8 @@ pub struct ApiState<S> {
     /// The configured channels, for the channel endpoints.
     pub channel_names: Arc<Vec<String>>,
     pub csrf: Csrf,
+    /// Poked by `POST /api/v1/reload`; the daemon's runner reloads as on SIGHUP.
+    pub reload_requested: Arc<Notify>,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -130,12 +370,14 @@ impl<S> Clone for ApiState<S> {
             pipeline: self.pipeline.clone(),
             links: self.links.clone(),
             tokens: self.tokens.clone(),
+            throttle: self.throttle.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
             public_url: self.public_url.clone(),
             wake_outbox: self.wake_outbox.clone(),
             channel_names: self.channel_names.clone(),
             csrf: self.csrf.clone(),
+            reload_requested: self.reload_requested.clone(),
         }
     }
 }
@@ -145,11 +387,13 @@ impl<S> Clone for ApiState<S> {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds to wait, sent as `Retry-After`.
+    retry_after: Option<i64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), retry_after: None }
     }
 }
 
@@ -177,20 +421,42 @@ struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.message })).into_response()
+        let mut response = (self.status, Json(ErrorBody { error: self.message })).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
-/// The caller, known by its token's name: from `Authorization: Bearer`, or the dashboard's
-/// session cookie.
-pub struct Caller(pub String);
-
-fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
-    }
-    cookie(headers, SESSION_COOKIE).map(str::to_owned)
+/// The caller, known by its token's name and role: from `Authorization: Bearer`, or the
+/// dashboard's session cookie.
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
 }
+
+impl Caller {
+    /// Refuses a caller whose role is below `needed`, saying which role it takes.
+    fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this needs the {} role; {} is a {}", needed.as_str(), self.name, self.role.as_str()),
+            ))
+        }
+    }
+}
+
+/// A caller who may work incidents (see [`Role::Responder`]).
+pub struct Responder(pub Caller);
+
+/// A caller who may change what is monitored and delivered (see [`Role::Admin`]).
+pub struct Admin(pub Caller);
 
 /// The value of a request cookie.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -208,11 +474,41 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
-        let token = presented_token(&parts.headers)
+        let credential = Credential::of(&parts.headers)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token"))?;
-        let name =
-            state.tokens.name_of(&token).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token"))?;
-        Ok(Caller(name.to_owned()))
+        let checked = authenticate(state, &credential, client_address(parts)).await;
+        let (name, role) = checked.map_err(|refusal| match refusal {
+            Refusal::Unknown => ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token or ended session"),
+            Refusal::Failed(e) => ApiError::from(e),
+            Refusal::Throttled(wait) => ApiError {
+                retry_after: Some(wait.num_seconds().max(1)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed logins from this address; try again later",
+                )
+            },
+        })?;
+        Ok(Caller { name, role })
+    }
+}
+
+impl<S: Store> FromRequestParts<ApiState<S>> for Responder {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Responder)?;
+        Ok(Responder(caller))
+    }
+}
+
+impl<S: Store> FromRequestParts<ApiState<S>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Role::Admin)?;
+        Ok(Admin(caller))
     }
 }
 
@@ -249,6 +545,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
         list_feeds,
         search_mentions,
         push_mentions,
+        reload,
         openapi_json,
     ),
     modifiers(&BearerAuth),
@@ -259,7 +556,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
         (name = "channels", description = "Notification channels and their health"),
         (name = "feeds", description = "Polled feeds and their health"),
         (name = "mentions", description = "Stored mentions, and mentions pushed by other tools"),
-        (name = "meta", description = "This document"),
+        (name = "meta", description = "This document, and reloading the daemon's configuration"),
     )
 )]
 pub struct ApiDoc;
@@ -304,6 +601,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/channels/{name}/disable", post(disable_channel::<S>))
         .route("/api/v1/feeds", get(list_feeds::<S>))
         .route("/api/v1/mentions", get(search_mentions::<S>).post(push_mentions::<S>))
+        .route("/api/v1/reload", post(reload::<S>))
         .merge(dashboard::routes())
         .with_state(state)
 }
@@ -645,7 +943,7 @@ struct Pushed {
 )]
 async fn push_mentions<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    _caller: Admin,
     body: axum::body::Bytes,
 ) -> Result<Json<Pushed>, ApiError> {
     let pushed: PushBody = serde_json::from_slice(&body)
@@ -695,7 +993,7 @@ async fn act<S: Store>(state: &ApiState<S>, actor: &str, id: i64, action: Action
 )]
 async fn acknowledge<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
     act(&state, &actor, id, Action::Acknowledge).await
@@ -716,7 +1014,7 @@ async fn acknowledge<S: Store>(
 )]
 async fn resolve<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
     act(&state, &actor, id, Action::Resolve).await
@@ -737,7 +1035,7 @@ async fn resolve<S: Store>(
 )]
 async fn reopen<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
     act(&state, &actor, id, Action::Reopen).await
@@ -795,7 +1093,7 @@ fn known_channel<S>(state: &ApiState<S>, name: &str) -> Result<(), ApiError> {
 )]
 async fn enable_channel<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Admin(Caller { name: actor, .. }): Admin,
     Path(name): Path<String>,
 ) -> Result<Json<ChannelHealth>, ApiError> {
     known_channel(&state, &name)?;
@@ -827,7 +1125,7 @@ struct DisableBody {
 )]
 async fn disable_channel<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Admin(Caller { name: actor, .. }): Admin,
     Path(name): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<ChannelHealth>, ApiError> {
@@ -886,7 +1184,7 @@ async fn record<S: Store>(state: &ApiState<S>, id: i64, entry: Entry, actor: &st
 )]
 async fn assign<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
@@ -911,7 +1209,7 @@ async fn assign<S: Store>(
 )]
 async fn note<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
@@ -939,7 +1237,7 @@ async fn note<S: Store>(
 )]
 async fn step_done<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Responder(Caller { name: actor, .. }): Responder,
     Path((id, step)): Path<(i64, String)>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
@@ -1066,6 +1364,37 @@ struct SilenceBody {
     reason: String,
 }
 
+/// What `POST /api/v1/reload` answers.
+#[derive(Serialize, ToSchema)]
+struct ReloadAccepted {
+    /// What happens next.
+    status: String,
+}
+
+/// Reloads the config, rules and playbooks as SIGHUP does: read and checked together; a
+/// rules-only change is swapped in, a changed config restarts the daemon in its process,
+/// and a broken file is refused with every error in the log while what runs stays. The
+/// answer comes before the reload is done: the log says how it went.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reload",
+    tag = "meta",
+    responses(
+        (status = 202, description = "The reload is under way", body = ReloadAccepted),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's", body = ErrorBody),
+    )
+)]
+async fn reload<S: Store>(
+    State(state): State<ApiState<S>>,
+    Admin(Caller { name, .. }): Admin,
+) -> (StatusCode, Json<ReloadAccepted>) {
+    tracing::info!(by = %name, "reload requested over the API");
+    state.reload_requested.notify_one();
+    let status = "reload requested: the config, rules and playbooks are read again; the log says how it went";
+    (StatusCode::ACCEPTED, Json(ReloadAccepted { status: status.into() }))
+}
+
 /// Adds a silence, in force from now.
 #[utoipa::path(
     post,
@@ -1081,7 +1410,7 @@ struct SilenceBody {
 )]
 async fn add_silence<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Admin(Caller { name: actor, .. }): Admin,
     bytes: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     let silence: SilenceBody = body(&bytes)?;
@@ -1122,7 +1451,7 @@ async fn add_silence<S: Store>(
 )]
 async fn end_silence<S: Store>(
     State(state): State<ApiState<S>>,
-    Caller(actor): Caller,
+    Admin(Caller { name: actor, .. }): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Silence>, ApiError> {
     Ok(Json(state.store.end_silence(id, &actor, state.clock.now()).await?))
@@ -1244,11 +1573,17 @@ mod tests {
     #[test]
     fn tokens_parse_names_and_refuse_malformed_entries() {
         let tokens = Tokens::parse("alice:s3cret, bob:other").expect("valid");
-        assert_eq!(tokens.name_of("s3cret"), Some("alice"));
-        assert_eq!(tokens.name_of("other"), Some("bob"));
-        assert_eq!(tokens.name_of("alice"), None);
+        assert_eq!(tokens.holder_of("s3cret"), Some(("alice", Role::Admin)));
+        assert_eq!(tokens.holder_of("other"), Some(("bob", Role::Admin)));
+        assert_eq!(tokens.holder_of("alice"), None);
         assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
         assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
+        let roles = Tokens::parse("v:t1:viewer,r:t2:responder,a:t3:admin,colon:a:b:c").expect("valid");
+        assert_eq!(roles.holder_of("t1"), Some(("v", Role::Viewer)));
+        assert_eq!(roles.holder_of("t2"), Some(("r", Role::Responder)));
+        assert_eq!(roles.holder_of("t3"), Some(("a", Role::Admin)));
+        assert_eq!(roles.holder_of("a:b:c"), Some(("colon", Role::Admin)), "a last segment naming no role is token");
+        assert_eq!(Tokens::parse("x::viewer").unwrap_err(), TokensError(1), "an empty token with a role");
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub enum StoreError {
     NoSilence(i64),
 }
 
+/// A dashboard login as the store keeps it. The id in the browser's cookie is stored only
+/// as its SHA-256; the token that logged in, as its SHA-256 too, so the session ends when
+/// that token is no longer configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSession {
+    pub token_digest: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
 /// Poll state and health of one feed.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FeedState {
@@ -277,6 +287,29 @@ pub trait Store: Send + Sync + 'static {
     /// signs acknowledge links), so it survives restarts without configuration.
     fn secret(&self, name: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 
+    /// Stores a new dashboard session (see [`StoredSession`]), forgetting those last seen
+    /// before `forget_before`.
+    fn create_session(
+        &self,
+        id_digest: &[u8],
+        token_digest: &[u8],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The session whose id hashes to `id_digest`, if it was not ended.
+    fn session(&self, id_digest: &[u8]) -> impl Future<Output = Result<Option<StoredSession>, StoreError>> + Send;
+
+    /// Marks a session seen now, which moves its idle expiry.
+    fn touch_session(
+        &self,
+        id_digest: &[u8],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends a session (logout).
+    fn end_session(&self, id_digest: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Makes sure every configured feed has a row; keeps the state of known ones.
     fn sync_feeds(&self, feeds: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn feed_state(&self, name: &str) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
@@ -504,6 +537,10 @@ impl Store for AnyStore {
     delegate! {
         fn migrate(&self) -> ();
         fn secret(&self, name: &str) -> Vec<u8>;
+        fn create_session(&self, id_digest: &[u8], token_digest: &[u8], now: DateTime<Utc>, forget_before: DateTime<Utc>) -> ();
+        fn session(&self, id_digest: &[u8]) -> Option<StoredSession>;
+        fn touch_session(&self, id_digest: &[u8], now: DateTime<Utc>) -> ();
+        fn end_session(&self, id_digest: &[u8]) -> ();
         fn sync_feeds(&self, feeds: &[(String, String)]) -> ();
         fn feed_state(&self, name: &str) -> Option<FeedState>;
         fn feed_states(&self) -> Vec<FeedState>;

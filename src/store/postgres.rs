@@ -23,7 +23,7 @@ use super::common::{
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, Story, redact,
+    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession, Story, redact,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -970,6 +970,48 @@ impl Store for PostgresStore {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(name).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(value)
+    }
+
+    async fn create_session(
+        &self,
+        id_digest: &[u8],
+        token_digest: &[u8],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1").bind(forget_before).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO sessions (id_digest, token_digest, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
+            .bind(id_digest)
+            .bind(token_digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_digest: &[u8]) -> Result<Option<StoredSession>, StoreError> {
+        let row: Option<(Vec<u8>, DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as("SELECT token_digest, created_at, last_seen_at FROM sessions WHERE id_digest = $1")
+                .bind(id_digest)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(token_digest, created_at, last_seen_at)| StoredSession { token_digest, created_at, last_seen_at }))
+    }
+
+    async fn touch_session(&self, id_digest: &[u8], now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id_digest = $2")
+            .bind(now)
+            .bind(id_digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id_digest: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_digest = $1").bind(id_digest).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use super::common::{
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, Story,
+    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession, Story,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -844,6 +844,60 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(name).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(value)
+    }
+
+    async fn create_session(
+        &self,
+        id_digest: &[u8],
+        token_digest: &[u8],
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE last_seen_at < ?").bind(ts(forget_before)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO sessions (id_digest, token_digest, created_at, last_seen_at) VALUES (?, ?, ?, ?)")
+            .bind(id_digest)
+            .bind(token_digest)
+            .bind(ts(now))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_digest: &[u8]) -> Result<Option<StoredSession>, StoreError> {
+        let row: Option<(Vec<u8>, String, String)> =
+            sqlx::query_as("SELECT token_digest, created_at, last_seen_at FROM sessions WHERE id_digest = ?")
+                .bind(id_digest)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(token_digest, created_at, last_seen_at)| {
+            Ok(StoredSession {
+                token_digest,
+                created_at: parse_ts(&created_at)?,
+                last_seen_at: parse_ts(&last_seen_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_digest: &[u8], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_digest = ?")
+            .bind(ts(now))
+            .bind(id_digest)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id_digest: &[u8]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM sessions WHERE id_digest = ?").bind(id_digest).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
