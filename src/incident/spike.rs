@@ -429,7 +429,6 @@ mod tests {
         assert!((poisson_tail(3.0, 1) - (1.0 - (-3.0f64).exp())).abs() < 1e-12);
         // P(X >= 10 | λ = 2) = 4.6498e-5
         assert!((poisson_tail(2.0, 10) - 4.6498e-5).abs() < 1e-8, "{}", poisson_tail(2.0, 10));
-        // The two cases docs/risk.md quotes.
         assert!((poisson_tail(30.0, 36) - 0.1574).abs() < 1e-3, "{}", poisson_tail(30.0, 36));
         assert!((poisson_tail(2.0, 12) - 1.3646e-6).abs() < 1e-9, "{}", poisson_tail(2.0, 12));
         // Huge counts neither overflow nor lose the tail.
@@ -472,6 +471,19 @@ mod tests {
         }
         let p = negative_binomial_tail(100.0, 10.0, 2000);
         assert!(p > 0.0 && p < 1e-15, "{p}");
+    }
+
+    #[test]
+    fn the_cases_docs_risk_md_quotes_hold() {
+        // A big brand at 30 a window for weeks: the shape is the wandering's, 1/(1/10 + 1/2000).
+        let shape = 1.0 / (1.0 / DISPERSION + 1.0 / 2000.0);
+        for (count, quoted) in [(36, 0.28), (60, 0.012), (75, 0.0009)] {
+            let p = negative_binomial_tail(30.0, shape, count);
+            assert!((p - quoted).abs() < quoted * 0.05, "{count}: {p} vs {quoted}");
+        }
+        // A rule at 2 a window, read from 200 mentions, going to 12.
+        let p = negative_binomial_tail(2.0, 1.0 / (1.0 / DISPERSION + 1.0 / 200.0), 12);
+        assert!((p - 0.00003).abs() < 0.000005, "{p}");
     }
 
     /// The volume a group reaches at `at(minutes)` after `before` mentions spread evenly
