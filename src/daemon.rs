@@ -1,6 +1,6 @@
 //! The daemon: wires the stages together, runs their workers and owns shutdown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -358,15 +358,27 @@ impl<S: Store> MentionSink for Pipeline<S> {
     /// A feed's items published before the retention cutoff are not stored: they would be
     /// pruned within the hour, and once pruned (their identity gone with the row) a search
     /// feed that still serves a months-old article would bring it back as new on every poll.
+    /// An undated item has no date to tell: the store remembers which of them it pruned.
     async fn accept(&self, mentions: Vec<Mention>) -> Result<usize, StoreError> {
         let cutoff = retention_cutoff(&self.config, self.clock.now());
         let served = mentions.len();
+        let mut undated: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for mention in mentions.iter().filter(|m| m.published.is_none()) {
+            undated.entry(mention.feed.as_str()).or_default().push(mention.guid.clone());
+        }
+        let mut pruned: HashSet<(String, String)> = HashSet::new();
+        for (feed, guids) in &undated {
+            for guid in self.store.pruned_undated(feed, guids).await? {
+                pruned.insert(((*feed).to_owned(), guid));
+            }
+        }
         let mentions: Vec<Mention> = mentions
             .into_iter()
             .filter(|mention| cutoff.is_none_or(|cutoff| mention.published.is_none_or(|at| at >= cutoff)))
+            .filter(|mention| !pruned.contains(&(mention.feed.clone(), mention.guid.clone())))
             .collect();
         if mentions.len() < served {
-            tracing::debug!(skipped = served - mentions.len(), "items published before the retention cutoff");
+            tracing::debug!(skipped = served - mentions.len(), "items published before the retention cutoff or pruned");
         }
         let outcomes = self.process_all(mentions).await?;
         Ok(outcomes.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count())

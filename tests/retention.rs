@@ -92,6 +92,7 @@ macro_rules! on_every_backend {
 on_every_backend!(
     old_unattached_mentions_go_in_batches_and_incidents_keep_what_the_team_saw,
     a_running_daemon_prunes_on_its_own_when_its_clock_passes_the_retention,
+    a_pruned_undated_item_does_not_come_back_while_its_feed_serves_it,
 );
 
 fn config(url: &str) -> Config {
@@ -311,4 +312,43 @@ async fn a_running_daemon_prunes_on_its_own_when_its_clock_passes_the_retention(
     assert_eq!(stored, 1, "only the item published within the retention is new");
     assert_eq!(running.store.mention_count().await.expect("count"), 2);
     running.shutdown().await;
+}
+
+/// An item with no publication date has nothing but its stored row to say it is old: once
+/// retention prunes the row, the feed that still serves it must not bring it back as new.
+async fn a_pruned_undated_item_does_not_come_back_while_its_feed_serves_it(url: String, _: Backend) {
+    let config = config(&url);
+    let store = Arc::new(store::open(&url).await.expect("open"));
+    store.migrate().await.expect("migrate");
+    let clock = Clock::default();
+    let now = whole_seconds(clock.now());
+    let then = now - Duration::days(40);
+    clock.set(then);
+    let pipeline = Pipeline::new(
+        store.clone(),
+        Arc::new(RuleSet::bundled()),
+        Arc::new(config),
+        clock.clone(),
+        Arc::new(Notify::new()),
+    );
+    let undated = |guid: &str, at: DateTime<Utc>| Mention {
+        published: None,
+        ..Mention::text("forum", guid, "", &format!("Acme kettle thread {guid}: still going strong"), at)
+    };
+    let served = |at: DateTime<Utc>| vec![undated("sticky-1", at), undated("sticky-2", at)];
+    assert_eq!(pipeline.accept(served(then)).await.expect("accept"), 2, "new forty days ago");
+    clock.set(now);
+    let fresh = Mention::text("forum", "fresh", "", "Acme kettle thread fresh today", now);
+    assert_eq!(pipeline.accept(vec![fresh]).await.expect("accept"), 1);
+    let (_, stop) = watch::channel(false);
+    let before = now - Duration::days(30);
+    let pruned = prune_expired(store.as_ref(), before, &stop).await.expect("prune");
+    assert_eq!(pruned.mentions, 2, "the two undated items were past the retention");
+
+    // The feed still serves both: neither comes back.
+    assert_eq!(pipeline.accept(served(now)).await.expect("accept"), 0, "pruned, not new");
+    assert_eq!(pipeline.accept(served(now + Duration::hours(1))).await.expect("accept"), 0, "nor on the next poll");
+    // The feed drops the first; when it serves it again later, it is a new post.
+    assert_eq!(pipeline.accept(vec![undated("sticky-2", now)]).await.expect("accept"), 0);
+    assert_eq!(pipeline.accept(served(now + Duration::hours(2))).await.expect("accept"), 1, "sticky-1 is back as new");
 }

@@ -310,6 +310,16 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session (logout).
     fn end_session(&self, id_digest: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Of the undated items a feed serves now (`served`: the guids of its whole current
+    /// list that carry no publication date), those whose mentions retention pruned: they
+    /// are old, however new their fetch looks. The feed's pruned items it no longer serves
+    /// are forgotten.
+    fn pruned_undated(
+        &self,
+        feed: &str,
+        served: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Makes sure every configured feed has a row; keeps the state of known ones.
     fn sync_feeds(&self, feeds: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn feed_state(&self, name: &str) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
@@ -541,6 +551,7 @@ impl Store for AnyStore {
         fn session(&self, id_digest: &[u8]) -> Option<StoredSession>;
         fn touch_session(&self, id_digest: &[u8], now: DateTime<Utc>) -> ();
         fn end_session(&self, id_digest: &[u8]) -> ();
+        fn pruned_undated(&self, feed: &str, served: &[String]) -> Vec<String>;
         fn sync_feeds(&self, feeds: &[(String, String)]) -> ();
         fn feed_state(&self, name: &str) -> Option<FeedState>;
         fn feed_states(&self) -> Vec<FeedState>;

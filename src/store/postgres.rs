@@ -1014,6 +1014,21 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn pruned_undated(&self, feed: &str, served: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM pruned_undated WHERE feed = $1 AND guid <> ALL($2)")
+            .bind(feed)
+            .bind(served)
+            .execute(&mut *tx)
+            .await?;
+        let pruned: Vec<String> = sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = $1")
+            .bind(feed)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         for (name, url) in feeds {
@@ -1786,6 +1801,13 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         let ids: Vec<i64> = doomed.iter().map(|(id, _)| *id).collect();
+        sqlx::query(
+            "INSERT INTO pruned_undated (feed, guid) SELECT feed, guid FROM mentions \
+             WHERE id = ANY($1) AND published_at IS NULL ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM rule_matches WHERE mention_id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
         let mentions =
             sqlx::query("DELETE FROM mentions WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?.rows_affected();

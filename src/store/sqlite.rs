@@ -900,6 +900,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn pruned_undated(&self, feed: &str, served: &[String]) -> Result<Vec<String>, StoreError> {
+        let served = to_json(&served);
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM pruned_undated WHERE feed = ? AND guid NOT IN (SELECT value FROM json_each(?))")
+            .bind(feed)
+            .bind(&served)
+            .execute(&mut *tx)
+            .await?;
+        let pruned: Vec<String> =
+            sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = ?").bind(feed).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         for (name, url) in feeds {
@@ -1661,6 +1675,13 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         let ids = to_json(&doomed.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        sqlx::query(
+            "INSERT INTO pruned_undated (feed, guid) SELECT feed, guid FROM mentions \
+             WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM rule_matches WHERE mention_id IN (SELECT value FROM json_each(?))")
             .bind(&ids)
             .execute(&mut *tx)
