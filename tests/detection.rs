@@ -9,10 +9,14 @@
 //! rise as the packs improve.
 //!
 //! `tests/fixtures/detection/{en,zh}.jsonl` and `train2-{en,zh}.jsonl` are the corpus the
-//! packs are tuned on. `holdout-{en,zh}.jsonl` was written apart from the packs; its misses
-//! were read once while tuning, so it is no longer quite blind. `holdout2-{en,zh}.jsonl` was
-//! written apart from the packs by authors who never saw them, and nobody tuning the packs
-//! reads its misses: it is the figure to believe. All are held to the same goals.
+//! packs are tuned on. `holdout-`, `holdout2-` and `holdout3-{en,zh}.jsonl` were each written
+//! apart from the packs by authors who never saw them, and were the blind figure until the
+//! next one was written; their misses have since been read. The crisis model (the
+//! `crisis-signal` rule) is trained on all of these files, so their figures are in-sample:
+//! `python3 bench/train_crisis_model.py --dev` gives each file's reading by a model trained
+//! without it. `holdout4-{en,zh}.jsonl` is blind: written the same way, never trained or
+//! tuned on, nobody reads its misses. It is the figure to believe. All are held to the same
+//! goals.
 //!
 //! The same corpus measures the risk's negativity (issue 18): a crisis item *reads
 //! negative* when the worse of its sentiment and its harm events, min(sentiment, −harm),
@@ -42,26 +46,30 @@ const NEUTRAL_BAND: f64 = 0.05;
 /// Per file: (name, least recall@60, most false positives@60) measured today, a little
 /// slack below. The hold-out files were never tuned on, which is why they sit lower.
 const FLOORS: &[(&str, f64, f64)] = &[
-    ("en.jsonl", 0.88, 0.01),
-    ("zh.jsonl", 0.97, 0.01),
-    ("train2-en.jsonl", 0.79, 0.01),
-    ("train2-zh.jsonl", 0.83, 0.01),
-    ("holdout-en.jsonl", 0.74, 0.02),
-    ("holdout-zh.jsonl", 0.86, 0.01),
-    ("holdout2-en.jsonl", 0.77, 0.05),
-    ("holdout2-zh.jsonl", 0.83, 0.06),
+    ("en.jsonl", 0.98, 0.01),
+    ("zh.jsonl", 0.98, 0.01),
+    ("train2-en.jsonl", 0.96, 0.01),
+    ("train2-zh.jsonl", 0.97, 0.01),
+    ("holdout-en.jsonl", 0.86, 0.02),
+    ("holdout-zh.jsonl", 0.96, 0.01),
+    ("holdout2-en.jsonl", 0.95, 0.05),
+    ("holdout2-zh.jsonl", 0.92, 0.06),
+    ("holdout3-en.jsonl", 0.88, 0.06),
+    ("holdout3-zh.jsonl", 0.91, 0.04),
 ];
 
 /// Per file: the least share of crisis items reading negative, a little below today's.
 const NEGATIVE_FLOORS: &[(&str, f64)] = &[
-    ("en.jsonl", 0.87),
+    ("en.jsonl", 0.90),
     ("zh.jsonl", 0.88),
-    ("train2-en.jsonl", 0.88),
-    ("train2-zh.jsonl", 0.93),
+    ("train2-en.jsonl", 0.93),
+    ("train2-zh.jsonl", 0.96),
     ("holdout-en.jsonl", 0.61),
-    ("holdout-zh.jsonl", 0.83),
-    ("holdout2-en.jsonl", 0.87),
-    ("holdout2-zh.jsonl", 0.86),
+    ("holdout-zh.jsonl", 0.85),
+    ("holdout2-en.jsonl", 0.89),
+    ("holdout2-zh.jsonl", 0.87),
+    ("holdout3-en.jsonl", 0.76),
+    ("holdout3-zh.jsonl", 0.89),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -212,10 +220,10 @@ fn holds_the_goals(files: &[&str]) {
 
 #[test]
 fn the_bundled_packs_catch_english_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["en.jsonl", "train2-en.jsonl", "holdout-en.jsonl", "holdout2-en.jsonl"]);
+    holds_the_goals(&["en.jsonl", "train2-en.jsonl", "holdout-en.jsonl", "holdout2-en.jsonl", "holdout3-en.jsonl"]);
 }
 
 #[test]
 fn the_bundled_packs_catch_chinese_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["zh.jsonl", "train2-zh.jsonl", "holdout-zh.jsonl", "holdout2-zh.jsonl"]);
+    holds_the_goals(&["zh.jsonl", "train2-zh.jsonl", "holdout-zh.jsonl", "holdout2-zh.jsonl", "holdout3-zh.jsonl"]);
 }

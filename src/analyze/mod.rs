@@ -10,10 +10,15 @@
 //!   queries on the hits.
 //! - [`sentiment`] detects the language and scores how negative the text is, on one
 //!   scale for English and Chinese; rules may require a sentiment bound.
+//! - [`crisis`] reads how likely the text reports a crisis, in words no list names;
+//!   rules may require a bound on it (`crisis_above`).
+//! - [`harm`] finds the harm events the text reports (deaths, fires, leaks), which raise
+//!   the risk's negativity.
 //!
 //! [`analyze`] turns a mention into a [`Scored`] one; it is pure, so the same mention and
 //! rules always give the same score.
 
+pub mod crisis;
 pub mod harm;
 pub mod matcher;
 pub mod query;
@@ -21,6 +26,8 @@ pub mod risk;
 pub mod rules;
 pub mod sentiment;
 pub mod text;
+
+use std::cell::LazyCell;
 
 use serde::Serialize;
 use serde_json::json;
@@ -44,6 +51,9 @@ pub struct Scored {
     pub matches: Vec<RuleMatch>,
     /// The harm events it reports (worked out only when a rule matched).
     pub harm: harm::Harm,
+    /// The crisis model's probability that it reports a crisis (read only when a rule
+    /// matched or asked for it).
+    pub crisis: Option<f64>,
     /// 0..=100.
     pub risk: u8,
     /// How the risk was reached, for the timeline and the API ("why").
@@ -58,7 +68,8 @@ impl Scored {
     /// The same mention scored as the `copies + 1`-th report of its story.
     pub fn with_copies(mut self, copies: u64, weights: &RiskWeights) -> Scored {
         self.inputs.copies = copies;
-        let (risk, breakdown) = breakdown(&self.matches, &self.sentiment, &self.harm, self.inputs, weights);
+        let (risk, breakdown) =
+            breakdown(&self.matches, &self.sentiment, &self.harm, self.crisis, self.inputs, weights);
         self.risk = risk;
         self.breakdown = breakdown;
         self
@@ -75,13 +86,19 @@ impl Scored {
 /// from a source of `source_weight`, reading the start of a very long text only (see
 /// [`crate::ingest::ANALYZED_BYTES`]). Pure: the same inputs always give the same score.
 pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_weight: f64) -> Scored {
-    let (lang, sentiment, matches, harm) = {
+    let (lang, sentiment, matches, harm, crisis) = {
         let read = mention.for_analysis();
         let (lang, sentiment) = sentiment::of_mention(&read);
-        let matches = rules.scan(&read, sentiment.score);
-        // Only a matching mention has a risk for the harm to raise.
-        let harm = if matches.is_empty() { harm::Harm::default() } else { harm::harm(&read.title, &read.body) };
-        (lang, sentiment, matches, harm)
+        let crisis = LazyCell::new(|| rules.crisis_probability(&read));
+        let matches = rules.scan_with(&read, sentiment.score, || *crisis);
+        // Only a matching mention has a risk for the harm to raise, and a "why" to show the
+        // crisis model's reading in.
+        let (harm, crisis) = if matches.is_empty() {
+            (harm::Harm::default(), None)
+        } else {
+            (harm::harm(&read.title, &read.body), Some(*crisis))
+        };
+        (lang, sentiment, matches, harm, crisis)
     };
     let inputs = RiskInputs {
         severity: most_severe(&matches).map_or(0, |m| m.severity),
@@ -91,8 +108,8 @@ pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_
         engagement: mention.engagement,
         copies: 0,
     };
-    let (risk, breakdown) = breakdown(&matches, &sentiment, &harm, inputs, weights);
-    Scored { mention, lang, sentiment, matches, harm, risk, breakdown, inputs }
+    let (risk, breakdown) = breakdown(&matches, &sentiment, &harm, crisis, inputs, weights);
+    Scored { mention, lang, sentiment, matches, harm, crisis, risk, breakdown, inputs }
 }
 
 /// The most severe match; the first in file order on a tie.
@@ -104,6 +121,7 @@ fn breakdown(
     matches: &[RuleMatch],
     sentiment: &Sentiment,
     harm: &harm::Harm,
+    crisis: Option<f64>,
     inputs: RiskInputs,
     weights: &RiskWeights,
 ) -> (u8, serde_json::Value) {
@@ -115,6 +133,7 @@ fn breakdown(
         "sentiment": (sentiment.score * 1000.0).round() / 1000.0,
         "harm": harm.score,
         "harm_events": harm.events.iter().map(|e| e.term.as_str()).collect::<Vec<_>>(),
+        "crisis": crisis.map(|p| (p * 1000.0).round() / 1000.0),
         "negativity": r.negativity,
         "source_weight": r.source_weight,
         "engagement": r.engagement,

@@ -4,6 +4,7 @@
 //! caret, and all of them are collected before giving up, so one `tocsin test` run shows
 //! everything to fix. A query error points at the exact character inside the TOML string.
 
+use std::cell::LazyCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
-use super::matcher::{Literal, Matcher, RuleMatch};
+use super::crisis::CrisisReader;
+use super::matcher::{Literal, Matcher, RuleMatch, TermHit};
 use super::query::{self, Field, Query, TermKind};
 use super::sentiment;
 use super::text::display_width;
@@ -101,6 +103,11 @@ pub struct Rule {
     pub sentiment_below: Option<f64>,
     /// Only when the mention's sentiment is strictly above this.
     pub sentiment_above: Option<f64>,
+    /// Only when the crisis model's probability for the mention is strictly above this.
+    pub crisis_above: Option<f64>,
+    /// A net for what the other rules miss: it matches only a mention no rule that is not
+    /// a net matched, so a storm a pack names is not also counted as the net's.
+    pub net: bool,
     /// Escalation policy name; `None` means the default one.
     pub escalation: Option<String>,
     pub examples: Vec<Example>,
@@ -109,10 +116,11 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether a mention with this sentiment score may match the rule.
-    pub fn admits(&self, sentiment: f64) -> bool {
+    /// Whether a mention with this sentiment score and crisis probability may match the rule.
+    pub fn admits(&self, sentiment: f64, crisis: f64) -> bool {
         self.sentiment_below.is_none_or(|below| sentiment < below)
             && self.sentiment_above.is_none_or(|above| sentiment > above)
+            && self.crisis_above.is_none_or(|above| crisis > above)
     }
 }
 
@@ -180,6 +188,8 @@ pub struct RuleSet {
     matcher: Matcher,
     /// The lists' terms, for queries compiled later against the same lists (silences).
     lists: HashMap<String, Vec<Literal>>,
+    /// The crisis model, reading the `brand` list's names as the brand.
+    crisis: CrisisReader,
 }
 
 /// One query compiled on its own, with the rule set's lists (a silence's `--query`).
@@ -194,6 +204,9 @@ impl QueryFilter {
         !self.matcher.scan(&field_texts(mention)).is_empty()
     }
 }
+
+/// The list whose names the crisis model reads as the brand.
+const BRAND_LIST: &str = "brand";
 
 /// The crisis type of a rule that names none: its incidents get the `general` playbook.
 pub const GENERAL_CRISIS_TYPE: &str = "general";
@@ -336,7 +349,8 @@ impl RuleSet {
             let file = rule_files.first().map_or("rules", |(p, _)| p.as_str());
             RuleErrors(vec![RuleError::whole_file(file, e.to_string())])
         })?;
-        Ok(RuleSet { rules, matcher, lists: list_terms })
+        let crisis = CrisisReader::new(list_terms.get(BRAND_LIST).into_iter().flatten().map(|term| term.text.as_str()));
+        Ok(RuleSet { rules, matcher, lists: list_terms, crisis })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -362,16 +376,43 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id == id)
     }
 
+    /// The crisis model's probability that the mention reports a crisis (title and body).
+    pub fn crisis_probability(&self, mention: &Mention) -> f64 {
+        match (mention.title.trim(), mention.body.trim()) {
+            ("", body) => self.crisis.probability(body),
+            (title, "") => self.crisis.probability(title),
+            // The bar keeps the title's last words and the body's first from reading as a pair.
+            (title, body) => self.crisis.probability(&format!("{title} | {body}")),
+        }
+    }
+
     /// The rules whose query is true for the mention and whose sentiment bounds hold for
-    /// its `sentiment` score, in file order.
+    /// its `sentiment` score, in file order; the crisis model reads it if a rule asks.
     pub fn scan(&self, mention: &Mention, sentiment: f64) -> Vec<RuleMatch> {
-        self.matcher
-            .scan(&field_texts(mention))
+        let crisis = LazyCell::new(|| self.crisis_probability(mention));
+        self.scan_with(mention, sentiment, || *crisis)
+    }
+
+    /// [`RuleSet::scan`] with the crisis probability already read (`crisis` is called only
+    /// when a rule has a `crisis_above` bound).
+    pub fn scan_with(&self, mention: &Mention, sentiment: f64, crisis: impl Fn() -> f64) -> Vec<RuleMatch> {
+        let mut matched: Vec<(&Rule, Vec<TermHit>)> =
+            self.matcher
+                .scan(&field_texts(mention))
+                .into_iter()
+                .filter_map(|(i, terms)| {
+                    let rule = self.rules.get(i).filter(|rule| {
+                        rule.admits(sentiment, if rule.crisis_above.is_some() { crisis() } else { 0.0 })
+                    })?;
+                    Some((rule, terms))
+                })
+                .collect();
+        if matched.iter().any(|(rule, _)| !rule.net) {
+            matched.retain(|(rule, _)| !rule.net);
+        }
+        matched
             .into_iter()
-            .filter_map(|(i, terms)| {
-                let rule = self.rules.get(i).filter(|rule| rule.admits(sentiment))?;
-                Some(RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms })
-            })
+            .map(|(rule, terms)| RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms })
             .collect()
     }
 
@@ -506,8 +547,19 @@ fn unquote(term: &str) -> Result<&str, &'static str> {
 }
 
 /// The keys of [`RawRule`] and [`RawExample`], for reporting every unknown key at once.
-const RULE_KEYS: &[&str] =
-    &["id", "title", "query", "severity", "crisis_type", "sentiment_below", "sentiment_above", "escalation", "example"];
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "query",
+    "severity",
+    "crisis_type",
+    "sentiment_below",
+    "sentiment_above",
+    "crisis_above",
+    "net",
+    "escalation",
+    "example",
+];
 const EXAMPLE_KEYS: &[&str] = &["text", "title", "body", "feed", "author", "match"];
 
 #[derive(Deserialize)]
@@ -523,6 +575,10 @@ struct RawRule {
     sentiment_below: Option<Spanned<f64>>,
     #[serde(default)]
     sentiment_above: Option<Spanned<f64>>,
+    #[serde(default)]
+    crisis_above: Option<Spanned<f64>>,
+    #[serde(default)]
+    net: bool,
     #[serde(default)]
     escalation: Option<String>,
     #[serde(default)]
@@ -646,6 +702,14 @@ impl FileLoader<'_> {
                 "sentiment_above must be less than sentiment_below, or no mention could match",
             ));
         }
+        if let Some(v) = &raw.crisis_above
+            && !(0.0..1.0).contains(v.get_ref())
+        {
+            errors.push(self.error(
+                v.span().start,
+                format!("crisis_above must be at least 0 and below 1 (a probability), not {}", v.get_ref()),
+            ));
+        }
         let ast = self.query(&raw.query, errors);
         let mut examples = Vec::new();
         for example in &raw.example {
@@ -688,6 +752,8 @@ impl FileLoader<'_> {
             crisis_type: raw.crisis_type.map_or_else(|| GENERAL_CRISIS_TYPE.to_owned(), Spanned::into_inner),
             sentiment_below: raw.sentiment_below.map(Spanned::into_inner),
             sentiment_above: raw.sentiment_above.map(Spanned::into_inner),
+            crisis_above: raw.crisis_above.map(Spanned::into_inner),
+            net: raw.net,
             escalation: raw.escalation,
             examples,
             file: self.path.to_string(),

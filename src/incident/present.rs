@@ -79,6 +79,9 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
         };
         line("Harm", format!("{} ({})", round3(harm), events.join(", ")), &[]);
     }
+    if let Some(crisis) = number("crisis") {
+        line("Crisis model", format!("{} sure it reports a crisis", round3(crisis)), &["crisis"]);
+    }
     if let Some(weight) = number("source_weight") {
         line("Source weight", format!("×{}", round3(weight)), &["source_weight"]);
     }
@@ -205,7 +208,7 @@ mod tests {
     fn the_why_reads_as_the_factors_of_the_score_then_the_spike() {
         let why = serde_json::json!({
             "score": 82, "rule": "food-safety", "severity": 70, "sentiment": -0.586, "negativity": 1.1758,
-            "source_weight": 1.0, "engagement": 1.0, "novelty": 0.465, "copies": 9,
+            "crisis": 0.9564, "source_weight": 1.0, "engagement": 1.0, "novelty": 0.465, "copies": 9,
             "terms": [{"term": "food poisoning", "start": 10, "end": 24}, {"term": "food poisoning", "start": 40, "end": 54}],
             "spike": {"in_window": 14, "expected_per_window": 0.31, "p": 1.2e-9, "story": {"id": 123, "copies_in_window": 12}},
             "drill": true, "source": {"feed": "gnews-acme", "tier": null},
@@ -218,6 +221,7 @@ mod tests {
                 "Rule",
                 "Matched",
                 "Sentiment",
+                "Crisis model",
                 "Source weight",
                 "Engagement",
                 "Novelty",
@@ -232,6 +236,7 @@ mod tests {
         assert_eq!(value("Rule"), Some("food-safety, severity 70"));
         assert_eq!(value("Matched"), Some("food poisoning"));
         assert_eq!(value("Sentiment"), Some("-0.59 negative, risk ×1.176"));
+        assert_eq!(value("Crisis model"), Some("0.956 sure it reports a crisis"));
         assert_eq!(value("Novelty"), Some("×0.465 (9 earlier copies of this story)"));
         assert_eq!(value("Spike"), Some("14 in the window, 0.31 expected (p = 1.2e-9)"));
         assert_eq!(value("Story"), Some("#123: 12 copies in the window"));

@@ -473,6 +473,7 @@ pub(crate) mod fixtures {
             sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
             matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
             harm: crate::analyze::harm::Harm::default(),
+            crisis: None,
             risk: severity,
             breakdown: serde_json::json!({ "severity": severity }),
             inputs: crate::analyze::risk::RiskInputs {
