@@ -56,6 +56,8 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("holdout2-zh.jsonl", 0.92, 0.06),
     ("holdout3-en.jsonl", 0.88, 0.06),
     ("holdout3-zh.jsonl", 0.91, 0.04),
+    ("holdout4-en.jsonl", 0.81, 0.09),
+    ("holdout4-zh.jsonl", 0.87, 0.08),
 ];
 
 /// Per file: the least share of crisis items reading negative, a little below today's.
@@ -70,6 +72,8 @@ const NEGATIVE_FLOORS: &[(&str, f64)] = &[
     ("holdout2-zh.jsonl", 0.87),
     ("holdout3-en.jsonl", 0.76),
     ("holdout3-zh.jsonl", 0.89),
+    ("holdout4-en.jsonl", 0.74),
+    ("holdout4-zh.jsonl", 0.85),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -220,10 +224,24 @@ fn holds_the_goals(files: &[&str]) {
 
 #[test]
 fn the_bundled_packs_catch_english_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["en.jsonl", "train2-en.jsonl", "holdout-en.jsonl", "holdout2-en.jsonl", "holdout3-en.jsonl"]);
+    holds_the_goals(&[
+        "en.jsonl",
+        "train2-en.jsonl",
+        "holdout-en.jsonl",
+        "holdout2-en.jsonl",
+        "holdout3-en.jsonl",
+        "holdout4-en.jsonl",
+    ]);
 }
 
 #[test]
 fn the_bundled_packs_catch_chinese_crises_and_stay_quiet_on_benign_text() {
-    holds_the_goals(&["zh.jsonl", "train2-zh.jsonl", "holdout-zh.jsonl", "holdout2-zh.jsonl", "holdout3-zh.jsonl"]);
+    holds_the_goals(&[
+        "zh.jsonl",
+        "train2-zh.jsonl",
+        "holdout-zh.jsonl",
+        "holdout2-zh.jsonl",
+        "holdout3-zh.jsonl",
+        "holdout4-zh.jsonl",
+    ]);
 }
