@@ -366,16 +366,14 @@ impl<S: Store> MentionSink for Pipeline<S> {
         for mention in mentions.iter().filter(|m| m.published.is_none()) {
             undated.entry(mention.feed.as_str()).or_default().push(mention.guid.clone());
         }
-        let mut pruned: HashSet<(String, String)> = HashSet::new();
+        let mut pruned: HashMap<String, HashSet<String>> = HashMap::new();
         for (feed, guids) in &undated {
-            for guid in self.store.pruned_undated(feed, guids).await? {
-                pruned.insert(((*feed).to_owned(), guid));
-            }
+            pruned.insert((*feed).to_owned(), self.store.pruned_undated(feed, guids).await?.into_iter().collect());
         }
         let mentions: Vec<Mention> = mentions
             .into_iter()
             .filter(|mention| cutoff.is_none_or(|cutoff| mention.published.is_none_or(|at| at >= cutoff)))
-            .filter(|mention| !pruned.contains(&(mention.feed.clone(), mention.guid.clone())))
+            .filter(|mention| !pruned.get(mention.feed.as_str()).is_some_and(|guids| guids.contains(&mention.guid)))
             .collect();
         if mentions.len() < served {
             tracing::debug!(skipped = served - mentions.len(), "items published before the retention cutoff or pruned");

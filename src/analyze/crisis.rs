@@ -113,7 +113,14 @@ impl CrisisReader {
         let model = &*MODEL;
         let folded = fold(text);
         let masked = match &self.brand {
-            Some(brand) => brand.replace_all(&folded, &vec![BRAND.to_string(); brand.patterns_len()]),
+            Some(brand) => {
+                let mut masked = String::with_capacity(folded.len());
+                brand.replace_all_with(&folded, &mut masked, |_, _, out| {
+                    out.push(BRAND);
+                    true
+                });
+                masked
+            }
             None => folded,
         };
         let z = f64::from(model.bias) + features(&masked).into_iter().map(|key| model.weight(key)).sum::<f64>();
@@ -121,12 +128,16 @@ impl CrisisReader {
     }
 }
 
-/// NFKC, lower case, Traditional to Simplified.
+/// NFKC (a character at a time), lower case, Traditional to Simplified: exactly what the
+/// training script does. Not [`super::text::Folded`], whose other folds (whitespace runs,
+/// separators dropped between CJK characters) the model was not trained with.
 fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        for normal in c.to_string().nfkc() {
-            out.extend(normal.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(std::iter::once(c).nfkc().flat_map(char::to_lowercase));
         }
     }
     fast2s::convert(&out)

@@ -178,6 +178,20 @@ mod tests {
     }
 
     #[test]
+    fn a_crisis_no_list_names_opens_through_the_crisis_model_and_a_named_one_stays_its_packs() {
+        let s = scored("Acme pilot found drunk in cockpit before transatlantic flight");
+        assert_eq!(s.breakdown["rule"], "crisis-signal", "{}", s.breakdown);
+        assert!(s.crisis.is_some_and(|p| p > 0.9), "{:?}", s.crisis);
+        assert!(s.risk >= 60, "opens on its own: {}", s.breakdown);
+        assert_eq!(s.breakdown["crisis"], serde_json::json!((s.crisis.unwrap_or_default() * 1000.0).round() / 1000.0));
+        let named = scored("My kid got food poisoning after eating Acme yogurt");
+        let rules: Vec<&str> = named.matches.iter().map(|m| m.rule.as_str()).collect();
+        assert_eq!(rules, ["food-safety"], "the net leaves a storm a pack names to the pack");
+        assert!(named.crisis.is_some_and(|p| p > 0.9), "the why still shows the model's reading");
+        assert_eq!(scored("Sunny all week").crisis, None, "nothing matched, nothing read");
+    }
+
+    #[test]
     fn an_unrelated_mention_scores_zero() {
         let s = scored("Sunny all week");
         assert_eq!(s.risk, 0);

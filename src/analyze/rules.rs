@@ -116,11 +116,12 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether a mention with this sentiment score and crisis probability may match the rule.
-    pub fn admits(&self, sentiment: f64, crisis: f64) -> bool {
+    /// Whether a mention with this sentiment score and crisis probability may match the
+    /// rule; `crisis` is read only when the rule bounds it.
+    pub fn admits(&self, sentiment: f64, crisis: impl FnOnce() -> f64) -> bool {
         self.sentiment_below.is_none_or(|below| sentiment < below)
             && self.sentiment_above.is_none_or(|above| sentiment > above)
-            && self.crisis_above.is_none_or(|above| crisis > above)
+            && self.crisis_above.is_none_or(|above| crisis() > above)
     }
 }
 
@@ -396,17 +397,15 @@ impl RuleSet {
     /// [`RuleSet::scan`] with the crisis probability already read (`crisis` is called only
     /// when a rule has a `crisis_above` bound).
     pub fn scan_with(&self, mention: &Mention, sentiment: f64, crisis: impl Fn() -> f64) -> Vec<RuleMatch> {
-        let mut matched: Vec<(&Rule, Vec<TermHit>)> =
-            self.matcher
-                .scan(&field_texts(mention))
-                .into_iter()
-                .filter_map(|(i, terms)| {
-                    let rule = self.rules.get(i).filter(|rule| {
-                        rule.admits(sentiment, if rule.crisis_above.is_some() { crisis() } else { 0.0 })
-                    })?;
-                    Some((rule, terms))
-                })
-                .collect();
+        let mut matched: Vec<(&Rule, Vec<TermHit>)> = self
+            .matcher
+            .scan(&field_texts(mention))
+            .into_iter()
+            .filter_map(|(i, terms)| {
+                let rule = self.rules.get(i).filter(|rule| rule.admits(sentiment, &crisis))?;
+                Some((rule, terms))
+            })
+            .collect();
         if matched.iter().any(|(rule, _)| !rule.net) {
             matched.retain(|(rule, _)| !rule.net);
         }
@@ -970,6 +969,33 @@ match = true
         assert_eq!(ids(0.5), ["b"]);
         assert_eq!(ids(-0.5), ["b"]);
         assert_eq!(ids(-0.49), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_net_matches_only_what_no_other_rule_matched_and_nets_do_not_hide_each_other() {
+        let rules = "[[rule]]\nid = \"pack\"\ntitle = \"t\"\nquery = \"acme AND recall\"\nseverity = 75\n\n\
+                     [[rule]]\nid = \"net-a\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 25\nnet = true\n\n\
+                     [[rule]]\nid = \"net-b\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 60\nnet = true\n";
+        let set = load(rules, &[]).unwrap();
+        let ids = |text| -> Vec<String> { set.scan(&mention("", text), 0.0).into_iter().map(|m| m.rule).collect() };
+        assert_eq!(ids("acme recall"), ["pack"]);
+        assert_eq!(ids("acme outage"), ["net-a", "net-b"]);
+        assert!(ids("globex recall").is_empty());
+    }
+
+    #[test]
+    fn a_crisis_bound_is_strict_reads_the_model_only_when_asked_and_must_be_a_probability() {
+        let rules = "[[rule]]\nid = \"a\"\ntitle = \"t\"\nquery = \"acme\"\nseverity = 60\ncrisis_above = 0.9\n";
+        let bounded = load(rules, &[]).unwrap();
+        assert!(bounded.rules()[0].admits(0.0, || 0.91));
+        assert!(!bounded.rules()[0].admits(0.0, || 0.9));
+        let unbounded = load(GOOD, &[("brand", "acme\n"), ("food_safety", "mold*\n")]).unwrap();
+        assert!(unbounded.rules()[0].admits(0.0, || panic!("a rule without crisis_above does not read the model")));
+        for bad in ["1.0", "-0.1"] {
+            let errs = errors(&rules.replace("0.9", bad), &[]);
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].message.starts_with("crisis_above must be at least 0 and below 1"), "{errs:?}");
+        }
     }
 
     #[test]

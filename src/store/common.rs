@@ -60,6 +60,13 @@ pub(super) fn to_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_else(|_| serde_json::json!({}))
 }
 
+/// A feed's pruned undated items (`known`) split into those its current list still serves,
+/// which stay old, and those it no longer serves, which can be forgotten.
+pub(super) fn still_served(known: Vec<String>, served: &[String]) -> (Vec<String>, Vec<String>) {
+    let served: std::collections::HashSet<&str> = served.iter().map(String::as_str).collect();
+    known.into_iter().partition(|guid| served.contains(guid.as_str()))
+}
+
 pub(super) fn new_notice_id() -> String {
     use base64::Engine;
     let bytes: [u8; 16] = rand::random();

@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
     STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text, mention_details, new_notice_id,
-    steps_from_events, stored_mass, storm_start_of, to_value, transition_kinds, ts, unique_terms,
+    steps_from_events, still_served, stored_mass, storm_start_of, to_value, transition_kinds, ts, unique_terms,
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
@@ -1015,18 +1015,20 @@ impl Store for PostgresStore {
     }
 
     async fn pruned_undated(&self, feed: &str, served: &[String]) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM pruned_undated WHERE feed = $1 AND guid <> ALL($2)")
+        // A read on every poll; a write only when the feed stopped serving some.
+        let known: Vec<String> = sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = $1")
             .bind(feed)
-            .bind(served)
-            .execute(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
-        let pruned: Vec<String> = sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = $1")
-            .bind(feed)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(pruned)
+        let (still_served, gone) = still_served(known, served);
+        if !gone.is_empty() {
+            sqlx::query("DELETE FROM pruned_undated WHERE feed = $1 AND guid = ANY($2)")
+                .bind(feed)
+                .bind(&gone)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(still_served)
     }
 
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {

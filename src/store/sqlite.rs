@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
     STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_details, new_notice_id,
-    steps_from_events, stored_mass, storm_start_of, to_json, transition_kinds, ts, unique_terms,
+    steps_from_events, still_served, stored_mass, storm_start_of, to_json, transition_kinds, ts, unique_terms,
 };
 use super::{
     Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
@@ -901,17 +901,22 @@ impl Store for SqliteStore {
     }
 
     async fn pruned_undated(&self, feed: &str, served: &[String]) -> Result<Vec<String>, StoreError> {
-        let served = to_json(&served);
-        let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM pruned_undated WHERE feed = ? AND guid NOT IN (SELECT value FROM json_each(?))")
+        // A read on every poll; the writer is taken only when the feed stopped serving some.
+        let known: Vec<String> = sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = ?")
             .bind(feed)
-            .bind(&served)
-            .execute(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
-        let pruned: Vec<String> =
-            sqlx::query_scalar("SELECT guid FROM pruned_undated WHERE feed = ?").bind(feed).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(pruned)
+        let (still_served, gone) = still_served(known, served);
+        if !gone.is_empty() {
+            let mut tx = self.write().await?;
+            sqlx::query("DELETE FROM pruned_undated WHERE feed = ? AND guid IN (SELECT value FROM json_each(?))")
+                .bind(feed)
+                .bind(to_json(&gone))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(still_served)
     }
 
     async fn sync_feeds(&self, feeds: &[(String, String)]) -> Result<(), StoreError> {
