@@ -11,6 +11,10 @@
 //! screenshot in `target/test-artifacts/` (`browser-1-list.png`, `browser-2-incident.png`,
 //! `browser-3-acknowledged.png`) for people to look at.
 //!
+//! Then each role in turn (viewer, responder, admin) logs in and finds only the forms it may
+//! use; a form the page did not offer, posted anyway with the session's own CSRF token, is
+//! refused with the role it needs, and the store shows what each one did and did not do.
+//!
 //! Chromium and chromedriver are required: `.ci/run` installs them, so a missing browser or
 //! driver fails the test instead of skipping it.
 
@@ -211,6 +215,54 @@ async fn screenshot(browser: &Client, name: &str) {
     fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// Types `token` into the login page and presses Log in.
+async fn log_in(browser: &Client, base: &str, token: &str) {
+    browser.goto(&format!("{base}/login")).await.expect("open the login page");
+    find(browser, Locator::Css("input[name='token']"), "the token field")
+        .await
+        .send_keys(token)
+        .await
+        .expect("type the token");
+    find(browser, Locator::XPath("//button[normalize-space()='Log in']"), "the Log in button")
+        .await
+        .click()
+        .await
+        .expect("press Log in");
+    find(browser, Locator::XPath("//form[@action='/logout']"), "the logged-in navigation").await;
+}
+
+/// The actions of the forms on the page the browser is on.
+async fn form_actions(browser: &Client) -> Vec<String> {
+    let mut actions = Vec::new();
+    for form in browser.find_all(Locator::Css("form")).await.expect("look for forms") {
+        actions.push(form.attr("action").await.expect("read a form's action").unwrap_or_default());
+    }
+    actions
+}
+
+/// Posts `path` from the page, as a form the page did not offer would be (built in the page,
+/// carrying the session's own CSRF token, so only the role can refuse it), and returns the
+/// answer's status (the navigation's, as the browser saw it) and the text of its page.
+async fn forge_post(browser: &Client, path: &str, fields: &[(&str, &str)]) -> (u64, String) {
+    let script = "const [path, fields] = arguments; \
+        const form = document.createElement('form'); \
+        form.method = 'post'; form.action = path; \
+        const add = (name, value) => { const input = document.createElement('input'); \
+            input.type = 'hidden'; input.name = name; input.value = value; form.appendChild(input); }; \
+        add('csrf', document.querySelector(\"input[name='csrf']\").value); \
+        for (const [name, value] of fields) add(name, value); \
+        document.body.appendChild(form); form.submit();";
+    let fields: Vec<serde_json::Value> = fields.iter().map(|(name, value)| serde_json::json!([name, value])).collect();
+    browser.execute(script, vec![path.into(), fields.into()]).await.unwrap_or_else(|e| panic!("post {path}: {e}"));
+    find(browser, Locator::XPath("//h1[normalize-space()='Error']"), "the refusal page").await;
+    let text = browser.find(Locator::Css("body")).await.expect("the body").text().await.expect("its text");
+    let status = browser
+        .execute("return performance.getEntriesByType('navigation')[0].responseStatus;", vec![])
+        .await
+        .expect("read the navigation's status");
+    (status.as_u64().expect("a status"), text)
+}
+
 /// The hostile markup did not run: the title is not the marker, no dialog is open, and the
 /// page holds neither the script nor the image as elements.
 async fn assert_nothing_ran(browser: &Client, page: &str) {
@@ -264,17 +316,7 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
     let browser = driver.session(profile.path()).await;
 
     // Log in with the token; the dashboard lands on the incident list.
-    browser.goto(&format!("{base}/login")).await.expect("open the login page");
-    find(&browser, Locator::Css("input[name='token']"), "the token field")
-        .await
-        .send_keys(TOKEN)
-        .await
-        .expect("type the token");
-    find(&browser, Locator::XPath("//button[normalize-space()='Log in']"), "the Log in button")
-        .await
-        .click()
-        .await
-        .expect("press Log in");
+    log_in(&browser, &base, TOKEN).await;
     // Any link to the incident shows the list has loaded; check nothing ran before reading it.
     let to_incident = format!("//a[@href='/incidents/{}']", incident.id);
     find(&browser, Locator::XPath(&to_incident), "a link to the incident in the list").await;
@@ -321,6 +363,118 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
     assert_eq!(ack.actor, "lead");
 
     browser.close().await.expect("end the browser session");
+    drop(driver);
+    running.shutdown().await;
+}
+
+/// Each role is offered the forms it may use and no others, and a form the page did not
+/// offer, posted anyway with the session's own CSRF token, is refused with the role it needs.
+/// A viewer reads the incident; a responder acknowledges it but cannot silence; an admin
+/// adds a silence through the form. Screenshots: `browser-role-{viewer,responder,admin}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_is_offered_what_it_may_do_and_refused_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "forum",
+        Format::Rss,
+        vec![Item::new("f1", "Acme yogurt food poisoning", "My kid got food poisoning after eating Acme yogurt.")],
+    );
+    let config = Config::parse("browser.toml", &config_text(dir.path(), &feeds)).expect("test config is valid");
+    let tokens =
+        Tokens::parse("vera:viewer-token:viewer,rita:responder-token:responder,ada:admin-token:admin").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let store = running.store.clone();
+    let base = format!("http://{}", running.addr);
+    let all = IncidentFilter { limit: 10, ..Default::default() };
+    wait_until(WAIT, || async { store.incidents(&all).await.is_ok_and(|list| !list.is_empty()) })
+        .await
+        .expect("the food-poisoning post opens an incident");
+    let id = store.incidents(&all).await.expect("list incidents").remove(0).id;
+    let incident_page = format!("{base}/incidents/{id}");
+    let working: Vec<String> =
+        ["ack", "resolve", "assign", "note"].iter().map(|action| format!("/incidents/{id}/{action}")).collect();
+    let driver = Chromedriver::start().await;
+
+    // The viewer reads the incident and is told why there is nothing to press.
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let viewer = driver.session(profile.path()).await;
+    log_in(&viewer, &base, "viewer-token").await;
+    viewer.goto(&incident_page).await.expect("open the incident");
+    find(&viewer, Locator::XPath("//*[contains(., 'needs the responder role')]"), "the read-only notice").await;
+    let offered = form_actions(&viewer).await;
+    assert!(working.iter().all(|action| !offered.contains(action)), "a viewer is offered {offered:?}");
+    find(&viewer, Locator::XPath("//h2[normalize-space()='Timeline']"), "the timeline").await;
+    screenshot(&viewer, "browser-role-viewer.png").await;
+    let (status, body) = forge_post(&viewer, &format!("/incidents/{id}/ack"), &[]).await;
+    assert_eq!(status, 403, "a viewer's forged acknowledgement: {body}");
+    assert!(body.contains("needs the responder role"), "the refusal names the role: {body}");
+    viewer.goto(&format!("{base}/silences")).await.expect("open the silences");
+    find(&viewer, Locator::XPath("//h1[normalize-space()='Silences']"), "the silences page").await;
+    assert_eq!(form_actions(&viewer).await, ["/logout"], "a viewer is offered no silence form");
+    viewer.close().await.expect("end the viewer's session");
+    assert_eq!(store.incident(id).await.expect("load").expect("exists").status, Status::Open);
+
+    // The responder works the incident but is not offered, nor allowed, a silence.
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let responder = driver.session(profile.path()).await;
+    log_in(&responder, &base, "responder-token").await;
+    responder.goto(&incident_page).await.expect("open the incident");
+    let offered = form_actions(&responder).await;
+    assert!(working.iter().all(|action| offered.contains(action)), "a responder is offered {offered:?}");
+    screenshot(&responder, "browser-role-responder.png").await;
+    find(&responder, Locator::XPath("//form//button[normalize-space()='Acknowledge']"), "the Acknowledge button")
+        .await
+        .click()
+        .await
+        .expect("press Acknowledge");
+    find(&responder, Locator::XPath("//p/strong[normalize-space()='acknowledged']"), "the acknowledged status").await;
+    responder.goto(&format!("{base}/silences")).await.expect("open the silences");
+    find(&responder, Locator::XPath("//h1[normalize-space()='Silences']"), "the silences page").await;
+    assert_eq!(form_actions(&responder).await, ["/logout"], "a responder is offered no silence form");
+    let (status, body) = forge_post(
+        &responder,
+        "/silences",
+        &[("scope", "rule"), ("value", "food-safety"), ("for", "2h"), ("reason", "forged")],
+    )
+    .await;
+    assert_eq!(status, 403, "a responder's forged silence: {body}");
+    assert!(body.contains("needs the admin role"), "the refusal names the role: {body}");
+    responder.close().await.expect("end the responder's session");
+    let acked = store.incident(id).await.expect("load").expect("exists");
+    assert_eq!(acked.status, Status::Acknowledged);
+    let events = store.timeline(id).await.expect("timeline");
+    assert!(events.iter().any(|e| e.kind == "acknowledged" && e.actor == "rita"), "rita acknowledged");
+    assert!(store.silences(None).await.expect("silences").is_empty(), "the forged silence was not added");
+
+    // The admin silences the rule through the form and can end it.
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let admin = driver.session(profile.path()).await;
+    log_in(&admin, &base, "admin-token").await;
+    admin.goto(&format!("{base}/silences")).await.expect("open the silences");
+    find(&admin, Locator::Css("form[action='/silences'] input[name='value']"), "the silence form's value")
+        .await
+        .send_keys("food-safety")
+        .await
+        .expect("type the rule");
+    find(&admin, Locator::Css("form[action='/silences'] input[name='reason']"), "the silence form's reason")
+        .await
+        .send_keys("press conference at noon")
+        .await
+        .expect("type the reason");
+    find(&admin, Locator::XPath("//form[@action='/silences']//button"), "the Silence button")
+        .await
+        .click()
+        .await
+        .expect("press Silence");
+    find(&admin, Locator::XPath("//td[contains(., 'press conference at noon')]"), "the new silence in the list").await;
+    find(&admin, Locator::XPath("//form[contains(@action, '/end')]//button"), "the End now button").await;
+    screenshot(&admin, "browser-role-admin.png").await;
+    admin.close().await.expect("end the admin's session");
+    let silences = store.silences(None).await.expect("silences");
+    assert_eq!(silences.len(), 1);
+    assert_eq!((silences[0].value.as_str(), silences[0].created_by.as_str()), ("food-safety", "ada"));
+
     drop(driver);
     running.shutdown().await;
 }
