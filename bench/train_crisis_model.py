@@ -19,7 +19,7 @@ hospital after eating Acme formula", "my Acme phone melted on the nightstand"). 
 
 Training data: tocsin's own detection corpus, tests/fixtures/detection/*.jsonl, written for
 this project (crisis and benign headlines, posts, complaints and reviews in English and
-Chinese). The blind files, holdout4-*.jsonl, are never trained on: they are the figure the
+Chinese). The blind files, holdout5-*.jsonl, are never trained on: they are the figure the
 detection test reports as the one to believe.
 
 Features (src/analyze/crisis.rs reads text exactly this way)
@@ -56,7 +56,7 @@ ROOT = os.path.dirname(HERE)
 CORPUS = os.path.join(ROOT, "tests", "fixtures", "detection")
 MODEL = os.path.join(ROOT, "src", "analyze", "crisis_model.bin")
 BRAND_LIST = os.path.join(ROOT, "rules", "lists", "brand.txt")
-BLIND_PREFIX = "holdout4-"
+BLIND_PREFIX = "holdout5-"
 
 VERSION = 1
 EPOCHS = 30

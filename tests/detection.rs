@@ -8,20 +8,22 @@
 //! now, so a change that loses recall or gains false alarms fails, and the floors only
 //! rise as the packs improve.
 //!
-//! `tests/fixtures/detection/{en,zh}.jsonl` and `train2-{en,zh}.jsonl` are the corpus the
-//! packs are tuned on. `holdout-`, `holdout2-` and `holdout3-{en,zh}.jsonl` were each written
-//! apart from the packs by authors who never saw them, and were the blind figure until the
-//! next one was written; their misses have since been read. The crisis model (the
-//! `crisis-signal` rule) is trained on all of these files, so their figures are in-sample:
-//! `python3 bench/train_crisis_model.py --dev` gives each file's reading by a model trained
-//! without it. `holdout4-{en,zh}.jsonl` is blind: written the same way, never trained or
-//! tuned on, nobody reads its misses. It is the figure to believe. All are held to the same
-//! goals.
+//! `tests/fixtures/detection/{en,zh}.jsonl`, `train2-` and `train3-{en,zh}.jsonl` (short,
+//! plain headlines and one-line posts) are the corpus the packs are tuned on. `holdout-`
+//! to `holdout4-{en,zh}.jsonl` were each written apart from the packs by authors who never
+//! saw them, and were the blind figure until the next one was written; their misses have
+//! since been read. The crisis model (the `crisis-signal` rule, the packs' veto, the tone)
+//! is trained on all of these files, so their figures are in-sample: `python3
+//! bench/train_crisis_model.py --dev` gives each file's reading by a model trained without
+//! it. `holdout5-{en,zh}.jsonl` is blind: written the same way, never trained on, no term
+//! was added for its misses. It is the figure to believe. All are held to the same goals.
 //!
 //! The same corpus measures the risk's negativity (issue 18): a crisis item *reads
-//! negative* when the worse of its sentiment and its harm events, min(sentiment, −harm),
-//! is below the neutral band (−0.05), so negativity raises its risk. The goal is 0.90 of
-//! the crisis items in each language; each file is held to a floor as for recall.
+//! negative* when the tone its risk read (the breakdown's `tone`: the worse of its
+//! sentiment and what it reports, by the harm lexicon or the crisis model; its sentiment
+//! when no rule matched) is below the neutral band (−0.05), so negativity raises its risk.
+//! The goal is 0.90 of the crisis items in each language; each file is held to a floor as
+//! for recall.
 //! Run `cargo test --test detection -- --nocapture` for the report and every miss.
 
 use std::collections::BTreeMap;
@@ -45,21 +47,25 @@ const NEUTRAL_BAND: f64 = 0.05;
 
 /// Per file: (name, least recall@60, most false positives@60, least share of crisis items
 /// reading negative) measured today, a little slack below. Each language's test judges the
-/// files whose name ends in its code. The blind file (holdout4) sits lowest: nothing was
-/// tuned or trained on it.
+/// files whose name ends in its code. The blind file (holdout5) sits lowest: nothing was
+/// trained on it.
 const FLOORS: &[(&str, f64, f64, f64)] = &[
-    ("en.jsonl", 0.98, 0.01, 0.90),
-    ("zh.jsonl", 0.98, 0.01, 0.88),
-    ("train2-en.jsonl", 0.96, 0.01, 0.93),
-    ("train2-zh.jsonl", 0.97, 0.01, 0.96),
-    ("holdout-en.jsonl", 0.86, 0.02, 0.61),
-    ("holdout-zh.jsonl", 0.96, 0.01, 0.85),
-    ("holdout2-en.jsonl", 0.95, 0.05, 0.89),
-    ("holdout2-zh.jsonl", 0.92, 0.06, 0.87),
-    ("holdout3-en.jsonl", 0.88, 0.06, 0.76),
-    ("holdout3-zh.jsonl", 0.91, 0.04, 0.89),
-    ("holdout4-en.jsonl", 0.81, 0.09, 0.74),
-    ("holdout4-zh.jsonl", 0.87, 0.08, 0.85),
+    ("en.jsonl", 0.98, 0.01, 0.98),
+    ("zh.jsonl", 0.98, 0.01, 0.98),
+    ("train2-en.jsonl", 0.97, 0.01, 0.98),
+    ("train2-zh.jsonl", 0.98, 0.01, 0.98),
+    ("train3-en.jsonl", 0.97, 0.01, 0.97),
+    ("train3-zh.jsonl", 0.98, 0.01, 0.98),
+    ("holdout-en.jsonl", 0.98, 0.01, 0.98),
+    ("holdout-zh.jsonl", 0.97, 0.01, 0.97),
+    ("holdout2-en.jsonl", 0.98, 0.01, 0.98),
+    ("holdout2-zh.jsonl", 0.95, 0.01, 0.96),
+    ("holdout3-en.jsonl", 0.96, 0.01, 0.96),
+    ("holdout3-zh.jsonl", 0.96, 0.01, 0.98),
+    ("holdout4-en.jsonl", 0.98, 0.01, 0.98),
+    ("holdout4-zh.jsonl", 0.95, 0.01, 0.96),
+    ("holdout5-en.jsonl", 0.91, 0.05, 0.95),
+    ("holdout5-zh.jsonl", 0.92, 0.05, 0.95),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +80,7 @@ struct Scored {
     item: Item,
     risk: u8,
     rules: Vec<String>,
-    /// min(sentiment, −harm) < −0.05: the risk's negativity raises it.
+    /// The risk's tone is below −0.05: its negativity raises it.
     negative: bool,
 }
 
@@ -109,8 +115,10 @@ fn score(rules: &RuleSet, items: Vec<Item>) -> Vec<Scored> {
             };
             let scored = analyze(rules, mention, &weights, 1.0);
             let rules = scored.matches.iter().map(|m| m.rule.clone()).collect();
-            let harm = scored.breakdown["harm"].as_f64().unwrap_or(0.0);
-            let negative = scored.sentiment.score.min(-harm) < -NEUTRAL_BAND;
+            // The tone the risk read (sentiment, or the reported event when worse); a mention
+            // no rule matched has no risk, and its tone is its sentiment.
+            let tone = scored.breakdown["tone"].as_f64().unwrap_or(scored.sentiment.score);
+            let negative = tone < -NEUTRAL_BAND;
             Scored { item, risk: scored.risk, rules, negative }
         })
         .collect()

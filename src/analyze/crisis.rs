@@ -251,10 +251,10 @@ mod tests {
     #[test]
     fn it_reads_text_as_the_training_script_does() {
         let golden = [
-            (0.995757, "Acme recalls 40,000 tins of baby formula over possible contamination"),
-            (0.006743, "Acme opens its first store in Lisbon"),
-            (0.769417, "三名儿童食用艾克米奶粉后住院"),
-            (0.001439, "艾克米新品发布会圆满成功"),
+            (0.997047, "Acme recalls 40,000 tins of baby formula over possible contamination"),
+            (0.001431, "Acme opens its first store in Lisbon"),
+            (0.883129, "三名儿童食用艾克米奶粉后住院"),
+            (0.000284, "艾克米新品发布会圆满成功"),
         ];
         for (expected, text) in golden {
             let got = reader().probability(text);

@@ -2,10 +2,15 @@
 //!
 //! ```text
 //! risk = severity × negativity × source weight × engagement × novelty   (rounded, capped at 100)
-//! negativity = 1 − negativity_gain × min(sentiment, −harm)   (sentiment alone when harm = 0)
+//! negativity = 1 − negativity_gain × tone
+//! tone       = min(sentiment, −event)   (sentiment alone when event = 0)
+//! event      = max(harm, 2 × crisis − 1, 0)
 //!              sentiment in [-1, 1] is how the text is said; harm in [0, 1] how bad the events
-//!              it reports are (see `analyze::harm`): a flat "three dead in store fire" is as
-//!              negative as its harm, a happy post as positive as its tone
+//!              it reports are by the harm lexicon (see `analyze::harm`), crisis in [0, 1] how
+//!              sure the crisis model is that it reports a crisis (see `analyze::crisis`): a
+//!              flat "three dead in store fire" is as negative as its harm, a first report the
+//!              model is sure of as negative as its certainty past even odds, a happy post
+//!              about nothing bad as positive as its tone
 //! engagement = min(1 + engagement_gain × log10(1 + n), engagement_cap)   1 when the source gives none
 //! novelty    = max(1 / (1 + novelty_decay × ln(1 + copies)), novelty_floor)
 //! ```
@@ -78,6 +83,9 @@ pub struct RiskInputs {
     pub sentiment: f64,
     /// In [0, 1]: the harm of the events the text reports.
     pub harm: f64,
+    /// In [0, 1]: the crisis model's probability that the text reports a crisis; 0 when it
+    /// was not read.
+    pub crisis: f64,
     /// The source's `weight` (1 when not configured).
     pub source_weight: f64,
     /// Likes + shares + comments, when the source reports them.
@@ -91,6 +99,8 @@ pub struct RiskInputs {
 pub struct Risk {
     pub score: u8,
     pub severity: u8,
+    /// What the negativity read: the sentiment, or the reported event's badness when worse.
+    pub tone: f64,
     pub negativity: f64,
     pub source_weight: f64,
     pub engagement: f64,
@@ -104,8 +114,14 @@ pub fn risk(inputs: RiskInputs, weights: &RiskWeights) -> Risk {
     let finite_or = |v: f64, fallback: f64| if v.is_finite() { v } else { fallback };
     let sentiment = finite_or(inputs.sentiment, 0.0).clamp(-1.0, 1.0);
     let harm = finite_or(inputs.harm, 0.0).clamp(0.0, 1.0);
-    // A reported harm makes the text at least that negative; none leaves the tone alone.
-    let tone = if harm > 0.0 { sentiment.min(-harm) } else { sentiment };
+    // Sentiment models read how a text is said, and a crisis told in calm or even upbeat
+    // words (a recall "out of caution", a fraud "under review") reads neutral or positive;
+    // the crisis model reads what it reports, so past even odds its certainty counts as an
+    // event as bad as the harm lexicon's.
+    let crisis = finite_or(inputs.crisis, 0.0).clamp(0.0, 1.0);
+    let event = harm.max(2.0 * crisis - 1.0);
+    // A reported event makes the text at least that negative; none leaves the tone alone.
+    let tone = if event > 0.0 { sentiment.min(-event) } else { sentiment };
     let negativity = 1.0 - weights.negativity_gain * tone;
     let source_weight = finite_or(inputs.source_weight, 1.0).max(0.0);
     let engagement = match inputs.engagement.map(|n| finite_or(n, 0.0).max(0.0)) {
@@ -121,6 +137,7 @@ pub fn risk(inputs: RiskInputs, weights: &RiskWeights) -> Risk {
     Risk {
         score,
         severity: inputs.severity,
+        tone: round3(tone),
         negativity: round3(negativity),
         source_weight: round3(source_weight),
         engagement: round3(engagement),
@@ -134,7 +151,7 @@ mod tests {
     use super::*;
 
     fn inputs(severity: u8, sentiment: f64) -> RiskInputs {
-        RiskInputs { severity, sentiment, harm: 0.0, source_weight: 1.0, engagement: None, copies: 0 }
+        RiskInputs { severity, sentiment, harm: 0.0, crisis: 0.0, source_weight: 1.0, engagement: None, copies: 0 }
     }
 
     #[test]
@@ -162,6 +179,22 @@ mod tests {
         // Harm never makes an angrier text milder.
         let angry = RiskInputs { harm: 0.2, ..inputs(70, -0.8) };
         assert_eq!(risk(angry, &w).score, risk(inputs(70, -0.8), &w).score);
+    }
+
+    #[test]
+    fn a_crisis_the_model_is_sure_of_reads_negative_past_even_odds_only() {
+        let w = RiskWeights::default();
+        // A calm, even upbeat, first report the model is 95% sure of: an event of 0.9.
+        let upbeat = risk(RiskInputs { crisis: 0.95, ..inputs(60, 0.4) }, &w);
+        assert_eq!((upbeat.tone, upbeat.score), (-0.9, 76));
+        // At even odds or below the model says nothing, and the tone stays the text's.
+        let unsure = risk(RiskInputs { crisis: 0.5, ..inputs(60, 0.4) }, &w);
+        assert_eq!((unsure.tone, unsure.score), (0.4, 53));
+        // The worse of the lexicon's harm and the model's reading counts, never their sum.
+        let both = risk(RiskInputs { harm: 0.9, crisis: 0.75, ..inputs(70, 0.0) }, &w);
+        assert_eq!(both.tone, -0.9);
+        let junk = risk(RiskInputs { crisis: f64::NAN, ..inputs(60, 0.0) }, &w);
+        assert_eq!(junk.score, 60);
     }
 
     #[test]
@@ -208,6 +241,7 @@ mod tests {
             severity: 50,
             sentiment: f64::NAN,
             harm: f64::NAN,
+            crisis: f64::INFINITY,
             source_weight: f64::INFINITY,
             engagement: Some(-3.0),
             copies: 0,

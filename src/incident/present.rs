@@ -32,7 +32,13 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
     let mut lines = Vec::new();
     // Keys explained above the rest; whatever else the why holds follows as it is.
     // A harm of 0 is nothing to explain, so both harm keys count as used from the start.
+    // The negativity reads the tone: the sentiment, unless what was reported weighs worse
+    // (harm, the crisis model), and then its own line says so after them.
+    let event_tone = number("tone").filter(|tone| number("sentiment").is_none_or(|s| (tone - s).abs() > 0.0005));
     let mut used: Vec<&str> = vec!["harm", "harm_events"];
+    if event_tone.is_none() {
+        used.push("tone");
+    }
     let mut line = |label: &str, value: String, keys: &[&'static str]| {
         lines.push((label.to_owned(), value));
         used.extend_from_slice(keys);
@@ -57,7 +63,8 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
         line("Matched", names.join(", "), &["terms"]);
     }
     let negativity = number("negativity").map(|n| format!("risk ×{}", round3(n)));
-    match (number("sentiment"), negativity) {
+    let (sentiment_factor, event_factor) = if event_tone.is_some() { (None, negativity) } else { (negativity, None) };
+    match (number("sentiment"), sentiment_factor) {
         (Some(sentiment), negativity) => {
             let mood = if sentiment <= -0.05 {
                 "negative"
@@ -81,6 +88,10 @@ pub fn why_lines(why: &Value) -> Vec<(String, String)> {
     }
     if let Some(crisis) = number("crisis") {
         line("Crisis model", format!("{} sure it reports a crisis", round3(crisis)), &["crisis"]);
+    }
+    if let Some(tone) = event_tone {
+        let factor = event_factor.map(|n| format!(", {n}")).unwrap_or_default();
+        line("Tone", format!("{tone:+.2}: what it reports weighs worse than its words{factor}"), &["tone"]);
     }
     if let Some(weight) = number("source_weight") {
         line("Source weight", format!("×{}", round3(weight)), &["source_weight"]);
@@ -241,6 +252,21 @@ mod tests {
         assert_eq!(value("Spike"), Some("14 in the window, 0.31 expected (p = 1.2e-9)"));
         assert_eq!(value("Story"), Some("#123: 12 copies in the window"));
         assert_eq!(value("drill"), Some("true"));
+    }
+
+    #[test]
+    fn a_tone_set_by_what_was_reported_has_its_own_line_and_the_factor() {
+        let why = serde_json::json!({
+            "rule": "crisis-signal", "severity": 60, "sentiment": 0.4, "harm": 0.0, "crisis": 0.95,
+            "tone": -0.9, "negativity": 1.27, "score": 76,
+        });
+        let lines = why_lines(&why);
+        let value = |label: &str| lines.iter().find(|(l, _)| l == label).map(|(_, v)| v.as_str());
+        assert_eq!(value("Sentiment"), Some("+0.40 positive"), "{lines:?}");
+        assert_eq!(value("Tone"), Some("-0.90: what it reports weighs worse than its words, risk ×1.27"));
+        // A tone that is the sentiment's adds nothing to say.
+        let plain = why_lines(&serde_json::json!({"sentiment": -0.5, "tone": -0.5, "negativity": 1.15}));
+        assert_eq!(plain, vec![("Sentiment".to_owned(), "-0.50 negative, risk ×1.15".to_owned())]);
     }
 
     #[test]

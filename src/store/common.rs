@@ -487,6 +487,7 @@ pub(crate) mod fixtures {
                 severity,
                 sentiment: 0.0,
                 harm: 0.0,
+                crisis: 0.0,
                 source_weight: 1.0,
                 engagement: None,
                 copies: 0,
