@@ -20,8 +20,9 @@
 //!
 //! The same corpus measures the risk's negativity (issue 18): a crisis item *reads
 //! negative* when the tone its risk read (the breakdown's `tone`: the worse of its
-//! sentiment and what it reports, by the harm lexicon or the crisis model; its sentiment
-//! when no rule matched) is below the neutral band (−0.05), so negativity raises its risk.
+//! sentiment and what it reports, by the crisis model, which reads every mention, or the
+//! harm lexicon, which reads those a rule matched) is below the neutral band (−0.05), so
+//! negativity raises its risk.
 //! The goal is 0.90 of the crisis items in each language; each file is held to a floor as
 //! for recall.
 //! Run `cargo test --test detection -- --nocapture` for the report and every miss.
@@ -64,8 +65,8 @@ const FLOORS: &[(&str, f64, f64, f64)] = &[
     ("holdout3-zh.jsonl", 0.96, 0.01, 0.98),
     ("holdout4-en.jsonl", 0.98, 0.01, 0.98),
     ("holdout4-zh.jsonl", 0.95, 0.01, 0.96),
-    ("holdout5-en.jsonl", 0.91, 0.05, 0.95),
-    ("holdout5-zh.jsonl", 0.92, 0.05, 0.95),
+    ("holdout5-en.jsonl", 0.91, 0.05, 0.97),
+    ("holdout5-zh.jsonl", 0.92, 0.05, 0.97),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -115,9 +116,8 @@ fn score(rules: &RuleSet, items: Vec<Item>) -> Vec<Scored> {
             };
             let scored = analyze(rules, mention, &weights, 1.0);
             let rules = scored.matches.iter().map(|m| m.rule.clone()).collect();
-            // The tone the risk read (sentiment, or the reported event when worse); a mention
-            // no rule matched has no risk, and its tone is its sentiment.
-            let tone = scored.breakdown["tone"].as_f64().unwrap_or(scored.sentiment.score);
+            // The tone the risk read: the sentiment, or the reported event when worse.
+            let tone = scored.breakdown["tone"].as_f64().expect("every breakdown has a tone");
             let negative = tone < -NEUTRAL_BAND;
             Scored { item, risk: scored.risk, rules, negative }
         })

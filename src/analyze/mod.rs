@@ -27,8 +27,6 @@ pub mod rules;
 pub mod sentiment;
 pub mod text;
 
-use std::cell::LazyCell;
-
 use serde::Serialize;
 use serde_json::json;
 
@@ -51,9 +49,8 @@ pub struct Scored {
     pub matches: Vec<RuleMatch>,
     /// The harm events it reports (worked out only when a rule matched).
     pub harm: harm::Harm,
-    /// The crisis model's probability that it reports a crisis (read only when a rule
-    /// matched or asked for it).
-    pub crisis: Option<f64>,
+    /// The crisis model's probability that it reports a crisis.
+    pub crisis: f64,
     /// 0..=100.
     pub risk: u8,
     /// How the risk was reached, for the timeline and the API ("why").
@@ -89,22 +86,20 @@ pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_
     let (lang, sentiment, matches, harm, crisis) = {
         let read = mention.for_analysis();
         let (lang, sentiment) = sentiment::of_mention(&read);
-        let crisis = LazyCell::new(|| rules.crisis_probability(&read));
-        let matches = rules.scan_with(&read, sentiment.score, || *crisis);
-        // Only a matching mention has a risk for the harm to raise, and a "why" to show the
-        // crisis model's reading in.
-        let (harm, crisis) = if matches.is_empty() {
-            (harm::Harm::default(), None)
-        } else {
-            (harm::harm(&read.title, &read.body), Some(*crisis))
-        };
+        // The crisis model reads every mention, so the tone in the breakdown says how bad
+        // any mention's news is, matched or not: it reads a word in its context. The harm
+        // lexicon reads words alone (`fire`, `爆炸`) and is trusted only where a rule's guards
+        // (someone else's trouble, a recipe, praise) have passed the text.
+        let crisis = rules.crisis_probability(&read);
+        let matches = rules.scan_with(&read, sentiment.score, || crisis);
+        let harm = if matches.is_empty() { harm::Harm::default() } else { harm::harm(&read.title, &read.body) };
         (lang, sentiment, matches, harm, crisis)
     };
     let inputs = RiskInputs {
         severity: most_severe(&matches).map_or(0, |m| m.severity),
         sentiment: sentiment.score,
         harm: harm.score,
-        crisis: crisis.unwrap_or(0.0),
+        crisis,
         source_weight,
         engagement: mention.engagement,
         copies: 0,
@@ -122,7 +117,7 @@ fn breakdown(
     matches: &[RuleMatch],
     sentiment: &Sentiment,
     harm: &harm::Harm,
-    crisis: Option<f64>,
+    crisis: f64,
     inputs: RiskInputs,
     weights: &RiskWeights,
 ) -> (u8, serde_json::Value) {
@@ -134,7 +129,7 @@ fn breakdown(
         "sentiment": (sentiment.score * 1000.0).round() / 1000.0,
         "harm": harm.score,
         "harm_events": harm.events.iter().map(|e| e.term.as_str()).collect::<Vec<_>>(),
-        "crisis": crisis.map(|p| (p * 1000.0).round() / 1000.0),
+        "crisis": (crisis * 1000.0).round() / 1000.0,
         "tone": r.tone,
         "negativity": r.negativity,
         "source_weight": r.source_weight,
@@ -183,14 +178,17 @@ mod tests {
     fn a_crisis_no_list_names_opens_through_the_crisis_model_and_a_named_one_stays_its_packs() {
         let s = scored("Acme pilot found drunk in cockpit before transatlantic flight");
         assert_eq!(s.breakdown["rule"], "crisis-signal", "{}", s.breakdown);
-        assert!(s.crisis.is_some_and(|p| p > 0.9), "{:?}", s.crisis);
+        assert!(s.crisis > 0.9, "{}", s.crisis);
         assert!(s.risk >= 60, "opens on its own: {}", s.breakdown);
-        assert_eq!(s.breakdown["crisis"], serde_json::json!((s.crisis.unwrap_or_default() * 1000.0).round() / 1000.0));
+        assert_eq!(s.breakdown["crisis"], serde_json::json!((s.crisis * 1000.0).round() / 1000.0));
         let named = scored("My kid got food poisoning after eating Acme yogurt");
         let rules: Vec<&str> = named.matches.iter().map(|m| m.rule.as_str()).collect();
         assert_eq!(rules, ["food-safety"], "the net leaves a storm a pack names to the pack");
-        assert!(named.crisis.is_some_and(|p| p > 0.9), "the why still shows the model's reading");
-        assert_eq!(scored("Sunny all week").crisis, None, "nothing matched, nothing read");
+        assert!(named.crisis > 0.9, "the why still shows the model's reading");
+        let unmatched = scored("Sunny all week");
+        assert!(unmatched.matches.is_empty());
+        assert!(unmatched.crisis < 0.5, "read even when nothing matched: {}", unmatched.crisis);
+        assert_eq!(unmatched.breakdown["crisis"], serde_json::json!((unmatched.crisis * 1000.0).round() / 1000.0));
     }
 
     #[test]

@@ -480,7 +480,7 @@ pub(crate) mod fixtures {
             sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
             matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
             harm: crate::analyze::harm::Harm::default(),
-            crisis: None,
+            crisis: 0.0,
             risk: severity,
             breakdown: serde_json::json!({ "severity": severity }),
             inputs: crate::analyze::risk::RiskInputs {
