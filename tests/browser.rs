@@ -36,7 +36,7 @@ use tocsin::api::Tokens;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
 use tocsin::daemon;
-use tocsin::incident::Status;
+use tocsin::incident::{Incident, Status};
 use tocsin::store::{IncidentFilter, Store};
 
 /// Markup that runs script if a page inserts it as markup rather than text: an inline
@@ -215,6 +215,28 @@ async fn screenshot(browser: &Client, name: &str) {
     fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// A daemon with `tokens` polling a forum whose one post (`title`, `body`) opens an
+/// incident: the daemon, the feed server it polls (kept alive), and the incident.
+async fn daemon_with_incident(
+    dir: &Path,
+    title: &str,
+    body: &str,
+    tokens: &str,
+) -> (daemon::RunningDaemon, FeedServer, Incident) {
+    let feeds = FeedServer::start().await;
+    feeds.set("forum", Format::Rss, vec![Item::new("f1", title, body)]);
+    let config = Config::parse("browser.toml", &config_text(dir, &feeds)).expect("test config is valid");
+    let tokens = Tokens::parse(tokens).expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let store = running.store.clone();
+    let all = IncidentFilter { limit: 10, ..Default::default() };
+    wait_until(WAIT, || async { store.incidents(&all).await.is_ok_and(|list| !list.is_empty()) })
+        .await
+        .expect("the food-poisoning post opens an incident");
+    let incident = store.incidents(&all).await.expect("list incidents").remove(0);
+    (running, feeds, incident)
+}
+
 /// Types `token` into the login page and presses Log in.
 async fn log_in(browser: &Client, base: &str, token: &str) {
     browser.goto(&format!("{base}/login")).await.expect("open the login page");
@@ -292,22 +314,15 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
 
     // A forum post about food poisoning, with a script in its title, opens an incident.
     let dir = tempfile::tempdir().expect("tempdir");
-    let feeds = FeedServer::start().await;
-    feeds.set(
-        "forum",
-        Format::Rss,
-        vec![Item::new("f1", FEED_TITLE, "My kid got food poisoning after eating Acme yogurt, sick all night.")],
-    );
-    let config = Config::parse("browser.toml", &config_text(dir.path(), &feeds)).expect("test config is valid");
-    let tokens = Tokens::parse(&format!("lead:{TOKEN}")).expect("tokens");
-    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let (running, _feeds, incident) = daemon_with_incident(
+        dir.path(),
+        FEED_TITLE,
+        "My kid got food poisoning after eating Acme yogurt, sick all night.",
+        &format!("lead:{TOKEN}"),
+    )
+    .await;
     let store = running.store.clone();
     let base = format!("http://{}", running.addr);
-    let all = IncidentFilter { limit: 10, ..Default::default() };
-    wait_until(WAIT, || async { store.incidents(&all).await.is_ok_and(|list| !list.is_empty()) })
-        .await
-        .expect("the food-poisoning post opens an incident");
-    let incident = store.incidents(&all).await.expect("list incidents").remove(0);
     assert_eq!((incident.rule.as_str(), incident.status), ("food-safety", Status::Open));
     assert!(incident.title.contains(HOSTILE), "the incident title carries the markup as text: {:?}", incident.title);
 
@@ -374,23 +389,16 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_offered_what_it_may_do_and_refused_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let feeds = FeedServer::start().await;
-    feeds.set(
-        "forum",
-        Format::Rss,
-        vec![Item::new("f1", "Acme yogurt food poisoning", "My kid got food poisoning after eating Acme yogurt.")],
-    );
-    let config = Config::parse("browser.toml", &config_text(dir.path(), &feeds)).expect("test config is valid");
-    let tokens =
-        Tokens::parse("vera:viewer-token:viewer,rita:responder-token:responder,ada:admin-token:admin").expect("tokens");
-    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
+    let (running, _feeds, incident) = daemon_with_incident(
+        dir.path(),
+        "Acme yogurt food poisoning",
+        "My kid got food poisoning after eating Acme yogurt.",
+        "vera:viewer-token:viewer,rita:responder-token:responder,ada:admin-token:admin",
+    )
+    .await;
     let store = running.store.clone();
     let base = format!("http://{}", running.addr);
-    let all = IncidentFilter { limit: 10, ..Default::default() };
-    wait_until(WAIT, || async { store.incidents(&all).await.is_ok_and(|list| !list.is_empty()) })
-        .await
-        .expect("the food-poisoning post opens an incident");
-    let id = store.incidents(&all).await.expect("list incidents").remove(0).id;
+    let id = incident.id;
     let incident_page = format!("{base}/incidents/{id}");
     let working: Vec<String> =
         ["ack", "resolve", "assign", "note"].iter().map(|action| format!("/incidents/{id}/{action}")).collect();
