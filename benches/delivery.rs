@@ -78,7 +78,8 @@ async fn main() {
         Arc::new(config.clone()),
         Clock::default(),
         Arc::new(Notify::new()),
-    );
+    )
+    .expect("the rules compile");
     let now = Utc::now();
     let mention = Mention::text("news", "1", "", "My kid got food poisoning after eating Acme yogurt", now);
     let outcome = pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");

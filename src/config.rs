@@ -1,6 +1,6 @@
 //! `tocsin.toml` into typed configuration, with every error located as `file:line:col`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,10 @@ pub struct Config {
     /// Brand queries turned into search feeds; expanded into `feeds` when the file loads.
     #[serde(default, rename = "watch")]
     pub watches: Vec<WatchConfig>,
+    /// The brands (clients and competitors) watched; none means the one brand of
+    /// `rules/lists/brand.txt`, as before brands existed.
+    #[serde(default, rename = "brand")]
+    pub brands: Vec<BrandConfig>,
     #[serde(default)]
     pub sources: SourcesConfig,
     #[serde(default)]
@@ -209,6 +213,9 @@ pub struct FeedConfig {
     pub lang: LangSetting,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The `[[brand]]` this feed is about: set on the feeds a brand derives, and may be set
+    /// on a hand-written feed (a client's own forum).
+    pub brand: Option<Spanned<String>>,
 }
 
 fn default_weight() -> f64 {
@@ -229,6 +236,75 @@ pub struct WatchConfig {
     pub lang: LangSetting,
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// One brand watched: a client whose incidents are worked, or a competitor watched and
+/// counted for share of voice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    /// Its id in group keys, the API, tokens and the CLI: letters, digits, `-` and `_`.
+    pub name: Spanned<String>,
+    /// Its names and aliases in every language: its rules' `@brand` and its search query.
+    pub names: Option<Spanned<Vec<String>>>,
+    /// Look-alikes that are not the brand (`Acme Corp of Ohio`).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Search and hot-list sources, as `[[watch]]` takes them, searched for its names.
+    #[serde(default)]
+    pub sources: Vec<Spanned<String>>,
+    pub interval: Option<HumanDuration>,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub lang: LangSetting,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The policy its incidents follow, over the rule's.
+    pub escalation: Option<Spanned<String>>,
+    /// Channels of the policy replaced by this brand's own (`{ pr-team = "acme-pr" }`), so
+    /// one policy's timing serves every client, each told on its own channels.
+    #[serde(default)]
+    pub channels: BTreeMap<String, Spanned<String>>,
+    /// Watched, counted and charted, never the subject of an incident.
+    #[serde(default)]
+    pub competitor: bool,
+    /// Where its `name` is in the file, for errors found once the rules are known.
+    #[serde(skip)]
+    pub place: Place,
+}
+
+/// A place in the config file, kept for errors found after it was parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub path: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Place {
+    /// An error at this place.
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { path: self.path.clone(), line: self.line, col: self.col, message: message.into() }
+    }
+}
+
+impl BrandConfig {
+    /// Its names, trimmed, without empty ones.
+    pub fn names(&self) -> Vec<String> {
+        let names = self.names.as_ref().map(|names| names.get_ref().as_slice()).unwrap_or_default();
+        names.iter().map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()).collect()
+    }
+
+    /// The search query for its names: `"Acme" OR "艾克米" -"Acme Corp of Ohio"`.
+    fn search_query(&self) -> String {
+        let names: Vec<String> = self.names().iter().map(|name| format!("\"{name}\"")).collect();
+        let mut query = names.join(" OR ");
+        for look_alike in &self.exclude {
+            query.push_str(&format!(" -\"{}\"", look_alike.trim()));
+        }
+        query
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -693,7 +769,12 @@ impl Config {
             let span = e.span().unwrap_or(0..0);
             vec![at(span, e.message().trim().to_owned())]
         })?;
+        for brand in &mut config.brands {
+            let (line, col) = line_col(text, brand.name.span().start);
+            brand.place = Place { path: path.to_owned(), line, col };
+        }
         let mut problems = config.expand_watches();
+        problems.extend(config.expand_brands());
         problems.extend(config.problems());
         let errors: Vec<ConfigError> = problems.into_iter().map(|(span, message)| at(span, message)).collect();
         if errors.is_empty() { Ok(config) } else { Err(errors) }
@@ -722,6 +803,7 @@ impl Config {
                 problems.push((feed.name.span(), "feed weight must be a positive number".to_owned()));
             }
         }
+        problems.extend(self.brand_problems());
         let levels = self.risk.levels.get_ref();
         if !(levels.low <= levels.medium && levels.medium <= levels.high && levels.high <= levels.critical) {
             problems.push((self.risk.levels.span(), "risk levels must rise: low <= medium <= high <= critical".into()));
@@ -785,6 +867,24 @@ impl Config {
         {
             problems.push((0..0, format!("smtp.from {:?} is not an email address", smtp.from)));
         }
+        for brand in &self.brands {
+            if let Some(policy) = &brand.escalation
+                && !self.escalations.iter().any(|p| p.name.get_ref() == policy.get_ref())
+            {
+                problems.push((policy.span(), format!("no [[escalation]] named {:?}", policy.get_ref())));
+            }
+            for (from, to) in &brand.channels {
+                let used = self.escalations.iter().any(|p| {
+                    p.levels.iter().flat_map(|l| l.notify.iter()).chain(p.fallback.iter()).any(|c| c.get_ref() == from)
+                });
+                if !used {
+                    problems.push((to.span(), format!("no escalation policy notifies a channel {from:?} to replace")));
+                }
+                if !channel_names.contains(to.get_ref().as_str()) {
+                    problems.push((to.span(), format!("no [[channel]] named {:?}", to.get_ref())));
+                }
+            }
+        }
         let mut policy_names = HashSet::new();
         for policy in &self.escalations {
             if !policy_names.insert(policy.name.get_ref().as_str()) {
@@ -801,6 +901,46 @@ impl Config {
             }
             if policy.levels.windows(2).any(|pair| pair[0].after > pair[1].after) {
                 problems.push((policy.name.span(), "escalation levels must be in order of `after`".to_owned()));
+            }
+        }
+        problems
+    }
+
+    /// The brands' own checks: names that can be ids, no brand twice, feeds about a brand
+    /// that exists.
+    fn brand_problems(&self) -> Vec<(std::ops::Range<usize>, String)> {
+        let mut problems = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for brand in &self.brands {
+            let name = brand.name.get_ref();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                problems.push((
+                    brand.name.span(),
+                    format!("brand name {name:?} may hold only ASCII letters, digits, `-` and `_`"),
+                ));
+            }
+            if let Some(first_line) = seen.insert(name.to_lowercase(), brand.place.line) {
+                problems
+                    .push((brand.name.span(), format!("brand {name:?} is defined twice (first on line {first_line})")));
+            }
+            for written in brand.names.iter().flat_map(|names| names.get_ref()).chain(&brand.exclude) {
+                if written.contains('"') {
+                    let span = brand.names.as_ref().map_or_else(|| brand.name.span(), Spanned::span);
+                    problems.push((span, format!("brand name {written:?} may not hold a double quote")));
+                }
+            }
+            if !(brand.weight > 0.0 && brand.weight.is_finite()) {
+                problems.push((brand.name.span(), "brand weight must be a positive number".to_owned()));
+            }
+            if !brand.sources.is_empty() && brand.names().is_empty() {
+                problems.push((brand.name.span(), format!("brand {name:?} has sources but no `names` to search for")));
+            }
+        }
+        for feed in &self.feeds {
+            if let Some(brand) = &feed.brand
+                && self.brand(brand.get_ref()).is_none()
+            {
+                problems.push((brand.span(), format!("no [[brand]] named {:?}", brand.get_ref())));
             }
         }
         problems
@@ -823,6 +963,7 @@ impl Config {
                                 weight: watch.weight,
                                 lang: watch.lang,
                                 tags: watch.tags.clone(),
+                                brand: None,
                             });
                         }
                     }
@@ -832,6 +973,76 @@ impl Config {
         }
         self.feeds.extend(derived);
         problems
+    }
+
+    /// Adds the search feeds every `[[brand]]` derives from its names, each named
+    /// `<brand>-<source>` and about the brand; returns the sources it could not derive.
+    fn expand_brands(&mut self) -> Vec<(std::ops::Range<usize>, String)> {
+        let mut problems = Vec::new();
+        let mut derived = Vec::new();
+        for brand in &self.brands {
+            let names = brand.names();
+            if names.is_empty() {
+                continue;
+            }
+            for source in &brand.sources {
+                // A one-keyword source (RSSHub) takes each name; look-alikes are the rules' to drop.
+                let query = if source.get_ref().starts_with("rsshub:") {
+                    names.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(" OR ")
+                } else {
+                    brand.search_query()
+                };
+                match watch_feeds(&query, source.get_ref(), self.sources.rsshub.as_deref()) {
+                    Ok(feeds) => {
+                        for (suffix, url) in feeds {
+                            derived.push(FeedConfig {
+                                name: Spanned::new(source.span(), format!("{}-{suffix}", brand.name.get_ref())),
+                                url: Spanned::new(source.span(), url),
+                                interval: brand.interval,
+                                weight: brand.weight,
+                                lang: brand.lang,
+                                tags: brand.tags.clone(),
+                                brand: Some(brand.name.clone()),
+                            });
+                        }
+                    }
+                    Err(message) => problems.push((source.span(), message)),
+                }
+            }
+        }
+        self.feeds.extend(derived);
+        problems
+    }
+
+    /// The brands as the rules see them, in config order.
+    pub fn brand_specs(&self) -> Vec<crate::analyze::BrandSpec> {
+        self.brands
+            .iter()
+            .map(|brand| crate::analyze::BrandSpec {
+                name: brand.name.get_ref().clone(),
+                names: brand.names(),
+                exclude: brand.exclude.iter().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect(),
+                competitor: brand.competitor,
+            })
+            .collect()
+    }
+
+    /// The brand each feed is about, by feed name.
+    pub fn feed_brands(&self) -> HashMap<String, String> {
+        self.feeds
+            .iter()
+            .filter_map(|feed| Some((feed.name.get_ref().clone(), feed.brand.as_ref()?.get_ref().clone())))
+            .collect()
+    }
+
+    pub fn brand(&self, name: &str) -> Option<&BrandConfig> {
+        self.brands.iter().find(|b| b.name.get_ref() == name)
+    }
+
+    /// The brand existing data without one is filed under when brands are configured:
+    /// the first client brand. `None` without `[[brand]]`.
+    pub fn adopting_brand(&self) -> Option<&str> {
+        self.brands.iter().find(|b| !b.competitor).map(|b| b.name.get_ref().as_str())
     }
 
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {

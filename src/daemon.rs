@@ -11,8 +11,9 @@ use metrics_util::MetricKindMask;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::analyze::matcher::BuildError;
 use crate::analyze::rules::QueryFilter;
-use crate::analyze::{self, RuleSet, Scored};
+use crate::analyze::{self, Brands, RuleSet, Scored};
 use crate::api::{self, ApiState, Csrf, Tokens};
 use crate::clock::Clock;
 use crate::config::{Config, LangSetting};
@@ -58,6 +59,8 @@ pub enum DaemonError {
     Channel(#[from] ChannelError),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] fetch::FetchError),
+    #[error("the rules do not compile with the brands' names: {0}")]
+    Rules(BuildError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -97,39 +100,64 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub struct Pipeline<S> {
     store: Arc<S>,
     /// Swapped whole on reload; a mention in flight keeps the set it started with.
-    rules: RwLock<Arc<RuleSet>>,
+    rules: RwLock<Judging>,
     config: Arc<Config>,
     /// Each configured feed's `weight`, by name: looked up for every mention, and a
     /// daemon may watch ten thousand feeds.
     source_weights: HashMap<String, f64>,
     /// Each configured feed's tags, by name, for silences by tag.
     feed_tags: HashMap<String, Vec<String>>,
+    /// The brand each brand's feed is about, by feed name.
+    feed_brands: HashMap<String, String>,
     /// The playbooks new incidents copy; swapped with the rules on reload.
     playbooks: RwLock<Arc<Playbooks>>,
     clock: Clock,
     wake_outbox: Arc<Notify>,
 }
 
+/// The rules mentions are judged with, and each configured brand's view of them.
+#[derive(Clone)]
+struct Judging {
+    rules: Arc<RuleSet>,
+    /// `None` when the config names no `[[brand]]`: the rules' own `brand` list is the brand.
+    brands: Option<Arc<Brands>>,
+}
+
+impl Judging {
+    fn new(rules: Arc<RuleSet>, config: &Config) -> Result<Judging, BuildError> {
+        let brands = if config.brands.is_empty() {
+            None
+        } else {
+            let feed_brands = config.feed_brands();
+            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
+            Some(Arc::new(Brands::new(&rules, &config.brand_specs(), feeds)?))
+        };
+        Ok(Judging { rules, brands })
+    }
+}
+
 impl<S: Store> Pipeline<S> {
+    /// Fails only when a brand's names make the rules too big to compile.
     pub fn new(
         store: Arc<S>,
         rules: Arc<RuleSet>,
         config: Arc<Config>,
         clock: Clock,
         wake_outbox: Arc<Notify>,
-    ) -> Self {
+    ) -> Result<Self, BuildError> {
         let source_weights = config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.weight)).collect();
         let feed_tags = config.feeds.iter().map(|f| (f.name.get_ref().clone(), f.tags.clone())).collect();
-        Pipeline {
+        Ok(Pipeline {
+            rules: RwLock::new(Judging::new(rules, &config)?),
+            feed_brands: config.feed_brands(),
             store,
-            rules: RwLock::new(rules),
             config,
             source_weights,
             feed_tags,
             playbooks: RwLock::new(Arc::new(Playbooks::bundled())),
             clock,
             wake_outbox,
-        }
+        })
     }
 
     /// The playbooks incidents opened from now on copy.
@@ -145,13 +173,20 @@ impl<S: Store> Pipeline<S> {
 
     /// The rule set mentions are analyzed with now.
     pub fn rules(&self) -> Arc<RuleSet> {
-        // A poisoned lock only means a panic elsewhere mid-swap; the Arc inside is whole.
+        self.judging().rules
+    }
+
+    fn judging(&self) -> Judging {
+        // A poisoned lock only means a panic elsewhere mid-swap; the value inside is whole.
         self.rules.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    /// Replaces the rule set for every mention analyzed from now on.
-    pub fn replace_rules(&self, rules: impl Into<Arc<RuleSet>>) {
-        *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = rules.into();
+    /// Replaces the rule set for every mention analyzed from now on; on an error (a brand's
+    /// names make the rules too big) the old set stays.
+    pub fn replace_rules(&self, rules: impl Into<Arc<RuleSet>>) -> Result<(), BuildError> {
+        let judging = Judging::new(rules.into(), &self.config)?;
+        *self.rules.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = judging;
+        Ok(())
     }
 
     /// Whether a silence about to be added names a rule, tag or query these rules and feeds
@@ -166,6 +201,16 @@ impl<S: Store> Pipeline<S> {
         self.source_weights.contains_key(name)
     }
 
+    /// The brand a configured feed is about, if it is one brand's.
+    pub fn feed_brand(&self, feed: &str) -> Option<&str> {
+        self.feed_brands.get(feed).map(String::as_str)
+    }
+
+    /// The config the pipeline runs on.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The configured weight of a source: the feed's `weight`, else 1.
     fn source_weight(&self, feed: &str) -> f64 {
         self.source_weights.get(feed).copied().unwrap_or(1.0)
@@ -176,7 +221,8 @@ impl<S: Store> Pipeline<S> {
     pub fn score(&self, mention: Mention) -> Scored {
         let mention = mention.without_nul();
         let source_weight = self.source_weight(&mention.feed);
-        analyze::analyze(&self.rules(), mention, self.config.risk.weights.get_ref(), source_weight)
+        let Judging { rules, brands } = self.judging();
+        analyze::analyze_brands(&rules, brands.as_deref(), mention, self.config.risk.weights.get_ref(), source_weight)
     }
 
     /// Stores scored mentions in one transaction, with every incident change they cause.
@@ -243,6 +289,16 @@ impl<S: Store> Pipeline<S> {
     }
 }
 
+/// The group a rule's match belongs to: `rule:<id>`, under `brand:<name>:` when the
+/// config names brands, and apart under `drill:` for a drill.
+pub fn group_key(brand: Option<&str>, rule: &str, drill: bool) -> String {
+    let drill = if drill { "drill:" } else { "" };
+    match brand {
+        Some(brand) => format!("{drill}brand:{brand}:rule:{rule}"),
+        None => format!("{drill}rule:{rule}"),
+    }
+}
+
 /// An incident title of at most [`TITLE_CHARS`] characters, with an ellipsis when cut.
 fn shorten(title: &str) -> String {
     if title.chars().count() <= TITLE_CHARS {
@@ -265,19 +321,28 @@ struct Decider<'a> {
 }
 
 impl Decider<'_> {
-    /// The first silence in force at `now` that covers a match of `rule` in `mention`.
-    fn silence_for(&self, rule: &str, mention: &Mention, now: DateTime<Utc>) -> Option<i64> {
-        let covers = |silence: &Silence, filter: &Option<QueryFilter>| match silence.scope {
-            Scope::Rule => silence.value == rule,
-            Scope::Feed => silence.value == mention.feed,
-            Scope::Tag => self.feed_tags.get(&mention.feed).is_some_and(|tags| tags.contains(&silence.value)),
-            // The query reads what the rules read: a megabyte item cannot stall a NEAR query.
-            Scope::Query => filter.as_ref().is_some_and(|filter| filter.matches(&mention.for_analysis())),
+    /// The first silence in force at `now` that covers a match of `rule` for `brand` in
+    /// `mention`; a silence of one brand covers no other's.
+    fn silence_for(&self, rule: &str, brand: Option<&str>, mention: &Mention, now: DateTime<Utc>) -> Option<i64> {
+        let covers = |silence: &Silence, filter: &Option<QueryFilter>| {
+            silence.brand.as_deref().is_none_or(|only| Some(only) == brand)
+                && self.covers(silence, filter, rule, mention)
         };
         self.silences
             .iter()
             .find(|(silence, filter)| silence.is_active(now) && covers(silence, filter))
             .map(|(silence, _)| silence.id)
+    }
+
+    /// Whether the silence's scope takes in a match of `rule` in `mention`.
+    fn covers(&self, silence: &Silence, filter: &Option<QueryFilter>, rule: &str, mention: &Mention) -> bool {
+        match silence.scope {
+            Scope::Rule => silence.value == rule,
+            Scope::Feed => silence.value == mention.feed,
+            Scope::Tag => self.feed_tags.get(&mention.feed).is_some_and(|tags| tags.contains(&silence.value)),
+            // The query reads what the rules read: a megabyte item cannot stall a NEAR query.
+            Scope::Query => filter.as_ref().is_some_and(|filter| filter.matches(&mention.for_analysis())),
+        }
     }
 }
 
@@ -285,24 +350,48 @@ impl Decide for Decider<'_> {
     fn candidates(&self, scored: Scored, story: &Story, now: DateTime<Utc>) -> (Scored, Vec<Candidate>) {
         let weights = self.config.risk.weights.get_ref();
         let scored = if story.copies > 0 { scored.with_copies(story.copies, weights) } else { scored };
-        // One mention is one crisis: it joins the group of its most severe matching rule
-        // (the first in rule order on a tie), not one incident per pack it happens to touch
-        // ("hospitalised after food poisoning" is food safety, not also an accident). Every
-        // rule it matched still counts it for volume, as its spike window does.
-        let most_severe = scored.matches.iter().map(|m| m.severity).max();
-        let taker = scored.matches.iter().position(|found| Some(found.severity) == most_severe);
+        // One mention is one crisis of each brand it names: it joins the group of that
+        // brand's most severe matching rule (the first in rule order on a tie), not one
+        // incident per pack it happens to touch ("hospitalised after food poisoning" is food
+        // safety, not also an accident). Every rule it matched still counts it for volume,
+        // as its spike window does. A competitor's matches are counted, never grouped.
+        let mut takers: Vec<(Option<&str>, usize)> = Vec::new();
+        for (position, found) in scored.matches.iter().enumerate() {
+            let brand = found.brand.as_deref();
+            match takers.iter_mut().find(|(taken, _)| *taken == brand) {
+                Some((_, taker)) if scored.matches[*taker].severity < found.severity => *taker = position,
+                Some(_) => {}
+                None => takers.push((brand, position)),
+            }
+        }
         let candidates = scored
             .matches
             .iter()
             .enumerate()
             .filter_map(|(position, found)| {
                 let rule = self.rules.rule(&found.rule)?;
-                let policy =
-                    self.config.escalation(rule.escalation.as_deref()).map(Policy::from).unwrap_or_else(Policy::none);
+                let brand = found.brand.as_deref().and_then(|name| self.config.brand(name));
+                if brand.is_some_and(|brand| brand.competitor) {
+                    return None;
+                }
+                let policy_name = brand.and_then(|b| b.escalation.as_ref()).map(|p| p.get_ref().as_str());
+                let policy = self
+                    .config
+                    .escalation(policy_name.or(rule.escalation.as_deref()))
+                    .map(Policy::from)
+                    .unwrap_or_else(Policy::none);
+                let policy = match brand {
+                    Some(brand) => policy.with_channels(
+                        &brand.channels.iter().map(|(from, to)| (from.clone(), to.get_ref().clone())).collect(),
+                    ),
+                    None => policy,
+                };
                 let drill = scored.mention.feed == DRILL_FEED;
+                let shown_brand = brand.map(|b| format!("[{}] ", b.names().first().unwrap_or(b.name.get_ref())));
                 let title = shorten(&format!(
-                    "{}{}: {}",
+                    "{}{}{}: {}",
                     if drill { "[DRILL] " } else { "" },
+                    shown_brand.unwrap_or_default(),
                     rule.title,
                     scored.mention.title
                 ));
@@ -315,14 +404,19 @@ impl Decide for Decider<'_> {
                     why.insert("severity".into(), found.severity.into());
                     why.insert("score".into(), score.into());
                     why.insert("terms".into(), serde_json::json!(found.terms));
+                    if let Some(brand) = &found.brand {
+                        why.insert("brand".into(), brand.clone().into());
+                    }
                     if drill {
                         why.insert("drill".into(), true.into());
                     }
                 }
+                let taker = takers.iter().find(|(taken, _)| *taken == found.brand.as_deref()).map(|(_, t)| *t);
                 Some(Candidate {
                     // A drill never joins (or is stopped by) a real incident of the same rule.
-                    group_key: format!("{}rule:{}", if drill { "drill:" } else { "" }, rule.id),
+                    group_key: group_key(found.brand.as_deref(), &rule.id, drill),
                     rule: rule.id.clone(),
+                    brand: found.brand.clone(),
                     title,
                     score,
                     level: self.config.risk.level_for(score),
@@ -331,7 +425,11 @@ impl Decide for Decider<'_> {
                     mention_at: scored.mention.effective_time(),
                     crisis_type: Some(rule.crisis_type.clone()),
                     playbook: self.playbooks.get(&rule.crisis_type).cloned(),
-                    silenced_by: if drill { None } else { self.silence_for(&rule.id, &scored.mention, now) },
+                    silenced_by: if drill {
+                        None
+                    } else {
+                        self.silence_for(&rule.id, found.brand.as_deref(), &scored.mention, now)
+                    },
                     drill,
                     volume_only: Some(position) != taker,
                 })
@@ -515,6 +613,11 @@ pub async fn start(
     let config = Arc::new(config);
     let store = Arc::new(store::open(config.store.url.get_ref()).await?);
     store.migrate().await?;
+    if let Some(brand) = config.adopting_brand()
+        && store.adopt_unbranded(brand).await?
+    {
+        tracing::info!(brand, "what was stored before [[brand]] is now filed under the first client brand");
+    }
     let tasks_of_feeds = feed_tasks(&config);
     let feed_rows: Vec<(String, String)> = tasks_of_feeds.iter().map(|f| (f.name.clone(), f.url.clone())).collect();
     store.sync_feeds(&feed_rows).await?;
@@ -548,8 +651,10 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
-    let pipeline =
-        Arc::new(Pipeline::new(store.clone(), rules.into(), config.clone(), clock.clone(), wake_outbox.clone()));
+    let pipeline = Arc::new(
+        Pipeline::new(store.clone(), rules.into(), config.clone(), clock.clone(), wake_outbox.clone())
+            .map_err(DaemonError::Rules)?,
+    );
     let poller = Arc::new(Poller {
         store: store.clone(),
         sink: pipeline.clone(),

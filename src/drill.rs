@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::analyze::RuleSet;
+use crate::analyze::rules::BRAND_LIST;
+use crate::analyze::{BrandSpec, RuleSet};
 use crate::daemon::{DRILL_FEED, Pipeline};
 use crate::ingest::Mention;
 use crate::store::{Arrival, IngestOutcome, Store, StoreError};
@@ -36,13 +37,22 @@ pub struct Drill {
     pub incident_id: i64,
 }
 
-/// Runs a drill of `rule` (by default the most severe rule with a matching example) at `now`.
+/// Runs a drill of `rule` (by default the most severe rule with a matching example) at `now`;
+/// in an install of several brands, for `brand` (its examples name the rules' own brand,
+/// which the drill mention names as `brand` instead).
 pub async fn run<S: Store>(
     pipeline: &Pipeline<S>,
     rules: &RuleSet,
     rule: Option<&str>,
+    brand: Option<&BrandSpec>,
     now: DateTime<Utc>,
 ) -> Result<Drill, DrillError> {
+    let mut example_names: Vec<&str> = rules.list_words(BRAND_LIST);
+    example_names.sort_by_key(|name| std::cmp::Reverse(name.len()));
+    let as_brand = |text: &str| match brand.and_then(|b| b.names.first()) {
+        Some(name) => example_names.iter().fold(text.to_owned(), |text, example| text.replace(example, name)),
+        None => text.to_owned(),
+    };
     let candidates: Vec<_> = match rule {
         Some(id) => vec![rules.rule(id).ok_or_else(|| DrillError::NoRule(id.to_owned()))?],
         None => {
@@ -56,8 +66,8 @@ pub async fn run<S: Store>(
             let mention = Mention {
                 feed: DRILL_FEED.to_owned(),
                 guid: format!("drill-{}-{}", rule.id, now.timestamp_micros()),
-                title: format!("[DRILL] {}", example.title),
-                body: example.body.clone(),
+                title: format!("[DRILL] {}", as_brand(&example.title)),
+                body: as_brand(&example.body),
                 author: example.author.clone(),
                 url: None,
                 published: Some(now),
@@ -66,7 +76,8 @@ pub async fn run<S: Store>(
                 engagement: None,
             };
             let scored = pipeline.score(mention);
-            if !scored.matches.iter().any(|m| m.rule == rule.id) {
+            let wanted = brand.map(|b| b.name.as_str());
+            if !scored.matches.iter().any(|m| m.rule == rule.id && m.brand.as_deref() == wanted) {
                 continue;
             }
             let outcome = pipeline.record(vec![Arrival { scored, now }]).await?;

@@ -111,6 +111,9 @@ enum Command {
         /// severe rule by default.
         #[arg(long)]
         rule: Option<String>,
+        /// The brand to drill (its `[[brand]]` name); the first client brand by default.
+        #[arg(long)]
+        brand: Option<String>,
     },
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
     Demo {
@@ -139,6 +142,9 @@ enum IncidentCommand {
     List {
         #[arg(long)]
         status: Option<String>,
+        /// Only this brand's incidents (its `[[brand]]` name).
+        #[arg(long)]
+        brand: Option<String>,
     },
     /// Show an incident with its timeline.
     Show {
@@ -228,6 +234,9 @@ enum SilenceCommand {
         /// Why (shown on the timeline of every incident it touches).
         #[arg(long)]
         reason: String,
+        /// Hold back only this brand's incidents (its `[[brand]]` name).
+        #[arg(long)]
+        brand: Option<String>,
     },
     /// Silences in force (all of them with --all).
     List {
@@ -313,10 +322,15 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
             store.migrate().await.map_err(internal)?;
             println!("migrations applied to {}", store::redact(config.store.url.get_ref()));
+            if let Some(brand) = config.adopting_brand()
+                && store.adopt_unbranded(brand).await.map_err(internal)?
+            {
+                println!("what was stored before [[brand]] is now filed under brand {brand}");
+            }
             Ok(())
         }
         Command::Silence { command } => silence(&cli.config, command).await,
-        Command::Drill { rule } => drill(&cli.config, rule.as_deref()).await,
+        Command::Drill { rule, brand } => drill(&cli.config, rule.as_deref(), brand.as_deref()).await,
         Command::Channel { command } => channel(&cli.config, command).await,
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
@@ -380,6 +394,9 @@ fn load_setup(config_path: &Path) -> Result<Setup, Failure> {
 
 async fn start_daemon(setup: &Setup) -> Result<daemon::RunningDaemon, Failure> {
     let tokens = Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()).map_err(user)?;
+    if let Some(problem) = token_brand_problems(&tokens, &setup.config).into_iter().next() {
+        return Err(user(anyhow!("{problem}")));
+    }
     let running =
         daemon::start(setup.config.clone(), setup.rules.clone(), Clock::default(), tokens).await.map_err(user)?;
     running.pipeline.replace_playbooks(setup.playbooks.clone());
@@ -406,7 +423,10 @@ async fn reload(
                 playbooks = next.playbooks.iter().count(),
                 "rules reloaded"
             );
-            running.pipeline.replace_rules(next.rules.clone());
+            if let Err(error) = running.pipeline.replace_rules(next.rules.clone()) {
+                tracing::error!(%error, "reload refused; the running rules stay");
+                return Ok(running);
+            }
             running.pipeline.replace_playbooks(next.playbooks.clone());
             *setup = next;
             Ok(running)
@@ -457,15 +477,57 @@ async fn run(config_path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Each brand a token of `TOCSIN_API_TOKENS` is limited to that the config does not
+/// define, as `TOCSIN_API_TOKENS:1:col: message`.
+fn token_brand_problems(tokens: &Tokens, config: &Config) -> Vec<String> {
+    let known: Vec<&str> = config.brands.iter().map(|b| b.name.get_ref().as_str()).collect();
+    tokens
+        .unknown_brands(&known)
+        .into_iter()
+        .map(|(holder, brand, column)| {
+            format!("TOCSIN_API_TOKENS:1:{column}: the token of {holder} is limited to brand {brand:?}, which no [[brand]] defines")
+        })
+        .collect()
+}
+
+/// A brand with no names in a config whose rules name `@brand`: the rules would match
+/// nothing of it.
+fn nameless_brand_problems(config: &Config, rules: &RuleSet) -> Vec<String> {
+    let Some(rule) = rules.rules().iter().find(|rule| rule.names_list(analyze::rules::BRAND_LIST)) else {
+        return Vec::new();
+    };
+    config
+        .brands
+        .iter()
+        .filter(|brand| brand.names().is_empty())
+        .map(|brand| {
+            let message = format!(
+                "brand {:?} has no `names`, but rule {:?} ({}) names @brand, so it would match nothing of it",
+                brand.name.get_ref(),
+                rule.id,
+                rule.file
+            );
+            brand.place.error(message).to_string()
+        })
+        .collect()
+}
+
 fn check(config_path: &Path) -> Result<(), Failure> {
     let mut problems = Vec::new();
-    let rules_dir = match Config::load(config_path) {
-        Ok(config) => Some(config.rules.dir),
+    let config = match Config::load(config_path) {
+        Ok(config) => Some(config),
         Err(errors) => {
             problems.extend(errors.iter().map(ToString::to_string));
             None
         }
     };
+    let rules_dir = config.as_ref().map(|config| config.rules.dir.clone());
+    if let Some(config) = &config {
+        match Tokens::parse(&std::env::var("TOCSIN_API_TOKENS").unwrap_or_default()) {
+            Ok(tokens) => problems.extend(token_brand_problems(&tokens, config)),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
     let (mut rule_count, mut playbook_count) = (0, 0);
     if let Some(dir) = &rules_dir {
         let rules = if dir.exists() {
@@ -488,6 +550,17 @@ fn check(config_path: &Path) -> Result<(), Failure> {
                 }
             }
             Err(errors) => problems.extend(errors.0.iter().map(ToString::to_string)),
+        }
+        if let (Some(config), Some(rules)) = (&config, &rules) {
+            problems.extend(nameless_brand_problems(config, rules));
+            let feed_brands = config.feed_brands();
+            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
+            if !config.brands.is_empty()
+                && let Err(e) = analyze::Brands::new(rules, &config.brand_specs(), feeds)
+            {
+                problems
+                    .push(format!("{}: the rules do not compile with the brands' names: {e}", config_path.display()));
+            }
         }
         rule_count = rules.map_or(0, |rules| rules.rules().len());
     }
@@ -520,7 +593,13 @@ fn test_rules(config_path: &Path, dir: Option<&Path>) -> Result<(), Failure> {
     if failed > 0 { Err(user(anyhow!("{failed} rule example(s) failed"))) } else { Ok(()) }
 }
 
-fn score_json(rules: &RuleSet, weights: &RiskWeights, text: &str, lang: Option<&str>) -> serde_json::Value {
+fn score_json(
+    rules: &RuleSet,
+    brands: Option<&analyze::Brands>,
+    weights: &RiskWeights,
+    text: &str,
+    lang: Option<&str>,
+) -> serde_json::Value {
     let now = Utc::now();
     let mention = Mention {
         feed: "cli".into(),
@@ -534,24 +613,37 @@ fn score_json(rules: &RuleSet, weights: &RiskWeights, text: &str, lang: Option<&
         lang: lang.map(str::to_owned),
         engagement: None,
     };
-    let scored = analyze::analyze(rules, mention, weights, 1.0);
-    serde_json::json!({
+    let scored = analyze::analyze_brands(rules, brands, mention, weights, 1.0);
+    let mut json = serde_json::json!({
         "lang": scored.lang,
         "sentiment": scored.sentiment,
         "matches": scored.matches,
         "risk": { "score": scored.risk, "breakdown": scored.breakdown },
-    })
+    });
+    if brands.is_some() {
+        json["brands"] = serde_json::json!(scored.brands);
+    }
+    json
 }
 
 fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&str>) -> Result<(), Failure> {
     let rules = rules_for(config_path, None)?;
-    let weights = optional_config(config_path)?.map(|c| *c.risk.weights.get_ref()).unwrap_or_default();
+    let config = optional_config(config_path)?;
+    let weights = config.as_ref().map(|c| *c.risk.weights.get_ref()).unwrap_or_default();
+    let brands = match config.as_ref().filter(|c| !c.brands.is_empty()) {
+        Some(config) => {
+            let feed_brands = config.feed_brands();
+            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
+            Some(analyze::Brands::new(&rules, &config.brand_specs(), feeds).map_err(user)?)
+        }
+        None => None,
+    };
     if lines {
         // One buffered writer: a batch of a million lines must not flush a million times.
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for line in std::io::stdin().lock().lines() {
             let line = line.context("cannot read standard input").map_err(user)?;
-            writeln!(out, "{}", score_json(&rules, &weights, &line, lang))
+            writeln!(out, "{}", score_json(&rules, brands.as_ref(), &weights, &line, lang))
                 .context("cannot write the scores")
                 .map_err(user)?;
         }
@@ -566,7 +658,8 @@ fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&st
         }
         Some(text) => text.to_owned(),
     };
-    let output = serde_json::to_string_pretty(&score_json(&rules, &weights, &text, lang)).map_err(internal)?;
+    let output =
+        serde_json::to_string_pretty(&score_json(&rules, brands.as_ref(), &weights, &text, lang)).map_err(internal)?;
     println!("{output}");
     Ok(())
 }
@@ -648,7 +741,7 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
     let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
     store.migrate().await.map_err(internal)?;
     let (id, action) = match command {
-        IncidentCommand::List { status } => {
+        IncidentCommand::List { status, brand } => {
             let status = match status.as_deref() {
                 None => None,
                 Some(text) => Some(
@@ -657,17 +750,23 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
                 ),
             };
             let incidents = store
-                .incidents(&IncidentFilter { status, limit: 500, ..IncidentFilter::default() })
+                .incidents(&IncidentFilter {
+                    status,
+                    limit: 500,
+                    brands: brand.map(|b| vec![b]),
+                    ..IncidentFilter::default()
+                })
                 .await
                 .map_err(internal)?;
             for incident in incidents {
                 println!(
-                    "#{:<5} {:<12} {:<8} {:>3} {:<20} {}",
+                    "#{:<5} {:<12} {:<8} {:>3} {:<20} {}{}",
                     incident.id,
                     incident.status.as_str(),
                     incident.level.as_str(),
                     incident.score,
                     incident.rule,
+                    incident.brand.as_deref().map(|brand| format!("{brand:<12} ")).unwrap_or_default(),
                     incident.title
                 );
             }
@@ -771,7 +870,12 @@ async fn silence(config_path: &Path, command: SilenceCommand) -> Result<(), Fail
     store.migrate().await.map_err(internal)?;
     let now = Utc::now();
     let silences = match command {
-        SilenceCommand::Add { rule, feed, tag, query, duration, reason } => {
+        SilenceCommand::Add { rule, feed, tag, query, duration, reason, brand } => {
+            if let Some(brand) = &brand
+                && (config.brand(brand).is_none())
+            {
+                return Err(user(anyhow!("no [[brand]] named {brand:?} in {}", config_path.display())));
+            }
             let (scope, value) = match (rule, feed, tag, query) {
                 (Some(rule), ..) => (Scope::Rule, rule),
                 (_, Some(feed), ..) => (Scope::Feed, feed),
@@ -789,6 +893,7 @@ async fn silence(config_path: &Path, command: SilenceCommand) -> Result<(), Fail
                 created_by: cli_actor(),
                 created_at: now,
                 ends_at: now + length.chrono(),
+                brand,
             };
             let rules = load_rules(&config.rules.dir)?;
             let tags: Vec<&str> = config.feeds.iter().flat_map(|f| f.tags.iter().map(String::as_str)).collect();
@@ -856,8 +961,19 @@ async fn channel(config_path: &Path, command: ChannelCommand) -> Result<(), Fail
     Ok(())
 }
 
-async fn drill(config_path: &Path, rule: Option<&str>) -> Result<(), Failure> {
+async fn drill(config_path: &Path, rule: Option<&str>, brand: Option<&str>) -> Result<(), Failure> {
     let config = load_config(config_path)?;
+    let specs = config.brand_specs();
+    let brand = match brand {
+        Some(name) => Some(
+            specs
+                .iter()
+                .find(|spec| spec.name == name && !spec.competitor)
+                .ok_or_else(|| user(anyhow!("no client [[brand]] named {name:?} to drill")))?
+                .clone(),
+        ),
+        None => specs.iter().find(|spec| !spec.competitor).cloned(),
+    };
     let store = std::sync::Arc::new(store::open(config.store.url.get_ref()).await.map_err(user)?);
     store.migrate().await.map_err(internal)?;
     let rules = std::sync::Arc::new(load_rules(&config.rules.dir)?);
@@ -868,12 +984,14 @@ async fn drill(config_path: &Path, rule: Option<&str>) -> Result<(), Failure> {
         std::sync::Arc::new(config),
         Clock::default(),
         std::sync::Arc::new(tokio::sync::Notify::new()),
-    );
+    )
+    .map_err(user)?;
     pipeline.replace_playbooks(playbooks);
-    let drilled = tocsin::drill::run(&pipeline, &rules, rule, Utc::now()).await.map_err(|e| match e {
-        tocsin::drill::DrillError::Store(e) => internal(e),
-        other => user(other),
-    })?;
+    let drilled =
+        tocsin::drill::run(&pipeline, &rules, rule, brand.as_ref(), Utc::now()).await.map_err(|e| match e {
+            tocsin::drill::DrillError::Store(e) => internal(e),
+            other => user(other),
+        })?;
     println!(
         "drill incident {} opened for rule {}: its alerts say DRILL and are delivered by the running daemon; \
          review it with `tocsin incident export {}`",

@@ -100,6 +100,9 @@ fn read_jsonl(path: &Path, bytes: &[u8], out: &mut Vec<Mention>) -> Result<(), R
 pub struct ReplayIncident {
     pub group: String,
     pub rule: String,
+    /// The brand it is about, when the config names brands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
     pub title: String,
     pub opened_at: DateTime<Utc>,
     pub first_mention_at: Option<DateTime<Utc>>,
@@ -132,13 +135,10 @@ pub async fn run(
 ) -> Result<ReplayReport, ReplayError> {
     let store = Arc::new(store::open(db_url).await?);
     store.migrate().await?;
-    let pipeline = Arc::new(Pipeline::new(
-        store.clone(),
-        Arc::new(rules),
-        Arc::new(config),
-        Clock::default(),
-        Arc::new(Notify::new()),
-    ));
+    let pipeline = Arc::new(
+        Pipeline::new(store.clone(), Arc::new(rules), Arc::new(config), Clock::default(), Arc::new(Notify::new()))
+            .map_err(|e| ReplayError::Analysis(e.to_string()))?,
+    );
     let total = history.mentions.len();
     let mut mentions = history.mentions.into_iter();
     let mut analyze_next = |pipeline: &Arc<Pipeline<AnyStore>>| {
@@ -176,6 +176,7 @@ pub async fn run(
             time_to_detect_s: i.first_mention_at.map(|first| (i.opened_at - first).num_seconds().max(0)),
             group: i.group,
             rule: i.rule,
+            brand: i.brand,
             title: i.title,
             opened_at: i.opened_at,
             first_mention_at: i.first_mention_at,

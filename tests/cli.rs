@@ -177,6 +177,7 @@ async fn verify_finds_an_edited_timeline_event() {
         playbook: None,
         silenced_by: None,
         drill: false,
+        brand: None,
         volume_only: false,
     };
     /// Opens an incident for whatever arrives, spikes aside.

@@ -167,7 +167,8 @@ async fn old_unattached_mentions_go_in_batches_and_incidents_keep_what_the_team_
         Arc::new(config.clone()),
         clock,
         Arc::new(Notify::new()),
-    );
+    )
+    .expect("the rules compile");
     let mut desk = Desk { pipeline, serial: 0 };
 
     // Two months ago.
@@ -196,6 +197,7 @@ async fn old_unattached_mentions_go_in_batches_and_incidents_keep_what_the_team_
         created_by: "lead".into(),
         created_at: then,
         ends_at: then + Duration::hours(1),
+        brand: None,
     };
     store.add_silence(&silence).await.expect("silence");
     let recall =
@@ -330,7 +332,8 @@ async fn a_pruned_undated_item_does_not_come_back_while_its_feed_serves_it(url: 
         Arc::new(config),
         clock.clone(),
         Arc::new(Notify::new()),
-    );
+    )
+    .expect("the rules compile");
     let undated = |guid: &str, at: DateTime<Utc>| Mention {
         published: None,
         ..Mention::text("forum", guid, "", &format!("Acme kettle thread {guid}: still going strong"), at)

@@ -120,7 +120,8 @@ impl<S: Store> World<S> {
         }
         let start = clock.now();
         let pipeline =
-            Pipeline::new(store.clone(), Arc::new(rules), Arc::new(config), clock.clone(), Arc::new(Notify::new()));
+            Pipeline::new(store.clone(), Arc::new(rules), Arc::new(config), clock.clone(), Arc::new(Notify::new()))
+                .expect("the rules compile");
         World { pipeline, store, clock, start, serial: 0, _dir: dir }
     }
 

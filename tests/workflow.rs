@@ -138,7 +138,8 @@ impl Desk {
             Arc::new(config),
             clock.clone(),
             Arc::new(Notify::new()),
-        );
+        )
+        .expect("the rules compile");
         Desk { pipeline, store, url, backend, clock, start, serial: 0, _dir: dir }
     }
 
@@ -399,6 +400,7 @@ async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline(mut
             created_by: "alice".into(),
             created_at: desk.at(0),
             ends_at: desk.at(120),
+            brand: None,
         })
         .await
         .expect("silence");
@@ -428,7 +430,7 @@ async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline(mut
 async fn a_drill_runs_the_real_chain_in_a_group_of_its_own(mut desk: Desk) {
     let rules = RuleSet::bundled();
     let now = desk.go_to(0);
-    let drill = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), now).await.expect("drill");
+    let drill = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), None, now).await.expect("drill");
     let incident = desk.store.incident(drill.incident_id).await.expect("read").expect("incident");
     assert!(incident.drill && incident.title.starts_with("[DRILL] "), "{incident:?}");
     assert_eq!(incident.group, "drill:rule:food-safety");
@@ -437,9 +439,9 @@ async fn a_drill_runs_the_real_chain_in_a_group_of_its_own(mut desk: Desk) {
     let real = opened(&desk.mention(1, "forum", POISONING).await);
     assert_ne!(real, drill.incident_id);
     // One drill of a rule at a time.
-    let again = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), desk.go_to(2)).await;
+    let again = tocsin::drill::run(&desk.pipeline, &rules, Some("food-safety"), None, desk.go_to(2)).await;
     assert!(matches!(again, Err(tocsin::drill::DrillError::AlreadyOpen(_, id)) if id == drill.incident_id));
-    let unknown = tocsin::drill::run(&desk.pipeline, &rules, Some("nope"), desk.go_to(3)).await;
+    let unknown = tocsin::drill::run(&desk.pipeline, &rules, Some("nope"), None, desk.go_to(3)).await;
     assert!(matches!(unknown, Err(tocsin::drill::DrillError::NoRule(_))));
 }
 

@@ -41,6 +41,9 @@ pub struct RuleMatch {
     /// The hits that made the query true (terms under a `NOT`, or in an `OR` branch that
     /// was false, are left out), ordered by field and position.
     pub terms: Vec<TermHit>,
+    /// The brand it was judged for, when the config names brands (see [`super::brands`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
 }
 
 /// A literal term from a query or a list.

@@ -15,9 +15,12 @@
 //! - [`harm`] finds the harm events the text reports (deaths, fires, leaks), which raise
 //!   the risk's negativity.
 //!
+//! - [`brands`] judges a mention once for each configured brand it names.
+//!
 //! [`analyze`] turns a mention into a [`Scored`] one; it is pure, so the same mention and
 //! rules always give the same score.
 
+pub mod brands;
 pub mod crisis;
 pub mod harm;
 pub mod matcher;
@@ -32,6 +35,7 @@ use serde_json::json;
 
 use crate::ingest::Mention;
 
+pub use brands::{BrandSpec, Brands};
 pub use matcher::{RuleMatch, TermHit};
 pub use query::{Field, Query, QueryError, Term, TermKind};
 pub use rules::{Example, ExampleOutcome, Rule, RuleError, RuleErrors, RuleSet};
@@ -46,6 +50,9 @@ pub struct Scored {
     /// The language it was read in (see [`sentiment::detect_lang`]).
     pub lang: String,
     pub sentiment: Sentiment,
+    /// The configured brands it is about (empty when the config names none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
     pub matches: Vec<RuleMatch>,
     /// The harm events it reports (worked out only when a rule matched).
     pub harm: harm::Harm,
@@ -83,17 +90,37 @@ impl Scored {
 /// from a source of `source_weight`, reading the start of a very long text only (see
 /// [`crate::ingest::ANALYZED_BYTES`]). Pure: the same inputs always give the same score.
 pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_weight: f64) -> Scored {
-    let (lang, sentiment, matches, harm, crisis) = {
+    analyze_brands(rules, None, mention, weights, source_weight)
+}
+
+/// [`analyze`] in an install watching several `brands`: the mention is judged for each
+/// brand it names (see [`brands`]), its matches tagged with the brand.
+pub fn analyze_brands(
+    rules: &RuleSet,
+    brands: Option<&Brands>,
+    mention: Mention,
+    weights: &RiskWeights,
+    source_weight: f64,
+) -> Scored {
+    let (lang, sentiment, about, matches, harm, crisis) = {
         let read = mention.for_analysis();
         let (lang, sentiment) = sentiment::of_mention(&read);
         // The crisis model reads every mention, so the tone in the breakdown says how bad
         // any mention's news is, matched or not: it reads a word in its context. The harm
         // lexicon reads words alone (`fire`, `爆炸`) and is trusted only where a rule's guards
         // (someone else's trouble, a recipe, praise) have passed the text.
-        let crisis = rules.crisis_probability(&read);
-        let matches = rules.scan_with(&read, sentiment.score, || crisis);
+        let (about, matches, crisis) = match brands {
+            Some(brands) => {
+                let judgement = brands.judge(rules, &read, sentiment.score);
+                (judgement.brands, judgement.matches, judgement.crisis)
+            }
+            None => {
+                let crisis = rules.crisis_probability(&read);
+                (Vec::new(), rules.scan_with(&read, sentiment.score, || crisis), crisis)
+            }
+        };
         let harm = if matches.is_empty() { harm::Harm::default() } else { harm::harm(&read.title, &read.body) };
-        (lang, sentiment, matches, harm, crisis)
+        (lang, sentiment, about, matches, harm, crisis)
     };
     let inputs = RiskInputs {
         severity: most_severe(&matches).map_or(0, |m| m.severity),
@@ -105,7 +132,7 @@ pub fn analyze(rules: &RuleSet, mention: Mention, weights: &RiskWeights, source_
         copies: 0,
     };
     let (risk, breakdown) = breakdown(&matches, &sentiment, &harm, crisis, inputs, weights);
-    Scored { mention, lang, sentiment, matches, harm, crisis, risk, breakdown, inputs }
+    Scored { mention, lang, sentiment, brands: about, matches, harm, crisis, risk, breakdown, inputs }
 }
 
 /// The most severe match; the first in file order on a tie.
@@ -219,7 +246,7 @@ mod tests {
 
     #[test]
     fn the_most_severe_match_wins_and_ties_keep_file_order() {
-        let m = |rule: &str, severity| RuleMatch { rule: rule.into(), severity, terms: Vec::new() };
+        let m = |rule: &str, severity| RuleMatch { rule: rule.into(), severity, terms: Vec::new(), brand: None };
         let matches = [m("a", 60), m("b", 80), m("c", 80)];
         assert_eq!(most_severe(&matches).map(|m| m.rule.as_str()), Some("b"));
     }

@@ -16,7 +16,7 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue, ValueDeserializer};
 
 use super::crisis::CrisisReader;
-use super::matcher::{Literal, Matcher, RuleMatch, TermHit};
+use super::matcher::{BuildError, Literal, Matcher, RuleMatch, TermHit};
 use super::query::{self, Field, Query, TermKind};
 use super::sentiment;
 use super::text::display_width;
@@ -116,6 +116,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the query names the list `@list`.
+    pub fn names_list(&self, list: &str) -> bool {
+        self.ast.terms().iter().any(|term| matches!(&term.kind, TermKind::List(name) if name == list))
+    }
+
     /// Whether a mention with this sentiment score and crisis probability may match the
     /// rule; `crisis` is read only when the rule bounds it.
     pub fn admits(&self, sentiment: f64, crisis: impl FnOnce() -> f64) -> bool {
@@ -207,13 +212,13 @@ impl QueryFilter {
 }
 
 /// The list whose names the crisis model reads as the brand.
-const BRAND_LIST: &str = "brand";
+pub const BRAND_LIST: &str = "brand";
 
 /// The crisis type of a rule that names none: its incidents get the `general` playbook.
 pub const GENERAL_CRISIS_TYPE: &str = "general";
 
 /// A mention's fields as the matcher reads them.
-fn field_texts(mention: &Mention) -> [(Field, &str); 4] {
+pub(super) fn field_texts(mention: &Mention) -> [(Field, &str); 4] {
     [
         (Field::Title, mention.title.as_str()),
         (Field::Body, mention.body.as_str()),
@@ -373,18 +378,36 @@ impl RuleSet {
         Ok(QueryFilter { matcher })
     }
 
+    /// The words of a list as written (`Acme`, `艾克米`); empty for an unknown list.
+    pub fn list_words(&self, list: &str) -> Vec<&str> {
+        self.lists.get(list).map(|terms| terms.iter().map(|t| t.text.as_str()).collect()).unwrap_or_default()
+    }
+
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
     }
 
     /// The crisis model's probability that the mention reports a crisis (title and body).
     pub fn crisis_probability(&self, mention: &Mention) -> f64 {
+        self.crisis_with(&self.crisis, mention)
+    }
+
+    /// [`RuleSet::crisis_probability`] read with another brand's names as the brand.
+    pub(super) fn crisis_with(&self, reader: &CrisisReader, mention: &Mention) -> f64 {
         match (mention.title.trim(), mention.body.trim()) {
-            ("", body) => self.crisis.probability(body),
-            (title, "") => self.crisis.probability(title),
+            ("", body) => reader.probability(body),
+            (title, "") => reader.probability(title),
             // The bar keeps the title's last words and the body's first from reading as a pair.
-            (title, body) => self.crisis.probability(&format!("{title} | {body}")),
+            (title, body) => reader.probability(&format!("{title} | {body}")),
         }
+    }
+
+    /// The rules compiled again with the list `list` holding `terms` (one brand's names).
+    pub(super) fn matcher_with_list(&self, list: &str, terms: Vec<Literal>) -> Result<Matcher, BuildError> {
+        let mut lists = self.lists.clone();
+        lists.insert(list.to_owned(), terms);
+        let queries: Vec<&Query> = self.rules.iter().map(|r| &r.ast).collect();
+        Matcher::build(&queries, &lists)
     }
 
     /// The rules whose query is true for the mention and whose sentiment bounds hold for
@@ -397,8 +420,18 @@ impl RuleSet {
     /// [`RuleSet::scan`] with the crisis probability already read (`crisis` is called only
     /// when a rule has a `crisis_above` bound).
     pub fn scan_with(&self, mention: &Mention, sentiment: f64, crisis: impl Fn() -> f64) -> Vec<RuleMatch> {
-        let mut matched: Vec<(&Rule, Vec<TermHit>)> = self
-            .matcher
+        self.scan_on(&self.matcher, mention, sentiment, crisis)
+    }
+
+    /// [`RuleSet::scan_with`] on these rules as `matcher` compiled them (one brand's).
+    pub(super) fn scan_on(
+        &self,
+        matcher: &Matcher,
+        mention: &Mention,
+        sentiment: f64,
+        crisis: impl Fn() -> f64,
+    ) -> Vec<RuleMatch> {
+        let mut matched: Vec<(&Rule, Vec<TermHit>)> = matcher
             .scan(&field_texts(mention))
             .into_iter()
             .filter_map(|(i, terms)| {
@@ -411,7 +444,7 @@ impl RuleSet {
         }
         matched
             .into_iter()
-            .map(|(rule, terms)| RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms })
+            .map(|(rule, terms)| RuleMatch { rule: rule.id.clone(), severity: rule.severity, terms, brand: None })
             .collect()
     }
 

@@ -12,8 +12,8 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use super::{
-    ApiState, ClientAddress, Credential, Refusal, Role, SESSION_COOKIE, SESSION_LIFETIME, authenticate, client_address,
-    cookie, digest, open_session,
+    ApiState, BrandScope, ClientAddress, Credential, Refusal, Role, SESSION_COOKIE, SESSION_LIFETIME, ShareOfVoice,
+    authenticate, brand_refusal, client_address, cookie, digest, open_session, share_of_voice,
 };
 use crate::config::HumanDuration;
 use crate::incident::present::{describe, safe_href, why_lines};
@@ -57,6 +57,8 @@ struct Session {
     actor: String,
     /// What the token may do: the pages offer only that, and the form posts check it.
     role: Role,
+    /// The brands the token is limited to: the pages show nothing of another's.
+    brands: BrandScope,
     /// The UI language, from the `tocsin_lang` cookie (English by default).
     lang: Lang,
     csrf: String,
@@ -70,7 +72,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState<S>) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/login").into_response();
         let credential = Credential::of(&parts.headers).ok_or_else(to_login)?;
-        let (actor, role) =
+        let holder =
             authenticate(state, &credential, client_address(parts)).await.map_err(|refusal| match refusal {
                 Refusal::Unknown => to_login(),
                 Refusal::Throttled(wait) => throttled_page(wait),
@@ -79,7 +81,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Session {
         let lang =
             cookie(&parts.headers, LANG_COOKIE).map_or(Lang::En, |v| if v == "zh" { Lang::Zh } else { Lang::En });
         let csrf = state.csrf.token_for(credential.secret());
-        Ok(Session { actor, role, lang, csrf, credential })
+        Ok(Session { actor: holder.name, role: holder.role, brands: holder.brands, lang, csrf, credential })
     }
 }
 
@@ -103,6 +105,24 @@ impl Session {
             let message = format!("this needs the {} role; {} is a {}", role.as_str(), self.actor, self.role.as_str());
             error_page(StatusCode::FORBIDDEN, &message)
         })
+    }
+
+    /// `None` when the session's brands take in the incident, else the page that refuses it.
+    fn refuses_incident(&self, incident: &Incident) -> Option<Response> {
+        brand_refusal(&self.brands, &self.actor, incident).map(|message| error_page(StatusCode::FORBIDDEN, &message))
+    }
+
+    /// Loads the incident for an action on it, refused when it is another brand's.
+    async fn incident_for<S: Store>(&self, state: &ApiState<S>, id: i64) -> Result<Incident, Response> {
+        let incident = match state.store.incident(id).await {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return Err(store_error(StoreError::NoIncident(id))),
+            Err(e) => return Err(store_error(e)),
+        };
+        match self.refuses_incident(&incident) {
+            Some(refused) => Err(refused),
+            None => Ok(incident),
+        }
     }
 
     /// The hidden field every form of the session's pages carries.
@@ -208,6 +228,10 @@ fn safe_link(url: &str, text: &str) -> Markup {
 struct IndexQuery {
     status: Option<String>,
     level: Option<String>,
+    /// The brand switcher's choice.
+    brand: Option<String>,
+    /// The share of voice's period (`24h`, `7d`, `30d`).
+    period: Option<String>,
 }
 
 async fn index<S: Store>(
@@ -217,19 +241,50 @@ async fn index<S: Store>(
 ) -> Response {
     let status = query.status.as_deref().and_then(Status::parse);
     let level = query.level.as_deref().and_then(Level::parse);
-    let filter = IncidentFilter { status, level, limit: 200, ..IncidentFilter::default() };
+    let brand = query.brand.as_deref().filter(|b| !b.is_empty());
+    let brands = session.brands.narrowed(brand);
+    let filter = IncidentFilter { status, level, limit: 200, brands, ..IncidentFilter::default() };
     let incidents = match state.store.incidents(&filter).await {
         Ok(list) => list,
         Err(e) => return store_error(e),
     };
+    let configured = &state.pipeline.config().brands;
+    let period = query.period.as_deref().unwrap_or("24h");
+    let voice = if configured.is_empty() {
+        None
+    } else {
+        match share_of_voice(&state, &session.brands, period, state.clock.now()).await {
+            Ok(voice) => Some(voice),
+            Err(e) => return e.into_response(),
+        }
+    };
     let lang = session.lang;
     let filter_link = |label: &'static str, href: String| html! { a href=(href) { (label) } " " };
+    let switchable: Vec<&str> = configured
+        .iter()
+        .filter(|b| !b.competitor && session.brands.sees(Some(b.name.get_ref())))
+        .map(|b| b.name.get_ref().as_str())
+        .collect();
     app_page(
         &session,
         tr(lang, "Incidents", "事件"),
         html! {
             // Live: the list reloads itself; the page needs no script for it.
             meta http-equiv="refresh" content="30";
+            @if !switchable.is_empty() {
+                nav.brands {
+                    (tr(lang, "Brand:", "品牌：")) " "
+                    @if session.brands.limit().is_none() {
+                        a href="/" { (tr(lang, "all", "全部")) } " "
+                    }
+                    @for name in &switchable {
+                        @if Some(*name) == brand { strong { (name) } " " } @else { a href={ "/?brand=" (name) } { (name) } " " }
+                    }
+                }
+            }
+            @if let Some(voice) = &voice {
+                (voice_table(lang, voice))
+            }
             h1 { (tr(lang, "Incidents", "事件")) }
             p {
                 (filter_link(tr(lang, "all", "全部"), "/".into()))
@@ -244,7 +299,9 @@ async fn index<S: Store>(
             table {
                 tr {
                     th { "#" } th { (tr(lang, "Status", "状态")) } th { (tr(lang, "Level", "级别")) }
-                    th { (tr(lang, "Score", "分数")) } th { (tr(lang, "Rule", "规则")) } th { (tr(lang, "Title", "标题")) }
+                    th { (tr(lang, "Score", "分数")) } th { (tr(lang, "Rule", "规则")) }
+                    @if !configured.is_empty() { th { (tr(lang, "Brand", "品牌")) } }
+                    th { (tr(lang, "Title", "标题")) }
                     th { (tr(lang, "Opened", "开启时间")) } th { (tr(lang, "Mentions", "提及")) }
                 }
                 @for incident in &incidents {
@@ -254,6 +311,7 @@ async fn index<S: Store>(
                         td { (level_badge(incident)) }
                         td { (incident.score) }
                         td { (incident.rule) }
+                        @if !configured.is_empty() { td { (incident.brand.as_deref().unwrap_or("–")) } }
                         td { a href={ "/incidents/" (incident.id) } { (incident.title) } }
                         td { (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC")) }
                         td { (incident.mentions) }
@@ -263,6 +321,47 @@ async fn index<S: Store>(
             @if incidents.is_empty() { p { (tr(lang, "No incidents. Quiet is good.", "没有事件。平静是好事。")) } }
         },
     )
+}
+
+/// Share of voice: each brand's and competitor's volume, sentiment and top stories, side
+/// by side, with links to the other periods.
+fn voice_table(lang: Lang, voice: &ShareOfVoice) -> Markup {
+    html! {
+        h1 { (tr(lang, "Share of voice", "声量份额")) }
+        p {
+            @for period in ["24h", "7d", "30d"] {
+                @if period == voice.period { strong { (period) } " " } @else { a href={ "/?period=" (period) } { (period) } " " }
+            }
+            small { (voice.from.format("%Y-%m-%d %H:%M")) " – " (voice.to.format("%Y-%m-%d %H:%M UTC")) }
+        }
+        table.voice {
+            tr {
+                th { (tr(lang, "Brand", "品牌")) } th { (tr(lang, "Mentions", "提及")) } th { (tr(lang, "Share", "份额")) }
+                th { (tr(lang, "Mean sentiment", "平均情绪")) } th { (tr(lang, "Negative", "负面")) }
+                th { (tr(lang, "Rule matches", "规则命中")) } th { (tr(lang, "Top stories", "热门报道")) }
+            }
+            @for row in &voice.brands {
+                tr {
+                    td {
+                        (row.voice.brand)
+                        @if row.competitor { " " small { (tr(lang, "(competitor)", "（竞争对手）")) } }
+                    }
+                    td { (row.voice.mentions) }
+                    td { (format!("{:.0}%", row.share * 100.0)) }
+                    td { (row.voice.sentiment.map_or("–".to_owned(), |s| format!("{s:+.2}"))) }
+                    td { (row.voice.negative) }
+                    td { (row.voice.matched) }
+                    td {
+                        @for story in &row.voice.top_stories {
+                            (story.title) " ×" (story.mentions)
+                            @if let Some(rule) = &story.rule { " " code { (rule) } }
+                            br;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn status_name(lang: Lang, status: Status) -> &'static str {
@@ -296,7 +395,13 @@ async fn set_lang(Path(code): Path<String>) -> Response {
 /// Feed health: when each feed last worked, what failed, when it polls next.
 async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session) -> Response {
     let feeds = match state.store.feed_states().await {
-        Ok(feeds) => feeds.into_iter().filter(|feed| state.pipeline.is_configured_feed(&feed.name)).collect::<Vec<_>>(),
+        Ok(feeds) => feeds
+            .into_iter()
+            .filter(|feed| {
+                state.pipeline.is_configured_feed(&feed.name)
+                    && session.brands.sees(state.pipeline.feed_brand(&feed.name))
+            })
+            .collect::<Vec<_>>(),
         Err(e) => return store_error(e),
     };
     let lang = session.lang;
@@ -334,7 +439,10 @@ async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session
 async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Session) -> Response {
     let now = state.clock.now();
     let silences = match state.store.silences(Some(now)).await {
-        Ok(silences) => silences,
+        Ok(silences) => silences
+            .into_iter()
+            .filter(|silence| silence.brand.is_none() || session.brands.sees(silence.brand.as_deref()))
+            .collect::<Vec<_>>(),
         Err(e) => return store_error(e),
     };
     let lang = session.lang;
@@ -352,7 +460,10 @@ async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 @for silence in &silences {
                     tr {
                         td { (silence.id) }
-                        td { (silence.scope.as_str()) " " code { (silence.value) } }
+                        td {
+                            (silence.scope.as_str()) " " code { (silence.value) }
+                            @if let Some(brand) = &silence.brand { " · " (brand) }
+                        }
                         td { (silence.ends_at.format("%Y-%m-%d %H:%M UTC")) }
                         td { (silence.held) }
                         td { (silence.reason) br; small { (silence.created_by) } }
@@ -379,6 +490,16 @@ async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                     " " input name="value" required maxlength="2000" placeholder="service-outage";
                     " " label { (tr(lang, "for", "时长")) " " input name="for" required value="2h" size="6"; }
                     " " input name="reason" required maxlength="2000" size="40" placeholder=(tr(lang, "why", "原因"));
+                    @if !state.pipeline.config().brands.is_empty() {
+                        " " select name="brand" {
+                            @if session.brands.limit().is_none() { option value="" { (tr(lang, "every brand", "所有品牌")) } }
+                            @for brand in &state.pipeline.config().brands {
+                                @if !brand.competitor && session.brands.sees(Some(brand.name.get_ref())) {
+                                    option value=(brand.name.get_ref()) { (brand.name.get_ref()) }
+                                }
+                            }
+                        }
+                    }
                     " " button { (tr(lang, "Silence", "静默")) }
                 }
             }
@@ -393,6 +514,8 @@ struct SilenceForm {
     #[serde(rename = "for")]
     duration: String,
     reason: String,
+    /// Only this brand's incidents (empty: every brand's).
+    brand: Option<String>,
     csrf: Option<String>,
 }
 
@@ -414,6 +537,15 @@ async fn add_silence_form<S: Store>(
         Ok(length) => length,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
+    let brand = form.brand.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    let allowed = match &brand {
+        None => session.brands.limit().is_none(),
+        Some(brand) => session.brands.sees(Some(brand)),
+    };
+    if !allowed {
+        let only = session.brands.limit().unwrap_or_default().join(", ");
+        return error_page(StatusCode::FORBIDDEN, &format!("{} may silence only the brands {only}", session.actor));
+    }
     let now = state.clock.now();
     let silence = NewSilence {
         scope,
@@ -422,6 +554,7 @@ async fn add_silence_form<S: Store>(
         created_by: session.actor.clone(),
         created_at: now,
         ends_at: now + length.chrono(),
+        brand,
     };
     if let Err(e) = state.pipeline.check_silence(&silence) {
         return error_page(StatusCode::BAD_REQUEST, &e);
@@ -443,6 +576,20 @@ async fn end_silence_form<S: Store>(
     }
     if let Some(refused) = session.refuses(Role::Admin) {
         return refused;
+    }
+    if session.brands.limit().is_some() {
+        let silences = match state.store.silences(None).await {
+            Ok(silences) => silences,
+            Err(e) => return store_error(e),
+        };
+        let theirs =
+            silences.iter().any(|s| s.id == id && s.brand.is_some() && session.brands.sees(s.brand.as_deref()));
+        if !theirs {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                &format!("{} may end only their brands' silences", session.actor),
+            );
+        }
     }
     match state.store.end_silence(id, &session.actor, state.clock.now()).await {
         Ok(_) => Redirect::to("/silences").into_response(),
@@ -579,6 +726,9 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         Ok(loaded) => loaded,
         Err(e) => return store_error(e),
     };
+    if let Some(refused) = session.refuses_incident(&incident) {
+        return refused;
+    }
     let chain = timeline::verify(&events).map_err(|broken| (broken.event.id, broken.why.describe()));
     app_page(
         &session,
@@ -589,6 +739,7 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
             p {
                 (level_badge(&incident)) " "
                 strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
+                @if let Some(brand) = &incident.brand { " · brand " strong { (brand) } }
                 " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
             }
             @if !session.may(Role::Responder) {
@@ -659,6 +810,9 @@ async fn incident_action<S: Store>(
     if let Some(refused) = session.refuses(Role::Responder) {
         return refused;
     }
+    if let Err(refused) = session.incident_for(&state, id).await {
+        return refused;
+    }
     let actor = session.actor;
     let action = match action.as_str() {
         "ack" => Action::Acknowledge,
@@ -704,6 +858,9 @@ async fn record_entry<S: Store>(
         return forged();
     }
     if let Some(refused) = session.refuses(Role::Responder) {
+        return refused;
+    }
+    if let Err(refused) = session.incident_for(state, id).await {
         return refused;
     }
     match state.store.record(id, &entry, &session.actor, state.clock.now()).await {

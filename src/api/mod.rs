@@ -77,12 +77,65 @@ impl Role {
     }
 }
 
-/// One entry of `TOCSIN_API_TOKENS`: the SHA-256 of its secret, its holder and role.
+/// One entry of `TOCSIN_API_TOKENS`: the SHA-256 of its secret, its holder, role and the
+/// brands it is limited to.
 #[derive(Clone)]
 struct TokenEntry {
     digest: [u8; 32],
     name: String,
     role: Role,
+    brands: BrandScope,
+    /// Each brand of the limit with the column (1-based, in characters) it is written at.
+    brand_columns: Vec<(String, usize)>,
+}
+
+/// The brands a caller may see and act on: every brand, or only some. An incident of no
+/// brand (an install without `[[brand]]`, an industry rule) is seen only by an unlimited one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrandScope(Option<Vec<String>>);
+
+impl BrandScope {
+    /// A scope of these brands only.
+    pub fn only(brands: Vec<String>) -> BrandScope {
+        BrandScope(Some(brands))
+    }
+
+    /// Whether something of `brand` is within the scope.
+    pub fn sees(&self, brand: Option<&str>) -> bool {
+        match &self.0 {
+            None => true,
+            Some(only) => brand.is_some_and(|brand| only.iter().any(|b| b == brand)),
+        }
+    }
+
+    /// The brands a store query may return, narrowed to `asked` when one is asked for;
+    /// `None`: any brand.
+    pub fn narrowed(&self, asked: Option<&str>) -> Option<Vec<String>> {
+        match (asked, &self.0) {
+            (Some(asked), _) if self.sees(Some(asked)) => Some(vec![asked.to_owned()]),
+            (Some(_), _) => Some(Vec::new()),
+            (None, only) => only.clone(),
+        }
+    }
+
+    /// The brands of a limited scope.
+    pub fn limit(&self) -> Option<&[String]> {
+        self.0.as_deref()
+    }
+}
+
+/// Who a credential belongs to.
+#[derive(Debug, Clone)]
+struct Holder {
+    name: String,
+    role: Role,
+    brands: BrandScope,
+}
+
+impl TokenEntry {
+    fn holder(&self) -> Holder {
+        Holder { name: self.name.clone(), role: self.role, brands: self.brands.clone() }
+    }
 }
 
 /// The API tokens, each naming the person or tool it belongs to and its role.
@@ -99,59 +152,116 @@ impl std::fmt::Debug for Tokens {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("TOCSIN_API_TOKENS entry {0} is not name:token or name:token:role (role viewer, responder or admin)")]
+#[error(
+    "TOCSIN_API_TOKENS entry {0} is not name:token, name:token:role or name:token:role:brand,brand \
+     (role viewer, responder or admin)"
+)]
 pub struct TokensError(pub usize);
+
+/// `secret:role` split at its last `:` when what follows names a role.
+fn split_role(text: &str) -> Option<(&str, Role)> {
+    let (secret, role) = text.rsplit_once(':')?;
+    Some((secret, Role::parse(role.trim())?))
+}
 
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
 impl Tokens {
-    /// Parses `alice:token1:responder,bob:token2:viewer,ops:token3`. The role is optional
-    /// and `admin` when left out, so a list written before roles keeps working as it did;
-    /// a last `:` segment that names no role is part of the token.
+    /// Parses `alice:token1:responder,bob:token2:viewer:acme,globex,ops:token3`. The role
+    /// is optional and `admin` when left out, so a list written before roles keeps working
+    /// as it did; a last `:` segment that names no role is part of the token. After the
+    /// role, brands limit what the token sees; a piece with no `:` continues that list.
     pub fn parse(text: &str) -> Result<Tokens, TokensError> {
-        let mut entries = Vec::new();
-        for (index, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
-            let Some((name, rest)) = entry.split_once(':') else {
-                return Err(TokensError(index + 1));
+        let mut entries: Vec<TokenEntry> = Vec::new();
+        let mut offset = 0;
+        for piece in text.split(',') {
+            let column = text[..offset].chars().count() + 1 + (piece.len() - piece.trim_start().len());
+            offset += piece.len() + 1;
+            let piece = piece.trim();
+            if piece.is_empty() {
+                continue;
+            }
+            let index = entries.len() + 1;
+            let Some((name, rest)) = piece.split_once(':') else {
+                // A brand continuing the limit of the entry before.
+                match entries.last_mut() {
+                    Some(entry) if entry.brands.limit().is_some() => {
+                        entry.brand_columns.push((piece.to_owned(), column));
+                        entry.brands = BrandScope::only(entry.brand_columns.iter().map(|(b, _)| b.clone()).collect());
+                        continue;
+                    }
+                    _ => return Err(TokensError(index)),
+                }
             };
-            let (secret, role) = match rest.rsplit_once(':').and_then(|(s, r)| Role::parse(r.trim()).map(|r| (s, r))) {
-                Some((secret, role)) => (secret, role),
-                None => (rest, Role::Admin),
+            let (secret, role, first_brand) = if let Some((secret, role)) = split_role(rest) {
+                (secret, role, None)
+            } else if let Some((head, brand)) = rest.rsplit_once(':')
+                && let Some((secret, role)) = split_role(head)
+            {
+                (secret, role, Some(brand.trim()))
+            } else {
+                (rest, Role::Admin, None)
             };
             let (name, secret) = (name.trim(), secret.trim());
-            if name.is_empty() || secret.is_empty() {
-                return Err(TokensError(index + 1));
+            if name.is_empty() || secret.is_empty() || first_brand.is_some_and(str::is_empty) {
+                return Err(TokensError(index));
             }
-            entries.push(TokenEntry { digest: digest(secret), name: name.to_owned(), role });
+            let brand_columns: Vec<(String, usize)> = first_brand
+                .map(|brand| {
+                    let before = piece.len() - brand.len();
+                    (brand.to_owned(), column + piece[..before].chars().count())
+                })
+                .into_iter()
+                .collect();
+            let brands = match first_brand {
+                Some(_) => BrandScope::only(brand_columns.iter().map(|(b, _)| b.clone()).collect()),
+                None => BrandScope::default(),
+            };
+            entries.push(TokenEntry { digest: digest(secret), name: name.to_owned(), role, brands, brand_columns });
         }
         Ok(Tokens { entries })
     }
 
+    /// Every brand a token is limited to that `known` does not hold: the token's holder,
+    /// the brand, and the column it is written at.
+    pub fn unknown_brands(&self, known: &[&str]) -> Vec<(&str, &str, usize)> {
+        self.entries
+            .iter()
+            .flat_map(|entry| {
+                entry
+                    .brand_columns
+                    .iter()
+                    .filter(|(brand, _)| !known.contains(&brand.as_str()))
+                    .map(|(brand, column)| (entry.name.as_str(), brand.as_str(), *column))
+            })
+            .collect()
+    }
+
     /// The holder and role of the token whose SHA-256 this is (a session's), compared as
     /// [`Tokens::holder_of`] compares.
-    fn holder_of_digest(&self, presented: &[u8]) -> Option<(&str, Role)> {
+    fn holder_of_digest(&self, presented: &[u8]) -> Option<Holder> {
         let mut found = None;
         for entry in &self.entries {
             if bool::from(entry.digest.as_slice().ct_eq(presented)) && found.is_none() {
-                found = Some((entry.name.as_str(), entry.role));
+                found = Some(entry);
             }
         }
-        found
+        found.map(TokenEntry::holder)
     }
 
     /// The holder and role of a presented secret. Every entry is compared, each in constant
     /// time, so how long this takes says nothing about how close a guess came.
-    fn holder_of(&self, secret: &str) -> Option<(&str, Role)> {
+    fn holder_of(&self, secret: &str) -> Option<Holder> {
         let presented = digest(secret);
         let mut found = None;
         for entry in &self.entries {
             if bool::from(entry.digest.ct_eq(&presented)) && found.is_none() {
-                found = Some((entry.name.as_str(), entry.role));
+                found = Some(entry);
             }
         }
-        found
+        found.map(TokenEntry::holder)
     }
 }
 
@@ -196,13 +306,13 @@ impl Throttle {
 
     /// Authenticates a presented secret from `address` (unknown when the server was not
     /// given connection info), counting failures and refusing a throttled address.
-    fn check<'t>(
+    fn check(
         &self,
-        tokens: &'t Tokens,
+        tokens: &Tokens,
         secret: &str,
         address: Option<IpAddr>,
         now: DateTime<Utc>,
-    ) -> Result<(&'t str, Role), Refusal> {
+    ) -> Result<Holder, Refusal> {
         if let Some(wait) = address.and_then(|a| self.wait(a, now)) {
             metrics::counter!("tocsin_login_throttled_total").increment(1);
             return Err(Refusal::Throttled(wait));
@@ -265,23 +375,21 @@ async fn authenticate<S: Store>(
     state: &ApiState<S>,
     credential: &Credential,
     address: Option<IpAddr>,
-) -> Result<(String, Role), Refusal> {
+) -> Result<Holder, Refusal> {
     let now = state.clock.now();
     match credential {
-        Credential::Bearer(token) => {
-            state.throttle.check(&state.tokens, token, address, now).map(|(name, role)| (name.to_owned(), role))
-        }
+        Credential::Bearer(token) => state.throttle.check(&state.tokens, token, address, now),
         Credential::Session(id) => {
             let id_digest = digest(id);
             let session = state.store.session(&id_digest).await.map_err(Refusal::Failed)?.ok_or(Refusal::Unknown)?;
             if now - session.last_seen_at > SESSION_IDLE || now - session.created_at > SESSION_LIFETIME {
                 return Err(Refusal::Unknown);
             }
-            let (name, role) = state.tokens.holder_of_digest(&session.token_digest).ok_or(Refusal::Unknown)?;
+            let holder = state.tokens.holder_of_digest(&session.token_digest).ok_or(Refusal::Unknown)?;
             if now - session.last_seen_at > SESSION_TOUCH_EVERY {
                 state.store.touch_session(&id_digest, now).await.map_err(Refusal::Failed)?;
             }
-            Ok((name.to_owned(), role))
+            Ok(holder)
         }
     }
 }
@@ -436,9 +544,40 @@ impl IntoResponse for ApiError {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The brands the token is limited to.
+    pub brands: BrandScope,
+}
+
+/// Refuses an incident outside the caller's brands, naming the brands it may see.
+pub fn brand_refusal(scope: &BrandScope, name: &str, incident: &Incident) -> Option<String> {
+    (!scope.sees(incident.brand.as_deref())).then(|| {
+        let only = scope.limit().unwrap_or_default().join(", ");
+        format!("{name} may see only the brands {only}; incident {} is not one of theirs", incident.id)
+    })
 }
 
 impl Caller {
+    /// Refuses a brand-limited caller an action that reaches every brand.
+    fn require_every_brand(&self, what: &str) -> Result<(), ApiError> {
+        match self.brands.limit() {
+            None => Ok(()),
+            Some(only) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("{} is limited to the brands {}: {what} reaches every brand", self.name, only.join(", ")),
+            )),
+        }
+    }
+
+    /// The incident, when the caller's brands take it in: 404 when there is none, 403
+    /// when it is another brand's.
+    async fn incident<S: Store>(&self, state: &ApiState<S>, id: i64) -> Result<Incident, ApiError> {
+        let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
+        match brand_refusal(&self.brands, &self.name, &incident) {
+            Some(message) => Err(ApiError::new(StatusCode::FORBIDDEN, message)),
+            None => Ok(incident),
+        }
+    }
+
     /// Refuses a caller whose role is below `needed`, saying which role it takes.
     fn require(&self, needed: Role) -> Result<(), ApiError> {
         if self.role >= needed {
@@ -477,7 +616,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
         let credential = Credential::of(&parts.headers)
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token"))?;
         let checked = authenticate(state, &credential, client_address(parts)).await;
-        let (name, role) = checked.map_err(|refusal| match refusal {
+        let holder = checked.map_err(|refusal| match refusal {
             Refusal::Unknown => ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token or ended session"),
             Refusal::Failed(e) => ApiError::from(e),
             Refusal::Throttled(wait) => ApiError {
@@ -488,7 +627,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Caller {
                 )
             },
         })?;
-        Ok(Caller { name, role })
+        Ok(Caller { name: holder.name, role: holder.role, brands: holder.brands })
     }
 }
 
@@ -546,6 +685,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Admin {
         search_mentions,
         push_mentions,
         reload,
+        get_share_of_voice,
         openapi_json,
     ),
     modifiers(&BearerAuth),
@@ -602,6 +742,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/feeds", get(list_feeds::<S>))
         .route("/api/v1/mentions", get(search_mentions::<S>).post(push_mentions::<S>))
         .route("/api/v1/reload", post(reload::<S>))
+        .route("/api/v1/share-of-voice", get(get_share_of_voice::<S>))
         .merge(dashboard::routes())
         .with_state(state)
 }
@@ -693,6 +834,8 @@ struct ListQuery {
     status: Option<String>,
     /// Only incidents of this rule (its id).
     rule: Option<String>,
+    /// Only incidents of this brand (its `[[brand]]` name).
+    brand: Option<String>,
     /// Only incidents at this level.
     #[param(value_type = Option<Level>)]
     level: Option<String>,
@@ -755,7 +898,7 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 )]
 async fn list_incidents<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Incident>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
@@ -781,6 +924,7 @@ async fn list_incidents<S: Store>(
         before_id: query.cursor,
         // One more than shown: whether there is a next page at all.
         limit: limit + 1,
+        brands: caller.brands.narrowed(query.brand.as_deref()),
     };
     let mut items = state.store.incidents(&filter).await?;
     let next = next_page(&mut items, limit, |i| i.id);
@@ -801,10 +945,10 @@ async fn list_incidents<S: Store>(
 )]
 async fn get_incident<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
-    state.store.incident(id).await?.map(Json).ok_or_else(|| StoreError::NoIncident(id).into())
+    Ok(Json(caller.incident(&state, id).await?))
 }
 
 /// An incident's timeline and whether its hash chain verifies.
@@ -831,12 +975,10 @@ struct Timeline {
 )]
 async fn get_timeline<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Timeline>, ApiError> {
-    if state.store.incident(id).await?.is_none() {
-        return Err(StoreError::NoIncident(id).into());
-    }
+    caller.incident(&state, id).await?;
     let items = state.store.timeline(id).await?;
     let verified = crate::incident::timeline::verify(&items).is_ok();
     Ok(Json(Timeline { items, verified }))
@@ -854,10 +996,12 @@ async fn get_timeline<S: Store>(
 )]
 async fn list_feeds<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<Page<FeedState>>, ApiError> {
     let mut items = state.store.feed_states().await?;
-    items.retain(|feed| state.pipeline.is_configured_feed(&feed.name));
+    items.retain(|feed| {
+        state.pipeline.is_configured_feed(&feed.name) && caller.brands.sees(state.pipeline.feed_brand(&feed.name))
+    });
     Ok(Json(Page { items, next: None }))
 }
 
@@ -872,6 +1016,8 @@ struct MentionQuery {
     rule: Option<String>,
     /// Only mentions from this feed (its name).
     feed: Option<String>,
+    /// Only mentions about this brand (its `[[brand]]` name).
+    brand: Option<String>,
     /// Fetched at or after this time (RFC 3339).
     #[param(format = DateTime)]
     since: Option<String>,
@@ -899,7 +1045,7 @@ struct MentionQuery {
 )]
 async fn search_mentions<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     query: Result<Query<MentionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<StoredMention>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
@@ -912,6 +1058,7 @@ async fn search_mentions<S: Store>(
         until: query_time("until", query.until.as_deref())?,
         before_id: query.cursor,
         limit: limit + 1,
+        brands: caller.brands.narrowed(query.brand.as_deref()),
     };
     let mut items = state.store.mentions(&filter).await?;
     let next = next_page(&mut items, limit, |m| m.id);
@@ -943,9 +1090,10 @@ struct Pushed {
 )]
 async fn push_mentions<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Admin,
+    Admin(caller): Admin,
     body: axum::body::Bytes,
 ) -> Result<Json<Pushed>, ApiError> {
+    caller.require_every_brand("a pushed mention is judged for every brand it names, so pushing")?;
     let pushed: PushBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad mention JSON: {e}")))?;
     let now = state.clock.now();
@@ -969,9 +1117,113 @@ async fn push_mentions<S: Store>(
     Ok(Json(outcome))
 }
 
+/// Share of voice over a period: each configured brand's and competitor's mentions side by
+/// side, in config order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareOfVoice {
+    /// `24h`, `7d` or `30d`.
+    pub period: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub brands: Vec<BrandShare>,
+}
+
+/// One brand's row of the share of voice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrandShare {
+    #[serde(flatten)]
+    pub voice: crate::store::BrandVoice,
+    /// Watched for comparison; its crises open no incident.
+    pub competitor: bool,
+    /// Its mentions over all the rows' mentions, 0..1.
+    pub share: f64,
+}
+
+/// The periods share of voice is reported over.
+const VOICE_PERIODS: &[(&str, i64)] = &[("24h", 1), ("7d", 7), ("30d", 30)];
+/// Stories listed per brand.
+const VOICE_STORIES: i64 = 5;
+
+/// Share of voice over the `period` ending at `to`, for the brands `scope` sees and every
+/// competitor (market data, no client's).
+pub async fn share_of_voice<S: Store>(
+    state: &ApiState<S>,
+    scope: &BrandScope,
+    period: &str,
+    to: DateTime<Utc>,
+) -> Result<ShareOfVoice, ApiError> {
+    let days =
+        VOICE_PERIODS.iter().find(|(name, _)| *name == period).map(|(_, days)| *days).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("period {period:?} is not 24h, 7d or 30d"))
+        })?;
+    let from = to - chrono::Duration::days(days);
+    let shown: Vec<&crate::config::BrandConfig> = state
+        .pipeline
+        .config()
+        .brands
+        .iter()
+        .filter(|brand| brand.competitor || scope.sees(Some(brand.name.get_ref())))
+        .collect();
+    let names: Vec<String> = shown.iter().map(|brand| brand.name.get_ref().clone()).collect();
+    let voices = state.store.share_of_voice(&names, from, to, VOICE_STORIES).await?;
+    let total: i64 = voices.iter().map(|voice| voice.mentions).sum();
+    let brands = voices
+        .into_iter()
+        .zip(&shown)
+        .map(|(voice, brand)| BrandShare {
+            share: if total > 0 { voice.mentions as f64 / total as f64 } else { 0.0 },
+            competitor: brand.competitor,
+            voice,
+        })
+        .collect();
+    Ok(ShareOfVoice { period: period.to_owned(), from, to, brands })
+}
+
+/// The period of a share-of-voice request.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct VoiceQuery {
+    /// `24h` (the default), `7d` or `30d`.
+    period: Option<String>,
+    /// The end of the period (RFC 3339); now when not given.
+    #[param(format = DateTime)]
+    until: Option<String>,
+}
+
+/// Share of voice: per brand and competitor, mention volume, its share, mean sentiment,
+/// negative mentions, rule matches and top stories over a period.
+#[utoipa::path(
+    get,
+    path = "/api/v1/share-of-voice",
+    tag = "mentions",
+    params(VoiceQuery),
+    responses(
+        (status = 200, description = "Each brand the token sees, and every competitor", body = ShareOfVoice),
+        (status = 400, description = "The period or time is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+    )
+)]
+async fn get_share_of_voice<S: Store>(
+    State(state): State<ApiState<S>>,
+    caller: Caller,
+    query: Result<Query<VoiceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ShareOfVoice>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let to = query_time("until", query.until.as_deref())?.unwrap_or_else(|| state.clock.now());
+    Ok(Json(share_of_voice(&state, &caller.brands, query.period.as_deref().unwrap_or("24h"), to).await?))
+}
+
 /// Applies a workflow action to an incident as the caller, and wakes the outbox for the
 /// notices it queued.
-async fn act<S: Store>(state: &ApiState<S>, actor: &str, id: i64, action: Action) -> Result<Json<Incident>, ApiError> {
+async fn act<S: Store>(
+    state: &ApiState<S>,
+    caller: &Caller,
+    id: i64,
+    action: Action,
+) -> Result<Json<Incident>, ApiError> {
+    caller.incident(state, id).await?;
+    let actor = &caller.name;
     let incident = state.store.transition(id, action, actor, state.clock.now()).await?;
     tracing::info!(incident = id, %actor, action = action.past_tense(), "incident updated");
     state.wake_outbox.notify_one();
@@ -993,10 +1245,10 @@ async fn act<S: Store>(state: &ApiState<S>, actor: &str, id: i64, action: Action
 )]
 async fn acknowledge<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
-    act(&state, &actor, id, Action::Acknowledge).await
+    act(&state, &caller, id, Action::Acknowledge).await
 }
 
 /// Resolves an incident.
@@ -1014,10 +1266,10 @@ async fn acknowledge<S: Store>(
 )]
 async fn resolve<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
-    act(&state, &actor, id, Action::Resolve).await
+    act(&state, &caller, id, Action::Resolve).await
 }
 
 /// Reopens a resolved incident.
@@ -1035,10 +1287,10 @@ async fn resolve<S: Store>(
 )]
 async fn reopen<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path(id): Path<i64>,
 ) -> Result<Json<Incident>, ApiError> {
-    act(&state, &actor, id, Action::Reopen).await
+    act(&state, &caller, id, Action::Reopen).await
 }
 
 /// A channel and whether it takes notices now.
@@ -1093,10 +1345,12 @@ fn known_channel<S>(state: &ApiState<S>, name: &str) -> Result<(), ApiError> {
 )]
 async fn enable_channel<S: Store>(
     State(state): State<ApiState<S>>,
-    Admin(Caller { name: actor, .. }): Admin,
+    Admin(caller): Admin,
     Path(name): Path<String>,
 ) -> Result<Json<ChannelHealth>, ApiError> {
     known_channel(&state, &name)?;
+    caller.require_every_brand("a channel")?;
+    let actor = &caller.name;
     tracing::info!(channel = %name, %actor, "channel enabled");
     Ok(Json(state.store.set_channel_enabled(&name, true, "", state.clock.now()).await?))
 }
@@ -1125,11 +1379,13 @@ struct DisableBody {
 )]
 async fn disable_channel<S: Store>(
     State(state): State<ApiState<S>>,
-    Admin(Caller { name: actor, .. }): Admin,
+    Admin(caller): Admin,
     Path(name): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<ChannelHealth>, ApiError> {
     known_channel(&state, &name)?;
+    caller.require_every_brand("a channel")?;
+    let actor = &caller.name;
     let DisableBody { reason } = body(&bytes)?;
     let reason = format!("disabled by {actor}: {}", reason.trim());
     Ok(Json(state.store.set_channel_enabled(&name, false, &reason, state.clock.now()).await?))
@@ -1163,8 +1419,14 @@ struct StepBody {
     note: Option<String>,
 }
 
-async fn record<S: Store>(state: &ApiState<S>, id: i64, entry: Entry, actor: &str) -> Result<Json<Incident>, ApiError> {
-    Ok(Json(state.store.record(id, &entry, actor, state.clock.now()).await?))
+async fn record<S: Store>(
+    state: &ApiState<S>,
+    id: i64,
+    entry: Entry,
+    caller: &Caller,
+) -> Result<Json<Incident>, ApiError> {
+    caller.incident(state, id).await?;
+    Ok(Json(state.store.record(id, &entry, &caller.name, state.clock.now()).await?))
 }
 
 /// Assigns an incident to someone.
@@ -1184,12 +1446,12 @@ async fn record<S: Store>(state: &ApiState<S>, id: i64, entry: Entry, actor: &st
 )]
 async fn assign<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
     let AssignBody { to } = body(&bytes)?;
-    record(&state, id, Entry::Assign(to), &actor).await
+    record(&state, id, Entry::Assign(to), &caller).await
 }
 
 /// Adds a note to an incident's timeline.
@@ -1209,12 +1471,12 @@ async fn assign<S: Store>(
 )]
 async fn note<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path(id): Path<i64>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
     let NoteBody { text } = body(&bytes)?;
-    record(&state, id, Entry::Note(text), &actor).await
+    record(&state, id, Entry::Note(text), &caller).await
 }
 
 /// Marks a step of the incident's playbook done; the body may be empty.
@@ -1237,12 +1499,12 @@ async fn note<S: Store>(
 )]
 async fn step_done<S: Store>(
     State(state): State<ApiState<S>>,
-    Responder(Caller { name: actor, .. }): Responder,
+    Responder(caller): Responder,
     Path((id, step)): Path<(i64, String)>,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Incident>, ApiError> {
     let StepBody { note } = if bytes.is_empty() { StepBody::default() } else { body(&bytes)? };
-    record(&state, id, Entry::StepDone { step, note }, &actor).await
+    record(&state, id, Entry::StepDone { step, note }, &caller).await
 }
 
 /// An incident's playbook as a checklist: each step, when it is due, and who did it.
@@ -1259,9 +1521,10 @@ async fn step_done<S: Store>(
 )]
 async fn checklist<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Checklist>, ApiError> {
+    caller.incident(&state, id).await?;
     Ok(Json(state.store.checklist(id).await?))
 }
 
@@ -1294,11 +1557,12 @@ struct ReviewQuery {
 )]
 async fn review<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
     query: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    caller.incident(&state, id).await?;
     let review = Review::build(state.store.review_input(id).await?, state.clock.now());
     let (content_type, text) = match query.format.as_deref().unwrap_or("json") {
         "json" => (
@@ -1337,12 +1601,14 @@ struct SilenceQuery {
 )]
 async fn list_silences<S: Store>(
     State(state): State<ApiState<S>>,
-    _caller: Caller,
+    caller: Caller,
     query: Result<Query<SilenceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Silence>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let active_at = (!query.all.unwrap_or(false)).then(|| state.clock.now());
-    let items = state.store.silences(active_at).await?;
+    let mut items = state.store.silences(active_at).await?;
+    // A silence of every brand holds back the caller's brands' incidents too: it is theirs to see.
+    items.retain(|silence| silence.brand.is_none() || caller.brands.sees(silence.brand.as_deref()));
     Ok(Json(Page { items, next: None }))
 }
 
@@ -1358,6 +1624,9 @@ struct SilenceBody {
     tag: Option<String>,
     /// Silence mentions this rule-language query is true for.
     query: Option<String>,
+    /// Hold back this brand's incidents only (its `[[brand]]` name); a brand-limited
+    /// token must name one of its brands.
+    brand: Option<String>,
     /// How long, as a human duration (`2h`, `30m`).
     #[serde(rename = "for")]
     duration: String,
@@ -1387,12 +1656,13 @@ struct ReloadAccepted {
 )]
 async fn reload<S: Store>(
     State(state): State<ApiState<S>>,
-    Admin(Caller { name, .. }): Admin,
-) -> (StatusCode, Json<ReloadAccepted>) {
-    tracing::info!(by = %name, "reload requested over the API");
+    Admin(caller): Admin,
+) -> Result<(StatusCode, Json<ReloadAccepted>), ApiError> {
+    caller.require_every_brand("a reload")?;
+    tracing::info!(by = %caller.name, "reload requested over the API");
     state.reload_requested.notify_one();
     let status = "reload requested: the config, rules and playbooks are read again; the log says how it went";
-    (StatusCode::ACCEPTED, Json(ReloadAccepted { status: status.into() }))
+    Ok((StatusCode::ACCEPTED, Json(ReloadAccepted { status: status.into() })))
 }
 
 /// Adds a silence, in force from now.
@@ -1410,7 +1680,7 @@ async fn reload<S: Store>(
 )]
 async fn add_silence<S: Store>(
     State(state): State<ApiState<S>>,
-    Admin(Caller { name: actor, .. }): Admin,
+    Admin(caller): Admin,
     bytes: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     let silence: SilenceBody = body(&bytes)?;
@@ -1424,13 +1694,24 @@ async fn add_silence<S: Store>(
     };
     let length: HumanDuration = silence.duration.parse().map_err(|e: String| bad(format!("for: {e}")))?;
     let now = state.clock.now();
+    let brand = silence.brand.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    if brand.is_none() {
+        caller.require_every_brand("a silence without a brand")?;
+    } else if !caller.brands.sees(brand.as_deref()) {
+        let only = caller.brands.limit().unwrap_or_default().join(", ");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{} may silence only the brands {only}", caller.name),
+        ));
+    }
     let new = NewSilence {
         scope,
         value: value.trim().to_owned(),
         reason: silence.reason.trim().to_owned(),
-        created_by: actor,
+        created_by: caller.name,
         created_at: now,
         ends_at: now + length.chrono(),
+        brand,
     };
     state.pipeline.check_silence(&new).map_err(bad)?;
     Ok((StatusCode::CREATED, Json(state.store.add_silence(&new).await?)))
@@ -1451,10 +1732,16 @@ async fn add_silence<S: Store>(
 )]
 async fn end_silence<S: Store>(
     State(state): State<ApiState<S>>,
-    Admin(Caller { name: actor, .. }): Admin,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Silence>, ApiError> {
-    Ok(Json(state.store.end_silence(id, &actor, state.clock.now()).await?))
+    let silence = state.store.silences(None).await?.into_iter().find(|s| s.id == id);
+    if let Some(silence) = &silence
+        && (silence.brand.is_none() || !caller.brands.sees(silence.brand.as_deref()))
+    {
+        caller.require_every_brand("a silence of another brand, or of every brand,")?;
+    }
+    Ok(Json(state.store.end_silence(id, &caller.name, state.clock.now()).await?))
 }
 
 #[cfg(test)]
@@ -1573,16 +1860,20 @@ mod tests {
     #[test]
     fn tokens_parse_names_and_refuse_malformed_entries() {
         let tokens = Tokens::parse("alice:s3cret, bob:other").expect("valid");
-        assert_eq!(tokens.holder_of("s3cret"), Some(("alice", Role::Admin)));
-        assert_eq!(tokens.holder_of("other"), Some(("bob", Role::Admin)));
-        assert_eq!(tokens.holder_of("alice"), None);
+        assert_eq!(tokens.holder_of("s3cret").map(|h| (h.name, h.role)), Some(("alice".to_owned(), Role::Admin)));
+        assert_eq!(tokens.holder_of("other").map(|h| (h.name, h.role)), Some(("bob".to_owned(), Role::Admin)));
+        assert_eq!(tokens.holder_of("alice").map(|h| (h.name, h.role)), None);
         assert_eq!(Tokens::parse("alice:x,justatoken").unwrap_err(), TokensError(2));
         assert!(!format!("{tokens:?}").contains("s3cret"), "Debug must not print secrets");
         let roles = Tokens::parse("v:t1:viewer,r:t2:responder,a:t3:admin,colon:a:b:c").expect("valid");
-        assert_eq!(roles.holder_of("t1"), Some(("v", Role::Viewer)));
-        assert_eq!(roles.holder_of("t2"), Some(("r", Role::Responder)));
-        assert_eq!(roles.holder_of("t3"), Some(("a", Role::Admin)));
-        assert_eq!(roles.holder_of("a:b:c"), Some(("colon", Role::Admin)), "a last segment naming no role is token");
+        assert_eq!(roles.holder_of("t1").map(|h| (h.name, h.role)), Some(("v".to_owned(), Role::Viewer)));
+        assert_eq!(roles.holder_of("t2").map(|h| (h.name, h.role)), Some(("r".to_owned(), Role::Responder)));
+        assert_eq!(roles.holder_of("t3").map(|h| (h.name, h.role)), Some(("a".to_owned(), Role::Admin)));
+        assert_eq!(
+            roles.holder_of("a:b:c").map(|h| (h.name, h.role)),
+            Some(("colon".to_owned(), Role::Admin)),
+            "a last segment naming no role is token"
+        );
         assert_eq!(Tokens::parse("x::viewer").unwrap_err(), TokensError(1), "an empty token with a role");
     }
 

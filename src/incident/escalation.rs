@@ -55,6 +55,21 @@ impl From<&EscalationPolicy> for Policy {
     }
 }
 
+impl Policy {
+    /// The same policy telling other channels: each channel named in `replace` is told in
+    /// its place (a brand's own team on a shared policy's timing).
+    pub fn with_channels(mut self, replace: &std::collections::BTreeMap<String, String>) -> Policy {
+        let swap = |name: &mut String| {
+            if let Some(own) = replace.get(name.as_str()) {
+                name.clone_from(own);
+            }
+        };
+        self.levels.iter_mut().flat_map(|level| level.notify.iter_mut()).for_each(swap);
+        self.fallback.iter_mut().for_each(swap);
+        self
+    }
+}
+
 /// Where an incident's escalation stands: how many levels have fired, how many repeats of
 /// the last one, and when the next step is due (`None`: nothing more will fire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

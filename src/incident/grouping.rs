@@ -14,6 +14,8 @@ pub struct Candidate {
     /// The group the match belongs to (for now: `rule:<id>`).
     pub group_key: String,
     pub rule: String,
+    /// The brand it is about, when the config names brands.
+    pub brand: Option<String>,
     /// Incident title when this match opens one.
     pub title: String,
     pub score: u8,
@@ -168,6 +170,7 @@ mod tests {
         Candidate {
             group_key: "rule:food-safety".into(),
             rule: "food-safety".into(),
+            brand: None,
             title: "t".into(),
             score,
             level,

@@ -85,6 +85,8 @@ pub struct Incident {
     pub crisis_type: Option<String>,
     /// A rehearsal (`tocsin drill`), not a real crisis: every alert says DRILL.
     pub drill: bool,
+    /// The brand it is about, when the config names brands.
+    pub brand: Option<String>,
 }
 
 /// A mention attached to an incident, as alerts list it ("top mentions").

@@ -993,6 +993,7 @@ mod tests {
             assignee: None,
             crisis_type: None,
             drill: false,
+            brand: None,
         };
         let timeline = chained(&[
             (

@@ -59,6 +59,8 @@ pub struct Silence {
     pub ended_by: Option<String>,
     /// Mentions it held back from opening or raising an incident.
     pub held: i64,
+    /// Only this brand's incidents are held back (`None`: every brand's).
+    pub brand: Option<String>,
 }
 
 impl Silence {
@@ -77,6 +79,8 @@ pub struct NewSilence {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// Only this brand's incidents are held back (`None`: every brand's).
+    pub brand: Option<String>,
 }
 
 /// The longest a silence may run: a silence is for a known, passing situation, and one
@@ -129,6 +133,7 @@ mod tests {
             ended_at: None,
             ended_by: None,
             held: 0,
+            brand: None,
         };
         assert!(!silence.is_active(hours(-1)));
         assert!(silence.is_active(start));
@@ -151,6 +156,7 @@ mod tests {
             created_by: "alice".into(),
             created_at: start,
             ends_at: start + chrono::Duration::hours(hours),
+            brand: None,
         };
         assert_eq!(silence(Scope::Rule, "service-outage", 2, "known outage").check(&rules, &[]), Ok(()));
         let typo = silence(Scope::Rule, "service-outages", 2, "known outage").check(&rules, &[]);

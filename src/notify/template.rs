@@ -621,6 +621,7 @@ pub(crate) mod tests {
                 assignee: Some("lin".into()),
                 crisis_type: None,
                 drill: false,
+                brand: None,
             },
             top_mentions: mentions,
             links: Links {

@@ -316,6 +316,7 @@ mod tests {
                 assignee: None,
                 crisis_type: None,
                 drill: false,
+                brand: None,
             },
             top_mentions: vec![MentionSummary {
                 feed: "gnews-acme".into(),

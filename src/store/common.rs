@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Checklist, ChecklistStep, Entry, StoreError, Story};
+use super::{Checklist, ChecklistStep, Entry, IngestOutcome, StoreError, Story};
 use crate::incident::escalation::{EscalationState, Policy};
 use crate::incident::playbook::Playbook;
 use crate::incident::review::{Delivery, StepDone};
@@ -449,6 +449,22 @@ pub(super) fn unique_terms(terms: &[serde_json::Value]) -> Vec<String> {
 
 /// What the store tests of both backends script: a scored mention, a candidate of a fixed
 /// score, and a judge that never sees spikes.
+/// The (mention id, brand, time) rows to store for a batch: each stored mention with each
+/// brand it is about; `about` holds each arrival's brands and time, in arrival order, as
+/// `outcomes` does.
+pub fn mention_brand_rows<'a>(
+    outcomes: &'a [IngestOutcome],
+    about: &'a [(Vec<String>, DateTime<Utc>)],
+) -> impl Iterator<Item = (i64, &'a str, DateTime<Utc>)> + 'a {
+    outcomes.iter().zip(about).flat_map(|(outcome, (brands, at))| {
+        let id = match outcome {
+            IngestOutcome::Stored { mention_id, .. } => Some(*mention_id),
+            IngestOutcome::Duplicate => None,
+        };
+        brands.iter().filter_map(move |brand| Some((id?, brand.as_str(), *at)))
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     use chrono::{DateTime, Utc};
@@ -477,8 +493,14 @@ pub(crate) mod fixtures {
         Scored {
             mention,
             lang: "en".into(),
+            brands: Vec::new(),
             sentiment: crate::analyze::sentiment::score("Acme yogurt food poisoning", "en"),
-            matches: vec![crate::analyze::RuleMatch { rule: "food-safety".into(), severity, terms: Vec::new() }],
+            matches: vec![crate::analyze::RuleMatch {
+                rule: "food-safety".into(),
+                severity,
+                terms: Vec::new(),
+                brand: None,
+            }],
             harm: crate::analyze::harm::Harm::default(),
             crisis: 0.0,
             risk: severity,
@@ -530,6 +552,7 @@ pub(crate) mod fixtures {
         Candidate {
             group_key: "rule:food-safety".into(),
             rule: "food-safety".into(),
+            brand: None,
             title: "Food safety".into(),
             score,
             volume_only: false,

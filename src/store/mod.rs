@@ -180,6 +180,8 @@ pub struct IncidentFilter {
     /// Only incidents with an id below this (the paging cursor).
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Only incidents of these brands (`""` for an incident of no brand); `None`: all.
+    pub brands: Option<Vec<String>>,
 }
 
 /// Which stored mentions to find, newest first.
@@ -196,6 +198,8 @@ pub struct MentionFilter {
     /// Only mentions with an id below this (the paging cursor).
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Only mentions about one of these brands; `None`: all.
+    pub brands: Option<Vec<String>>,
 }
 
 /// A stored mention as the API lists it.
@@ -218,9 +222,65 @@ pub struct StoredMention {
     pub breakdown: serde_json::Value,
     /// The rules it matched.
     pub rules: Vec<String>,
+    /// The configured brands it is about.
+    pub brands: Vec<String>,
     /// Its near-duplicate story, when it matched a rule.
     pub story: Option<i64>,
 }
+
+/// One brand's mentions over a period, for share of voice.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BrandVoice {
+    pub brand: String,
+    pub mentions: i64,
+    /// Mean sentiment of its mentions, in [-1, 1]; `None` without mentions.
+    pub sentiment: Option<f64>,
+    /// Its mentions that read negative (sentiment below -0.05).
+    pub negative: i64,
+    /// Its mentions that matched a rule for it: its crises, opened or not.
+    pub matched: i64,
+    /// Its largest stories, most mentions first.
+    pub top_stories: Vec<VoiceStory>,
+}
+
+/// A brand's counts as a store reads them: mentions, mean sentiment, negative, matched.
+pub(crate) type VoiceCounts = (i64, Option<f64>, i64, i64);
+/// A story as a store reads it: id, title, mentions, most severe rule.
+pub(crate) type VoiceRow = (i64, String, i64, Option<String>);
+
+impl BrandVoice {
+    /// A brand's row from what the store read for it.
+    pub(crate) fn of(brand: &str, counts: VoiceCounts, stories: Vec<VoiceRow>) -> BrandVoice {
+        let (mentions, sentiment, negative, matched) = counts;
+        BrandVoice {
+            brand: brand.to_owned(),
+            mentions,
+            sentiment,
+            negative,
+            matched,
+            top_stories: stories
+                .into_iter()
+                .map(|(story, title, mentions, rule)| VoiceStory { story, title, mentions, rule })
+                .collect(),
+        }
+    }
+}
+
+/// A story (near-duplicate cluster) among one brand's mentions.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct VoiceStory {
+    /// The story's id (its first mention's).
+    pub story: i64,
+    /// Its first mention's title.
+    pub title: String,
+    /// Its mentions about the brand in the period.
+    pub mentions: i64,
+    /// The most severe rule one of them matched for the brand, if any.
+    pub rule: Option<String>,
+}
+
+/// The settings key that marks unbranded data as filed under a brand.
+pub(crate) const ADOPTED_KEY: &str = "unbranded_adopted_by";
 
 /// The near-duplicate story a mention belongs to: the same text syndicated or reposted with
 /// small edits. Only mentions that matched a rule are filed under stories.
@@ -475,6 +535,21 @@ pub trait Store: Send + Sync + 'static {
     fn mentions(&self, filter: &MentionFilter) -> impl Future<Output = Result<Vec<StoredMention>, StoreError>> + Send;
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
+    /// Each of `brands`' mentions from `from` to `to` (by the mention's time): volume,
+    /// sentiment, rule matches and its `top` largest stories, in the order `brands` gives.
+    fn share_of_voice(
+        &self,
+        brands: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        top: i64,
+    ) -> impl Future<Output = Result<Vec<BrandVoice>, StoreError>> + Send;
+
+    /// Files what was stored before the config named brands under `brand`: rule matches,
+    /// incidents (their group keys too), group volumes, and every mention as about it.
+    /// Runs once per store; `true` when it ran now.
+    fn adopt_unbranded(&self, brand: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Removes, in one short transaction, up to `limit` mentions fetched before `before`
     /// (and at or after `from`, where the previous batch stopped) that no incident holds,
     /// with their rule matches, and up to `limit` stories last seen before `before`, with
@@ -584,6 +659,8 @@ impl Store for AnyStore {
         fn top_mentions(&self, incident_id: i64, limit: i64) -> Vec<MentionSummary>;
         fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
         fn mention_count(&self) -> i64;
+        fn share_of_voice(&self, brands: &[String], from: DateTime<Utc>, to: DateTime<Utc>, top: i64) -> Vec<BrandVoice>;
+        fn adopt_unbranded(&self, brand: &str) -> bool;
         fn prune(&self, before: DateTime<Utc>, from: Option<DateTime<Utc>>, limit: i64) -> Pruned;
         fn ping(&self) -> ();
     }

@@ -18,12 +18,14 @@ use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
-    STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text, mention_details, new_notice_id,
-    steps_from_events, still_served, stored_mass, storm_start_of, to_value, transition_kinds, ts, unique_terms,
+    STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text, mention_brand_rows,
+    mention_details, new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_value,
+    transition_kinds, ts, unique_terms,
 };
 use super::{
-    Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession, Story, redact,
+    ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
+    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession,
+    Story, VoiceCounts, VoiceRow, redact,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -56,7 +58,7 @@ impl std::fmt::Debug for PostgresStore {
 type Tx = Transaction<'static, Postgres>;
 
 const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
-     assignee, crisis_type, drill, \
+     assignee, crisis_type, drill, brand, \
      (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
 
 fn incident_from_row(row: &PgRow) -> Result<Incident, StoreError> {
@@ -80,6 +82,7 @@ fn incident_from_row(row: &PgRow) -> Result<Incident, StoreError> {
         assignee: row.try_get("assignee")?,
         crisis_type: row.try_get("crisis_type")?,
         drill: row.try_get("drill")?,
+        brand: Some(row.try_get::<String, _>("brand")?).filter(|brand| !brand.is_empty()),
     })
 }
 
@@ -219,7 +222,7 @@ async fn storm_start(
 ) -> Result<DateTime<Utc>, StoreError> {
     let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
         "SELECT FLOOR(EXTRACT(EPOCH FROM ($1 - at)) * 1000 / $2)::BIGINT AS back, COUNT(*), MIN(at) \
-         FROM rule_matches WHERE rule = $3 AND at >= $4 AND at <= $1 \
+         FROM rule_matches WHERE rule = $3 AND at >= $4 AND at <= $1 AND brand = $6 \
          AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = $5), '-infinity'::TIMESTAMPTZ) \
          GROUP BY back ORDER BY back",
     )
@@ -228,6 +231,7 @@ async fn storm_start(
     .bind(&candidate.rule)
     .bind(candidate.mention_at - STORM_LOOKBACK)
     .bind(&candidate.group_key)
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .fetch_all(&mut **tx)
     .await?;
     Ok(storm_start_of(&rows, candidate.mention_at, &group.volume, spike))
@@ -248,7 +252,7 @@ async fn attach_storm(
     let rows = sqlx::query(
         "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, m.lang, \
          m.risk, m.sentiment FROM rule_matches r JOIN mentions m ON m.id = r.mention_id \
-         WHERE r.rule = $1 AND r.at >= $2 AND r.at <= $3 AND r.mention_id <> $4 \
+         WHERE r.rule = $1 AND r.brand = $6 AND r.at >= $2 AND r.at <= $3 AND r.mention_id <> $4 \
          AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = r.mention_id) \
          ORDER BY r.at DESC, m.id DESC LIMIT $5",
     )
@@ -257,6 +261,7 @@ async fn attach_storm(
     .bind(candidate.mention_at)
     .bind(opener)
     .bind(STORM_ATTACHED)
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .fetch_all(&mut **tx)
     .await?;
     for row in rows.iter().rev() {
@@ -325,7 +330,12 @@ fn stored_group(row: &PgRow) -> Result<(Option<GroupState>, StoredGroup), StoreE
 async fn lock_groups(tx: &mut Tx, batch: &[Arrival]) -> Result<(), StoreError> {
     let keys: BTreeSet<String> = batch
         .iter()
-        .flat_map(|arrival| arrival.scored.matches.iter().map(|found| format!("rule:{}", found.rule)))
+        .flat_map(|arrival| {
+            arrival.scored.matches.iter().map(|found| match &found.brand {
+                Some(brand) => format!("brand:{brand}:rule:{}", found.rule),
+                None => format!("rule:{}", found.rule),
+            })
+        })
         .collect();
     if keys.is_empty() {
         return Ok(());
@@ -528,7 +538,8 @@ fn health_from_row(row: &PgRow) -> Result<ChannelHealth, StoreError> {
     })
 }
 
-const SILENCE_COLUMNS: &str = "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held";
+const SILENCE_COLUMNS: &str =
+    "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held, brand";
 
 fn silence_from_row(row: &PgRow) -> Result<Silence, StoreError> {
     let scope: String = row.try_get("scope")?;
@@ -543,6 +554,7 @@ fn silence_from_row(row: &PgRow) -> Result<Silence, StoreError> {
         ended_at: row.try_get("ended_at")?,
         ended_by: row.try_get("ended_by")?,
         held: row.try_get("held")?,
+        brand: row.try_get("brand")?,
     })
 }
 
@@ -671,12 +683,18 @@ async fn insert_matching(
     let matches: Vec<serde_json::Value> = scored
         .matches
         .iter()
-        .map(|found| serde_json::json!({"rule": found.rule, "severity": found.severity, "terms": found.terms}))
+        .map(|found| {
+            let brand = found.brand.as_deref().unwrap_or_default();
+            serde_json::json!({"brand": brand, "rule": found.rule, "severity": found.severity, "terms": found.terms})
+        })
         .collect();
     let groups: Vec<serde_json::Value> = candidates
         .iter()
         .enumerate()
-        .map(|(position, c)| serde_json::json!({"position": position, "group_key": c.group_key, "rule": c.rule}))
+        .map(|(position, c)| {
+            let brand = c.brand.as_deref().unwrap_or_default();
+            serde_json::json!({"position": position, "group_key": c.group_key, "rule": c.rule, "brand": brand})
+        })
         .collect();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH mention AS (INSERT INTO mentions (id, feed, guid, title, body, author, url, published_at, fetched_at, \
@@ -689,16 +707,17 @@ async fn insert_matching(
          SELECT id, $5, $4, $4, 1 FROM mention WHERE $3 IS NULL), \
          bands AS (INSERT INTO story_bands (band, story_id) SELECT band, mention.id FROM mention, \
          UNNEST($6::BIGINT[]) AS band WHERE $3 IS NULL ON CONFLICT DO NOTHING), \
-         rule_match AS (INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) \
-         SELECT mention.id, m.rule, m.severity, m.terms, $4, mention.cluster_id \
-         FROM mention, jsonb_to_recordset($7) AS m(rule TEXT, severity BIGINT, terms JSONB)) \
+         rule_match AS (INSERT INTO rule_matches (mention_id, brand, rule, severity, terms, at, story) \
+         SELECT mention.id, m.brand, m.rule, m.severity, m.terms, $4, mention.cluster_id \
+         FROM mention, jsonb_to_recordset($7) AS m(brand TEXT, rule TEXT, severity BIGINT, terms JSONB)) \
          SELECT mention.cluster_id, c.position, live.*, g.first_at AS group_first_at, g.mass AS group_mass, \
          g.mass_at AS group_mass_at, g.mass_hours AS group_mass_hours, g.last_spike_at AS group_last_spike_at, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND at > $9 AND at <= $4) AS in_window, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = c.rule AND story = mention.cluster_id \
+         (SELECT COUNT(*) FROM rule_matches WHERE brand = c.brand AND rule = c.rule AND at > $9 AND at <= $4) \
+         AS in_window, \
+         (SELECT COUNT(*) FROM rule_matches WHERE brand = c.brand AND rule = c.rule AND story = mention.cluster_id \
          AND at > $9 AND at <= $4) AS story_in_window \
          FROM mention \
-         LEFT JOIN LATERAL jsonb_to_recordset($8) AS c(position BIGINT, group_key TEXT, rule TEXT) ON TRUE \
+         LEFT JOIN LATERAL jsonb_to_recordset($8) AS c(position BIGINT, group_key TEXT, rule TEXT, brand TEXT) ON TRUE \
          LEFT JOIN LATERAL (SELECT {ESCALATION_COLUMNS} FROM incidents WHERE group_key = c.group_key \
          AND (status <> 'resolved' OR resolved_at >= $10) ORDER BY status = 'resolved', id DESC LIMIT 1 \
          FOR UPDATE) AS live ON TRUE \
@@ -784,6 +803,25 @@ async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> 
         outcomes.push(outcome);
     }
     writes.write(tx).await?;
+    let about: Vec<(Vec<String>, DateTime<Utc>)> =
+        batch.iter().map(|a| (a.scored.brands.clone(), a.scored.mention.effective_time())).collect();
+    let (mut ids, mut brands, mut ats) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, brand, at) in mention_brand_rows(&outcomes, &about) {
+        ids.push(id);
+        brands.push(brand);
+        ats.push(at);
+    }
+    if !ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO mention_brands (mention_id, brand, at) \
+             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&brands)
+        .bind(&ats)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(outcomes)
 }
 
@@ -840,8 +878,9 @@ async fn ingest_one<D: Decide>(
                 let incident_id: i64 = sqlx::query_scalar(
                     "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
                      first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
-                     crisis_type, playbook, drill, next_reminder_at) \
-                     VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+                     crisis_type, playbook, drill, next_reminder_at, brand) \
+                     VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                     RETURNING id",
                 )
                 .bind(&candidate.group_key)
                 .bind(&candidate.rule)
@@ -859,11 +898,13 @@ async fn ingest_one<D: Decide>(
                 .bind(candidate.playbook.as_ref().map(to_value))
                 .bind(candidate.drill)
                 .bind(next_reminder)
+                .bind(candidate.brand.as_deref().unwrap_or_default())
                 .fetch_one(&mut **tx)
                 .await?;
                 writes.attach(incident_id, mention_id, &scored, now);
                 let details = serde_json::json!({
                     "rule": candidate.rule,
+                    "brand": candidate.brand,
                     "level": candidate.level,
                     "score": candidate.score,
                     "why": candidate.why,
@@ -1400,8 +1441,8 @@ impl Store for PostgresStore {
 
     async fn add_silence(&self, silence: &NewSilence) -> Result<Silence, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SILENCE_COLUMNS}"
+            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at, brand) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {SILENCE_COLUMNS}"
         )))
         .bind(silence.scope.as_str())
         .bind(&silence.value)
@@ -1409,6 +1450,7 @@ impl Store for PostgresStore {
         .bind(&silence.created_by)
         .bind(silence.created_at)
         .bind(silence.ends_at)
+        .bind(&silence.brand)
         .fetch_one(&self.pool)
         .await?;
         silence_from_row(&row)
@@ -1657,7 +1699,8 @@ impl Store for PostgresStore {
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1::TEXT IS NULL OR status = $1) \
              AND ($2::TEXT IS NULL OR rule = $2) AND ($3::BIGINT IS NULL OR id < $3) \
              AND ($5::TEXT IS NULL OR level = $5) AND ($6::TIMESTAMPTZ IS NULL OR opened_at >= $6) \
-             AND ($7::TIMESTAMPTZ IS NULL OR opened_at < $7) ORDER BY id DESC LIMIT $4"
+             AND ($7::TIMESTAMPTZ IS NULL OR opened_at < $7) AND ($8::TEXT[] IS NULL OR brand = ANY($8)) \
+             ORDER BY id DESC LIMIT $4"
         )))
         .bind(filter.status.map(Status::as_str))
         .bind(filter.rule.as_deref())
@@ -1666,6 +1709,7 @@ impl Store for PostgresStore {
         .bind(filter.level.map(Level::as_str))
         .bind(filter.since)
         .bind(filter.until)
+        .bind(filter.brands.as_deref())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(incident_from_row).collect()
@@ -1708,7 +1752,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(
             "SELECT im.snapshot, im.risk, im.sentiment, rm.terms FROM incident_mentions im \
              JOIN incidents i ON i.id = im.incident_id \
-             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule \
+             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule AND rm.brand = i.brand \
              WHERE im.incident_id = $1 ORDER BY im.risk DESC, im.mention_id LIMIT $2",
         )
         .bind(incident_id)
@@ -1739,12 +1783,14 @@ impl Store for PostgresStore {
         let rows = sqlx::query(
             "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
              m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
-             ARRAY(SELECT rule FROM rule_matches WHERE mention_id = m.id ORDER BY rule) AS rules \
+             ARRAY(SELECT DISTINCT rule FROM rule_matches WHERE mention_id = m.id ORDER BY rule) AS rules, \
+             ARRAY(SELECT brand FROM mention_brands WHERE mention_id = m.id ORDER BY brand) AS brands \
              FROM mentions m WHERE ($1::TEXT IS NULL OR strpos(lower(m.title || ' ' || m.body), lower($1)) > 0) \
              AND ($2::TEXT IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = $2)) \
              AND ($3::TEXT IS NULL OR m.feed = $3) AND ($4::TIMESTAMPTZ IS NULL OR m.fetched_at >= $4) \
              AND ($5::TIMESTAMPTZ IS NULL OR m.fetched_at < $5) AND ($6::BIGINT IS NULL OR m.id < $6) \
-             ORDER BY m.id DESC LIMIT $7",
+             AND ($8::TEXT[] IS NULL OR EXISTS (SELECT 1 FROM mention_brands mb WHERE mb.mention_id = m.id \
+             AND mb.brand = ANY($8))) ORDER BY m.id DESC LIMIT $7",
         )
         .bind(filter.text.as_deref())
         .bind(filter.rule.as_deref())
@@ -1753,6 +1799,7 @@ impl Store for PostgresStore {
         .bind(filter.until)
         .bind(filter.before_id)
         .bind(filter.limit)
+        .bind(filter.brands.as_deref())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -1773,6 +1820,7 @@ impl Store for PostgresStore {
                     risk: u8::try_from(risk).unwrap_or(100),
                     breakdown: row.try_get("breakdown")?,
                     rules: row.try_get("rules")?,
+                    brands: row.try_get("brands")?,
                     story: row.try_get("cluster_id")?,
                 })
             })
@@ -1781,6 +1829,88 @@ impl Store for PostgresStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn share_of_voice(
+        &self,
+        brands: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        top: i64,
+    ) -> Result<Vec<BrandVoice>, StoreError> {
+        let mut voices = Vec::with_capacity(brands.len());
+        for brand in brands {
+            let counts: VoiceCounts = sqlx::query_as(
+                "SELECT COUNT(*), AVG(m.sentiment), COUNT(*) FILTER (WHERE m.sentiment < -0.05), \
+                 COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM rule_matches rm \
+                 WHERE rm.mention_id = mb.mention_id AND rm.brand = mb.brand)) \
+                 FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+                 WHERE mb.brand = $1 AND mb.at >= $2 AND mb.at < $3",
+            )
+            .bind(brand)
+            .bind(from)
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await?;
+            let stories: Vec<VoiceRow> = sqlx::query_as(
+                "SELECT s.story, COALESCE(first.title, ''), s.mentions, \
+                 (SELECT rm.rule FROM rule_matches rm JOIN mention_brands b ON b.mention_id = rm.mention_id \
+                  JOIN mentions x ON x.id = rm.mention_id WHERE rm.brand = $1 AND b.brand = $1 \
+                  AND COALESCE(x.cluster_id, x.id) = s.story AND b.at >= $2 AND b.at < $3 \
+                  ORDER BY rm.severity DESC, rm.rule LIMIT 1) \
+                 FROM (SELECT COALESCE(m.cluster_id, m.id) AS story, COUNT(*) AS mentions \
+                       FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+                       WHERE mb.brand = $1 AND mb.at >= $2 AND mb.at < $3 GROUP BY 1) s \
+                 LEFT JOIN mentions first ON first.id = s.story \
+                 ORDER BY s.mentions DESC, s.story DESC LIMIT $4",
+            )
+            .bind(brand)
+            .bind(from)
+            .bind(to)
+            .bind(top)
+            .fetch_all(&self.pool)
+            .await?;
+            voices.push(BrandVoice::of(brand, counts, stories));
+        }
+        Ok(voices)
+    }
+
+    async fn adopt_unbranded(&self, brand: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let marked = sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(ADOPTED_KEY)
+            .bind(brand.as_bytes())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if marked == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE rule_matches SET brand = $1 WHERE brand = ''").bind(brand).execute(&mut *tx).await?;
+        let filed = "CASE WHEN group_key LIKE 'drill:rule:%' THEN 'drill:brand:' || $1 || ':' || substr(group_key, 7) \
+                     ELSE 'brand:' || $1 || ':' || group_key END";
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE incidents SET brand = $1, group_key = {filed} WHERE brand = ''"
+        )))
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE groups SET group_key = {filed} WHERE group_key LIKE 'rule:%' OR group_key LIKE 'drill:rule:%'"
+        )))
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO mention_brands (mention_id, brand, at) SELECT id, $1, \
+             CASE WHEN published_at IS NOT NULL AND published_at <= fetched_at THEN published_at ELSE fetched_at END \
+             FROM mentions ON CONFLICT DO NOTHING",
+        )
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn prune(
@@ -1811,6 +1941,7 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM rule_matches WHERE mention_id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM mention_brands WHERE mention_id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
         let mentions =
             sqlx::query("DELETE FROM mentions WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?.rows_affected();
         let stories: Vec<i64> = sqlx::query_scalar(

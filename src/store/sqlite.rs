@@ -11,12 +11,14 @@ use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
-    STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_details, new_notice_id,
-    steps_from_events, still_served, stored_mass, storm_start_of, to_json, transition_kinds, ts, unique_terms,
+    STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_brand_rows, mention_details,
+    new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_json, transition_kinds, ts,
+    unique_terms,
 };
 use super::{
-    Arrival, Attempt, AttemptResult, Checklist, Decide, Entry, FeedState, IncidentFilter, IngestOutcome, MentionFilter,
-    OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession, Story,
+    ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
+    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession,
+    Story, VoiceCounts, VoiceRow,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -55,7 +57,7 @@ fn opt_ts(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 const INCIDENT_COLUMNS: &str = "id, rule, group_key, title, status, level, score, why, opened_at, first_mention_at, acknowledged_at, resolved_at, \
-     assignee, crisis_type, drill, \
+     assignee, crisis_type, drill, brand, \
      (SELECT COUNT(*) FROM incident_mentions im WHERE im.incident_id = incidents.id) AS mention_count";
 
 fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
@@ -79,6 +81,7 @@ fn incident_from_row(row: &SqliteRow) -> Result<Incident, StoreError> {
         assignee: row.try_get("assignee")?,
         crisis_type: row.try_get("crisis_type")?,
         drill: row.try_get("drill")?,
+        brand: Some(row.try_get::<String, _>("brand")?).filter(|brand| !brand.is_empty()),
     })
 }
 
@@ -237,10 +240,11 @@ async fn attach_storm(
     let rows = sqlx::query(
         "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, m.lang, \
          m.risk, m.sentiment FROM rule_matches r JOIN mentions m ON m.id = r.mention_id \
-         WHERE r.rule = ? AND r.at >= ? AND r.at <= ? AND r.mention_id <> ? \
+         WHERE r.brand = ? AND r.rule = ? AND r.at >= ? AND r.at <= ? AND r.mention_id <> ? \
          AND NOT EXISTS (SELECT 1 FROM incident_mentions im WHERE im.mention_id = r.mention_id) \
          ORDER BY r.at DESC, m.id DESC LIMIT ?",
     )
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .bind(&candidate.rule)
     .bind(ts(storm_start))
     .bind(ts(candidate.mention_at))
@@ -337,12 +341,13 @@ async fn storm_start(
     let window_ms = spike.window.num_milliseconds().max(1);
     let rows: Vec<(i64, i64, String)> = sqlx::query_as(
         "SELECT CAST((julianday(?) - julianday(at)) * 86400000.0 / ? AS INTEGER) AS back, COUNT(*), MIN(at) \
-         FROM rule_matches WHERE rule = ? AND at >= ? AND at <= ? \
+         FROM rule_matches WHERE brand = ? AND rule = ? AND at >= ? AND at <= ? \
          AND at > COALESCE((SELECT MAX(resolved_at) FROM incidents WHERE group_key = ?), '') \
          GROUP BY back ORDER BY back",
     )
     .bind(ts(candidate.mention_at))
     .bind(window_ms)
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .bind(&candidate.rule)
     .bind(ts(candidate.mention_at - STORM_LOOKBACK))
     .bind(ts(candidate.mention_at))
@@ -371,16 +376,19 @@ async fn load_group(
     let row = sqlx::query(
         "SELECT i.id, i.status, i.level, i.score, i.opened_at, i.policy, i.escalation_step, i.escalation_repeats, \
          i.next_escalation_at, g.first_at, g.mass, g.mass_at, g.mass_hours, g.last_spike_at, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND at > ? AND at <= ?) AS in_window, \
-         (SELECT COUNT(*) FROM rule_matches WHERE rule = ? AND story = ? AND at > ? AND at <= ?) AS story_in_window \
+         (SELECT COUNT(*) FROM rule_matches WHERE brand = ? AND rule = ? AND at > ? AND at <= ?) AS in_window, \
+         (SELECT COUNT(*) FROM rule_matches WHERE brand = ? AND rule = ? AND story = ? AND at > ? AND at <= ?) \
+         AS story_in_window \
          FROM (SELECT 1) \
          LEFT JOIN incidents i ON i.id = (SELECT id FROM incidents WHERE group_key = ? \
              AND (status <> 'resolved' OR resolved_at >= ?) ORDER BY status = 'resolved', id DESC LIMIT 1) \
          LEFT JOIN groups g ON g.group_key = ?",
     )
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .bind(&candidate.rule)
     .bind(&from)
     .bind(&to)
+    .bind(candidate.brand.as_deref().unwrap_or_default())
     .bind(&candidate.rule)
     .bind(story)
     .bind(&from)
@@ -537,7 +545,8 @@ fn health_from_row(row: &SqliteRow) -> Result<ChannelHealth, StoreError> {
     })
 }
 
-const SILENCE_COLUMNS: &str = "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held";
+const SILENCE_COLUMNS: &str =
+    "id, scope, value, reason, created_by, created_at, ends_at, ended_at, ended_by, held, brand";
 
 fn silence_from_row(row: &SqliteRow) -> Result<Silence, StoreError> {
     let scope: String = row.try_get("scope")?;
@@ -552,6 +561,7 @@ fn silence_from_row(row: &SqliteRow) -> Result<Silence, StoreError> {
         ended_at: opt_ts(row.try_get("ended_at")?)?,
         ended_by: row.try_get("ended_by")?,
         held: row.try_get("held")?,
+        brand: row.try_get("brand")?,
     })
 }
 
@@ -678,9 +688,11 @@ async fn ingest_one<D: Decide>(
     let cluster_id = file_under_story(tx, mention_id, &story, &fingerprint, at).await?;
     for found in &scored.matches {
         sqlx::query(
-            "INSERT INTO rule_matches (mention_id, rule, severity, terms, at, story) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rule_matches (mention_id, brand, rule, severity, terms, at, story) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(mention_id)
+        .bind(found.brand.as_deref().unwrap_or_default())
         .bind(&found.rule)
         .bind(i64::from(found.severity))
         .bind(to_json(&found.terms))
@@ -709,13 +721,14 @@ async fn ingest_one<D: Decide>(
                 let first_mention_at = storm_start(tx, candidate, &group, spike).await?;
                 let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
                 let incident_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO incidents (group_key, rule, title, status, level, score, why, opened_at, \
+                    "INSERT INTO incidents (group_key, rule, brand, title, status, level, score, why, opened_at, \
                      first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
                      crisis_type, playbook, drill, next_reminder_at) \
-                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                     VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(&candidate.group_key)
                 .bind(&candidate.rule)
+                .bind(candidate.brand.as_deref().unwrap_or_default())
                 .bind(&candidate.title)
                 .bind(candidate.level.as_str())
                 .bind(i64::from(candidate.score))
@@ -735,6 +748,7 @@ async fn ingest_one<D: Decide>(
                 attach(tx, incident_id, mention_id, &scored, now).await?;
                 let details = serde_json::json!({
                     "rule": candidate.rule,
+                    "brand": candidate.brand,
                     "level": candidate.level,
                     "score": candidate.score,
                     "why": candidate.why,
@@ -1003,6 +1017,8 @@ impl Store for SqliteStore {
         // Mentions that matched no rule only need their row: runs of them are written with
         // one statement. A matching mention writes the run before it first, so ids and
         // duplicate checks follow arrival order exactly.
+        let about: Vec<(Vec<String>, DateTime<Utc>)> =
+            batch.iter().map(|a| (a.scored.brands.clone(), a.scored.mention.effective_time())).collect();
         let mut plain = Vec::new();
         for arrival in batch {
             if arrival.scored.matches.is_empty() {
@@ -1013,6 +1029,17 @@ impl Store for SqliteStore {
             outcomes.push(ingest_one(&mut tx, arrival, decide, &spike, &mut log).await?);
         }
         outcomes.extend(insert_plain(&mut tx, plain).await?);
+        let brand_rows: Vec<(i64, &str, String)> =
+            mention_brand_rows(&outcomes, &about).map(|(id, brand, at)| (id, brand, ts(at))).collect();
+        if !brand_rows.is_empty() {
+            sqlx::query(
+                "INSERT INTO mention_brands (mention_id, brand, at) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+            )
+            .bind(to_json(&brand_rows))
+            .execute(&mut *tx)
+            .await?;
+        }
         for (incident_id, event) in log.drain() {
             append_event(&mut tx, incident_id, &event).await?;
         }
@@ -1288,8 +1315,8 @@ impl Store for SqliteStore {
 
     async fn add_silence(&self, silence: &NewSilence) -> Result<Silence, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at) VALUES (?, ?, ?, ?, ?, ?) \
-             RETURNING {SILENCE_COLUMNS}"
+            "INSERT INTO silences (scope, value, reason, created_by, created_at, ends_at, brand) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {SILENCE_COLUMNS}"
         )))
         .bind(silence.scope.as_str())
         .bind(&silence.value)
@@ -1297,6 +1324,7 @@ impl Store for SqliteStore {
         .bind(&silence.created_by)
         .bind(ts(silence.created_at))
         .bind(ts(silence.ends_at))
+        .bind(&silence.brand)
         .fetch_one(&self.pool)
         .await?;
         silence_from_row(&row)
@@ -1541,7 +1569,8 @@ impl Store for SqliteStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rule = ?2) \
              AND (?3 IS NULL OR id < ?3) AND (?5 IS NULL OR level = ?5) AND (?6 IS NULL OR opened_at >= ?6) \
-             AND (?7 IS NULL OR opened_at < ?7) ORDER BY id DESC LIMIT ?4"
+             AND (?7 IS NULL OR opened_at < ?7) \
+             AND (?8 IS NULL OR brand IN (SELECT value FROM json_each(?8))) ORDER BY id DESC LIMIT ?4"
         )))
         .bind(filter.status.map(Status::as_str))
         .bind(filter.rule.as_deref())
@@ -1550,6 +1579,7 @@ impl Store for SqliteStore {
         .bind(filter.level.map(Level::as_str))
         .bind(filter.since.map(ts))
         .bind(filter.until.map(ts))
+        .bind(filter.brands.as_ref().map(to_json))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(incident_from_row).collect()
@@ -1584,7 +1614,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT im.snapshot, im.risk, im.sentiment, rm.terms FROM incident_mentions im \
              JOIN incidents i ON i.id = im.incident_id \
-             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule \
+             LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule AND rm.brand = i.brand \
              WHERE im.incident_id = ? ORDER BY im.risk DESC, im.mention_id LIMIT ?",
         )
         .bind(incident_id)
@@ -1615,11 +1645,14 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
              m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
-             (SELECT json_group_array(rule) FROM rule_matches WHERE mention_id = m.id) AS rules \
+             (SELECT json_group_array(DISTINCT rule) FROM rule_matches WHERE mention_id = m.id) AS rules, \
+             (SELECT json_group_array(brand) FROM mention_brands WHERE mention_id = m.id) AS brands \
              FROM mentions m WHERE (?1 IS NULL OR instr(lower(m.title || ' ' || m.body), lower(?1)) > 0) \
              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = ?2)) \
              AND (?3 IS NULL OR m.feed = ?3) AND (?4 IS NULL OR m.fetched_at >= ?4) AND (?5 IS NULL OR m.fetched_at < ?5) \
-             AND (?6 IS NULL OR m.id < ?6) ORDER BY m.id DESC LIMIT ?7",
+             AND (?6 IS NULL OR m.id < ?6) AND (?8 IS NULL OR EXISTS (SELECT 1 FROM mention_brands mb \
+             WHERE mb.mention_id = m.id AND mb.brand IN (SELECT value FROM json_each(?8)))) \
+             ORDER BY m.id DESC LIMIT ?7",
         )
         .bind(filter.text.as_deref())
         .bind(filter.rule.as_deref())
@@ -1628,12 +1661,14 @@ impl Store for SqliteStore {
         .bind(filter.until.map(ts))
         .bind(filter.before_id)
         .bind(filter.limit)
+        .bind(filter.brands.as_ref().map(to_json))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 let risk: i64 = row.try_get("risk")?;
                 let rules: String = row.try_get("rules")?;
+                let brands: String = row.try_get("brands")?;
                 Ok(StoredMention {
                     id: row.try_get("id")?,
                     feed: row.try_get("feed")?,
@@ -1649,6 +1684,7 @@ impl Store for SqliteStore {
                     risk: u8::try_from(risk).unwrap_or(100),
                     breakdown: json(row.try_get("breakdown")?)?,
                     rules: json(&rules)?,
+                    brands: json(&brands)?,
                     story: row.try_get("cluster_id")?,
                 })
             })
@@ -1657,6 +1693,88 @@ impl Store for SqliteStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn share_of_voice(
+        &self,
+        brands: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        top: i64,
+    ) -> Result<Vec<BrandVoice>, StoreError> {
+        let mut voices = Vec::with_capacity(brands.len());
+        for brand in brands {
+            let counts: VoiceCounts = sqlx::query_as(
+                "SELECT COUNT(*), AVG(m.sentiment), COALESCE(SUM(m.sentiment < -0.05), 0), \
+                 COALESCE(SUM(EXISTS (SELECT 1 FROM rule_matches rm \
+                 WHERE rm.mention_id = mb.mention_id AND rm.brand = mb.brand)), 0) \
+                 FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+                 WHERE mb.brand = ? AND mb.at >= ? AND mb.at < ?",
+            )
+            .bind(brand)
+            .bind(ts(from))
+            .bind(ts(to))
+            .fetch_one(&self.pool)
+            .await?;
+            let stories: Vec<VoiceRow> = sqlx::query_as(
+                "SELECT s.story, COALESCE(first.title, ''), s.mentions, \
+                 (SELECT rm.rule FROM rule_matches rm JOIN mention_brands b ON b.mention_id = rm.mention_id \
+                  JOIN mentions x ON x.id = rm.mention_id WHERE rm.brand = ?1 AND b.brand = ?1 \
+                  AND COALESCE(x.cluster_id, x.id) = s.story AND b.at >= ?2 AND b.at < ?3 \
+                  ORDER BY rm.severity DESC, rm.rule LIMIT 1) \
+                 FROM (SELECT COALESCE(m.cluster_id, m.id) AS story, COUNT(*) AS mentions \
+                       FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id \
+                       WHERE mb.brand = ?1 AND mb.at >= ?2 AND mb.at < ?3 GROUP BY story) s \
+                 LEFT JOIN mentions first ON first.id = s.story \
+                 ORDER BY s.mentions DESC, s.story DESC LIMIT ?4",
+            )
+            .bind(brand)
+            .bind(ts(from))
+            .bind(ts(to))
+            .bind(top)
+            .fetch_all(&self.pool)
+            .await?;
+            voices.push(BrandVoice::of(brand, counts, stories));
+        }
+        Ok(voices)
+    }
+
+    async fn adopt_unbranded(&self, brand: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let marked = sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(ADOPTED_KEY)
+            .bind(brand.as_bytes())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if marked == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE rule_matches SET brand = ? WHERE brand = ''").bind(brand).execute(&mut *tx).await?;
+        let filed = "CASE WHEN group_key LIKE 'drill:rule:%' THEN 'drill:brand:' || ?1 || ':' || substr(group_key, 7) \
+                     ELSE 'brand:' || ?1 || ':' || group_key END";
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE incidents SET brand = ?1, group_key = {filed} WHERE brand = ''"
+        )))
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE groups SET group_key = {filed} WHERE group_key LIKE 'rule:%' OR group_key LIKE 'drill:rule:%'"
+        )))
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO mention_brands (mention_id, brand, at) SELECT id, ?, \
+             CASE WHEN published_at IS NOT NULL AND published_at <= fetched_at THEN published_at ELSE fetched_at END \
+             FROM mentions WHERE true ON CONFLICT DO NOTHING",
+        )
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn prune(
@@ -1688,6 +1806,10 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM rule_matches WHERE mention_id IN (SELECT value FROM json_each(?))")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM mention_brands WHERE mention_id IN (SELECT value FROM json_each(?))")
             .bind(&ids)
             .execute(&mut *tx)
             .await?;

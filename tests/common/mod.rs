@@ -431,6 +431,7 @@ pub async fn post_office(
         Arc::new(config),
         tocsin::clock::Clock::default(),
         Arc::new(tokio::sync::Notify::new()),
-    );
+    )
+    .expect("the rules compile");
     (store, pipeline, deliverer)
 }
