@@ -42,7 +42,7 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use regex::Regex;
-use tocsin::analyze::RuleSet;
+use tocsin::analyze::{BrandSpec, Brands, RuleSet};
 use tocsin::ingest::Mention;
 
 const SEED: u64 = 0x7_0c51_2024;
@@ -560,8 +560,39 @@ fn main() {
     println!(
         "crisis      model alone: English {crisis_en_us:.1} us/mention ({crisis_en_above} above 0.5), Chinese and mixed {crisis_zh_us:.1} us/mention ({crisis_zh_above} above 0.5)"
     );
+    // Five configured brands: each mention names one of them, so it is judged once (the
+    // spotter finds which), and costs what one brand's packs and model cost, plus the spotter.
+    let specs: Vec<BrandSpec> = [
+        ("acme", "Acme", "艾克米"),
+        ("globex", "Globex", "吉博"),
+        ("initech", "Initech", "英尼泰"),
+        ("umbrella", "Umbrella", "安布雷拉"),
+        ("hooli", "Hooli", "胡力"),
+    ]
+    .iter()
+    .map(|(name, en, zh)| BrandSpec {
+        name: (*name).into(),
+        names: vec![(*en).into(), (*zh).into()],
+        exclude: Vec::new(),
+        competitor: false,
+    })
+    .collect();
+    let brands = Brands::new(&packs, &specs, []).expect("the packs compile for five brands");
+    let single = |m: &Mention| {
+        let crisis = packs.crisis_probability(m);
+        packs.scan_with(m, NO_SENTIMENT, || crisis).len()
+    };
+    let (single_s, single_matches) = measure(passes, &branded, single);
+    let (brands_s, brands_matches) = measure(passes, &branded, |m| brands.judge(&packs, m, NO_SENTIMENT).matches.len());
+    assert_eq!(brands_matches, single_matches, "five brands judge a mention naming one as one brand does");
+    let brands_ratio = brands_s / single_s;
     println!(
-        "RESULT rules={RULES} terms={} mentions={} bytes={bytes} passes={passes} tocsin_s={full_s:.6} tocsin_mb_s={:.3} tocsin_mentions_s={:.1} few_rules_s={few_s:.6} baseline_s={base_s:.6} baseline_mb_s={:.3} speedup={speedup:.2} rule_ratio={rule_ratio:.3} disagree={disagree} packs_en_us={packs_en_us:.2} packs_zh_us={packs_zh_us:.2} crisis_en_us={crisis_en_us:.2} crisis_zh_us={crisis_zh_us:.2}",
+        "brands      5 configured, each mention naming one: {:.1} us/mention against {:.1} with no [[brand]] ({brands_ratio:.2}x, {brands_matches} matches in both)",
+        brands_s / branded.len() as f64 * 1e6,
+        single_s / branded.len() as f64 * 1e6,
+    );
+    println!(
+        "RESULT rules={RULES} terms={} mentions={} bytes={bytes} passes={passes} tocsin_s={full_s:.6} tocsin_mb_s={:.3} tocsin_mentions_s={:.1} few_rules_s={few_s:.6} baseline_s={base_s:.6} baseline_mb_s={:.3} speedup={speedup:.2} rule_ratio={rule_ratio:.3} disagree={disagree} packs_en_us={packs_en_us:.2} packs_zh_us={packs_zh_us:.2} crisis_en_us={crisis_en_us:.2} crisis_zh_us={crisis_zh_us:.2} brands_ratio={brands_ratio:.3}",
         world.term_count,
         mentions.len(),
         mb / full_s,

@@ -113,6 +113,20 @@ impl Api {
     async fn post(&self, token: &str, path: &str) -> (StatusCode, Value) {
         self.call(token, reqwest::Method::POST, path).await
     }
+
+    async fn send(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -259,7 +273,60 @@ async fn an_agency_works_two_clients_and_watches_a_competitor_in_one_install() {
     assert_eq!(shown, ["globex", "initech"], "its brand against the competitors, no other client");
     let (status, _) = api.post("globex-token", "/api/v1/reload").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a limited token reaches no setting of every brand");
+    let (_, page) = api.get("agency-token", "/?brand=globex").await;
+    let page = page.as_str().expect("html").to_owned();
+    for id in &globex_ids {
+        assert!(page.contains(&format!("href=\"/incidents/{id}\"")), "the switcher shows Globex's incidents");
+    }
+    assert!(!page.contains(&format!("href=\"/incidents/{acme_id}\"")), "and no other's");
+
+    // A silence of one brand holds back that brand's incidents only.
+    let silence = |brand: Option<&str>| {
+        let mut body = json!({"rule": "food-safety", "for": "1h", "reason": "a known supplier scare, handled"});
+        if let Some(brand) = brand {
+            body["brand"] = json!(brand);
+        }
+        body
+    };
+    let (status, refused) = api.send("globex-token", "/api/v1/silences", silence(Some("globex"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "silencing is an admin's: {refused}");
+    let (status, made) = api.send("agency-token", "/api/v1/silences", silence(Some("globex"))).await;
+    assert_eq!((status, made["brand"].as_str()), (StatusCode::CREATED, Some("globex")), "{made}");
+    feeds.push("news", Item::new("n6", "Globex recalls all its yogurt over a listeria scare", ""));
+    feeds.push("news", Item::new("n7", "Acme recalls all its yogurt over a listeria scare", ""));
+    wait_until(WAIT, || async { store.mention_count().await.unwrap_or(0) >= 9 }).await.expect("both stored");
+    let now = incidents_by_brand(&store).await;
+    assert!(!now.contains(&("globex".to_owned(), "food-safety".to_owned())), "Globex's is held: {now:?}");
+    let acme_food = listed
+        .iter()
+        .find(|i| i.brand.as_deref() == Some("acme") && i.rule == "food-safety")
+        .expect("Acme's food-safety incident");
+    let acme_food = store.incident(acme_food.id).await.expect("read").expect("there");
+    assert_eq!((acme_food.rule.as_str(), acme_food.mentions), ("food-safety", 2), "Acme's goes on in its incident");
+    let held = store.silences(None).await.expect("silences");
+    assert_eq!(held.iter().map(|s| s.held).sum::<i64>(), 1, "one mention held back");
     running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_drill_of_one_brand_names_it_and_stays_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        tocsin::store::open(&format!("sqlite://{}", dir.path().join("drill.db").display())).await.expect("open"),
+    );
+    store.migrate().await.expect("migrate");
+    let config = "[[brand]]\nname = \"acme\"\nnames = [\"Acme\"]\n\n[[brand]]\nname = \"globex\"\nnames = [\"Globex\", \"吉博\"]\n";
+    let desk = pipeline(&store, config);
+    let rules = RuleSet::bundled();
+    let spec = Config::parse("tocsin.toml", config).expect("config").brand_specs().remove(1);
+    let now = DateTime::from_timestamp(1_790_000_000, 0).expect("valid");
+    let drill = tocsin::drill::run(&desk, &rules, Some("food-safety"), Some(&spec), now).await.expect("drill");
+    let incident = store.incident(drill.incident_id).await.expect("read").expect("there");
+    assert_eq!(incident.brand.as_deref(), Some("globex"));
+    assert_eq!(incident.group, "drill:brand:globex:rule:food-safety");
+    assert!(incident.title.starts_with("[DRILL] [Globex] "), "{}", incident.title);
+    let mentions = store.top_mentions(drill.incident_id, 5).await.expect("mentions");
+    assert!(mentions[0].excerpt.contains("Globex") && !mentions[0].excerpt.contains("Acme"), "{mentions:?}");
 }
 
 fn mention(guid: &str, body: &str, at: DateTime<Utc>) -> Mention {
