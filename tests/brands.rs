@@ -445,3 +445,43 @@ fn check_refuses_a_nameless_brand_a_brand_twice_and_a_token_of_an_unknown_brand(
         "{unknown}"
     );
 }
+
+/// Copies of one story arriving in one batch (a feed poll that brings the syndication at
+/// once) are filed under one story, the first copy's, and each later one knows how many
+/// came before: the store reads the batch's candidate stories once and keeps the ones the
+/// batch starts.
+async fn one_batch_one_story(url: &str) {
+    let store = Arc::new(tocsin::store::open(url).await.expect("open"));
+    store.migrate().await.expect("migrate");
+    let desk = pipeline(&store, "[[brand]]\nname = \"acme\"\nnames = [\"Acme\"]\n");
+    let start = DateTime::from_timestamp(1_790_000_000, 0).expect("valid");
+    let story = "Residents heard a loud bang when the Acme warehouse exploded late on Sunday, officials said, \
+                 and firefighters worked through the night to contain the blaze near the river";
+    let copies: Vec<Mention> = (0..40)
+        .map(|n| mention(&format!("c{n}"), &format!("{story}. Copy {n}"), start + chrono::Duration::seconds(n)))
+        .collect();
+    let outcomes = desk.process_all(copies).await.expect("stored");
+    let clusters: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            tocsin::store::IngestOutcome::Stored { cluster_id, .. } => *cluster_id,
+            other => panic!("expected stored, got {other:?}"),
+        })
+        .collect();
+    assert!(clusters.iter().all(|c| *c == clusters[0]), "one story: {clusters:?}");
+    let probe = desk.score(mention("probe", &format!("{story}. Copy 41"), start + chrono::Duration::minutes(1)));
+    assert_eq!(store.story(&probe).await.expect("story").copies, 40);
+}
+
+#[tokio::test]
+async fn copies_in_one_batch_are_one_story_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    one_batch_one_story(&format!("sqlite://{}", dir.path().join("batch.db").display())).await;
+}
+
+#[tokio::test]
+async fn copies_in_one_batch_are_one_story_on_postgres() {
+    let Some(scratch) = Scratch::new().await else { return };
+    one_batch_one_story(&scratch.url).await;
+    scratch.drop_schema().await;
+}

@@ -22,6 +22,11 @@ pub(super) const EXCERPT_CHARS: usize = 280;
 /// are compared at most (the most recently active first).
 pub(super) const STORY_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
 pub(super) const STORY_CANDIDATES: i64 = 64;
+/// Most stories one band key offers as candidates, the newest first. A true copy shares
+/// many bands with its story, so it is found through one of its rarer ones; without the
+/// bound, a band common to many stories (a template of reviews, a syndicated boilerplate
+/// line) makes every lookup read all of them.
+pub(super) const STORIES_PER_BAND: i64 = 16;
 
 /// How far back the first mention of a storm is looked for: time-to-detect counts from
 /// the first matching mention of the day before the incident opened.

@@ -8,7 +8,7 @@
 //! story's lookup; its row, story, matches and groups together): round trips, not the
 //! database's work, are what a mention costs.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -17,10 +17,10 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use super::common::{
-    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
-    STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text, mention_brand_rows,
-    mention_details, new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_value,
-    transition_kinds, ts, unique_terms,
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORIES_PER_BAND, STORM_ATTACHED, STORM_LOOKBACK,
+    STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup, Workflow, delivery, from_value, json, mass_hours_text,
+    mention_brand_rows, mention_details, new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of,
+    to_value, transition_kinds, ts, unique_terms,
 };
 use super::{
     ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
@@ -201,15 +201,100 @@ async fn find_story(
     }
     let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
         "SELECT id, signature, size FROM stories WHERE id IN \
-         (SELECT story_id FROM story_bands WHERE band = ANY($1)) \
+         (SELECT newest.story_id FROM UNNEST($1::BIGINT[]) AS wanted(band), \
+          LATERAL (SELECT story_id FROM story_bands WHERE band = wanted.band ORDER BY story_id DESC LIMIT $4) AS newest) \
          AND last_at >= $2 ORDER BY last_at DESC LIMIT $3",
     )
     .bind(&fingerprint.bands)
     .bind(at - STORY_LOOKBACK)
     .bind(STORY_CANDIDATES)
+    .bind(STORIES_PER_BAND)
     .fetch_all(&mut *conn)
     .await?;
     Ok(fingerprint.closest(rows))
+}
+
+/// The stories a batch's matching mentions may repeat, read with one statement before the
+/// batch is judged (a lookup per mention was a round trip each), and the stories the batch
+/// itself starts or grows as it goes.
+#[derive(Default)]
+struct BatchStories {
+    /// Per matching mention of the batch (by its place in the batch): candidate stories as
+    /// stored when the batch began (id, signature, size, last seen), newest first.
+    stored: HashMap<usize, Vec<(i64, Vec<u8>, i64, DateTime<Utc>)>>,
+    /// Stories the batch started: id, signature, band keys.
+    started: Vec<(i64, Vec<u8>, Vec<i64>)>,
+    /// Mentions the batch filed under each story so far.
+    grown: HashMap<i64, i64>,
+}
+
+impl BatchStories {
+    /// Reads the candidates of every `(place, fingerprint)`: the newest
+    /// [`STORIES_PER_BAND`] stories of each band key, as [`find_story`] would.
+    async fn read(tx: &mut Tx, wanted: &[(usize, &Fingerprint)]) -> Result<BatchStories, StoreError> {
+        let (mut places, mut bands) = (Vec::new(), Vec::new());
+        for (place, fingerprint) in wanted {
+            for band in &fingerprint.bands {
+                places.push(i64::try_from(*place).unwrap_or(i64::MAX));
+                bands.push(*band);
+            }
+        }
+        let mut stories = BatchStories::default();
+        if bands.is_empty() {
+            return Ok(stories);
+        }
+        let rows: Vec<(i64, i64, Vec<u8>, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT DISTINCT wanted.place, s.id, s.signature, s.size, s.last_at \
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS wanted(place, band), \
+             LATERAL (SELECT story_id FROM story_bands WHERE band = wanted.band ORDER BY story_id DESC LIMIT $3) \
+             AS newest JOIN stories s ON s.id = newest.story_id",
+        )
+        .bind(&places)
+        .bind(&bands)
+        .bind(STORIES_PER_BAND)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (place, id, signature, size, last_at) in rows {
+            let place = usize::try_from(place).unwrap_or(usize::MAX);
+            stories.stored.entry(place).or_default().push((id, signature, size, last_at));
+        }
+        for candidates in stories.stored.values_mut() {
+            candidates.sort_by_key(|(id, .., last_at)| std::cmp::Reverse((*last_at, *id)));
+        }
+        Ok(stories)
+    }
+
+    /// The story the mention at `place` repeats, among the stored candidates seen within
+    /// [`STORY_LOOKBACK`] of `at` and the stories the batch started that share a band.
+    fn find(&self, place: usize, fingerprint: &Fingerprint, at: DateTime<Utc>) -> Story {
+        let grown = |id: i64| self.grown.get(&id).copied().unwrap_or(0);
+        let stored = self
+            .stored
+            .get(&place)
+            .into_iter()
+            .flatten()
+            .filter(|(.., last_at)| *last_at >= at - STORY_LOOKBACK)
+            .take(usize::try_from(STORY_CANDIDATES).unwrap_or(usize::MAX))
+            .map(|(id, signature, size, _)| (*id, signature.clone(), size + grown(*id)));
+        let started = self
+            .started
+            .iter()
+            .filter(|(.., bands)| bands.iter().any(|band| fingerprint.bands.contains(band)))
+            .map(|(id, signature, _)| (*id, signature.clone(), 1 + grown(*id)));
+        fingerprint.closest(stored.chain(started))
+    }
+
+    /// Notes that a mention was filed under `cluster_id`: a copy of `story`, or a new one.
+    fn filed(&mut self, story: &Story, cluster_id: i64, fingerprint: &Fingerprint) {
+        match story.cluster {
+            Some(id) => *self.grown.entry(id).or_default() += 1,
+            None => self.started.push((
+                cluster_id,
+                crate::ingest::dedup::to_bytes(&fingerprint.signature),
+                fingerprint.bands.clone(),
+            )),
+        }
+    }
 }
 
 /// When the storm a candidate opens an incident for began (see the SQLite store's
@@ -781,9 +866,16 @@ async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> 
         .map(|(arrival, id)| (*id, &arrival.scored))
         .collect();
     let inserted = insert_plain(tx, &together).await?;
+    let fingerprints: Vec<Option<Fingerprint>> = batch
+        .iter()
+        .map(|arrival| (!arrival.scored.matches.is_empty()).then(|| Fingerprint::of(&arrival.scored.mention)))
+        .collect();
+    let wanted: Vec<(usize, &Fingerprint)> =
+        fingerprints.iter().enumerate().filter_map(|(place, f)| Some((place, f.as_ref()?))).collect();
+    let mut stories = BatchStories::read(tx, &wanted).await?;
     let mut writes = BatchWrites::default();
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (arrival, &id) in batch.iter().zip(&ids) {
+    for (place, (arrival, &id)) in batch.iter().zip(&ids).enumerate() {
         let outcome = if !in_line(arrival) {
             if inserted.contains(&id) {
                 IngestOutcome::Stored { mention_id: id, cluster_id: id, opened: Vec::new(), attached: Vec::new() }
@@ -798,7 +890,15 @@ async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> 
                 false => IngestOutcome::Duplicate,
             }
         } else {
-            ingest_one(tx, id, arrival, decide, &spike, &mut writes).await?
+            let fingerprint = fingerprints[place]
+                .as_ref()
+                .ok_or_else(|| StoreError::Corrupt("a matching mention lost its fingerprint".into()))?;
+            let story = stories.find(place, fingerprint, arrival.scored.mention.effective_time());
+            let outcome = ingest_one(tx, id, arrival, (&story, fingerprint), decide, &spike, &mut writes).await?;
+            if let IngestOutcome::Stored { cluster_id, .. } = &outcome {
+                stories.filed(&story, *cluster_id, fingerprint);
+            }
+            outcome
         };
         outcomes.push(outcome);
     }
@@ -830,14 +930,14 @@ async fn ingest_one<D: Decide>(
     tx: &mut Tx,
     mention_id: i64,
     arrival: &Arrival,
+    (story, fingerprint): (&Story, &Fingerprint),
     decide: &D,
     spike: &SpikeSettings,
     writes: &mut BatchWrites,
 ) -> Result<IngestOutcome, StoreError> {
     let now = arrival.now;
     let at = arrival.scored.mention.effective_time();
-    let fingerprint = Fingerprint::of(&arrival.scored.mention);
-    let story = find_story(tx, &fingerprint, at).await?;
+    let story = *story;
     let (scored, candidates) = decide.candidates(arrival.scored.clone(), &story, now);
     let mention = &scored.mention;
     let reopen_after = now - decide.reopen_within();

@@ -10,10 +10,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::common::{
-    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORM_ATTACHED, STORM_LOOKBACK, STORY_CANDIDATES,
-    STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_brand_rows, mention_details,
-    new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_json, transition_kinds, ts,
-    unique_terms,
+    AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORIES_PER_BAND, STORM_ATTACHED, STORM_LOOKBACK,
+    STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_brand_rows,
+    mention_details, new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_json,
+    transition_kinds, ts, unique_terms,
 };
 use super::{
     ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
@@ -285,10 +285,12 @@ async fn find_story(
     }
     let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
         "SELECT id, signature, size FROM stories WHERE id IN \
-         (SELECT story_id FROM story_bands WHERE band IN (SELECT value FROM json_each(?))) \
+         (SELECT story_id FROM (SELECT story_id, ROW_NUMBER() OVER (PARTITION BY band ORDER BY story_id DESC) AS nth \
+          FROM story_bands WHERE band IN (SELECT value FROM json_each(?))) WHERE nth <= ?) \
          AND last_at >= ? ORDER BY last_at DESC LIMIT ?",
     )
     .bind(to_json(&fingerprint.bands))
+    .bind(STORIES_PER_BAND)
     .bind(ts(at - STORY_LOOKBACK))
     .bind(STORY_CANDIDATES)
     .fetch_all(&mut *conn)
