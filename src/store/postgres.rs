@@ -217,11 +217,14 @@ async fn find_story(
 /// The stories a batch's matching mentions may repeat, read with one statement before the
 /// batch is judged (a lookup per mention was a round trip each), and the stories the batch
 /// itself starts or grows as it goes.
+/// A stored story as a batch reads it: id, signature, size, last seen.
+type StoredStory = (i64, Vec<u8>, i64, DateTime<Utc>);
+
 #[derive(Default)]
 struct BatchStories {
     /// Per matching mention of the batch (by its place in the batch): candidate stories as
     /// stored when the batch began (id, signature, size, last seen), newest first.
-    stored: HashMap<usize, Vec<(i64, Vec<u8>, i64, DateTime<Utc>)>>,
+    stored: HashMap<usize, Vec<StoredStory>>,
     /// Stories the batch started: id, signature, band keys.
     started: Vec<(i64, Vec<u8>, Vec<i64>)>,
     /// Mentions the batch filed under each story so far.
@@ -243,6 +246,7 @@ impl BatchStories {
         if bands.is_empty() {
             return Ok(stories);
         }
+        #[allow(clippy::type_complexity)]
         let rows: Vec<(i64, i64, Vec<u8>, i64, DateTime<Utc>)> = sqlx::query_as(
             "SELECT DISTINCT wanted.place, s.id, s.signature, s.size, s.last_at \
              FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS wanted(place, band), \
@@ -942,7 +946,7 @@ async fn ingest_one<D: Decide>(
     let mention = &scored.mention;
     let reopen_after = now - decide.reopen_within();
     let inserted =
-        insert_matching(tx, mention_id, &scored, &story, &fingerprint, &candidates, spike.window, reopen_after);
+        insert_matching(tx, mention_id, &scored, &story, fingerprint, &candidates, spike.window, reopen_after);
     let Some(Matched { cluster_id, groups }) = inserted.await? else {
         return Ok(IngestOutcome::Duplicate);
     };
