@@ -1027,6 +1027,20 @@ impl Config {
             .collect()
     }
 
+    /// Each brand's compiled view of `rules`, with the brand each brand feed is about;
+    /// `None` without `[[brand]]`.
+    pub fn brand_rules(
+        &self,
+        rules: &crate::analyze::RuleSet,
+    ) -> Result<Option<crate::analyze::Brands>, crate::analyze::matcher::BuildError> {
+        if self.brands.is_empty() {
+            return Ok(None);
+        }
+        let feed_brands = self.feed_brands();
+        let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
+        crate::analyze::Brands::new(rules, &self.brand_specs(), feeds).map(Some)
+    }
+
     /// The brand each feed is about, by feed name.
     pub fn feed_brands(&self) -> HashMap<String, String> {
         self.feeds

@@ -125,13 +125,7 @@ struct Judging {
 
 impl Judging {
     fn new(rules: Arc<RuleSet>, config: &Config) -> Result<Judging, BuildError> {
-        let brands = if config.brands.is_empty() {
-            None
-        } else {
-            let feed_brands = config.feed_brands();
-            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
-            Some(Arc::new(Brands::new(&rules, &config.brand_specs(), feeds)?))
-        };
+        let brands = config.brand_rules(&rules)?.map(Arc::new);
         Ok(Judging { rules, brands })
     }
 }

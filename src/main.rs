@@ -553,11 +553,7 @@ fn check(config_path: &Path) -> Result<(), Failure> {
         }
         if let (Some(config), Some(rules)) = (&config, &rules) {
             problems.extend(nameless_brand_problems(config, rules));
-            let feed_brands = config.feed_brands();
-            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
-            if !config.brands.is_empty()
-                && let Err(e) = analyze::Brands::new(rules, &config.brand_specs(), feeds)
-            {
+            if let Err(e) = config.brand_rules(rules) {
                 problems
                     .push(format!("{}: the rules do not compile with the brands' names: {e}", config_path.display()));
             }
@@ -630,12 +626,8 @@ fn score(config_path: &Path, text: Option<String>, lines: bool, lang: Option<&st
     let rules = rules_for(config_path, None)?;
     let config = optional_config(config_path)?;
     let weights = config.as_ref().map(|c| *c.risk.weights.get_ref()).unwrap_or_default();
-    let brands = match config.as_ref().filter(|c| !c.brands.is_empty()) {
-        Some(config) => {
-            let feed_brands = config.feed_brands();
-            let feeds = feed_brands.iter().map(|(feed, brand)| (feed.as_str(), brand.as_str()));
-            Some(analyze::Brands::new(&rules, &config.brand_specs(), feeds).map_err(user)?)
-        }
+    let brands = match &config {
+        Some(config) => config.brand_rules(&rules).map_err(user)?,
         None => None,
     };
     if lines {
