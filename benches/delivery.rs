@@ -82,7 +82,7 @@ async fn main() {
     .expect("the rules compile");
     let now = Utc::now();
     let mention = Mention::text("news", "1", "", "My kid got food poisoning after eating Acme yogurt", now);
-    let outcome = pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");
+    let outcome = pipeline.record(vec![Arrival::new(pipeline.score(mention), now)]).await.expect("record");
     let IngestOutcome::Stored { opened, .. } = &outcome[0] else { panic!("stored") };
     let incident = *opened.first().expect("an incident");
     // The queue: `notices` more outbox rows for the same incident, as a long storm leaves.

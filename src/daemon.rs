@@ -270,7 +270,7 @@ impl<S: Store> Pipeline<S> {
         let mut outcomes = Vec::with_capacity(mentions.len());
         let mut mentions = mentions.into_iter().peekable();
         while mentions.peek().is_some() {
-            let batch = mentions.by_ref().take(BATCH).map(|mention| Arrival { scored: self.score(mention), now });
+            let batch = mentions.by_ref().take(BATCH).map(|mention| Arrival::new(self.score(mention), now));
             outcomes.extend(self.record(batch.collect()).await?);
         }
         Ok(outcomes)

@@ -80,7 +80,7 @@ pub async fn run<S: Store>(
             if !scored.matches.iter().any(|m| m.rule == rule.id && m.brand.as_deref() == wanted) {
                 continue;
             }
-            let outcome = pipeline.record(vec![Arrival { scored, now }]).await?;
+            let outcome = pipeline.record(vec![Arrival::new(scored, now)]).await?;
             return match outcome.into_iter().next() {
                 Some(IngestOutcome::Stored { opened, attached, .. }) => match (opened.first(), attached.first()) {
                     (Some(&incident_id), _) => Ok(Drill { rule: rule.id.clone(), incident_id }),

@@ -149,7 +149,7 @@ pub async fn run(
                 .into_iter()
                 .map(|mention| {
                     let now = mention.fetched_at;
-                    Arrival { scored: pipeline.score(mention), now }
+                    Arrival::new(pipeline.score(mention), now)
                 })
                 .collect::<Vec<_>>()
         })

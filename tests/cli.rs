@@ -196,7 +196,7 @@ async fn verify_finds_an_edited_timeline_event() {
             chrono::Duration::hours(24)
         }
     }
-    store.ingest(vec![Arrival { scored, now }], &OpenAlways(candidate)).await.expect("ingest");
+    store.ingest(vec![Arrival::new(scored, now)], &OpenAlways(candidate)).await.expect("ingest");
     let out = tocsin(dir.path(), &["incident", "ack", "1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tocsin(dir.path(), &["incident", "verify", "1"]);

@@ -80,7 +80,7 @@ fallback = "backup"
         self.serial += 1;
         let now = self.at(seconds);
         let mention = Mention::text("news", &format!("m{}", self.serial), "", rule_text, now);
-        let arrival = Arrival { scored: self.pipeline.score(mention), now };
+        let arrival = Arrival::new(self.pipeline.score(mention), now);
         match self.pipeline.record(vec![arrival]).await.expect("record").remove(0) {
             IngestOutcome::Stored { opened, .. } if opened.len() == 1 => opened[0],
             other => panic!("expected an incident: {other:?}"),
@@ -271,7 +271,7 @@ levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
     let (_, pipeline, deliverer) = common::post_office(config, "http://localhost:8080").await;
     let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
     let mention = Mention::text("news", "1", "", POISONING, now);
-    pipeline.record(vec![Arrival { scored: pipeline.score(mention), now }]).await.expect("record");
+    pipeline.record(vec![Arrival::new(pipeline.score(mention), now)]).await.expect("record");
     deliverer.run_due(now).await.expect("deliver");
     deliverer.run_due(now + Duration::minutes(5)).await.expect("retry");
 

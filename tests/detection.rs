@@ -57,6 +57,10 @@ const FLOORS: &[(&str, f64, f64, f64)] = &[
     ("train2-zh.jsonl", 0.98, 0.01, 0.98),
     ("train3-en.jsonl", 0.97, 0.01, 0.97),
     ("train3-zh.jsonl", 0.98, 0.01, 0.98),
+    ("train4-en.jsonl", 0.97, 0.01, 0.98),
+    ("train4-zh.jsonl", 0.97, 0.01, 0.98),
+    ("train5-en.jsonl", 0.97, 0.01, 0.98),
+    ("train5-zh.jsonl", 0.96, 0.01, 0.98),
     ("holdout-en.jsonl", 0.98, 0.01, 0.98),
     ("holdout-zh.jsonl", 0.97, 0.01, 0.97),
     ("holdout2-en.jsonl", 0.98, 0.01, 0.98),
@@ -65,8 +69,8 @@ const FLOORS: &[(&str, f64, f64, f64)] = &[
     ("holdout3-zh.jsonl", 0.96, 0.01, 0.98),
     ("holdout4-en.jsonl", 0.98, 0.01, 0.98),
     ("holdout4-zh.jsonl", 0.95, 0.01, 0.96),
-    ("holdout5-en.jsonl", 0.91, 0.05, 0.97),
-    ("holdout5-zh.jsonl", 0.92, 0.05, 0.97),
+    ("holdout5-en.jsonl", 0.90, 0.02, 0.97),
+    ("holdout5-zh.jsonl", 0.93, 0.03, 0.97),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -197,7 +201,10 @@ fn holds_the_goals(lang: &str) {
         let items = corpus(name);
         let figures = measure(name, &score(&rules, items));
         if !name.starts_with("holdout") {
-            assert!(figures.crisis >= 150 && figures.benign >= 150, "{name} is too small to judge by");
+            assert!(
+                figures.crisis >= 100 && figures.benign >= 100 && figures.crisis + figures.benign >= 300,
+                "{name} is too small to judge by"
+            );
         }
         if figures.recall < least_recall {
             failures.push(format!("{name}: recall@60 {:.3} < {least_recall}", figures.recall));

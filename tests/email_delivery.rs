@@ -66,7 +66,7 @@ levels = [{{ after = "0m", notify = ["pr-team"] }}]
         lang: None,
         engagement: None,
     };
-    let outcome = pipeline.record(vec![Arrival { scored: pipeline.score(mention), now: at(0) }]).await.expect("record");
+    let outcome = pipeline.record(vec![Arrival::new(pipeline.score(mention), at(0))]).await.expect("record");
     let IngestOutcome::Stored { opened, .. } = &outcome[0] else { panic!("stored") };
     let id = *opened.first().expect("an incident opened");
     store.transition(id, Action::Acknowledge, "mei", at(1)).await.expect("ack");

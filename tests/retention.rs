@@ -139,7 +139,7 @@ impl Desk {
         self.serial += 1;
         let mention = Mention::text("news", &format!("m{}", self.serial), title, body, at);
         let scored = self.pipeline.score(mention);
-        let arrival = store::Arrival { scored, now: at };
+        let arrival = store::Arrival::new(scored, at);
         self.pipeline.record(vec![arrival]).await.expect("record").remove(0)
     }
 

@@ -159,7 +159,7 @@ impl Desk {
         self.serial += 1;
         let mention = Mention::text(feed, &format!("m{}", self.serial), "", body, now);
         // Stored at exactly `now`: the clock itself ticks on in real time between steps.
-        let arrival = Arrival { scored: self.pipeline.score(mention), now };
+        let arrival = Arrival::new(self.pipeline.score(mention), now);
         self.pipeline.record(vec![arrival]).await.expect("record").remove(0)
     }
 

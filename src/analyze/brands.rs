@@ -85,9 +85,14 @@ impl Brands {
         let mut brands = Vec::with_capacity(specs.len());
         let mut spotter_lists = HashMap::new();
         let mut spotter_queries: Vec<Query> = Vec::with_capacity(specs.len());
+        let names: Vec<_> = specs.iter().map(BrandSpec::literals).collect();
         for (index, spec) in specs.iter().enumerate() {
-            let literals = spec.literals();
-            let crisis = CrisisReader::new(literals.iter().map(|literal| literal.text.as_str()));
+            let literals = names[index].clone();
+            let others = names.iter().enumerate().filter(|(other, _)| *other != index).flat_map(|(_, names)| names);
+            let crisis = CrisisReader::for_brand(
+                literals.iter().map(|literal| literal.text.as_str()),
+                others.map(|literal| literal.text.as_str()),
+            );
             let matcher = rules.matcher_with_list(BRAND_LIST, literals.clone())?;
             let list = format!("brand{index}");
             spotter_queries.push(query::parse(&format!("@{list}")).map_err(|e| BuildError(e.message))?);

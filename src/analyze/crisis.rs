@@ -38,6 +38,8 @@ const VERSION: u32 = 1;
 const STEM: usize = 5;
 /// Stands for the brand's names in the folded text; never produced by folding.
 const BRAND: char = '\u{0}';
+/// Another configured brand's name: a word of its own the model has no weight for.
+const OTHER_BRAND: char = '\u{1}';
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
@@ -91,32 +93,50 @@ impl Model {
 /// Reads mentions with the brand's names known, so it can stand them for one placeholder.
 #[derive(Debug, Clone)]
 pub struct CrisisReader {
-    brand: Option<AhoCorasick>,
+    /// The brand's names and, after them, other brands' names (see
+    /// [`CrisisReader::for_brand`]), found leftmost-longest.
+    names: Option<AhoCorasick>,
+    /// How many of the patterns, from the first, are the brand's own.
+    own: usize,
 }
 
 impl CrisisReader {
-    /// `brand`: the brand's names, as the `brand` list holds them.
     pub fn new<'a>(brand: impl IntoIterator<Item = &'a str>) -> CrisisReader {
-        let mut names: Vec<String> = brand.into_iter().map(fold).filter(|name| !name.is_empty()).collect();
-        names.sort();
-        names.dedup();
-        // Built from a few short names: it cannot outgrow the automaton's limits, and a
-        // reader without the placeholder still scores.
-        let brand = (!names.is_empty())
-            .then(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&names).ok())
-            .flatten();
-        CrisisReader { brand }
+        CrisisReader::for_brand(brand, [])
     }
 
-    /// The probability, in [0, 1], that the text reports a crisis.
+    /// A reader for one of several configured brands: its names are the brand, and the
+    /// others' names read as a placeholder the model never saw, so a name the corpus happens
+    /// to use for rivals (whose weight is that of benign text about someone else's trouble)
+    /// neither clears nor condemns a mention that names two clients.
+    pub fn for_brand<'a>(
+        brand: impl IntoIterator<Item = &'a str>,
+        others: impl IntoIterator<Item = &'a str>,
+    ) -> CrisisReader {
+        let folded = |names: Vec<String>| {
+            let mut names: Vec<String> = names.into_iter().filter(|name| !name.is_empty()).collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let own = folded(brand.into_iter().map(fold).collect());
+        let others: Vec<String> =
+            folded(others.into_iter().map(fold).collect()).into_iter().filter(|name| !own.contains(name)).collect();
+        let patterns: Vec<&String> = own.iter().chain(&others).collect();
+        let names = (!patterns.is_empty())
+            .then(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&patterns).ok())
+            .flatten();
+        CrisisReader { names, own: own.len() }
+    }
+
     pub fn probability(&self, text: &str) -> f64 {
         let model = &*MODEL;
         let folded = fold(text);
-        let masked = match &self.brand {
-            Some(brand) => {
+        let masked = match &self.names {
+            Some(names) => {
                 let mut masked = String::with_capacity(folded.len());
-                brand.replace_all_with(&folded, &mut masked, |_, _, out| {
-                    out.push(BRAND);
+                names.replace_all_with(&folded, &mut masked, |found, _, out| {
+                    out.push(if found.pattern().as_usize() < self.own { BRAND } else { OTHER_BRAND });
                     true
                 });
                 masked
@@ -169,6 +189,9 @@ fn tokens(text: &str) -> Vec<Token> {
         if c == BRAND {
             flush(&mut word, &mut out);
             out.push(Token::Word("<brand>".to_owned()));
+        } else if c == OTHER_BRAND {
+            flush(&mut word, &mut out);
+            out.push(Token::Word("<other brand>".to_owned()));
         } else if is_cjk(c) {
             flush(&mut word, &mut out);
             out.push(Token::Cjk(c));
@@ -251,10 +274,10 @@ mod tests {
     #[test]
     fn it_reads_text_as_the_training_script_does() {
         let golden = [
-            (0.997047, "Acme recalls 40,000 tins of baby formula over possible contamination"),
-            (0.001431, "Acme opens its first store in Lisbon"),
-            (0.883129, "三名儿童食用艾克米奶粉后住院"),
-            (0.000284, "艾克米新品发布会圆满成功"),
+            (0.997241, "Acme recalls 40,000 tins of baby formula over possible contamination"),
+            (0.000529, "Acme opens its first store in Lisbon"),
+            (0.887529, "三名儿童食用艾克米奶粉后住院"),
+            (0.000131, "艾克米新品发布会圆满成功"),
         ];
         for (expected, text) in golden {
             let got = reader().probability(text);
@@ -271,6 +294,21 @@ mod tests {
         let simplified = reader().probability("艾克米数据泄露，上百万用户信息被贩卖");
         let traditional = reader().probability("艾克米數據洩露，上百萬用戶信息被販賣");
         assert!((simplified - traditional).abs() < 1e-9, "{simplified} vs {traditional}");
+    }
+
+    /// A rival name the corpus often uses weighs as benign; read as another configured
+    /// brand it weighs nothing, exactly like a word the model never saw.
+    #[test]
+    fn another_configured_brand_weighs_nothing() {
+        let text = "Food poisoning at a school: Acme and Globex yogurt both served, 30 sick";
+        let with_others = CrisisReader::for_brand(["Acme"], ["Globex"]).probability(text);
+        let unseen = CrisisReader::new(["Acme"]).probability(&text.replace("Globex", "Qzxqv"));
+        assert!((with_others - unseen).abs() < 1e-9, "{with_others} vs {unseen}");
+        let both_named = CrisisReader::for_brand(["Globex"], ["Acme"]).probability(text);
+        assert!(
+            with_others > 0.5 && both_named > 0.5,
+            "each client's view of one school outbreak: {with_others} {both_named}"
+        );
     }
 
     #[test]

@@ -538,13 +538,8 @@ async fn add_silence_form<S: Store>(
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
     let brand = form.brand.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
-    let allowed = match &brand {
-        None => session.brands.limit().is_none(),
-        Some(brand) => session.brands.sees(Some(brand)),
-    };
-    if !allowed {
-        let only = session.brands.limit().unwrap_or_default().join(", ");
-        return error_page(StatusCode::FORBIDDEN, &format!("{} may silence only the brands {only}", session.actor));
+    if let Some(refusal) = session.brands.silence_refusal(&session.actor, brand.as_deref()) {
+        return error_page(StatusCode::FORBIDDEN, &refusal);
     }
     let now = state.clock.now();
     let silence = NewSilence {
@@ -577,19 +572,14 @@ async fn end_silence_form<S: Store>(
     if let Some(refused) = session.refuses(Role::Admin) {
         return refused;
     }
-    if session.brands.limit().is_some() {
-        let silences = match state.store.silences(None).await {
-            Ok(silences) => silences,
-            Err(e) => return store_error(e),
-        };
-        let theirs =
-            silences.iter().any(|s| s.id == id && s.brand.is_some() && session.brands.sees(s.brand.as_deref()));
-        if !theirs {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                &format!("{} may end only their brands' silences", session.actor),
-            );
+    match state.store.silence(id).await {
+        Ok(Some(silence)) => {
+            if let Some(refusal) = session.brands.silence_refusal(&session.actor, silence.brand.as_deref()) {
+                return error_page(StatusCode::FORBIDDEN, &refusal);
+            }
         }
+        Ok(None) => {}
+        Err(e) => return store_error(e),
     }
     match state.store.end_silence(id, &session.actor, state.clock.now()).await {
         Ok(_) => Redirect::to("/silences").into_response(),

@@ -84,8 +84,8 @@ struct TokenEntry {
     digest: [u8; 32],
     name: String,
     role: Role,
-    brands: BrandScope,
-    /// Each brand of the limit with the column (1-based, in characters) it is written at.
+    /// The brands the token is limited to (none: every brand), each with the column
+    /// (1-based, in characters) it is written at.
     brand_columns: Vec<(String, usize)>,
 }
 
@@ -122,6 +122,18 @@ impl BrandScope {
     pub fn limit(&self) -> Option<&[String]> {
         self.0.as_deref()
     }
+
+    /// Why `actor` may not make or end a silence of `brand` (`None`: of every brand), or
+    /// `None` when they may. A silence of every brand holds back every client's incidents,
+    /// so only a caller of every brand may make or end one.
+    pub fn silence_refusal(&self, actor: &str, brand: Option<&str>) -> Option<String> {
+        let allowed = match brand {
+            None => self.0.is_none(),
+            Some(_) => self.sees(brand),
+        };
+        (!allowed)
+            .then(|| format!("{actor} may silence only the brands {}", self.limit().unwrap_or_default().join(", ")))
+    }
 }
 
 /// Who a credential belongs to.
@@ -134,7 +146,11 @@ struct Holder {
 
 impl TokenEntry {
     fn holder(&self) -> Holder {
-        Holder { name: self.name.clone(), role: self.role, brands: self.brands.clone() }
+        let brands = match self.brand_columns.is_empty() {
+            true => BrandScope::default(),
+            false => BrandScope::only(self.brand_columns.iter().map(|(brand, _)| brand.clone()).collect()),
+        };
+        Holder { name: self.name.clone(), role: self.role, brands }
     }
 }
 
@@ -187,9 +203,8 @@ impl Tokens {
             let Some((name, rest)) = piece.split_once(':') else {
                 // A brand continuing the limit of the entry before.
                 match entries.last_mut() {
-                    Some(entry) if entry.brands.limit().is_some() => {
+                    Some(entry) if !entry.brand_columns.is_empty() => {
                         entry.brand_columns.push((piece.to_owned(), column));
-                        entry.brands = BrandScope::only(entry.brand_columns.iter().map(|(b, _)| b.clone()).collect());
                         continue;
                     }
                     _ => return Err(TokensError(index)),
@@ -215,11 +230,7 @@ impl Tokens {
                 })
                 .into_iter()
                 .collect();
-            let brands = match first_brand {
-                Some(_) => BrandScope::only(brand_columns.iter().map(|(b, _)| b.clone()).collect()),
-                None => BrandScope::default(),
-            };
-            entries.push(TokenEntry { digest: digest(secret), name: name.to_owned(), role, brands, brand_columns });
+            entries.push(TokenEntry { digest: digest(secret), name: name.to_owned(), role, brand_columns });
         }
         Ok(Tokens { entries })
     }
@@ -1695,14 +1706,8 @@ async fn add_silence<S: Store>(
     let length: HumanDuration = silence.duration.parse().map_err(|e: String| bad(format!("for: {e}")))?;
     let now = state.clock.now();
     let brand = silence.brand.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
-    if brand.is_none() {
-        caller.require_every_brand("a silence without a brand")?;
-    } else if !caller.brands.sees(brand.as_deref()) {
-        let only = caller.brands.limit().unwrap_or_default().join(", ");
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("{} may silence only the brands {only}", caller.name),
-        ));
+    if let Some(refusal) = caller.brands.silence_refusal(&caller.name, brand.as_deref()) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, refusal));
     }
     let new = NewSilence {
         scope,
@@ -1735,11 +1740,10 @@ async fn end_silence<S: Store>(
     Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Silence>, ApiError> {
-    let silence = state.store.silences(None).await?.into_iter().find(|s| s.id == id);
-    if let Some(silence) = &silence
-        && (silence.brand.is_none() || !caller.brands.sees(silence.brand.as_deref()))
+    if let Some(silence) = state.store.silence(id).await?
+        && let Some(refusal) = caller.brands.silence_refusal(&caller.name, silence.brand.as_deref())
     {
-        caller.require_every_brand("a silence of another brand, or of every brand,")?;
+        return Err(ApiError::new(StatusCode::FORBIDDEN, refusal));
     }
     Ok(Json(state.store.end_silence(id, &caller.name, state.clock.now()).await?))
 }

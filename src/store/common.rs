@@ -79,6 +79,7 @@ pub(super) fn new_notice_id() -> String {
 }
 
 /// A mention's MinHash signature and its band keys.
+#[derive(Debug, Clone)]
 pub(super) struct Fingerprint {
     pub signature: dedup::Signature,
     pub bands: Vec<i64>,
@@ -600,7 +601,7 @@ pub(crate) mod fixtures {
 
     /// Stores `scored` alone with one candidate of `score` and the clock at `now`.
     pub async fn ingest<S: Store>(store: &S, scored: &Scored, score: u8, now: DateTime<Utc>) -> IngestOutcome {
-        let batch = vec![Arrival { scored: scored.clone(), now }];
+        let batch = vec![Arrival::new(scored.clone(), now)];
         store.ingest(batch, &FixedScore(score)).await.expect("ingest").remove(0)
     }
 }

@@ -22,6 +22,7 @@ use crate::incident::{Action, Incident, Level, MentionSummary, Status, Transitio
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 use crate::notify::breaker::ChannelHealth;
+use common::Fingerprint;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -323,6 +324,25 @@ pub fn shortest_retention(spike_window: chrono::Duration) -> chrono::Duration {
 pub struct Arrival {
     pub scored: Scored,
     pub now: DateTime<Utc>,
+    /// The story fingerprint of a mention that matched a rule (only those are filed into
+    /// stories), worked out where the mention was scored, off the store's transaction.
+    fingerprint: Option<Fingerprint>,
+}
+
+impl Arrival {
+    pub fn new(scored: Scored, now: DateTime<Utc>) -> Arrival {
+        let fingerprint = (!scored.matches.is_empty()).then(|| Fingerprint::of(&scored.mention));
+        Arrival { scored, now, fingerprint }
+    }
+
+    /// The mention's story fingerprint: the one worked out when it arrived, or now when
+    /// its matches were changed after that.
+    pub(in crate::store) fn fingerprint(&self) -> std::borrow::Cow<'_, Fingerprint> {
+        match &self.fingerprint {
+            Some(fingerprint) => std::borrow::Cow::Borrowed(fingerprint),
+            None => std::borrow::Cow::Owned(Fingerprint::of(&self.scored.mention)),
+        }
+    }
 }
 
 /// The pipeline's judgement, which the store asks for inside its transaction at the moment
@@ -465,6 +485,8 @@ pub trait Store: Send + Sync + 'static {
     fn review_input(&self, incident_id: i64) -> impl Future<Output = Result<ReviewInput, StoreError>> + Send;
 
     fn add_silence(&self, silence: &NewSilence) -> impl Future<Output = Result<Silence, StoreError>> + Send;
+    /// One silence, over or not.
+    fn silence(&self, id: i64) -> impl Future<Output = Result<Option<Silence>, StoreError>> + Send;
     /// Silences newest first: all of them, or only those not over at `active_at`.
     fn silences(
         &self,
@@ -641,6 +663,7 @@ impl Store for AnyStore {
         fn remind(&self, incident_id: i64, now: DateTime<Utc>) -> bool;
         fn review_input(&self, incident_id: i64) -> ReviewInput;
         fn add_silence(&self, silence: &NewSilence) -> Silence;
+        fn silence(&self, id: i64) -> Option<Silence>;
         fn silences(&self, active_at: Option<DateTime<Utc>>) -> Vec<Silence>;
         fn end_silence(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Silence;
         fn claim_notices(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Vec<OutboxItem>;

@@ -8,6 +8,8 @@
 //! story's lookup; its row, story, matches and groups together): round trips, not the
 //! database's work, are what a mention costs.
 
+use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
@@ -499,7 +501,7 @@ impl BatchWrites {
     }
 
     async fn write(self, tx: &mut Tx) -> Result<(), StoreError> {
-        for attachments in in_messages(self.attachments) {
+        for attachments in in_messages(self.attachments)? {
             sqlx::query(
                 "INSERT INTO incident_mentions (incident_id, mention_id, risk, attached_at, snapshot, sentiment) \
                  SELECT * FROM jsonb_to_recordset($1::JSONB) AS r(incident_id BIGINT, mention_id BIGINT, risk BIGINT, \
@@ -653,16 +655,47 @@ fn pg_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// The `mentions` columns of a scored mention, as one JSON object for `jsonb_to_recordset`.
-fn mention_record(scored: &Scored) -> serde_json::Value {
+/// The `mentions` columns of a scored mention, as one JSON object for `jsonb_to_recordset`,
+/// serialized straight from the mention's fields (a batch writes thousands).
+#[derive(Serialize)]
+struct MentionRecord<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    feed: &'a str,
+    guid: &'a str,
+    title: &'a str,
+    body: &'a str,
+    author: Option<&'a str>,
+    url: Option<&'a str>,
+    published_at: Option<String>,
+    fetched_at: String,
+    lang: Option<&'a str>,
+    risk: u8,
+    breakdown: &'a serde_json::Value,
+    analyzed_lang: &'a str,
+    sentiment: f64,
+    sentiment_detail: &'a crate::analyze::sentiment::Sentiment,
+}
+
+fn mention_record(id: Option<i64>, scored: &Scored) -> MentionRecord<'_> {
     let mention = &scored.mention;
-    serde_json::json!({
-        "feed": mention.feed, "guid": mention.guid, "title": mention.title, "body": mention.body,
-        "author": mention.author, "url": mention.url, "published_at": mention.published.map(pg_time),
-        "fetched_at": pg_time(mention.fetched_at), "lang": mention.lang, "risk": scored.risk,
-        "breakdown": scored.breakdown, "analyzed_lang": scored.lang, "sentiment": scored.sentiment.score,
-        "sentiment_detail": to_value(&scored.sentiment),
-    })
+    MentionRecord {
+        id,
+        feed: &mention.feed,
+        guid: &mention.guid,
+        title: &mention.title,
+        body: &mention.body,
+        author: mention.author.as_deref(),
+        url: mention.url.as_deref(),
+        published_at: mention.published.map(pg_time),
+        fetched_at: pg_time(mention.fetched_at),
+        lang: mention.lang.as_deref(),
+        risk: scored.risk,
+        breakdown: &scored.breakdown,
+        analyzed_lang: &scored.lang,
+        sentiment: scored.sentiment.score,
+        sentiment_detail: &scored.sentiment,
+    }
 }
 
 /// The column list `jsonb_to_recordset` reads a [`mention_record`] with.
@@ -670,18 +703,20 @@ const MENTION_RECORD: &str = "feed TEXT, guid TEXT, title TEXT, body TEXT, autho
      published_at TIMESTAMPTZ, fetched_at TIMESTAMPTZ, lang TEXT, risk BIGINT, breakdown JSONB, analyzed_lang TEXT, \
      sentiment DOUBLE PRECISION, sentiment_detail JSONB";
 
-/// The most JSON one statement of a batch carries. sqlx 0.9 leaves Nagle's algorithm on, so
-/// a message longer than one TLS record (16 KiB) waits for the server's delayed ACK, about
-/// 40 ms; records are sent in arrays under this size instead (one larger record goes alone).
-const MESSAGE_JSON_BYTES: usize = 12 * 1024;
+/// The most JSON one statement of a batch carries, so a batch of long mentions does not
+/// build one huge message (one larger record goes alone). The socket sends without Nagle's
+/// delay (sqlx 0.9.1 and later set TCP_NODELAY; 0.9.0 did not, and any message over one TLS
+/// record then waited about 40 ms for the server's delayed ACK), so one statement can carry a
+/// whole batch of ordinary mentions: each statement is a round trip the batch waits on.
+const MESSAGE_JSON_BYTES: usize = 4 * 1024 * 1024;
 
 /// `records` as the texts of JSON arrays of at most [`MESSAGE_JSON_BYTES`] each, in order;
 /// each record is serialized once, and the statements cast the text to JSONB.
-fn in_messages(records: Vec<serde_json::Value>) -> Vec<String> {
+fn in_messages<T: Serialize>(records: impl IntoIterator<Item = T>) -> Result<Vec<String>, StoreError> {
     let mut messages = Vec::new();
     let mut current = String::new();
     for record in records {
-        let text = record.to_string();
+        let text = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(format!("a record: {e}")))?;
         // One byte for the separator before it, one for the closing bracket.
         if !current.is_empty() && current.len() + text.len() + 2 > MESSAGE_JSON_BYTES {
             current.push(']');
@@ -694,7 +729,7 @@ fn in_messages(records: Vec<serde_json::Value>) -> Vec<String> {
         current.push(']');
         messages.push(current);
     }
-    messages
+    Ok(messages)
 }
 
 /// Ids for a batch's mentions, drawn in arrival order so that ids rise in that order (as
@@ -716,17 +751,10 @@ async fn insert_plain(tx: &mut Tx, plain: &[(i64, &Scored)]) -> Result<HashSet<i
     if plain.is_empty() {
         return Ok(HashSet::new());
     }
-    let records: Vec<serde_json::Value> = plain
-        .iter()
-        .map(|(id, scored)| {
-            let mut record = mention_record(scored);
-            record["id"] = (*id).into();
-            record
-        })
-        .collect();
+    let records = plain.iter().map(|(id, scored)| mention_record(Some(*id), scored));
     // Rows go in by id, so of two with one (feed, guid) the first to arrive is stored.
     let mut inserted = HashSet::with_capacity(plain.len());
-    for message in in_messages(records) {
+    for message in in_messages(records)? {
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "INSERT INTO mentions (id, feed, guid, title, body, author, url, published_at, fetched_at, lang, risk, \
              breakdown, analyzed_lang, sentiment, sentiment_detail) \
@@ -814,7 +842,7 @@ async fn insert_matching(
          ORDER BY c.position"
     )))
     .bind(id)
-    .bind(mention_record(scored))
+    .bind(sqlx::types::Json(mention_record(None, scored)))
     .bind(story.cluster)
     .bind(at)
     .bind(crate::ingest::dedup::to_bytes(&fingerprint.signature))
@@ -870,12 +898,10 @@ async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> 
         .map(|(arrival, id)| (*id, &arrival.scored))
         .collect();
     let inserted = insert_plain(tx, &together).await?;
-    let fingerprints: Vec<Option<Fingerprint>> = batch
-        .iter()
-        .map(|arrival| (!arrival.scored.matches.is_empty()).then(|| Fingerprint::of(&arrival.scored.mention)))
-        .collect();
+    let fingerprints: Vec<Option<Cow<Fingerprint>>> =
+        batch.iter().map(|arrival| (!arrival.scored.matches.is_empty()).then(|| arrival.fingerprint())).collect();
     let wanted: Vec<(usize, &Fingerprint)> =
-        fingerprints.iter().enumerate().filter_map(|(place, f)| Some((place, f.as_ref()?))).collect();
+        fingerprints.iter().enumerate().filter_map(|(place, f)| Some((place, f.as_deref()?))).collect();
     let mut stories = BatchStories::read(tx, &wanted).await?;
     let mut writes = BatchWrites::default();
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -895,7 +921,7 @@ async fn ingest_batch<D: Decide>(tx: &mut Tx, batch: &[Arrival], decide: &D) -> 
             }
         } else {
             let fingerprint = fingerprints[place]
-                .as_ref()
+                .as_deref()
                 .ok_or_else(|| StoreError::Corrupt("a matching mention lost its fingerprint".into()))?;
             let story = stories.find(place, fingerprint, arrival.scored.mention.effective_time());
             let outcome = ingest_one(tx, id, arrival, (&story, fingerprint), decide, &spike, &mut writes).await?;
@@ -1560,6 +1586,14 @@ impl Store for PostgresStore {
         silence_from_row(&row)
     }
 
+    async fn silence(&self, id: i64) -> Result<Option<Silence>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(silence_from_row).transpose()
+    }
+
     async fn silences(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Silence>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {SILENCE_COLUMNS} FROM silences WHERE $1::TIMESTAMPTZ IS NULL \
@@ -2096,11 +2130,11 @@ mod tests {
     use crate::store::common::fixtures::{FixedScore, ingest, scored};
 
     #[test]
-    fn batch_records_travel_in_messages_under_one_tls_record_in_order_and_a_big_one_alone() {
+    fn batch_records_travel_in_messages_under_the_limit_in_order_and_a_big_one_alone() {
         let record = |n: usize, len: usize| serde_json::json!({"n": n, "text": "x".repeat(len)});
-        let mut records: Vec<serde_json::Value> = (0..100).map(|n| record(n, 500)).collect();
-        records.insert(50, record(1000, 40_000));
-        let messages = in_messages(records);
+        let mut records: Vec<serde_json::Value> = (0..100).map(|n| record(n, MESSAGE_JSON_BYTES / 20)).collect();
+        records.insert(50, record(1000, MESSAGE_JSON_BYTES * 2));
+        let messages = in_messages(records).expect("JSON values serialize");
         let arrays: Vec<Vec<serde_json::Value>> =
             messages.iter().map(|m| serde_json::from_str(m).expect("each message is a JSON array")).collect();
         let order: Vec<u64> = arrays.iter().flatten().map(|r| r["n"].as_u64().unwrap_or(u64::MAX)).collect();
@@ -2111,8 +2145,8 @@ mod tests {
             let (size, records) = (message.len(), array.len());
             assert!(size <= MESSAGE_JSON_BYTES || records == 1, "{records} records in {size} bytes");
         }
-        assert!(messages.len() >= 5, "50 KB of small records take several messages: {}", messages.len());
-        assert!(in_messages(Vec::new()).is_empty());
+        assert!(messages.len() >= 5, "five limits' worth of small records take several messages: {}", messages.len());
+        assert!(in_messages(Vec::<serde_json::Value>::new()).expect("nothing to serialize").is_empty());
     }
 
     /// A schema of its own in the test database named by `TOCSIN_TEST_DATABASE_URL`, so
@@ -2301,12 +2335,12 @@ mod tests {
         let plain = |guid: &str| {
             let mut s = scored(guid, 0);
             s.matches.clear();
-            Arrival { scored: s, now }
+            Arrival::new(s, now)
         };
         let matched = |guid: &str| {
             let mut s = scored(guid, 70);
             s.mention.body = format!("{guid}: a different story about Acme yogurt each time, number {guid}");
-            Arrival { scored: s, now }
+            Arrival::new(s, now)
         };
         let batch = vec![plain("a"), matched("m1"), plain("a"), matched("m2"), plain("b"), matched("m3"), plain("b")];
         let outcomes = store.ingest(batch, &FixedScore(70)).await.expect("ingest");

@@ -656,9 +656,9 @@ async fn ingest_one<D: Decide>(
     spike: &SpikeSettings,
     log: &mut AttachLog,
 ) -> Result<IngestOutcome, StoreError> {
-    let Arrival { scored, now } = arrival;
+    let fingerprint = arrival.fingerprint().into_owned();
+    let Arrival { scored, now, .. } = arrival;
     let at = scored.mention.effective_time();
-    let fingerprint = Fingerprint::of(&scored.mention);
     let story = find_story(tx, &fingerprint, at).await?;
     let (scored, candidates) = decide.candidates(scored, &story, now);
     let mention = &scored.mention;
@@ -1332,6 +1332,14 @@ impl Store for SqliteStore {
         silence_from_row(&row)
     }
 
+    async fn silence(&self, id: i64) -> Result<Option<Silence>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SILENCE_COLUMNS} FROM silences WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(silence_from_row).transpose()
+    }
+
     async fn silences(&self, active_at: Option<DateTime<Utc>>) -> Result<Vec<Silence>, StoreError> {
         let rows =
             match active_at {
@@ -1999,12 +2007,12 @@ mod tests {
         let plain = |guid: &str| {
             let mut s = scored(guid, 0);
             s.matches.clear();
-            Arrival { scored: s, now }
+            Arrival::new(s, now)
         };
         let matched = |guid: &str| {
             let mut s = scored(guid, 70);
             s.mention.body = format!("{guid}: a different story about Acme yogurt each time, number {guid}");
-            Arrival { scored: s, now }
+            Arrival::new(s, now)
         };
         let batch = vec![plain("a"), matched("m1"), plain("a"), matched("m2"), plain("b"), matched("m3"), plain("b")];
         let outcomes = store.ingest(batch, &FixedScore(70)).await.expect("ingest");
