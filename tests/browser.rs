@@ -486,3 +486,55 @@ async fn each_role_is_offered_what_it_may_do_and_refused_the_rest() {
     drop(driver);
     running.shutdown().await;
 }
+
+/// The feedback loop in the browser, at desktop and phone width: the responder finds the
+/// matched post on the Mentions page, presses "Not relevant", sees it marked, and the
+/// rule's page counts the verdict and offers it as a `[[rule.example]]` block; neither page
+/// scrolls sideways at 390 px. Screenshots: `browser-mentions-{1440,390}.png`,
+/// `browser-rule-{1440,390}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_marks_a_mention_not_relevant_and_the_rule_page_counts_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (running, _feeds, _incident) = daemon_with_incident(
+        dir.path(),
+        "Acme yogurt food poisoning",
+        "My kid got food poisoning after eating Acme yogurt.",
+        "rita:responder-token:responder",
+    )
+    .await;
+    let base = format!("http://{}", running.addr);
+    let driver = Chromedriver::start().await;
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let browser = driver.session(profile.path()).await;
+    log_in(&browser, &base, "responder-token").await;
+    for width in [1440u32, 390] {
+        browser.set_window_size(width, 1000).await.expect("size the window");
+        browser.goto(&format!("{base}/mentions?rule=food-safety")).await.expect("open the mentions");
+        let button = Locator::XPath("//li[contains(@class, 'mention')]//button[normalize-space()='Not relevant']");
+        if width == 1440 {
+            find(&browser, button, "the Not relevant button").await.click().await.expect("press Not relevant");
+        }
+        find(&browser, Locator::XPath("//strong[normalize-space()='Marked not relevant']"), "the verdict").await;
+        assert_no_sideways_scroll(&browser, "the mentions page", width).await;
+        screenshot(&browser, &format!("browser-mentions-{width}.png")).await;
+
+        browser.goto(&format!("{base}/rules/food-safety?period=24h")).await.expect("open the rule page");
+        let counted = find(&browser, Locator::Css("td.not-relevant"), "the not-relevant count").await;
+        assert_eq!(counted.text().await.expect("read the count"), "1");
+        let block = find(&browser, Locator::Css("pre.examples"), "the examples block").await;
+        let block = block.text().await.expect("read the examples");
+        assert!(block.contains("[[rule.example]]") && block.contains("match = false"), "{block}");
+        assert!(block.contains("title = \"Acme yogurt food poisoning\""), "{block}");
+        assert_no_sideways_scroll(&browser, "the rule page", width).await;
+        screenshot(&browser, &format!("browser-rule-{width}.png")).await;
+    }
+}
+
+async fn assert_no_sideways_scroll(browser: &Client, page: &str, width: u32) {
+    let sizes = browser
+        .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+        .await
+        .expect("measure the page");
+    let [scroll, inner] = [0, 1].map(|i| sizes[i].as_u64().expect("widths are numbers"));
+    assert!(scroll <= inner, "{page} at {width} px is {scroll} px wide in a {inner} px window");
+}

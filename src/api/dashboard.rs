@@ -50,17 +50,20 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/incidents/{id}/steps/{step}", axum::routing::post(step_form::<S>))
         .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
+        .route("/mentions", get(super::dashboard_mentions::mentions_page::<S>))
+        .route("/mentions/{id}/triage", axum::routing::post(super::dashboard_mentions::triage_form::<S>))
+        .route("/rules/{id}", get(super::dashboard_mentions::rule_page::<S>))
 }
 
 /// A logged-in dashboard user: who, and the form token their pages carry.
-struct Session {
-    actor: String,
+pub(super) struct Session {
+    pub(super) actor: String,
     /// What the token may do: the pages offer only that, and the form posts check it.
     role: Role,
     /// The brands the token is limited to: the pages show nothing of another's.
-    brands: BrandScope,
+    pub(super) brands: BrandScope,
     /// The UI language, from the `tocsin_lang` cookie (English by default).
-    lang: Lang,
+    pub(super) lang: Lang,
     csrf: String,
     /// How the request said who it is: a browser's session, or a script's bearer token.
     credential: Credential,
@@ -87,7 +90,7 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Session {
 
 impl Session {
     /// Whether a form post carries this session's token; scripts with a bearer header need none.
-    fn accepts<S>(&self, state: &ApiState<S>, presented: Option<&str>) -> bool {
+    pub(super) fn accepts<S>(&self, state: &ApiState<S>, presented: Option<&str>) -> bool {
         match &self.credential {
             Credential::Bearer(_) => true,
             Credential::Session(id) => presented.is_some_and(|p| state.csrf.verify(id, p)),
@@ -95,12 +98,12 @@ impl Session {
     }
 
     /// Whether the session's role reaches `role`.
-    fn may(&self, role: Role) -> bool {
+    pub(super) fn may(&self, role: Role) -> bool {
         self.role >= role
     }
 
     /// `None` when the session may act as `role`, else the page that refuses it.
-    fn refuses(&self, role: Role) -> Option<Response> {
+    pub(super) fn refuses(&self, role: Role) -> Option<Response> {
         (!self.may(role)).then(|| {
             let message = format!("this needs the {} role; {} is a {}", role.as_str(), self.actor, self.role.as_str());
             error_page(StatusCode::FORBIDDEN, &message)
@@ -126,7 +129,7 @@ impl Session {
     }
 
     /// The hidden field every form of the session's pages carries.
-    fn field(&self) -> Markup {
+    pub(super) fn field(&self) -> Markup {
         html! { input type="hidden" name="csrf" value=(self.csrf); }
     }
 }
@@ -135,7 +138,7 @@ impl Session {
 const LANG_COOKIE: &str = "tocsin_lang";
 
 /// The English or the Chinese text, by the session's language.
-fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+pub(super) fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
     match lang {
         Lang::En => en,
         Lang::Zh => zh,
@@ -143,11 +146,12 @@ fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
 }
 
 /// A page of the logged-in dashboard: the navigation, in the user's language.
-fn app_page(session: &Session, title: &str, body: Markup) -> Response {
+pub(super) fn app_page(session: &Session, title: &str, body: Markup) -> Response {
     let lang = session.lang;
     let nav = html! {
         nav {
             a href="/" { (tr(lang, "Incidents", "事件")) } " · "
+            a href="/mentions" { (tr(lang, "Mentions", "提及")) } " · "
             a href="/feeds" { (tr(lang, "Feeds", "信息源")) } " · "
             a href="/silences" { (tr(lang, "Silences", "静默")) } " · "
             @match lang {
@@ -165,7 +169,7 @@ fn app_page(session: &Session, title: &str, body: Markup) -> Response {
     page_in(lang, title, html! { (nav) (body) })
 }
 
-fn forged() -> Response {
+pub(super) fn forged() -> Response {
     error_page(StatusCode::FORBIDDEN, "this form is stale or did not come from tocsin: reload the page and try again")
 }
 
@@ -204,7 +208,7 @@ fn throttled_page(wait: chrono::Duration) -> Response {
     response
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     let mut response = page("Error", html! { h1 { "Error" } p { (message) } p { a href="/" { "Back" } } });
     *response.status_mut() = status;
     response

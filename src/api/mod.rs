@@ -1,6 +1,8 @@
 //! HTTP: health, metrics, the JSON API under `/api/v1`, acknowledge links and the dashboard.
 
 mod dashboard;
+mod dashboard_mentions;
+mod quality;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -695,6 +697,8 @@ impl<S: Store> FromRequestParts<ApiState<S>> for Admin {
         list_feeds,
         search_mentions,
         push_mentions,
+        quality::triage_mention,
+        quality::get_rule_quality,
         reload,
         get_share_of_voice,
         openapi_json,
@@ -754,6 +758,8 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/mentions", get(search_mentions::<S>).post(push_mentions::<S>))
         .route("/api/v1/reload", post(reload::<S>))
         .route("/api/v1/share-of-voice", get(get_share_of_voice::<S>))
+        .route("/api/v1/mentions/{id}/triage", post(quality::triage_mention::<S>))
+        .route("/api/v1/rules/{id}/quality", get(quality::get_rule_quality::<S>))
         .merge(dashboard::routes())
         .with_state(state)
 }

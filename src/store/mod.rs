@@ -227,6 +227,66 @@ pub struct StoredMention {
     pub brands: Vec<String>,
     /// Its near-duplicate story, when it matched a rule.
     pub story: Option<i64>,
+    /// A person's verdict on it, when someone triaged it.
+    pub triage: Option<Verdict>,
+}
+
+/// A person's verdict on a mention a rule matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// What the rule should have caught.
+    Relevant,
+    /// A false positive: the rule should not have matched it.
+    NotRelevant,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Relevant => "relevant",
+            Verdict::NotRelevant => "not_relevant",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Verdict> {
+        match text {
+            "relevant" => Some(Verdict::Relevant),
+            "not_relevant" => Some(Verdict::NotRelevant),
+            _ => None,
+        }
+    }
+}
+
+/// One rule's match of a triaged mention, as it stood when the verdict was given.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TriagedMatch {
+    pub rule: String,
+    /// `""` where the install configures no brands.
+    pub brand: String,
+    /// The rule's terms found in the mention.
+    pub terms: Vec<String>,
+}
+
+/// A verdict with a copy of what it was about, kept after the mention is pruned so a rule's
+/// quality is judged on every verdict given.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Triage {
+    pub mention_id: i64,
+    pub verdict: Verdict,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub title: String,
+    pub body: String,
+    pub matches: Vec<TriagedMatch>,
+}
+
+/// One stored match of a rule: its mention, brand and the terms found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleMatchTerms {
+    pub mention_id: i64,
+    pub brand: String,
+    pub terms: Vec<String>,
 }
 
 /// One brand's mentions over a period, for share of voice.
@@ -557,6 +617,25 @@ pub trait Store: Send + Sync + 'static {
     fn mentions(&self, filter: &MentionFilter) -> impl Future<Output = Result<Vec<StoredMention>, StoreError>> + Send;
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
+    /// Records `actor`'s verdict on a mention (a later verdict replaces an earlier one),
+    /// copying its text and rule matches; `None` when there is no such mention.
+    fn triage(
+        &self,
+        mention_id: i64,
+        verdict: Verdict,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Triage>, StoreError>> + Send;
+    /// Verdicts given at or after `since`, newest first.
+    fn triaged(&self, since: DateTime<Utc>) -> impl Future<Output = Result<Vec<Triage>, StoreError>> + Send;
+    /// The newest `limit` matches of `rule` at or after `since` (by the mention's time).
+    fn rule_match_terms(
+        &self,
+        rule: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RuleMatchTerms>, StoreError>> + Send;
+
     /// Each of `brands`' mentions from `from` to `to` (by the mention's time): volume,
     /// sentiment, rule matches and its `top` largest stories, in the order `brands` gives.
     fn share_of_voice(
@@ -681,6 +760,9 @@ impl Store for AnyStore {
         fn timeline(&self, incident_id: i64) -> Vec<Event>;
         fn top_mentions(&self, incident_id: i64, limit: i64) -> Vec<MentionSummary>;
         fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
+        fn triage(&self, mention_id: i64, verdict: Verdict, actor: &str, now: DateTime<Utc>) -> Option<Triage>;
+        fn triaged(&self, since: DateTime<Utc>) -> Vec<Triage>;
+        fn rule_match_terms(&self, rule: &str, since: DateTime<Utc>, limit: i64) -> Vec<RuleMatchTerms>;
         fn mention_count(&self) -> i64;
         fn share_of_voice(&self, brands: &[String], from: DateTime<Utc>, to: DateTime<Utc>, top: i64) -> Vec<BrandVoice>;
         fn adopt_unbranded(&self, brand: &str) -> bool;

@@ -26,8 +26,8 @@ use super::common::{
 };
 use super::{
     ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
-    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession,
-    Story, VoiceCounts, VoiceRow, redact,
+    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, RuleMatchTerms, Store, StoreError, StoredMention,
+    StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts, VoiceRow, redact,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1922,7 +1922,8 @@ impl Store for PostgresStore {
             "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
              m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
              ARRAY(SELECT DISTINCT rule FROM rule_matches WHERE mention_id = m.id ORDER BY rule) AS rules, \
-             ARRAY(SELECT brand FROM mention_brands WHERE mention_id = m.id ORDER BY brand) AS brands \
+             ARRAY(SELECT brand FROM mention_brands WHERE mention_id = m.id ORDER BY brand) AS brands, \
+             (SELECT verdict FROM mention_triage WHERE mention_id = m.id) AS triage \
              FROM mentions m WHERE ($1::TEXT IS NULL OR strpos(lower(m.title || ' ' || m.body), lower($1)) > 0) \
              AND ($2::TEXT IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = $2)) \
              AND ($3::TEXT IS NULL OR m.feed = $3) AND ($4::TIMESTAMPTZ IS NULL OR m.fetched_at >= $4) \
@@ -1960,6 +1961,7 @@ impl Store for PostgresStore {
                     rules: row.try_get("rules")?,
                     brands: row.try_get("brands")?,
                     story: row.try_get("cluster_id")?,
+                    triage: row.try_get::<Option<String>, _>("triage")?.as_deref().and_then(Verdict::parse),
                 })
             })
             .collect()
@@ -1967,6 +1969,108 @@ impl Store for PostgresStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn triage(
+        &self,
+        mention_id: i64,
+        verdict: Verdict,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Triage>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some((title, body)) =
+            sqlx::query_as::<_, (String, String)>("SELECT title, body FROM mentions WHERE id = $1")
+                .bind(mention_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let rows =
+            sqlx::query("SELECT rule, brand, terms FROM rule_matches WHERE mention_id = $1 ORDER BY rule, brand")
+                .bind(mention_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let matches = rows
+            .iter()
+            .map(|row| {
+                let terms: Vec<serde_json::Value> = from_value(row.try_get("terms")?)?;
+                Ok(TriagedMatch {
+                    rule: row.try_get("rule")?,
+                    brand: row.try_get("brand")?,
+                    terms: unique_terms(&terms),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sqlx::query(
+            "INSERT INTO mention_triage (mention_id, verdict, actor, at, title, body, matches) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (mention_id) DO UPDATE SET verdict = excluded.verdict, actor = excluded.actor, at = excluded.at, \
+             title = excluded.title, body = excluded.body, matches = excluded.matches",
+        )
+        .bind(mention_id)
+        .bind(verdict.as_str())
+        .bind(actor)
+        .bind(now)
+        .bind(&title)
+        .bind(&body)
+        .bind(to_value(&matches))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Triage { mention_id, verdict, actor: actor.to_owned(), at: now, title, body, matches }))
+    }
+
+    async fn triaged(&self, since: DateTime<Utc>) -> Result<Vec<Triage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mention_id, verdict, actor, at, title, body, matches FROM mention_triage WHERE at >= $1 \
+             ORDER BY at DESC, mention_id DESC",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let verdict: String = row.try_get("verdict")?;
+                Ok(Triage {
+                    mention_id: row.try_get("mention_id")?,
+                    verdict: Verdict::parse(&verdict)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown verdict {verdict:?}")))?,
+                    actor: row.try_get("actor")?,
+                    at: row.try_get("at")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    matches: from_value(row.try_get("matches")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rule_match_terms(
+        &self,
+        rule: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RuleMatchTerms>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mention_id, brand, terms FROM rule_matches WHERE rule = $1 AND at >= $2 ORDER BY at DESC LIMIT $3",
+        )
+        .bind(rule)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let terms: Vec<serde_json::Value> = from_value(row.try_get("terms")?)?;
+                Ok(RuleMatchTerms {
+                    mention_id: row.try_get("mention_id")?,
+                    brand: row.try_get("brand")?,
+                    terms: unique_terms(&terms),
+                })
+            })
+            .collect()
     }
 
     async fn share_of_voice(

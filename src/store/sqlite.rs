@@ -17,8 +17,8 @@ use super::common::{
 };
 use super::{
     ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
-    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, Store, StoreError, StoredMention, StoredSession,
-    Story, VoiceCounts, VoiceRow,
+    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, RuleMatchTerms, Store, StoreError, StoredMention,
+    StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts, VoiceRow,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1656,7 +1656,8 @@ impl Store for SqliteStore {
             "SELECT m.id, m.feed, m.guid, m.title, m.body, m.author, m.url, m.published_at, m.fetched_at, \
              m.analyzed_lang, m.sentiment, m.risk, m.breakdown, m.cluster_id, \
              (SELECT json_group_array(DISTINCT rule) FROM rule_matches WHERE mention_id = m.id) AS rules, \
-             (SELECT json_group_array(brand) FROM mention_brands WHERE mention_id = m.id) AS brands \
+             (SELECT json_group_array(brand) FROM mention_brands WHERE mention_id = m.id) AS brands, \
+             (SELECT verdict FROM mention_triage WHERE mention_id = m.id) AS triage \
              FROM mentions m WHERE (?1 IS NULL OR instr(lower(m.title || ' ' || m.body), lower(?1)) > 0) \
              AND (?2 IS NULL OR EXISTS (SELECT 1 FROM rule_matches rm WHERE rm.mention_id = m.id AND rm.rule = ?2)) \
              AND (?3 IS NULL OR m.feed = ?3) AND (?4 IS NULL OR m.fetched_at >= ?4) AND (?5 IS NULL OR m.fetched_at < ?5) \
@@ -1696,6 +1697,7 @@ impl Store for SqliteStore {
                     rules: json(&rules)?,
                     brands: json(&brands)?,
                     story: row.try_get("cluster_id")?,
+                    triage: row.try_get::<Option<String>, _>("triage")?.as_deref().and_then(Verdict::parse),
                 })
             })
             .collect()
@@ -1703,6 +1705,106 @@ impl Store for SqliteStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn triage(
+        &self,
+        mention_id: i64,
+        verdict: Verdict,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Triage>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some((title, body)) =
+            sqlx::query_as::<_, (String, String)>("SELECT title, body FROM mentions WHERE id = ?")
+                .bind(mention_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query("SELECT rule, brand, terms FROM rule_matches WHERE mention_id = ? ORDER BY rule, brand")
+            .bind(mention_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let matches = rows
+            .iter()
+            .map(|row| {
+                let terms: Vec<serde_json::Value> = json(row.try_get("terms")?)?;
+                Ok(TriagedMatch {
+                    rule: row.try_get("rule")?,
+                    brand: row.try_get("brand")?,
+                    terms: unique_terms(&terms),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sqlx::query(
+            "INSERT INTO mention_triage (mention_id, verdict, actor, at, title, body, matches) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (mention_id) DO UPDATE SET verdict = excluded.verdict, actor = excluded.actor, at = excluded.at, \
+             title = excluded.title, body = excluded.body, matches = excluded.matches",
+        )
+        .bind(mention_id)
+        .bind(verdict.as_str())
+        .bind(actor)
+        .bind(ts(now))
+        .bind(&title)
+        .bind(&body)
+        .bind(to_json(&matches))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Triage { mention_id, verdict, actor: actor.to_owned(), at: now, title, body, matches }))
+    }
+
+    async fn triaged(&self, since: DateTime<Utc>) -> Result<Vec<Triage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mention_id, verdict, actor, at, title, body, matches FROM mention_triage WHERE at >= ? \
+             ORDER BY at DESC, mention_id DESC",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let verdict: String = row.try_get("verdict")?;
+                Ok(Triage {
+                    mention_id: row.try_get("mention_id")?,
+                    verdict: Verdict::parse(&verdict)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown verdict {verdict:?}")))?,
+                    actor: row.try_get("actor")?,
+                    at: parse_ts(row.try_get("at")?)?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    matches: json(row.try_get("matches")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rule_match_terms(
+        &self,
+        rule: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RuleMatchTerms>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mention_id, brand, terms FROM rule_matches WHERE rule = ? AND at >= ? ORDER BY at DESC LIMIT ?",
+        )
+        .bind(rule)
+        .bind(ts(since))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let terms: Vec<serde_json::Value> = json(row.try_get("terms")?)?;
+                Ok(RuleMatchTerms {
+                    mention_id: row.try_get("mention_id")?,
+                    brand: row.try_get("brand")?,
+                    terms: unique_terms(&terms),
+                })
+            })
+            .collect()
     }
 
     async fn share_of_voice(
