@@ -194,3 +194,47 @@ async fn triage_feeds_the_rule_quality_page_on_postgres() {
     triage_story(&scratch.url).await;
     scratch.drop_schema().await;
 }
+
+/// The incident page opens on one sentence with its story's figures: its level and since
+/// when, how many mentions in how many languages from how many sources, how many lately,
+/// their sentiment and the next playbook step, in the reader's language.
+async fn summary_story(store_url: &str) {
+    let (_running, api) = running(store_url).await;
+    let story = json!([
+        {"id": "1", "feed": "forum", "title": "My kid got food poisoning after eating Acme yogurt"},
+        {"id": "2", "feed": "news", "title": "Parents report food poisoning after Acme yogurt at a school lunch"},
+        {"id": "3", "feed": "weibo", "title": "吃了艾克米酸奶后全家食物中毒，上吐下泻"},
+    ]);
+    let (status, pushed) = api.post("admin-token", "/api/v1/mentions", story).await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let (_, incidents) = api.get("viewer-token", "/api/v1/incidents").await;
+    let items = incidents["items"].as_array().expect("incidents");
+    let incident = items.iter().find(|i| i["rule"] == "food-safety").expect("the food-safety incident");
+    assert_eq!((items.len(), &incident["mentions"]), (1, &json!(3)), "one incident holds the story: {incidents}");
+    let id = incident["id"].as_i64().expect("id");
+    let (status, html) = api.page("viewer-token", &format!("/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let sentence = html
+        .split("<p class=\"summary\"><strong>")
+        .nth(1)
+        .and_then(|rest| rest.split("</strong>").next())
+        .expect("the summary sentence");
+    let level = incident["level"].as_str().expect("a level");
+    assert!(sentence.starts_with(&format!("{level} since ")), "{sentence}");
+    assert!(sentence.contains("3 mentions in 2 languages from 3 sources, 3 in the last "), "{sentence}");
+    assert!(sentence.contains("sentiment -0."), "the story reads negative: {sentence}");
+    assert!(sentence.contains("; next step: "), "the playbook's first step: {sentence}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_page_says_in_one_sentence_where_the_incident_stands_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    summary_story(&format!("sqlite://{}", dir.path().join("summary.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_page_says_in_one_sentence_where_the_incident_stands_on_postgres() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    summary_story(&scratch.url).await;
+    scratch.drop_schema().await;
+}

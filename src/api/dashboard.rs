@@ -708,15 +708,18 @@ fn timeline_rows(events: &[Event]) -> Markup {
 }
 
 async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Session, Path(id): Path<i64>) -> Response {
+    // "In the last …" counts over the spike window, so it compares with the usual rate.
+    let recent = state.pipeline.config().risk.spike().window;
     let loaded = async {
         let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
         let mentions = state.store.top_mentions(id, 50).await?;
         let events = state.store.timeline(id).await?;
         let checklist = state.store.checklist(id).await?;
         let review = Review::build(state.store.review_input(id).await?, state.clock.now());
-        Ok::<_, StoreError>((incident, mentions, events, checklist, review))
+        let pulse = state.store.pulse(id, state.clock.now() - recent).await?;
+        Ok::<_, StoreError>((incident, mentions, events, checklist, review, pulse))
     };
-    let (incident, mentions, events, checklist, review) = match loaded.await {
+    let (incident, mentions, events, checklist, review, pulse) = match loaded.await {
         Ok(loaded) => loaded,
         Err(e) => return store_error(e),
     };
@@ -724,12 +727,15 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         return refused;
     }
     let chain = timeline::verify(&events).map_err(|broken| (broken.event.id, broken.why.describe()));
+    let facts = super::summary::Facts { events: &events, pulse, recent, checklist: &checklist, now: state.clock.now() };
+    let sentence = super::summary::summary(session.lang, &incident, &facts);
     app_page(
         &session,
         &format!("#{id} {}", incident.title),
         html! {
             p { a href="/" { "← All incidents" } }
             h1 { "#" (incident.id) " " (incident.title) }
+            p.summary { strong { (sentence) } }
             p {
                 (level_badge(&incident)) " "
                 strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }

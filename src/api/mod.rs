@@ -3,6 +3,7 @@
 mod dashboard;
 mod dashboard_mentions;
 mod quality;
+mod summary;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -89,6 +89,19 @@ pub struct Incident {
     pub brand: Option<String>,
 }
 
+/// An incident's mentions at a glance: how many, in how many languages and from how many
+/// sources, how many arrived lately, and their mean sentiment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Pulse {
+    pub mentions: i64,
+    pub languages: i64,
+    pub sources: i64,
+    /// Attached since the `recent` instant the store was asked about.
+    pub recent: i64,
+    /// Mean sentiment of the attached mentions; `None` when none has one.
+    pub sentiment: Option<f64>,
+}
+
 /// A mention attached to an incident, as alerts list it ("top mentions").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MentionSummary {

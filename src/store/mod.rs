@@ -18,7 +18,7 @@ use crate::incident::review::{ReviewInput, StepDone};
 use crate::incident::silence::{NewSilence, Silence};
 use crate::incident::spike::{SpikeSettings, Volume};
 use crate::incident::timeline::Event;
-use crate::incident::{Action, Incident, Level, MentionSummary, Status, TransitionError};
+use crate::incident::{Action, Incident, Level, MentionSummary, Pulse, Status, TransitionError};
 use crate::ingest::fetch::Validators;
 use crate::notify::NoticeKind;
 use crate::notify::breaker::ChannelHealth;
@@ -608,6 +608,13 @@ pub trait Store: Send + Sync + 'static {
     fn incident(&self, id: i64) -> impl Future<Output = Result<Option<Incident>, StoreError>> + Send;
     fn incidents(&self, filter: &IncidentFilter) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
     fn timeline(&self, incident_id: i64) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    /// The incident's mentions at a glance, those attached at or after `recent_since`
+    /// counted apart.
+    fn pulse(
+        &self,
+        incident_id: i64,
+        recent_since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Pulse, StoreError>> + Send;
     /// The riskiest mentions attached to an incident, as fetched.
     fn top_mentions(
         &self,
@@ -760,6 +767,7 @@ impl Store for AnyStore {
         fn timeline(&self, incident_id: i64) -> Vec<Event>;
         fn top_mentions(&self, incident_id: i64, limit: i64) -> Vec<MentionSummary>;
         fn mentions(&self, filter: &MentionFilter) -> Vec<StoredMention>;
+        fn pulse(&self, incident_id: i64, recent_since: DateTime<Utc>) -> Pulse;
         fn triage(&self, mention_id: i64, verdict: Verdict, actor: &str, now: DateTime<Utc>) -> Option<Triage>;
         fn triaged(&self, since: DateTime<Utc>) -> Vec<Triage>;
         fn rule_match_terms(&self, rule: &str, since: DateTime<Utc>, limit: i64) -> Vec<RuleMatchTerms>;

@@ -27,7 +27,7 @@ use crate::incident::review::{ChainStatus, NotificationOutcome, ReviewInput, Rev
 use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::SpikeSettings;
 use crate::incident::timeline::{Event, EventKind, HashScheme, NewEvent, StoredText};
-use crate::incident::{Action, Incident, Level, MentionSummary, Status};
+use crate::incident::{Action, Incident, Level, MentionSummary, Pulse, Status};
 use crate::ingest::fetch::Validators;
 use crate::ingest::{Mention, dedup};
 use crate::notify::NoticeKind;
@@ -1618,6 +1618,20 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn pulse(&self, incident_id: i64, recent_since: DateTime<Utc>) -> Result<Pulse, StoreError> {
+        let (mentions, languages, sources, recent, sentiment): (i64, i64, i64, i64, Option<f64>) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(DISTINCT COALESCE(m.analyzed_lang, json_extract(im.snapshot, '$.lang'))), \
+             COUNT(DISTINCT json_extract(im.snapshot, '$.feed')), COALESCE(SUM(im.attached_at >= ?), 0), \
+             AVG(im.sentiment) FROM incident_mentions im LEFT JOIN mentions m ON m.id = im.mention_id \
+             WHERE im.incident_id = ?",
+        )
+        .bind(ts(recent_since))
+        .bind(incident_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Pulse { mentions, languages, sources, recent, sentiment })
     }
 
     async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
