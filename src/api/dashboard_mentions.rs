@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::dashboard::{Session, app_page, error_page, forged, tr};
 use super::quality::{give_verdict, quality_of};
-use super::{ApiError, ApiState, Role};
+use super::{ApiError, ApiState, Role, period_start};
 use crate::store::{MentionFilter, Store, Verdict};
 
 /// Mentions listed per page.
@@ -47,12 +47,9 @@ pub(super) async fn mentions_page<S: Store>(
 ) -> Response {
     let lang = session.lang;
     let now = state.clock.now();
-    let since = match set(&search.period) {
-        None => None,
-        Some("24h") => Some(now - chrono::Duration::days(1)),
-        Some("7d") => Some(now - chrono::Duration::days(7)),
-        Some("30d") => Some(now - chrono::Duration::days(30)),
-        Some(other) => return error_page(StatusCode::BAD_REQUEST, &format!("period {other:?} is not 24h, 7d or 30d")),
+    let since = match set(&search.period).map(|period| period_start(period, now)).transpose() {
+        Ok(since) => since,
+        Err(e) => return api_error_page(e),
     };
     let least_risk = match set(&search.risk).map(str::parse::<u8>) {
         None => 0,

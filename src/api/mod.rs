@@ -1157,8 +1157,16 @@ pub struct BrandShare {
     pub share: f64,
 }
 
-/// The periods share of voice is reported over.
-const VOICE_PERIODS: &[(&str, i64)] = &[("24h", 1), ("7d", 7), ("30d", 30)];
+/// The periods share of voice, rule quality and the mention page are read over.
+const PERIODS: &[(&str, i64)] = &[("24h", 1), ("7d", 7), ("30d", 30)];
+
+/// The start of `period` (`24h`, `7d` or `30d`) ending at `to`; 400 for any other.
+fn period_start(period: &str, to: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let days = PERIODS.iter().find(|(name, _)| *name == period).map(|(_, days)| *days);
+    let days =
+        days.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("period {period:?} is not 24h, 7d or 30d")))?;
+    Ok(to - chrono::Duration::days(days))
+}
 /// Stories listed per brand.
 const VOICE_STORIES: i64 = 5;
 
@@ -1170,11 +1178,7 @@ pub async fn share_of_voice<S: Store>(
     period: &str,
     to: DateTime<Utc>,
 ) -> Result<ShareOfVoice, ApiError> {
-    let days =
-        VOICE_PERIODS.iter().find(|(name, _)| *name == period).map(|(_, days)| *days).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("period {period:?} is not 24h, 7d or 30d"))
-        })?;
-    let from = to - chrono::Duration::days(days);
+    let from = period_start(period, to)?;
     let shown: Vec<&crate::config::BrandConfig> = state
         .pipeline
         .config()

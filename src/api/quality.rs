@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiState, BrandScope, Caller, ErrorBody, Responder, VOICE_PERIODS, body};
+use super::{ApiError, ApiState, BrandScope, Caller, ErrorBody, Responder, body, period_start};
 use crate::store::{MentionFilter, RuleMatchTerms, Store, StoredMention, Triage, Verdict};
 
 /// How many of a rule's newest matches its quality is worked out from.
@@ -195,13 +194,6 @@ pub async fn quality_of<S: Store>(
     let matches = state.store.rule_match_terms(rule, since, QUALITY_MATCHES).await?;
     let verdicts = state.store.triaged(since).await?;
     Ok(rule_quality(rule, period, &matches, &verdicts, scope))
-}
-
-fn period_start(period: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    let days = VOICE_PERIODS.iter().find(|(name, _)| *name == period).map(|(_, days)| *days);
-    let days =
-        days.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("period {period:?} is not 24h, 7d or 30d")))?;
-    Ok(now - chrono::Duration::days(days))
 }
 
 /// Marks a mention relevant or not relevant (a false positive). A later verdict replaces an
