@@ -21,11 +21,11 @@ use chrono::Utc;
 use tocsin::analyze::RuleSet;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::Pipeline;
 use tocsin::incident::ack_link::AckLinks;
 use tocsin::ingest::Mention;
 use tocsin::notify::outbox::{Channels, Deliverer};
 use tocsin::notify::webhook;
+use tocsin::pipeline::Pipeline;
 use tocsin::store::{Arrival, IngestOutcome, SqliteStore, Store};
 use tokio::sync::Notify;
 

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::analyze::rules::BRAND_LIST;
 use crate::analyze::{BrandSpec, RuleSet};
-use crate::daemon::{DRILL_FEED, Pipeline};
 use crate::ingest::Mention;
+use crate::pipeline::{DRILL_FEED, Pipeline};
 use crate::store::{Arrival, IngestOutcome, Store, StoreError};
 
 /// Why a drill could not start.

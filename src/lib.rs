@@ -14,5 +14,6 @@ pub mod drill;
 pub mod incident;
 pub mod ingest;
 pub mod notify;
+pub mod pipeline;
 pub mod replay;
 pub mod store;

@@ -16,11 +16,11 @@ use tokio::sync::Notify;
 use crate::analyze::RuleSet;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::daemon::Pipeline;
 use crate::incident::Level;
 use crate::ingest::Mention;
 use crate::ingest::parse::parse_feed;
 use crate::ingest::push::MentionInput;
+use crate::pipeline::Pipeline;
 use crate::store::{self, AnyStore, Arrival, IncidentFilter, Store, StoreError};
 
 /// Why a replay could not run.

@@ -19,8 +19,9 @@ use tocsin::analyze::RuleSet;
 use tocsin::api::Tokens;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::{self, Pipeline};
+use tocsin::daemon;
 use tocsin::ingest::Mention;
+use tocsin::pipeline::Pipeline;
 use tocsin::store::{AnyStore, IncidentFilter, MentionFilter, Store};
 use tokio::sync::Notify;
 
@@ -273,7 +274,7 @@ async fn an_agency_works_two_clients_and_watches_a_competitor_in_one_install() {
     assert_eq!(shown, ["globex", "initech"], "its brand against the competitors, no other client");
     let (status, _) = api.post("globex-token", "/api/v1/reload").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a limited token reaches no setting of every brand");
-    let (_, page) = api.get("agency-token", "/?brand=globex").await;
+    let (_, page) = api.get("agency-token", "/incidents?brand=globex").await;
     let page = page.as_str().expect("html").to_owned();
     for id in &globex_ids {
         assert!(page.contains(&format!("href=\"/incidents/{id}\"")), "the switcher shows Globex's incidents");

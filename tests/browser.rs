@@ -37,7 +37,7 @@ use tocsin::clock::Clock;
 use tocsin::config::Config;
 use tocsin::daemon;
 use tocsin::incident::{Incident, Status};
-use tocsin::store::{IncidentFilter, Store};
+use tocsin::store::{IncidentFilter, MentionFilter, Store};
 
 /// Markup that runs script if a page inserts it as markup rather than text: an inline
 /// script that sets the page title, and an image whose error handler opens a dialog as soon
@@ -337,7 +337,7 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
     find(&browser, Locator::XPath(&to_incident), "a link to the incident in the list").await;
     assert_nothing_ran(&browser, "the incident list").await;
     let list_url = browser.current_url().await.expect("current URL");
-    assert_eq!(list_url.path(), "/", "logging in lands on the incident list");
+    assert_eq!(list_url.path(), "/", "logging in lands on the overview, open incidents on top");
     let link = find(&browser, Locator::LinkText(&incident.title), "the incident's title as text in the list").await;
     screenshot(&browser, "browser-1-list.png").await;
 
@@ -528,6 +528,149 @@ async fn a_responder_marks_a_mention_not_relevant_and_the_rule_page_counts_it() 
         assert_no_sideways_scroll(&browser, "the rule page", width).await;
         screenshot(&browser, &format!("browser-rule-{width}.png")).await;
     }
+}
+
+/// One pushed mention of the scripted day: source, language, hours before now, title.
+struct Scripted {
+    feed: &'static str,
+    lang: &'static str,
+    hours_ago: f64,
+    title: String,
+}
+
+/// The day the overview test pushes: six English store-opening stories on the news, a
+/// Chinese complaint copied three times on Weibo in the last two hours and once on the news.
+fn scripted_day() -> Vec<Scripted> {
+    let mut day: Vec<Scripted> = (0..6)
+        .map(|i| Scripted {
+            feed: "news",
+            lang: "en",
+            hours_ago: 20.0 - f64::from(i),
+            title: format!("Acme opens its new store number {} in Leeds with a family day", i + 1),
+        })
+        .collect();
+    for (feed, hours_ago) in [("weibo", 1.9), ("weibo", 1.2), ("weibo", 0.6), ("news", 0.4)] {
+        day.push(Scripted {
+            feed,
+            lang: "zh",
+            hours_ago,
+            title: "孩子喝了艾克米酸奶后食物中毒，家长要求艾克米给个说法".to_owned(),
+        });
+    }
+    day
+}
+
+/// The overview for a scripted day, at desktop and phone width and in both languages: the
+/// counts per source and language are the script's, the volume chart has a bar per busy
+/// hour, the charts carry their axis labels, open incidents are on top, and nothing scrolls
+/// sideways at 390 px. Screenshots: `browser-overview-{1440,390}.png`, `browser-overview-zh.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_a_scripted_day_per_source_and_language_with_its_charts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (running, _feeds, incident) = daemon_with_incident(
+        dir.path(),
+        "Acme yogurt food poisoning",
+        "My kid got food poisoning after eating Acme yogurt.",
+        "lead:lead-token",
+    )
+    .await;
+    let base = format!("http://{}", running.addr);
+    let now = chrono::Utc::now();
+    let day = scripted_day();
+    let pushed: Vec<serde_json::Value> = day
+        .iter()
+        .enumerate()
+        .map(|(i, mention)| {
+            let at = now - chrono::Duration::seconds((mention.hours_ago * 3600.0) as i64);
+            serde_json::json!({
+                "id": format!("day-{i}"), "feed": mention.feed, "title": mention.title,
+                "body": mention.title, "lang": mention.lang, "published": at,
+            })
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/mentions"))
+        .bearer_auth("lead-token")
+        .json(&pushed)
+        .send()
+        .await
+        .expect("push the day");
+    assert!(response.status().is_success(), "push: {}", response.text().await.unwrap_or_default());
+    let store = running.store.clone();
+    let stored = store.mention_count().await.expect("count");
+    assert_eq!(stored, 1 + day.len() as i64, "the forum post and the scripted day are stored");
+
+    // Expected figures, from the script alone (plus the forum post that opened the incident).
+    let count = |pick: &dyn Fn(&Scripted) -> bool| day.iter().filter(|m| pick(m)).count();
+    let news = count(&|m| m.feed == "news");
+    let weibo = count(&|m| m.feed == "weibo");
+    let zh = count(&|m| m.lang == "zh");
+    let en = count(&|m| m.lang == "en") + 1;
+    let mut hours: Vec<i64> = day
+        .iter()
+        .map(|m| (now - chrono::Duration::seconds((m.hours_ago * 3600.0) as i64)).timestamp() / 3600)
+        .collect();
+    let forum = MentionFilter { feed: Some("forum".into()), limit: 1, ..MentionFilter::default() };
+    let post = store.mentions(&forum).await.expect("the forum post").remove(0);
+    let post_at = post.published.filter(|at| *at <= post.fetched_at).unwrap_or(post.fetched_at);
+    hours.push(post_at.timestamp() / 3600);
+    hours.sort_unstable();
+    hours.dedup();
+
+    let driver = Chromedriver::start().await;
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let browser = driver.session(profile.path()).await;
+    log_in(&browser, &base, "lead-token").await;
+    for width in [1440u32, 390] {
+        browser.set_window_size(width, 1200).await.expect("size the window");
+        browser.goto(&format!("{base}/?period=24h")).await.expect("open the overview");
+        let total = find(&browser, Locator::Css("strong.total"), "the period's total").await;
+        assert_eq!(total.text().await.expect("total"), (day.len() + 1).to_string());
+        for (section, key, expected) in [
+            ("sources", "news", news),
+            ("sources", "weibo", weibo),
+            ("sources", "forum", 1),
+            ("languages", "zh", zh),
+            ("languages", "en", en),
+        ] {
+            let cell = format!("//section[contains(@class, '{section}')]//tr[td[1][normalize-space()='{key}']]/td[2]");
+            let shown = find(&browser, Locator::XPath(&cell), &format!("the {key} row of {section}")).await;
+            assert_eq!(shown.text().await.expect("count"), expected.to_string(), "{section} {key}");
+        }
+        let bars = browser.find_all(Locator::Css("svg.volume rect.bar")).await.expect("bars");
+        assert_eq!(bars.len(), hours.len(), "one bar per hour that had mentions");
+        let charts = browser.find_all(Locator::Css("svg.chart")).await.expect("charts");
+        assert!(charts.len() >= 3, "volume, sentiment and per-rule charts: {}", charts.len());
+        let axis = find(
+            &browser,
+            Locator::XPath("//*[name()='svg']//*[name()='text'][.='mentions per hour']"),
+            "the y axis label",
+        )
+        .await;
+        assert!(axis.is_displayed().await.expect("visible"));
+        find(
+            &browser,
+            Locator::XPath(
+                "//section[contains(@class, 'stories')]//li[contains(., '3 copies') or contains(., '4 copies')]",
+            ),
+            "the complaint as one story of several copies",
+        )
+        .await;
+        find(&browser, Locator::LinkText(&incident.title), "the open incident on top").await;
+        assert_no_sideways_scroll(&browser, "the overview", width).await;
+        screenshot(&browser, &format!("browser-overview-{width}.png")).await;
+    }
+    browser.goto(&format!("{base}/lang/zh")).await.expect("switch to Chinese");
+    browser.set_window_size(1440, 1200).await.expect("size the window");
+    browser.goto(&format!("{base}/?period=24h")).await.expect("open the overview in Chinese");
+    find(&browser, Locator::XPath("//*[name()='svg']//*[name()='text'][.='每小时提及数']"), "the Chinese y axis label")
+        .await;
+    find(&browser, Locator::XPath("//h2[normalize-space()='来源']"), "the Chinese sources heading").await;
+    let page = browser.source().await.expect("page source");
+    for english in ["mentions per hour", "Top stories", "Open incidents", "Rising now"] {
+        assert!(!page.contains(english), "no English left in the Chinese overview: {english}");
+    }
+    screenshot(&browser, "browser-overview-zh.png").await;
 }
 
 async fn assert_no_sideways_scroll(browser: &Client, page: &str, width: u32) {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use common::WebhookReceiver;
 use tocsin::config::Config;
-use tocsin::daemon::Pipeline;
 use tocsin::incident::Action;
 use tocsin::ingest::Mention;
 use tocsin::notify::breaker::Availability;
 use tocsin::notify::outbox::Deliverer;
+use tocsin::pipeline::Pipeline;
 use tocsin::store::{Arrival, IngestOutcome, SqliteStore, Store};
 
 struct Post {

@@ -17,12 +17,13 @@ use tocsin::analyze::RuleSet;
 use tocsin::api::Tokens;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::{self, PRUNE_BATCH, Pipeline, prune_expired, retention_cutoff};
+use tocsin::daemon::{self, PRUNE_BATCH, prune_expired};
 use tocsin::incident::review::{ChainStatus, Review};
 use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::timeline;
 use tocsin::ingest::Mention;
 use tocsin::ingest::poller::MentionSink;
+use tocsin::pipeline::{Pipeline, retention_cutoff};
 use tocsin::store::{self, AnyStore, IngestOutcome, MentionFilter, Pruned, Store};
 use tokio::sync::{Notify, watch};
 

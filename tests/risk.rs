@@ -12,9 +12,9 @@ use proptest::test_runner::{RngAlgorithm, TestRng};
 use tocsin::analyze::RuleSet;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::Pipeline;
 use tocsin::incident::Incident;
 use tocsin::ingest::Mention;
+use tocsin::pipeline::Pipeline;
 use tocsin::store::{IncidentFilter, IngestOutcome, PostgresStore, SqliteStore, Store};
 use tokio::sync::Notify;
 

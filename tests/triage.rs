@@ -238,3 +238,61 @@ async fn the_incident_page_says_in_one_sentence_where_the_incident_stands_on_pos
     summary_story(&scratch.url).await;
     scratch.drop_schema().await;
 }
+
+/// The overview's figures over HTTP from a scripted set of pushed mentions: counts per
+/// source and language, per hour, the story of copies and the open incident; one rule's
+/// overview counts only its matches; a bad period is a 400 naming it.
+async fn overview_story(store_url: &str) {
+    let (running, api) = running(store_url).await;
+    let now = running.clock.now();
+    let hours_ago = |h: i64| (now - chrono::Duration::hours(h)).to_rfc3339();
+    let day = json!([
+        {"id": "o1", "feed": "news", "lang": "en", "published": hours_ago(20), "title": "Acme opens a new store in Leeds"},
+        {"id": "o2", "feed": "news", "lang": "en", "published": hours_ago(10), "title": "Acme sponsors the city marathon again"},
+        {"id": "o3", "feed": "weibo", "lang": "zh", "published": hours_ago(2), "title": "吃了艾克米酸奶后全家食物中毒，上吐下泻"},
+        {"id": "o4", "feed": "weibo", "lang": "zh", "published": hours_ago(2), "title": "吃了艾克米酸奶后全家食物中毒，上吐下泻！"},
+        {"id": "o5", "feed": "forum", "lang": "en", "published": hours_ago(40), "title": "Old thread, outside the day"},
+    ]);
+    let (status, pushed) = api.post("admin-token", "/api/v1/mentions", day).await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let (status, overview) = api.get("viewer-token", "/api/v1/overview?period=24h").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["mentions"], 4, "the post 40 hours old is outside the day: {overview}");
+    let counts = |list: &str| -> Vec<(String, i64)> {
+        overview[list]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| (s["key"].as_str().expect("key").to_owned(), s["mentions"].as_i64().expect("count")))
+            .collect()
+    };
+    assert_eq!(counts("sources"), [("news".to_owned(), 2), ("weibo".to_owned(), 2)]);
+    assert_eq!(counts("languages"), [("en".to_owned(), 2), ("zh".to_owned(), 2)]);
+    let series = overview["series"].as_array().expect("series");
+    assert_eq!(overview["bucket_seconds"], 3600);
+    assert!((24..=25).contains(&series.len()), "an hour per point: {}", series.len());
+    let busy: i64 = series.iter().map(|p| p["mentions"].as_i64().expect("count")).sum();
+    assert_eq!(busy, 4, "every mention of the day in a bucket");
+    let story = &overview["stories"][0];
+    assert_eq!((story["copies"].as_i64(), story["sources"].clone()), (Some(2), json!(["weibo"])), "{overview}");
+    assert_eq!(overview["incidents"].as_array().map(Vec::len), Some(1), "the open incident: {overview}");
+    let (_, matched) = api.get("viewer-token", "/api/v1/overview?period=24h&rule=food-safety").await;
+    assert_eq!(matched["mentions"], 2, "only the rule's matches: {matched}");
+    assert_eq!(matched["rules"][0]["rule"], "food-safety");
+    let (status, refused) = api.get("viewer-token", "/api/v1/overview?period=1y").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused["error"].as_str().is_some_and(|e| e.contains("1y")), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_a_scripted_day_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    overview_story(&format!("sqlite://{}", dir.path().join("overview.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_a_scripted_day_on_postgres() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    overview_story(&scratch.url).await;
+    scratch.drop_schema().await;
+}

@@ -13,11 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 use tocsin::analyze::RuleSet;
 use tocsin::clock::Clock;
 use tocsin::config::Config;
-use tocsin::daemon::{Pipeline, run_due_steps};
+use tocsin::daemon::run_due_steps;
 use tocsin::incident::review::Review;
 use tocsin::incident::silence::{NewSilence, Scope};
 use tocsin::incident::{Action, Incident, Level, Status};
 use tocsin::ingest::Mention;
+use tocsin::pipeline::Pipeline;
 use tocsin::store::{self, AnyStore, Arrival, Entry, IncidentFilter, IngestOutcome, Store, StoreError};
 use tokio::sync::Notify;
 

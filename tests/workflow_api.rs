@@ -277,17 +277,17 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
         no_redirects.get(format!("{}{path}", api.base)).header("cookie", cookies.to_owned()).send()
     };
     let text = |response: reqwest::Response| async move { response.text().await.expect("html") };
-    let critical = text(browse("/?level=critical", &session).await.expect("list")).await;
+    let critical = text(browse("/incidents?level=critical", &session).await.expect("list")).await;
     assert!(critical.contains(&format!("href=\"/incidents/{id}\"")), "filtered by level");
     assert!(critical.contains("http-equiv=\"refresh\""), "the list refreshes itself");
-    let low = text(browse("/?level=low", &session).await.expect("list")).await;
+    let low = text(browse("/incidents?level=low", &session).await.expect("list")).await;
     assert!(!low.contains(&format!("href=\"/incidents/{id}\"")));
     let feeds = text(browse("/feeds", &session).await.expect("feeds")).await;
     assert!(feeds.contains("forum") && feeds.contains("Failures in a row"), "{feeds}");
     let switched = browse("/lang/zh", &session).await.expect("lang");
     let cookie = switched.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(cookie.starts_with("tocsin_lang=zh"), "{cookie}");
-    let chinese = text(browse("/", &format!("{session}; tocsin_lang=zh")).await.expect("list")).await;
+    let chinese = text(browse("/incidents", &format!("{session}; tocsin_lang=zh")).await.expect("list")).await;
     assert!(chinese.contains("<h1>事件</h1>") && chinese.contains("lang=\"zh-CN\""), "the Chinese UI");
 
     let silences = text(browse("/silences", &session).await.expect("silences")).await;

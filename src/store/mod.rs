@@ -289,6 +289,26 @@ pub struct RuleMatchTerms {
     pub terms: Vec<String>,
 }
 
+/// One mention as the overview counts it: when, from where, in which language, how it
+/// reads, its story and the rules it matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewRow {
+    /// The mention's time: its publication, unless that is missing or after its fetch.
+    pub at: DateTime<Utc>,
+    pub feed: String,
+    pub lang: Option<String>,
+    pub sentiment: Option<f64>,
+    /// Its near-duplicate story (its own id when it is in none).
+    pub story: i64,
+    /// The first [`OVERVIEW_TITLE_CHARS`] characters of its title, for the story's headline.
+    pub title: String,
+    /// The rules it matched, by id.
+    pub rules: Vec<String>,
+}
+
+/// How much of a title the overview reads: a headline, not the whole text.
+pub const OVERVIEW_TITLE_CHARS: i64 = 200;
+
 /// One brand's mentions over a period, for share of voice.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BrandVoice {
@@ -653,6 +673,16 @@ pub trait Store: Send + Sync + 'static {
         top: i64,
     ) -> impl Future<Output = Result<Vec<BrandVoice>, StoreError>> + Send;
 
+    /// The newest `limit` mentions from `from` to `to` (by the mention's time), about one of
+    /// `brands` when given, as the overview counts them; newest first.
+    fn overview_rows(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        brands: Option<&[String]>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<OverviewRow>, StoreError>> + Send;
+
     /// Files what was stored before the config named brands under `brand`: rule matches,
     /// incidents (their group keys too), group volumes, and every mention as about it.
     /// Runs once per store; `true` when it ran now.
@@ -773,6 +803,7 @@ impl Store for AnyStore {
         fn rule_match_terms(&self, rule: &str, since: DateTime<Utc>, limit: i64) -> Vec<RuleMatchTerms>;
         fn mention_count(&self) -> i64;
         fn share_of_voice(&self, brands: &[String], from: DateTime<Utc>, to: DateTime<Utc>, top: i64) -> Vec<BrandVoice>;
+        fn overview_rows(&self, from: DateTime<Utc>, to: DateTime<Utc>, brands: Option<&[String]>, limit: i64) -> Vec<OverviewRow>;
         fn adopt_unbranded(&self, brand: &str) -> bool;
         fn prune(&self, before: DateTime<Utc>, from: Option<DateTime<Utc>>, limit: i64) -> Pruned;
         fn ping(&self) -> ();

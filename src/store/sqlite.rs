@@ -17,8 +17,8 @@ use super::common::{
 };
 use super::{
     ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
-    IngestOutcome, MentionFilter, OutboxItem, PollRecord, Pruned, RuleMatchTerms, Store, StoreError, StoredMention,
-    StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts, VoiceRow,
+    IngestOutcome, MentionFilter, OVERVIEW_TITLE_CHARS, OutboxItem, OverviewRow, PollRecord, Pruned, RuleMatchTerms,
+    Store, StoreError, StoredMention, StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts, VoiceRow,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1863,6 +1863,47 @@ impl Store for SqliteStore {
             voices.push(BrandVoice::of(brand, counts, stories));
         }
         Ok(voices)
+    }
+
+    async fn overview_rows(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        brands: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<OverviewRow>, StoreError> {
+        // A mention's time is never after its fetch, so the fetch-time index bounds the scan.
+        let rows = sqlx::query(
+            "SELECT at, feed, analyzed_lang, sentiment, story, title, rules FROM ( \
+             SELECT CASE WHEN m.published_at IS NOT NULL AND m.published_at <= m.fetched_at \
+             THEN m.published_at ELSE m.fetched_at END AS at, m.feed, m.analyzed_lang, m.sentiment, \
+             COALESCE(m.cluster_id, m.id) AS story, substr(m.title, 1, ?5) AS title, m.id, \
+             (SELECT json_group_array(DISTINCT rule) FROM rule_matches WHERE mention_id = m.id) AS rules \
+             FROM mentions m WHERE m.fetched_at >= ?1 AND (?3 IS NULL OR EXISTS (SELECT 1 FROM mention_brands mb \
+             WHERE mb.mention_id = m.id AND mb.brand IN (SELECT value FROM json_each(?3))))) \
+             WHERE at >= ?1 AND at < ?2 ORDER BY at DESC, id DESC LIMIT ?4",
+        )
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(brands.map(|brands| to_json(&brands)))
+        .bind(limit)
+        .bind(OVERVIEW_TITLE_CHARS)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let rules: String = row.try_get("rules")?;
+                Ok(OverviewRow {
+                    at: parse_ts(row.try_get("at")?)?,
+                    feed: row.try_get("feed")?,
+                    lang: row.try_get("analyzed_lang")?,
+                    sentiment: row.try_get("sentiment")?,
+                    story: row.try_get("story")?,
+                    title: row.try_get("title")?,
+                    rules: json(&rules)?,
+                })
+            })
+            .collect()
     }
 
     async fn adopt_unbranded(&self, brand: &str) -> Result<bool, StoreError> {

@@ -410,7 +410,7 @@ pub async fn post_office(
     public_url: &str,
 ) -> (
     Arc<tocsin::store::SqliteStore>,
-    tocsin::daemon::Pipeline<tocsin::store::SqliteStore>,
+    tocsin::pipeline::Pipeline<tocsin::store::SqliteStore>,
     tocsin::notify::outbox::Deliverer<tocsin::store::SqliteStore>,
 ) {
     use tocsin::store::Store;
@@ -425,7 +425,7 @@ pub async fn post_office(
         public_url.to_owned(),
         config.delivery.clone(),
     );
-    let pipeline = tocsin::daemon::Pipeline::new(
+    let pipeline = tocsin::pipeline::Pipeline::new(
         store.clone(),
         Arc::new(tocsin::analyze::RuleSet::bundled()),
         Arc::new(config),

@@ -11,10 +11,13 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{
-    ApiState, BrandScope, ClientAddress, Credential, Refusal, Role, SESSION_COOKIE, SESSION_LIFETIME, ShareOfVoice,
-    authenticate, brand_refusal, client_address, cookie, digest, open_session, share_of_voice,
-};
+mod charts;
+mod mentions;
+mod overview;
+mod summary;
+
+use super::auth::{ClientAddress, Credential, Refusal, authenticate, client_address, cookie, digest, open_session};
+use super::{ApiState, BrandScope, Role, SESSION_COOKIE, SESSION_LIFETIME, ShareOfVoice, brand_refusal};
 use crate::config::HumanDuration;
 use crate::incident::present::{describe, safe_href, why_lines};
 use crate::incident::review::Review;
@@ -29,15 +32,25 @@ use crate::store::{Checklist, Entry, IncidentFilter, Store, StoreError};
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;overflow-wrap:anywhere}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
 .critical{color:#fff;background:#b00020}.high{background:#f57c00}.medium{background:#ffd54f}.low{background:#e0e0e0}\
 .level{padding:.1rem .4rem;border-radius:.2rem}button{margin-right:.5rem}pre{white-space:pre-wrap}\
-form{margin:.4rem 0}button.primary{font-weight:bold;padding:.3rem 1rem}td:nth-child(7){white-space:nowrap}";
+form{margin:.4rem 0}button.primary{font-weight:bold;padding:.3rem 1rem}\
+svg.chart{width:100%;height:auto;max-width:48rem;display:block}.scroll{overflow-x:auto}\
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:1rem}\
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8rem}.swatch{display:inline-block;width:.8rem;height:.8rem}\
+.share{display:inline-block;height:.7rem;background:#0072b2;vertical-align:middle}\
+.overdue{background:#fde0e0}.due{background:#fff4d6}.announce{border:2px solid #b00020;padding:.5rem;margin:.5rem 0}\
+:focus-visible{outline:3px solid #0072b2;outline-offset:2px}\
+@media (max-width:40rem){body{margin:.6rem}table.wide,table.wide tbody,table.wide tr,table.wide td{display:block;width:auto}\
+table.wide tr:first-child{display:none}table.wide tr{border-bottom:1px solid #ccc;padding:.3rem 0}\
+table.wide td{border:0;padding:.1rem 0}table.wide td[data-label]::before{content:attr(data-label) \": \";color:#555}}";
 
 pub fn routes<S: Store>() -> Router<ApiState<S>> {
     Router::new()
-        .route("/", get(index::<S>))
+        .route("/", get(overview::overview_page::<S>))
+        .route("/incidents", get(incident_list::<S>))
         .route("/lang/{code}", get(set_lang))
         .route("/feeds", get(feeds_page::<S>))
         .route("/silences", get(silences_page::<S>).post(add_silence_form::<S>))
@@ -50,9 +63,9 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/incidents/{id}/steps/{step}", axum::routing::post(step_form::<S>))
         .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
-        .route("/mentions", get(super::dashboard_mentions::mentions_page::<S>))
-        .route("/mentions/{id}/triage", axum::routing::post(super::dashboard_mentions::triage_form::<S>))
-        .route("/rules/{id}", get(super::dashboard_mentions::rule_page::<S>))
+        .route("/mentions", get(mentions::mentions_page::<S>))
+        .route("/mentions/{id}/triage", axum::routing::post(mentions::triage_form::<S>))
+        .route("/rules/{id}", get(mentions::rule_page::<S>))
 }
 
 /// A logged-in dashboard user: who, and the form token their pages carry.
@@ -150,7 +163,8 @@ pub(super) fn app_page(session: &Session, title: &str, body: Markup) -> Response
     let lang = session.lang;
     let nav = html! {
         nav {
-            a href="/" { (tr(lang, "Incidents", "事件")) } " · "
+            a href="/" { (tr(lang, "Overview", "概览")) } " · "
+            a href="/incidents" { (tr(lang, "Incidents", "事件")) } " · "
             a href="/mentions" { (tr(lang, "Mentions", "提及")) } " · "
             a href="/feeds" { (tr(lang, "Feeds", "信息源")) } " · "
             a href="/silences" { (tr(lang, "Silences", "静默")) } " · "
@@ -214,8 +228,8 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     response
 }
 
-fn level_badge(incident: &Incident) -> Markup {
-    html! { span class={ "level " (incident.level.as_str()) } { (incident.level.as_str()) } }
+fn level_badge(lang: Lang, incident: &Incident) -> Markup {
+    html! { span class={ "level " (incident.level.as_str()) } { (level_name(lang, incident.level)) } }
 }
 
 /// A link only for web URLs; anything else (`javascript:`, `data:`) is shown as inert text.
@@ -234,11 +248,9 @@ struct IndexQuery {
     level: Option<String>,
     /// The brand switcher's choice.
     brand: Option<String>,
-    /// The share of voice's period (`24h`, `7d`, `30d`).
-    period: Option<String>,
 }
 
-async fn index<S: Store>(
+async fn incident_list<S: Store>(
     State(state): State<ApiState<S>>,
     session: Session,
     Query(query): Query<IndexQuery>,
@@ -253,15 +265,6 @@ async fn index<S: Store>(
         Err(e) => return store_error(e),
     };
     let configured = &state.pipeline.config().brands;
-    let period = query.period.as_deref().unwrap_or("24h");
-    let voice = if configured.is_empty() {
-        None
-    } else {
-        match share_of_voice(&state, &session.brands, period, state.clock.now()).await {
-            Ok(voice) => Some(voice),
-            Err(e) => return e.into_response(),
-        }
-    };
     let lang = session.lang;
     let filter_link = |label: &'static str, href: String| html! { a href=(href) { (label) } " " };
     let switchable: Vec<&str> = configured
@@ -279,28 +282,25 @@ async fn index<S: Store>(
                 nav.brands {
                     (tr(lang, "Brand:", "品牌：")) " "
                     @if session.brands.limit().is_none() {
-                        a href="/" { (tr(lang, "all", "全部")) } " "
+                        a href="/incidents" { (tr(lang, "all", "全部")) } " "
                     }
                     @for name in &switchable {
-                        @if Some(*name) == brand { strong { (name) } " " } @else { a href={ "/?brand=" (name) } { (name) } " " }
+                        @if Some(*name) == brand { strong { (name) } " " } @else { a href={ "/incidents?brand=" (name) } { (name) } " " }
                     }
                 }
-            }
-            @if let Some(voice) = &voice {
-                (voice_table(lang, voice))
             }
             h1 { (tr(lang, "Incidents", "事件")) }
             p {
-                (filter_link(tr(lang, "all", "全部"), "/".into()))
+                (filter_link(tr(lang, "all", "全部"), "/incidents".into()))
                 @for s in [Status::Open, Status::Acknowledged, Status::Resolved] {
-                    (filter_link(status_name(lang, s), format!("/?status={}", s.as_str())))
+                    (filter_link(status_name(lang, s), format!("/incidents?status={}", s.as_str())))
                 }
                 " | "
                 @for l in [Level::Critical, Level::High, Level::Medium, Level::Low] {
-                    (filter_link(level_name(lang, l), format!("/?level={}", l.as_str())))
+                    (filter_link(level_name(lang, l), format!("/incidents?level={}", l.as_str())))
                 }
             }
-            table {
+            table.wide {
                 tr {
                     th { "#" } th { (tr(lang, "Status", "状态")) } th { (tr(lang, "Level", "级别")) }
                     th { (tr(lang, "Score", "分数")) } th { (tr(lang, "Rule", "规则")) }
@@ -310,15 +310,15 @@ async fn index<S: Store>(
                 }
                 @for incident in &incidents {
                     tr {
-                        td { a href={ "/incidents/" (incident.id) } { (incident.id) } }
-                        td { (status_name(lang, incident.status)) }
-                        td { (level_badge(incident)) }
-                        td { (incident.score) }
-                        td { (incident.rule) }
-                        @if !configured.is_empty() { td { (incident.brand.as_deref().unwrap_or("–")) } }
-                        td { a href={ "/incidents/" (incident.id) } { (incident.title) } }
-                        td { (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                        td { (incident.mentions) }
+                        td data-label="#" { a href={ "/incidents/" (incident.id) } { (incident.id) } }
+                        td data-label=(tr(lang, "Status", "状态")) { (status_name(lang, incident.status)) }
+                        td data-label=(tr(lang, "Level", "级别")) { (level_badge(lang, incident)) }
+                        td data-label=(tr(lang, "Score", "分数")) { (incident.score) }
+                        td data-label=(tr(lang, "Rule", "规则")) { (incident.rule) }
+                        @if !configured.is_empty() { td data-label=(tr(lang, "Brand", "品牌")) { (incident.brand.as_deref().unwrap_or("–")) } }
+                        td data-label=(tr(lang, "Title", "标题")) { a href={ "/incidents/" (incident.id) } { (incident.title) } }
+                        td data-label=(tr(lang, "Opened", "开启时间")) { (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                        td data-label=(tr(lang, "Mentions", "提及")) { (incident.mentions) }
                     }
                 }
             }
@@ -727,8 +727,8 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         return refused;
     }
     let chain = timeline::verify(&events).map_err(|broken| (broken.event.id, broken.why.describe()));
-    let facts = super::summary::Facts { events: &events, pulse, recent, checklist: &checklist, now: state.clock.now() };
-    let sentence = super::summary::summary(session.lang, &incident, &facts);
+    let facts = summary::Facts { events: &events, pulse, recent, checklist: &checklist, now: state.clock.now() };
+    let sentence = summary::summary(session.lang, &incident, &facts);
     app_page(
         &session,
         &format!("#{id} {}", incident.title),
@@ -737,7 +737,7 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
             h1 { "#" (incident.id) " " (incident.title) }
             p.summary { strong { (sentence) } }
             p {
-                (level_badge(&incident)) " "
+                (level_badge(session.lang, &incident)) " "
                 strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
                 @if let Some(brand) = &incident.brand { " · brand " strong { (brand) } }
                 " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
@@ -976,7 +976,7 @@ async fn ack_confirm<S: Store>(State(state): State<ApiState<S>>, Path(token): Pa
         "Acknowledge",
         html! {
             h1 { "Acknowledge incident #" (incident.id) "?" }
-            p { (level_badge(&incident)) " " (incident.title) }
+            p { (level_badge(Lang::En, &incident)) " " (incident.title) }
             p { "Status: " strong { (incident.status.as_str()) } }
             @if incident.status == Status::Open {
                 form method="post" { button { "Acknowledge and stop escalation" } }

@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::dashboard::{Session, app_page, error_page, forged, tr};
-use super::quality::{give_verdict, quality_of};
-use super::{ApiError, ApiState, Role, period_start};
+use super::super::quality::{give_verdict, quality_of};
+use super::super::{ApiError, ApiState, Role, period_start};
+use super::{Session, app_page, error_page, forged, tr};
 use crate::store::{MentionFilter, Store, Verdict};
 
 /// Mentions listed per page.
