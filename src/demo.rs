@@ -83,6 +83,8 @@ struct ScriptItem {
 }
 
 const HOUR: i64 = 3600;
+/// Longest the demo waits for each feed's first poll before the scenario speeds up.
+const FIRST_POLLS_WAIT: Duration = Duration::from_secs(30);
 
 const SCRIPT: &[ScriptItem] = &[
     // Days before: now and then a forum or Weibo post asks about Acme and food safety. Each
@@ -508,6 +510,17 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let tokens = Tokens::parse(&format!("demo:{token}")).map_err(|e| DemoError::Config(e.to_string()))?;
 
     let running = daemon::start(config, RuleSet::bundled(), clock.clone(), tokens).await?;
+    // The scenario runs fast only once every feed was read once: on a busy machine a feed
+    // first read after the crisis began would hand its days-old history to the open
+    // incident, and the story would differ from run to run.
+    let first_polls = Instant::now();
+    while first_polls.elapsed() < FIRST_POLLS_WAIT {
+        let states = running.store.feed_states().await?;
+        if !states.is_empty() && states.iter().all(|feed| feed.last_success_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let speed = options.speed;
     let ticking = clock.clone();
     tokio::spawn(async move {

@@ -604,15 +604,24 @@ fn store_error(error: StoreError) -> Response {
     }
 }
 
-fn mention_rows(mentions: &[MentionSummary]) -> Markup {
+fn mention_rows(lang: Lang, mentions: &[MentionSummary]) -> Markup {
     html! {
-        table {
-            tr { th { "Risk" } th { "Sentiment" } th { "Source" } th { "Mention" } th { "Terms" } }
+        table.wide {
+            tr {
+                th { (tr(lang, "Risk", "风险")) } th { (tr(lang, "Sentiment", "情感")) } th { (tr(lang, "Source", "来源")) }
+                th { (tr(lang, "Mention", "提及")) } th { (tr(lang, "Terms", "命中词")) }
+            }
             @for mention in mentions {
                 tr {
-                    td { (mention.risk) }
-                    td { (mention.sentiment_label()) }
-                    td { (mention.feed) }
+                    td data-label=(tr(lang, "Risk", "风险")) { (mention.risk) }
+                    td data-label=(tr(lang, "Sentiment", "情感")) {
+                        @match (lang, mention.sentiment) {
+                            (Lang::En, _) => (mention.sentiment_label()),
+                            (Lang::Zh, Some(s)) => (format!("{s:+.2}")),
+                            (Lang::Zh, None) => "–",
+                        }
+                    }
+                    td data-label=(tr(lang, "Source", "来源")) { (mention.feed) }
                     td {
                         @match &mention.url {
                             Some(url) => { (safe_link(url, &mention.title)) }
@@ -621,7 +630,7 @@ fn mention_rows(mentions: &[MentionSummary]) -> Markup {
                         br;
                         small { (mention.excerpt) }
                     }
-                    td { (mention.terms.join(", ")) }
+                    td data-label=(tr(lang, "Terms", "命中词")) { (mention.terms.join(", ")) }
                 }
             }
         }
@@ -631,19 +640,22 @@ fn mention_rows(mentions: &[MentionSummary]) -> Markup {
 /// Owner and notes: who runs the response, and what the team learns along the way.
 fn workflow_forms(incident: &Incident, session: &Session) -> Markup {
     let id = incident.id;
+    let lang = session.lang;
     html! {
         p {
-            "Owner: " strong { (incident.assignee.as_deref().unwrap_or("nobody yet")) }
-            @if incident.drill { " · " strong { "DRILL" } }
+            (tr(lang, "Owner: ", "负责人：")) strong { (incident.assignee.as_deref().unwrap_or(tr(lang, "nobody yet", "尚无"))) }
+            @if incident.drill { " · " strong { (tr(lang, "DRILL", "演练")) } }
         }
         @if session.may(Role::Responder) {
             form method="post" action={ "/incidents/" (id) "/assign" } {
                 (session.field())
-                label { "Assign to " input name="to" required maxlength="200"; } " " button { "Assign" }
+                label { (tr(lang, "Assign to ", "指派给 ")) input name="to" required maxlength="200"; } " "
+                button { (tr(lang, "Assign", "指派")) }
             }
             form method="post" action={ "/incidents/" (id) "/note" } {
                 (session.field())
-                label { "Note " input name="text" required maxlength="10000" size="60"; } " " button { "Add note" }
+                label { (tr(lang, "Note ", "备注 ")) input name="text" required maxlength="10000" size="40"; } " "
+                button { (tr(lang, "Add note", "添加备注")) }
             }
         }
     }
@@ -651,26 +663,30 @@ fn workflow_forms(incident: &Incident, session: &Session) -> Markup {
 
 /// The playbook copied onto the incident, step by step, with who did what and when.
 fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: &Session) -> Markup {
+    let lang = session.lang;
     html! {
         @if let Some(title) = &checklist.title {
-            h2 { "Playbook: " (title) }
+            h2 { (tr(lang, "Playbook: ", "预案：")) (title) }
             @if let Some(strategy) = &checklist.strategy { p { (strategy) } }
-            table {
-                tr { th { "Step" } th { "Due" } th { "Done" } }
+            table.wide.playbook {
+                tr { th { (tr(lang, "Step", "步骤")) } th { (tr(lang, "Due", "截止")) } th { (tr(lang, "Done", "完成")) } }
                 @for item in &checklist.steps {
-                    tr {
-                        td {
+                    @let overdue = item.done.is_none() && item.due_at.is_some_and(|due| due <= now);
+                    @let due_soon = item.done.is_none() && !overdue && item.due_at.is_some_and(|due| due <= now + chrono::Duration::minutes(30));
+                    tr class=(if overdue { "overdue" } else if due_soon { "due" } else { "" }) {
+                        td data-label=(tr(lang, "Step", "步骤")) {
                             (item.step.title)
                             @if let Some(zh) = &item.step.title_zh { br; small { (zh) } }
-                            @if item.step.statement { " " strong { "(official statement)" } }
+                            @if item.step.statement { " " strong { (tr(lang, "(official statement)", "（官方声明）")) } }
                         }
-                        td {
+                        td data-label=(tr(lang, "Due", "截止")) {
                             @if let Some(due) = item.due_at {
                                 (due.format("%Y-%m-%d %H:%M UTC"))
-                                @if item.done.is_none() && due <= now { " " strong { "overdue" } }
+                                @if overdue { " " strong { (tr(lang, "overdue", "已逾期")) } }
+                                @if due_soon { " " strong { (tr(lang, "due soon", "即将到期")) } }
                             }
                         }
-                        td {
+                        td data-label=(tr(lang, "Done", "完成")) {
                             @match &item.done {
                                 Some(done) => {
                                     (done.actor) " · " (done.at.format("%Y-%m-%d %H:%M UTC"))
@@ -678,10 +694,10 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: 
                                 }
                                 None if session.may(Role::Responder) => form method="post" action={ "/incidents/" (id) "/steps/" (item.step.id) } {
                                     (session.field())
-                                    input name="note" placeholder="note (optional)" maxlength="10000";
-                                    " " button { "Done" }
+                                    input name="note" placeholder=(tr(lang, "note (optional)", "备注（可选）")) maxlength="10000";
+                                    " " button { (tr(lang, "Done", "完成")) }
                                 },
-                                None => "not yet",
+                                None => (tr(lang, "not yet", "尚未")),
                             }
                         }
                     }
@@ -691,20 +707,64 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: 
     }
 }
 
-fn timeline_rows(events: &[Event]) -> Markup {
+fn timeline_rows(lang: Lang, events: &[Event]) -> Markup {
     html! {
-        table {
-            tr { th { "Time" } th { "Actor" } th { "Event" } th { "Details" } }
+        table.wide {
+            tr {
+                th { (tr(lang, "Time", "时间")) } th { (tr(lang, "Actor", "执行者")) } th { (tr(lang, "Event", "事件")) }
+                th { (tr(lang, "Details", "详情")) }
+            }
             @for event in events {
                 tr {
-                    td { (event.at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                    td { (event.actor) }
-                    td { (event.kind) }
-                    td { (describe(event)) }
+                    td data-label=(tr(lang, "Time", "时间")) { (event.at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                    td data-label=(tr(lang, "Actor", "执行者")) { (event.actor) }
+                    td data-label=(tr(lang, "Event", "事件")) { (event.kind) }
+                    td data-label=(tr(lang, "Details", "详情")) { (describe(event)) }
                 }
             }
         }
     }
+}
+
+/// What opened the incident and what raised it, from its timeline: the rule, level and
+/// score it opened at, then each level change with its score and the reading behind it.
+fn course(lang: Lang, events: &[Event]) -> Vec<(DateTime<Utc>, String)> {
+    let field = |event: &Event, key: &str| event.details.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let score = |event: &Event| event.details.get("score").and_then(serde_json::Value::as_i64);
+    let level = |text: Option<String>| text.and_then(|l| Level::parse(&l)).map(|l| level_name(lang, l)).unwrap_or("–");
+    events
+        .iter()
+        .filter_map(|event| {
+            let step = match event.kind.as_str() {
+                "opened" => format!(
+                    "{} {} {} {}, {} {}",
+                    tr(lang, "opened by rule", "由规则"),
+                    field(event, "rule").unwrap_or_default(),
+                    tr(lang, "at", "开启，级别"),
+                    level(field(event, "level")),
+                    tr(lang, "score", "分数"),
+                    score(event).map_or("–".to_owned(), |s| s.to_string()),
+                ),
+                "level_changed" => {
+                    let reading = event.details.get("why").map(why_lines).unwrap_or_default();
+                    let behind: Vec<String> =
+                        reading.into_iter().take(3).map(|(label, value)| format!("{label}: {value}")).collect();
+                    format!(
+                        "{} {} → {}, {} {}{}",
+                        tr(lang, "raised", "级别提升"),
+                        level(field(event, "from")),
+                        level(field(event, "to")),
+                        tr(lang, "score", "分数"),
+                        score(event).map_or("–".to_owned(), |s| s.to_string()),
+                        if behind.is_empty() { String::new() } else { format!(" ({})", behind.join("; ")) },
+                    )
+                }
+                "reopened" => tr(lang, "reopened", "重新打开").to_owned(),
+                _ => return None,
+            };
+            Some((event.at, step))
+        })
+        .collect()
 }
 
 async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Session, Path(id): Path<i64>) -> Response {
@@ -729,25 +789,27 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
     let chain = timeline::verify(&events).map_err(|broken| (broken.event.id, broken.why.describe()));
     let facts = summary::Facts { events: &events, pulse, recent, checklist: &checklist, now: state.clock.now() };
     let sentence = summary::summary(session.lang, &incident, &facts);
+    let lang = session.lang;
     app_page(
         &session,
         &format!("#{id} {}", incident.title),
         html! {
-            p { a href="/" { "← All incidents" } }
+            p { a href="/incidents" { (tr(lang, "← All incidents", "← 全部事件")) } }
             h1 { "#" (incident.id) " " (incident.title) }
             p.summary { strong { (sentence) } }
             p {
                 (level_badge(session.lang, &incident)) " "
-                strong { (incident.status.as_str()) } " · score " (incident.score) " · rule " code { (incident.rule) }
-                @if let Some(brand) = &incident.brand { " · brand " strong { (brand) } }
-                " · opened " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
+                strong { (status_name(lang, incident.status)) } " · " (tr(lang, "score", "分数")) " " (incident.score)
+                " · " (tr(lang, "rule", "规则")) " " code { (incident.rule) }
+                @if let Some(brand) = &incident.brand { " · " (tr(lang, "brand", "品牌")) " " strong { (brand) } }
+                " · " (tr(lang, "opened", "开启于")) " " (incident.opened_at.format("%Y-%m-%d %H:%M:%S UTC"))
             }
             @if !session.may(Role::Responder) {
                 p { small { (tr(session.lang, "Your token may read; working incidents needs the responder role.", "你的令牌只能查看；处理事件需要 responder 角色。")) } }
             } @else if incident.status == Status::Open {
                 form method="post" action={ "/incidents/" (id) "/ack" } {
                     (session.field())
-                    button.primary { "Acknowledge" }
+                    button.primary { (tr(lang, "Acknowledge", "确认")) }
                 }
             }
             @if session.may(Role::Responder) {
@@ -756,16 +818,20 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                     form method="post" action={ "/incidents/" (id) "/resolve" } {
                         (session.field())
                         label { input type="checkbox" name="confirm" required; " " (tr(session.lang, "the situation is over", "事态已经结束")) }
-                        " " button { "Resolve" }
+                        " " button { (tr(lang, "Resolve", "解决")) }
                     }
                 } @else {
                     form method="post" action={ "/incidents/" (id) "/reopen" } {
                         (session.field())
-                        button { "Reopen" }
+                        button { (tr(lang, "Reopen", "重新打开")) }
                     }
                 }
             }
-            h2 { "Why" }
+            h2 { (tr(lang, "How it got here", "事件经过")) }
+            ol.course {
+                @for (at, step) in course(lang, &events) { li { (at.format("%H:%M:%S UTC")) " · " (step) } }
+            }
+            h2 { (tr(lang, "Why, as last scored", "最近一次评分的依据")) }
             table.why {
                 @for (label, value) in why_lines(&incident.why) {
                     tr { th { (label) } td { (value) } }
@@ -779,16 +845,16 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 "Bars: mentions per period. Line: mean sentiment (−1 to +1). Dashed: the official statement.",
                 "柱：每个时段的提及数。线：平均情绪（−1 到 +1）。虚线：官方声明。")) } }
             p { a href={ "/api/v1/incidents/" (id) "/review?format=html" } { (tr(session.lang, "Post-incident review", "事后复盘")) } }
-            h2 { "Mentions (" (incident.mentions) ")" }
-            (mention_rows(&mentions))
-            h2 { "Timeline" }
+            h2 { (tr(lang, "Mentions", "提及")) " (" (incident.mentions) ")" }
+            (mention_rows(lang, &mentions))
+            h2 { (tr(lang, "Timeline", "时间线")) }
             p {
                 @match chain {
-                    Ok(_) => { "Hash chain verified: no event was edited or removed." }
-                    Err((event, reason)) => { strong { "Hash chain broken at event " (event) ": " (reason) "." } }
+                    Ok(_) => { (tr(lang, "Hash chain verified: no event was edited or removed.", "哈希链校验通过：没有事件被修改或删除。")) }
+                    Err((event, reason)) => { strong { (tr(lang, "Hash chain broken at event ", "哈希链在事件处断开：")) (event) ": " (reason) "." } }
                 }
             }
-            (timeline_rows(&events))
+            (timeline_rows(lang, &events))
         },
     )
 }
