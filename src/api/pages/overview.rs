@@ -134,8 +134,10 @@ fn overview_body(lang: Lang, overview: &Overview, now: DateTime<Utc>, links: &Pe
                 @for rise in &overview.rising {
                     li {
                         (rising_kind(lang, &rise.kind)) " " strong { (rise.key) } ": "
-                        (rise.recent) " " (tr(lang, "against", "对比常态")) " " (format!("{:.1}", rise.usual))
-                        " " (tr(lang, "usual", ""))
+                        @match lang {
+                            Lang::En => { (rise.recent) " against " (format!("{:.1}", rise.usual)) " usual" }
+                            Lang::Zh => { (rise.recent) "，常态 " (format!("{:.1}", rise.usual)) }
+                        }
                     }
                 }
             }
