@@ -11,9 +11,10 @@ use serde::{Deserialize, Deserializer};
 
 use crate::analyze::risk::RiskWeights;
 use crate::incident::spike::SpikeSettings;
+use crate::lang::Lang;
 use crate::notify::breaker::BreakerSettings;
 use crate::notify::chat::ChatKind;
-use crate::notify::template::{Lang, Templates};
+use crate::notify::template::Templates;
 use toml::Spanned;
 
 /// A configuration problem a user can fix, located in the file.

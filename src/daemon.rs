@@ -313,6 +313,7 @@ pub async fn start(
         channel_names: Arc::new(channel_names),
         csrf: Csrf::new(store.secret("csrf_key").await?),
         reload_requested: reload_requested.clone(),
+        stopping: shutdown_rx.clone(),
     };
     let app = api::router(state);
     let mut stop = shutdown_rx.clone();

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod drill;
 pub mod incident;
 pub mod ingest;
+pub mod lang;
 pub mod notify;
 pub mod pipeline;
 pub mod replay;

@@ -174,6 +174,12 @@ enum IncidentCommand {
         id: i64,
         text: String,
     },
+    /// Send a written status update to the incident's channels (the running daemon's
+    /// outbox delivers it) and put it on the timeline.
+    Update {
+        id: i64,
+        text: String,
+    },
     /// Mark a playbook step done (see `incident show` for the step ids).
     Step {
         id: i64,
@@ -824,6 +830,7 @@ async fn incident(config_path: &Path, command: IncidentCommand) -> Result<(), Fa
         }
         IncidentCommand::Assign { id, who } => return record(&store, id, Entry::Assign(who)).await,
         IncidentCommand::Note { id, text } => return record(&store, id, Entry::Note(text)).await,
+        IncidentCommand::Update { id, text } => return record(&store, id, Entry::StatusUpdate(text)).await,
         IncidentCommand::Step { id, step, note } => return record(&store, id, Entry::StepDone { step, note }).await,
         IncidentCommand::Ack { id } => (id, Action::Acknowledge),
         IncidentCommand::Resolve { id } => (id, Action::Resolve),
@@ -849,6 +856,7 @@ async fn record(store: &impl Store, id: i64, entry: Entry) -> Result<(), Failure
     let what = match &entry {
         Entry::Assign(who) => format!("assigned to {}", who.trim()),
         Entry::Note(_) => "note added".to_owned(),
+        Entry::StatusUpdate(_) => "status update queued for its channels".to_owned(),
         Entry::StepDone { step, .. } => format!("step {step} done"),
     };
     store.record(id, &entry, &cli_actor(), Utc::now()).await.map_err(store_failure)?;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{FeedServer, Format, Item, wait_until};
+use common::{FeedServer, Format, Item, WebhookReceiver, wait_until};
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -216,16 +216,19 @@ async fn screenshot(browser: &Client, name: &str) {
 }
 
 /// A daemon with `tokens` polling a forum whose one post (`title`, `body`) opens an
-/// incident: the daemon, the feed server it polls (kept alive), and the incident.
+/// incident: the daemon, the feed server it polls (kept alive), and the incident. `extra`
+/// is config added to the test's own (channels, policies, risk levels).
 async fn daemon_with_incident(
     dir: &Path,
     title: &str,
     body: &str,
     tokens: &str,
+    extra: &str,
 ) -> (daemon::RunningDaemon, FeedServer, Incident) {
     let feeds = FeedServer::start().await;
     feeds.set("forum", Format::Rss, vec![Item::new("f1", title, body)]);
-    let config = Config::parse("browser.toml", &config_text(dir, &feeds)).expect("test config is valid");
+    let config = format!("{}\n{extra}", config_text(dir, &feeds));
+    let config = Config::parse("browser.toml", &config).expect("test config is valid");
     let tokens = Tokens::parse(tokens).expect("tokens");
     let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon starts");
     let store = running.store.clone();
@@ -319,6 +322,7 @@ async fn the_lead_logs_in_opens_and_acknowledges_an_incident_whose_title_is_host
         FEED_TITLE,
         "My kid got food poisoning after eating Acme yogurt, sick all night.",
         &format!("lead:{TOKEN}"),
+        "",
     )
     .await;
     let store = running.store.clone();
@@ -394,6 +398,7 @@ async fn each_role_is_offered_what_it_may_do_and_refused_the_rest() {
         "Acme yogurt food poisoning",
         "My kid got food poisoning after eating Acme yogurt.",
         "vera:viewer-token:viewer,rita:responder-token:responder,ada:admin-token:admin",
+        "",
     )
     .await;
     let store = running.store.clone();
@@ -500,6 +505,7 @@ async fn a_responder_marks_a_mention_not_relevant_and_the_rule_page_counts_it() 
         "Acme yogurt food poisoning",
         "My kid got food poisoning after eating Acme yogurt.",
         "rita:responder-token:responder",
+        "",
     )
     .await;
     let base = format!("http://{}", running.addr);
@@ -572,6 +578,7 @@ async fn the_overview_shows_a_scripted_day_per_source_and_language_with_its_char
         "Acme yogurt food poisoning",
         "My kid got food poisoning after eating Acme yogurt.",
         "lead:lead-token",
+        "",
     )
     .await;
     let base = format!("http://{}", running.addr);
@@ -679,5 +686,141 @@ async fn assert_no_sideways_scroll(browser: &Client, page: &str, width: u32) {
         .await
         .expect("measure the page");
     let [scroll, inner] = [0, 1].map(|i| sizes[i].as_u64().expect("widths are numbers"));
-    assert!(scroll <= inner, "{page} at {width} px is {scroll} px wide in a {inner} px window");
+    if scroll > inner {
+        // Name the elements that stick out, so the failure says what to fix.
+        let wide = browser
+            .execute(
+                "return Array.from(document.querySelectorAll('body *')) \
+                 .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1) \
+                 .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().width)}px`);",
+                vec![],
+            )
+            .await
+            .expect("find the wide elements");
+        panic!("{page} at {width} px is {scroll} px wide in a {inner} px window; sticking out: {wide}");
+    }
+}
+
+/// What a lead sees of an incident and its team's channel while it runs: a written status
+/// update goes from the incident page to the team's webhook and onto the timeline; the page
+/// then follows the story on its own (a new mention shows without a reload), and on the
+/// incident list a new critical incident is announced and listed as it opens. At 1440 and
+/// 390 px, with no sideways scroll. Screenshots: `browser-incident-{1440,390}.png`,
+/// `browser-live-{1440,390}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_update_reaches_the_webhook_and_the_pages_follow_the_story_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = WebhookReceiver::start().await;
+    // Critical from 60: the crises pushed below open at critical, to be announced.
+    let extra = format!(
+        "[risk]\nlevels = {{ low = 0, medium = 20, high = 40, critical = 60 }}\n\n\
+         [[channel]]\nname = \"team\"\nkind = \"webhook\"\nurl = \"{}\"\n\n\
+         [[escalation]]\nname = \"default\"\nlevels = [{{ after = \"0m\", notify = [\"team\"] }}]\n",
+        hook.url()
+    );
+    let post = "My kid got food poisoning after eating Acme yogurt.";
+    let (running, _feeds, incident) =
+        daemon_with_incident(dir.path(), "Acme yogurt food poisoning", post, "lead:lead-token", &extra).await;
+    let store = running.store.clone();
+    let all = IncidentFilter { limit: 10, ..Default::default() };
+    let of_type = |kind: &str| {
+        hook.received().into_iter().map(|r| r.json()).filter(|body| body["type"] == kind).collect::<Vec<_>>()
+    };
+    wait_until(WAIT, || async { !of_type("incident.opened").is_empty() }).await.expect("the team hears of the opening");
+
+    let base = format!("http://{}", running.addr);
+    let push = |id: &str, feed: &str, title: &str, text: &str| {
+        let body = serde_json::json!({ "id": id, "feed": feed, "title": title, "body": text });
+        let request = reqwest::Client::new().post(format!("{base}/api/v1/mentions")).bearer_auth("lead-token");
+        async move {
+            let response = request.json(&body).send().await.expect("push a mention");
+            assert!(response.status().is_success(), "push: {}", response.text().await.unwrap_or_default());
+        }
+    };
+    let driver = Chromedriver::start().await;
+    let profile = tempfile::tempdir().expect("a throwaway browser profile");
+    let browser = driver.session(profile.path()).await;
+    log_in(&browser, &base, "lead-token").await;
+    for (n, width) in [1440u32, 390].into_iter().enumerate() {
+        browser.set_window_size(width, 1000).await.expect("size the window");
+        browser.goto(&format!("{base}/incidents/{}", incident.id)).await.expect("open the incident");
+
+        // A written update, from the page to the team's channel and the timeline.
+        let text = format!("Batch 42 is off the shelves; statement at 11:00 (update {}).", n + 1);
+        let field = find(&browser, Locator::Css("form.update textarea"), "the status update field").await;
+        field.send_keys(&text).await.expect("write the update");
+        find(&browser, Locator::XPath("//form[contains(@class, 'update')]//button"), "the Send update button")
+            .await
+            .click()
+            .await
+            .expect("send the update");
+        let row = format!(
+            "//div[@data-live='timeline']//tr[td[normalize-space()='status_update'] and td[normalize-space()='lead'] \
+             and td[contains(., '{text}')]]"
+        );
+        find(&browser, Locator::XPath(&row), "the update on the timeline, by the lead").await;
+        wait_until(WAIT, || async {
+            of_type("incident.status_update").iter().any(|body| body["update"] == text.as_str())
+        })
+        .await
+        .expect("the update reaches the team's webhook with its words");
+        let sent = of_type("incident.status_update");
+        assert_eq!(sent.len(), n + 1, "one notice per update: {sent:?}");
+        assert_eq!(sent[n]["incident"]["id"], incident.id);
+        assert_no_sideways_scroll(&browser, "the incident page", width).await;
+        screenshot(&browser, &format!("browser-incident-{width}.png")).await;
+
+        // Live: a copy of the post on Weibo shows on the open page without a reload, as one
+        // more copy of the same story. A reload would lose the marker set on the window.
+        browser.execute("window.stillTheSamePage = true;", vec![]).await.expect("mark the page");
+        find(&browser, Locator::XPath("/html/body[@data-stream='connected']"), "the page's live stream").await;
+        let count = store.incident(incident.id).await.expect("read").expect("the incident").mentions;
+        push(&format!("copy-{n}"), "weibo", "Acme yogurt food poisoning", post).await;
+        let heading = format!("//div[@data-live='mentions']/h2[contains(., '({})')]", count + 1);
+        find(&browser, Locator::XPath(&heading), "the new mention counted on the open page").await;
+        let story = format!(
+            "//div[@data-live='mentions']/section[contains(@class, 'story')][1]/p[contains(@class, 'story-facts')]\
+             [contains(., '{} copies') and contains(., 'forum, weibo')]",
+            n + 2
+        );
+        find(&browser, Locator::XPath(&story), "the copy counted under the post's story").await;
+        let stories = browser.find_all(Locator::Css("section.story")).await.expect("stories");
+        assert_eq!(stories.len(), 1, "the copies are one story, not a list of rows");
+        let same = browser.execute("return window.stillTheSamePage === true;", vec![]).await.expect("read the marker");
+        assert_eq!(same, serde_json::json!(true), "the page updated in place, it did not reload");
+
+        // A new critical incident opens while the incident list is open: announced, and
+        // listed, without a reload.
+        browser.goto(&format!("{base}/incidents")).await.expect("open the incident list");
+        find(&browser, Locator::XPath("/html/body[@data-stream='connected']"), "the list's live stream").await;
+        browser.execute("window.stillTheSamePage = true;", vec![]).await.expect("mark the page");
+        // A crisis of another rule at each width, so each opens an incident of its own.
+        let breach = [
+            "Acme data breach: hackers stole customer passwords and credit card numbers",
+            "Explosion at Acme factory: three workers injured, fire still burning",
+        ][n];
+        push(&format!("crisis-{n}"), "forum", breach, breach).await;
+        let opened = store
+            .incidents(&all)
+            .await
+            .expect("list incidents")
+            .into_iter()
+            .find(|i| i.title.contains(breach))
+            .expect("the crisis opens an incident of its own");
+        assert_eq!(opened.level, tocsin::incident::Level::Critical, "{opened:?}");
+        let announced =
+            format!("//div[@id='announcements']/p[contains(@class, 'announce')]//a[@href='/incidents/{}']", opened.id);
+        find(&browser, Locator::XPath(&announced), "the announcement of the critical incident").await;
+        let announcements = browser.find_all(Locator::Css("#announcements p.announce")).await.expect("announcements");
+        assert_eq!(announcements.len(), 1, "only the incident that opened while the page was open is announced");
+        let listed = format!("//div[@data-live='incident-list']//a[@href='/incidents/{}']", opened.id);
+        find(&browser, Locator::XPath(&listed), "the new incident in the list").await;
+        let same = browser.execute("return window.stillTheSamePage === true;", vec![]).await.expect("read the marker");
+        assert_eq!(same, serde_json::json!(true), "the list updated in place");
+        assert_no_sideways_scroll(&browser, "the incident list", width).await;
+        screenshot(&browser, &format!("browser-live-{width}.png")).await;
+    }
+    browser.close().await.expect("end the browser session");
+    drop(driver);
+    running.shutdown().await;
 }

@@ -108,6 +108,7 @@ on_every_backend!(
     a_restart_in_the_middle_of_a_policy_loses_no_step_and_doubles_none,
     every_transition_the_workflow_refuses_is_refused_and_leaves_no_trace,
     the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue_steps,
+    a_status_update_goes_to_every_channel_told_so_far_with_its_words_and_onto_the_timeline,
     a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline,
     a_drill_runs_the_real_chain_in_a_group_of_its_own,
     the_story_going_on_soon_after_resolution_reopens_its_incident_and_later_opens_a_new_one,
@@ -389,6 +390,58 @@ async fn the_playbook_is_a_checklist_with_owners_notes_and_reminders_for_overdue
     for expected in ["alice", "confirmed with QA", "Called the plant manager"] {
         assert!(markdown.contains(expected), "the review shows {expected:?}:\n{markdown}");
     }
+}
+
+async fn a_status_update_goes_to_every_channel_told_so_far_with_its_words_and_onto_the_timeline(mut desk: Desk) {
+    let id = opened(&desk.mention(0, "forum", POISONING).await);
+    let update = |text: &str, minutes: i64| {
+        let (store, now, entry) = (desk.store.clone(), desk.at(minutes), Entry::StatusUpdate(text.to_owned()));
+        async move { store.record(id, &entry, "alice", now).await }
+    };
+    let updates = || async {
+        desk.pages().await.into_iter().filter(|(_, kind)| kind == "incident.status_update").collect::<Vec<_>>()
+    };
+    update("  Batch 42 recalled; statement at 11:00.\n", 5).await.expect("first update");
+    assert_eq!(updates().await, [pair("pr-team", "incident.status_update")], "only the PR team was told so far");
+    desk.tick(15).await;
+    update("Regulator informed; next update 13:00.", 20).await.expect("second update");
+    assert_eq!(
+        updates().await[1..],
+        [pair("pr-team", "incident.status_update"), pair("oncall", "incident.status_update")],
+        "after the escalation, both levels hear the update"
+    );
+
+    // Refused, and nothing written: empty, or longer than one chat message holds.
+    let before = desk.kinds(id).await.len();
+    let empty = update(" \n ", 21).await;
+    assert!(matches!(&empty, Err(StoreError::Refused(m)) if m.contains("needs some text")), "{empty:?}");
+    let long = update(&"x".repeat(2001), 21).await;
+    assert!(matches!(&long, Err(StoreError::Refused(m)) if m.contains("at most 2000 characters")), "{long:?}");
+    assert_eq!(desk.kinds(id).await.len(), before);
+    assert_eq!(updates().await.len(), 3);
+
+    // The notices carry the words as written (trimmed), and so does the timeline.
+    let claimed = desk.store.claim_notices(desk.at(22), Duration::minutes(1), 100).await.expect("claim");
+    let mut words: Vec<(String, Option<String>)> = claimed
+        .into_iter()
+        .filter(|item| item.kind == tocsin::incident::NoticeKind::StatusUpdate)
+        .map(|item| (item.channel, item.message))
+        .collect();
+    words.sort();
+    assert_eq!(
+        words,
+        [
+            ("oncall".to_owned(), Some("Regulator informed; next update 13:00.".to_owned())),
+            ("pr-team".to_owned(), Some("Batch 42 recalled; statement at 11:00.".to_owned())),
+            ("pr-team".to_owned(), Some("Regulator informed; next update 13:00.".to_owned())),
+        ]
+    );
+    let events = desk.store.timeline(id).await.expect("timeline");
+    let posted: Vec<_> = events.iter().filter(|e| e.kind == "status_update").collect();
+    assert_eq!(posted.len(), 2);
+    assert_eq!(posted[1].actor, "alice");
+    assert_eq!(posted[1].details["text"], "Regulator informed; next update 13:00.");
+    assert_eq!(posted[1].details["channels"], serde_json::json!(["pr-team", "oncall"]));
 }
 
 async fn a_silence_holds_back_openings_and_rises_and_says_so_on_the_timeline(mut desk: Desk) {

@@ -38,6 +38,27 @@ impl Api {
     }
 }
 
+/// Reads the event stream until an event of `kind` arrives: its SSE id and its JSON data.
+async fn next_event(stream: &mut reqwest::Response, kind: &str) -> (String, Value) {
+    let mut text = String::new();
+    let read = async {
+        loop {
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let field =
+                    |name: &str| block.lines().find_map(|line| line.strip_prefix(name)).map(|v| v.trim().to_owned());
+                if field("event:").as_deref() == Some(kind) {
+                    let data = field("data:").expect("an event carries data");
+                    return (field("id:").unwrap_or_default(), serde_json::from_str(&data).expect("JSON data"));
+                }
+            }
+            let chunk = stream.chunk().await.expect("read the stream").expect("the stream stays open");
+            text.push_str(std::str::from_utf8(&chunk).expect("UTF-8 events"));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), read).await.expect("an event within 20 s")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeline() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -96,6 +117,40 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     let (status, _) = api.get("/api/v1/incidents?level=severe").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // Live: the event stream tells of each change as it happens; a client that comes back
+    // with the last id it saw gets what it missed meanwhile.
+    let mut live =
+        api.http.get(format!("{}/api/v1/events", api.base)).bearer_auth("lead-token").send().await.expect("events");
+    assert_eq!(live.status(), StatusCode::OK);
+    let content_type = live.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let (status, _) = api.post(&format!("/api/v1/incidents/{id}/note"), json!({"text": "Hotline staffed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (seen, change) = next_event(&mut live, "incident").await;
+    assert_eq!((change["incident"]["id"].as_i64(), &change["kinds"]), (Some(id), &json!(["note"])), "{change}");
+    drop(live);
+    let (status, _) = api.post(&format!("/api/v1/incidents/{id}/update"), json!({"text": "Hotline open 24/7"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut resumed = api
+        .http
+        .get(format!("{}/api/v1/events?incident={id}", api.base))
+        .bearer_auth("lead-token")
+        .header("last-event-id", seen)
+        .send()
+        .await
+        .expect("events");
+    let (_, missed) = next_event(&mut resumed, "incident").await;
+    assert_eq!(missed["kinds"], json!(["status_update"]), "{missed}");
+    drop(resumed);
+    let (status, error) = api.get("/api/v1/events?incident=999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let (status, error) = api.get("/api/v1/events?since=1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("unknown field `since`")), "{error}");
+    let (status, error) = api.post(&format!("/api/v1/incidents/{id}/update"), json!({"text": " "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["error"].as_str().is_some_and(|e| e.contains("needs some text")), "{error}");
+
     // Assign, note, and the playbook.
     let (status, incident) = api.post(&format!("/api/v1/incidents/{id}/assign"), json!({"to": "mei"})).await;
     assert_eq!((status, incident["assignee"].as_str()), (StatusCode::OK, Some("mei")), "{incident}");
@@ -141,7 +196,7 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
         .collect();
     assert_eq!(
         kinds[1..],
-        ["assigned:lead", "note:lead", "step_done:lead", "step_done:lead"],
+        ["note:lead", "status_update:lead", "assigned:lead", "note:lead", "step_done:lead", "step_done:lead"],
         "one event per accepted action, none for refusals"
     );
 
@@ -279,7 +334,8 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     let text = |response: reqwest::Response| async move { response.text().await.expect("html") };
     let critical = text(browse("/incidents?level=critical", &session).await.expect("list")).await;
     assert!(critical.contains(&format!("href=\"/incidents/{id}\"")), "filtered by level");
-    assert!(critical.contains("http-equiv=\"refresh\""), "the list refreshes itself");
+    assert!(critical.contains("data-watch=\"incidents\""), "the list follows the live stream");
+    assert!(critical.contains("<script src=\"/static/live-"), "with tocsin's own script");
     let low = text(browse("/incidents?level=low", &session).await.expect("list")).await;
     assert!(!low.contains(&format!("href=\"/incidents/{id}\"")));
     let feeds = text(browse("/feeds", &session).await.expect("feeds")).await;

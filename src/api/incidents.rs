@@ -237,6 +237,14 @@ pub(super) struct NoteBody {
     text: String,
 }
 
+/// A written status update for the people following an incident.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusUpdateBody {
+    /// The update as it is sent; not empty, at most 2,000 characters.
+    text: String,
+}
+
 /// A playbook step marked done, with an optional note.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -251,7 +259,10 @@ pub(super) async fn record<S: Store>(
     caller: &Caller,
 ) -> Result<Json<Incident>, ApiError> {
     caller.incident(state, id).await?;
-    Ok(Json(state.store.record(id, &entry, &caller.name, state.clock.now()).await?))
+    let incident = state.store.record(id, &entry, &caller.name, state.clock.now()).await?;
+    // A status update queued notices; the other entries queue none and the wake costs nothing.
+    state.wake_outbox.notify_one();
+    Ok(Json(incident))
 }
 
 /// Assigns an incident to someone.
@@ -302,6 +313,33 @@ pub(super) async fn note<S: Store>(
 ) -> Result<Json<Incident>, ApiError> {
     let NoteBody { text } = body(&bytes)?;
     record(&state, id, Entry::Note(text), &caller).await
+}
+
+/// Posts a written status update: it goes on the timeline and, as an
+/// `incident.status_update` notice, to every channel the incident's escalation told so far
+/// (its policy's first level when none was told yet).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/update",
+    tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body = StatusUpdateBody,
+    responses(
+        (status = 200, description = "The incident; the update is on its timeline and queued for its channels", body = Incident),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "The update is empty or too long", body = ErrorBody),
+    )
+)]
+pub(super) async fn status_update<S: Store>(
+    State(state): State<ApiState<S>>,
+    Responder(caller): Responder,
+    Path(id): Path<i64>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Incident>, ApiError> {
+    let StatusUpdateBody { text } = body(&bytes)?;
+    record(&state, id, Entry::StatusUpdate(text), &caller).await
 }
 
 /// Marks a step of the incident's playbook done; the body may be empty.

@@ -4,6 +4,7 @@ mod auth;
 mod channels;
 mod feeds;
 mod incidents;
+mod live;
 mod mentions;
 mod overview;
 mod pages;
@@ -56,6 +57,8 @@ pub struct ApiState<S> {
     pub csrf: Csrf,
     /// Poked by `POST /api/v1/reload`; the daemon's runner reloads as on SIGHUP.
     pub reload_requested: Arc<Notify>,
+    /// Turns true when the daemon stops: live streams end so the server can finish.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<S> Clone for ApiState<S> {
@@ -73,6 +76,7 @@ impl<S> Clone for ApiState<S> {
             channel_names: self.channel_names.clone(),
             csrf: self.csrf.clone(),
             reload_requested: self.reload_requested.clone(),
+            stopping: self.stopping.clone(),
         }
     }
 }
@@ -147,9 +151,11 @@ impl IntoResponse for ApiError {
         incidents::reopen,
         incidents::assign,
         incidents::note,
+        incidents::status_update,
         incidents::step_done,
         incidents::checklist,
         incidents::review,
+        live::events,
         silences::list_silences,
         silences::add_silence,
         silences::end_silence,
@@ -175,6 +181,7 @@ impl IntoResponse for ApiError {
         (name = "feeds", description = "Polled feeds and their health"),
         (name = "mentions", description = "Stored mentions, and mentions pushed by other tools"),
         (name = "meta", description = "This document, and reloading the daemon's configuration"),
+        (name = "live", description = "A Server-Sent Events stream of changes, for pages that update themselves"),
     )
 )]
 pub struct ApiDoc;
@@ -209,9 +216,11 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}/reopen", post(incidents::reopen::<S>))
         .route("/api/v1/incidents/{id}/assign", post(incidents::assign::<S>))
         .route("/api/v1/incidents/{id}/note", post(incidents::note::<S>))
+        .route("/api/v1/incidents/{id}/update", post(incidents::status_update::<S>))
         .route("/api/v1/incidents/{id}/steps/{step}", post(incidents::step_done::<S>))
         .route("/api/v1/incidents/{id}/checklist", get(incidents::checklist::<S>))
         .route("/api/v1/incidents/{id}/review", get(incidents::review::<S>))
+        .route("/api/v1/events", get(live::events::<S>))
         .route("/api/v1/silences", get(silences::list_silences::<S>).post(silences::add_silence::<S>))
         .route("/api/v1/silences/{id}/end", post(silences::end_silence::<S>))
         .route("/api/v1/channels", get(channels::list_channels::<S>))

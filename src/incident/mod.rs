@@ -55,6 +55,9 @@ pub enum NoticeKind {
     /// A playbook step passed its due time and is not done.
     #[serde(rename = "incident.step_overdue")]
     StepOverdue,
+    /// A written status update for the people following the incident.
+    #[serde(rename = "incident.status_update")]
+    StatusUpdate,
 }
 
 /// An incident as the API, the dashboard and every notification show it (SPEC §2).
@@ -116,6 +119,10 @@ pub struct MentionSummary {
     pub risk: u8,
     /// In [-1, 1], negative is bad news; `None` for mentions stored before sentiment was.
     pub sentiment: Option<f64>,
+    /// The near-duplicate story it belongs to (the id of the story's first mention; a
+    /// mention without copies is a story of its own); `None` once the mention was pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<i64>,
 }
 
 impl MentionSummary {

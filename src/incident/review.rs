@@ -19,6 +19,7 @@ use super::NoticeKind;
 use super::playbook::Playbook;
 use super::present::{describe, safe_href, why_lines};
 use super::timeline::{self, Event};
+use crate::lang::Lang;
 
 /// A mention attached to the incident, as the review needs it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -494,7 +495,7 @@ impl Review {
         for (key, value) in self.summary_rows() {
             let _ = writeln!(out, "| {key} | {} |", md(&value));
         }
-        let why = why_lines(&i.why);
+        let why = why_lines(&i.why, Lang::En);
         if !why.is_empty() {
             let _ = writeln!(out, "\nWhy:\n");
             for (key, value) in why {
@@ -611,7 +612,7 @@ impl Review {
                 time(e.at),
                 md(&e.actor),
                 md(&e.kind),
-                md(&describe(e))
+                md(&describe(e, Lang::En))
             );
         }
         let _ = writeln!(out, "\n{}", chain_text(self.chain));
@@ -701,7 +702,7 @@ impl Review {
                             tr { th { (key) } td { (value) } }
                         }
                     }
-                    @let why = why_lines(&i.why);
+                    @let why = why_lines(&i.why, Lang::En);
                     @if !why.is_empty() {
                         p { "Why:" }
                         ul { @for (key, value) in &why { li { (key) ": " (value) } } }
@@ -761,7 +762,7 @@ impl Review {
                     table {
                         tr { th { "#" } th { "Time" } th { "Actor" } th { "Event" } th { "Details" } }
                         @for e in &self.timeline {
-                            tr { td.n { (e.id) } td { (time(e.at)) } td { (e.actor) } td { (e.kind) } td { (describe(e)) } }
+                            tr { td.n { (e.id) } td { (time(e.at)) } td { (e.actor) } td { (e.kind) } td { (describe(e, Lang::En)) } }
                         }
                     }
                     @match self.chain {

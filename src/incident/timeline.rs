@@ -25,6 +25,8 @@ pub enum EventKind {
     StepOverdue,
     /// A silence held back mentions that would have raised this incident.
     Silenced,
+    /// A written update sent to the incident's channels.
+    StatusUpdate,
 }
 
 impl EventKind {
@@ -44,6 +46,7 @@ impl EventKind {
             EventKind::StepDone => "step_done",
             EventKind::StepOverdue => "step_overdue",
             EventKind::Silenced => "silenced",
+            EventKind::StatusUpdate => "status_update",
         }
     }
 }

@@ -36,9 +36,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::Notice;
-use super::template::{Flavor, Lang, Rendered, Templates};
+use super::template::{Flavor, Rendered, Templates};
 use super::webhook::{Delivery, error_chain, retry_after, status_line};
 use crate::incident::Level;
+use crate::lang::Lang;
 
 type HmacSha256 = Hmac<Sha256>;
 

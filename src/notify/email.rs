@@ -24,6 +24,7 @@ use super::webhook::{Delivery, error_chain};
 use super::{Notice, NoticeKind};
 use crate::incident::present::{safe_href, why_lines};
 use crate::incident::{Incident, Level, MentionSummary, Status};
+use crate::lang::Lang;
 
 /// How the SMTP connection is secured (`[smtp] tls`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +238,7 @@ pub(crate) fn kind_label(kind: NoticeKind) -> &'static str {
         NoticeKind::Reopened => "Reopened",
         NoticeKind::Repeat => "Still open",
         NoticeKind::StepOverdue => "Playbook step overdue",
+        NoticeKind::StatusUpdate => "Status update",
     }
 }
 
@@ -274,6 +276,9 @@ fn render_text(notice: &Notice) -> String {
     if incident.drill {
         let _ = writeln!(out, "{DRILL_NOTE}\n");
     }
+    if let Some(update) = &notice.update {
+        let _ = writeln!(out, "{}\n", update.trim());
+    }
     write_facts_text(&mut out, incident);
     if !notice.overdue_steps.is_empty() {
         let _ = writeln!(out, "\nOverdue playbook steps");
@@ -281,7 +286,7 @@ fn render_text(notice: &Notice) -> String {
             let _ = writeln!(out, "  - {}", one_line(step));
         }
     }
-    let why = why_lines(&incident.why);
+    let why = why_lines(&incident.why, Lang::En);
     if !why.is_empty() {
         let _ = writeln!(out, "\nWhy");
         for (key, value) in why {
@@ -348,7 +353,7 @@ fn link(url: &str, label: &str) -> Markup {
 
 fn render_html(notice: &Notice) -> Markup {
     let incident = &notice.incident;
-    let why = why_lines(&incident.why);
+    let why = why_lines(&incident.why, Lang::En);
     let cell = "padding:2px 12px 2px 0;vertical-align:top;";
     html! {
         (DOCTYPE)
@@ -364,6 +369,11 @@ fn render_html(notice: &Notice) -> Markup {
                 h2 style="margin:0 0 8px 0;" {
                     "[" (level_name(incident.level).to_ascii_uppercase()) "] "
                     (kind_label(notice.kind)) ": " (incident.title)
+                }
+                @if let Some(update) = &notice.update {
+                    p style="white-space:pre-wrap;border-left:3px solid #1a5fb4;padding:4px 10px;margin:8px 0 12px 0;" {
+                        (update.trim())
+                    }
                 }
                 @if !notice.overdue_steps.is_empty() {
                     h3 style="margin:16px 0 4px 0;" { "Overdue playbook steps" }
@@ -492,6 +502,7 @@ mod tests {
                     terms: vec!["艾克米".into(), "食物中毒".into()],
                     risk: 72,
                     sentiment: Some(-0.8),
+                    story: None,
                 },
                 MentionSummary {
                     feed: "gnews-acme".into(),
@@ -502,6 +513,7 @@ mod tests {
                     terms: vec!["acme".into()],
                     risk: 64,
                     sentiment: None,
+                    story: None,
                 },
             ],
             links: Links {
@@ -509,6 +521,7 @@ mod tests {
                 ack: Some("http://localhost:8080/ack/42?sig=abc".into()),
             },
             overdue_steps: Vec::new(),
+            update: None,
         }
     }
 
@@ -669,6 +682,24 @@ mod tests {
         assert!(html.contains(r#"href="https://news.example.com/a?x=1&amp;y=2""#));
         assert!(html.contains(r#"href="http://localhost:8080/ack/42?sig=abc""#));
         assert!(html.contains("confirmation page"));
+    }
+
+    #[test]
+    fn a_status_update_is_the_first_thing_both_parts_say_with_its_text_escaped() {
+        let mut update = notice("Acme yogurt");
+        update.kind = NoticeKind::StatusUpdate;
+        update.update = Some("Statement is live.\nNext update <b>at 15:00</b>".into());
+        let raw = formatted(&compose(&update, "alerts@example.com", &to(), "alerts.example.com").unwrap());
+        assert_eq!(decode_words(header(&headers(&raw), "Subject")), "[tocsin][HIGH] Status update: Acme yogurt (#42)");
+        let text = part(&raw, "text/plain");
+        let said = text.find("Statement is live.").expect("the update in the text part");
+        assert!(said < text.find("Status:").expect("the facts"), "{text}");
+        assert!(text.contains("Next update <b>at 15:00</b>"), "{text}");
+        let html = part(&raw, "text/html");
+        assert!(
+            html.contains("Statement is live.") && html.contains("Next update &lt;b&gt;at 15:00&lt;/b&gt;"),
+            "{html}"
+        );
     }
 
     #[test]

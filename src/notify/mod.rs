@@ -35,4 +35,7 @@ pub struct Notice {
     /// For `incident.step_overdue`: the playbook steps past their due time and not done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overdue_steps: Vec<String>,
+    /// For `incident.status_update`: the update as its author wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<String>,
 }

@@ -13,12 +13,13 @@ use futures_util::StreamExt;
 use super::breaker::{AttemptOutcome, Availability, ChannelHealth};
 use super::chat::{self, ChatChannel, ChatKind};
 use super::email::{self, EmailTransport};
-use super::template::{Lang, Templates};
+use super::template::Templates;
 use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
 use crate::config::{ChannelKind, Config, DeliveryConfig};
 use crate::incident::ack_link::AckLinks;
 use crate::incident::{Incident, MentionSummary};
+use crate::lang::Lang;
 use crate::store::{Attempt, AttemptResult, OutboxItem, Store, StoreError};
 
 /// How many mentions an alert lists.
@@ -298,7 +299,15 @@ impl<S: Store> Deliverer<S> {
         } else {
             Vec::new()
         };
-        Ok(Notice { id: item.notice_id.clone(), kind: item.kind, incident, top_mentions, links, overdue_steps })
+        Ok(Notice {
+            id: item.notice_id.clone(),
+            kind: item.kind,
+            incident,
+            top_mentions,
+            links,
+            overdue_steps,
+            update: item.message.clone(),
+        })
     }
 
     /// What to record for one attempt: delivered, retry when (backoff, Retry-After, give-up

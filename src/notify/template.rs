@@ -14,38 +14,19 @@
 //! `acknowledged`, `resolved`, `mentions`, `owner`, `crisis_type`}, `why` [{`label`,
 //! `value`}], `mentions` [{`title`, `feed`, `url`, `risk`, `sentiment`, `published`,
 //! `excerpt`}], `more_mentions` (how many were left out), `links` {`dashboard`, `ack`},
-//! `overdue_steps` [text].
+//! `overdue_steps` [text], `update` [the lines of a status update's text].
 
 use chrono::{DateTime, Utc};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, State, UndefinedBehavior, Value};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::email::{DRILL_NOTE, kind_label};
 use super::{Notice, NoticeKind};
 use crate::incident::present::{safe_href, why_lines};
 use crate::incident::{Level, MentionSummary, Status};
-
-/// The language of the bundled templates (`lang = "en"` or `"zh"` in a channel's config).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// English.
-    #[default]
-    En,
-    /// Simplified Chinese.
-    Zh,
-}
-
-impl Lang {
-    fn key(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-}
+use crate::lang::Lang;
 
 /// A user template that does not compile; the message says where and why.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +96,12 @@ const EN_BODY: &str = r#"{% if drill %}
 
 {% endif %}
 **{{ kind_label }}: {{ incident.title | md }}** (#{{ incident.id }})
+{% if update %}
+
+{% for line in update %}
+{{ line | md }}
+{% endfor %}
+{% endif %}
 
 - Status: {{ incident.status }}
 - Level: {{ incident.level }}
@@ -167,6 +154,12 @@ const ZH_BODY: &str = r#"{% if drill %}
 
 {% endif %}
 **{{ kind_label }}：{{ incident.title | md }}** (#{{ incident.id }})
+{% if update %}
+
+{% for line in update %}
+{{ line | md }}
+{% endfor %}
+{% endif %}
 
 - 状态：{{ incident.status }}
 - 级别：{{ incident.level }}
@@ -325,6 +318,7 @@ struct View {
     more_mentions: usize,
     links: LinksView,
     overdue_steps: Vec<String>,
+    update: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -392,14 +386,19 @@ fn view(notice: &Notice, lang: Lang, max_mentions: usize, flavor: Flavor) -> Vie
             owner: incident.assignee.clone(),
             crisis_type: incident.crisis_type.clone(),
         },
-        why: why_lines(&incident.why)
-            .into_iter()
-            .map(|(label, value)| WhyLine { label: why_label(label, lang), value })
-            .collect(),
+        why: why_lines(&incident.why, lang).into_iter().map(|(label, value)| WhyLine { label, value }).collect(),
         mentions: notice.top_mentions[..shown].iter().map(|m| mention_view(m, lang)).collect(),
         more_mentions: notice.top_mentions.len() - shown,
         links: LinksView { dashboard: notice.links.dashboard.clone(), ack: notice.links.ack.clone() },
         overdue_steps: notice.overdue_steps.clone(),
+        update: notice
+            .update
+            .iter()
+            .flat_map(|text| text.lines())
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
     }
 }
 
@@ -439,6 +438,7 @@ fn kind_name(kind: NoticeKind, lang: Lang) -> &'static str {
             NoticeKind::Reopened => "重新打开",
             NoticeKind::Repeat => "仍未解决",
             NoticeKind::StepOverdue => "预案步骤逾期",
+            NoticeKind::StatusUpdate => "状态通报",
         },
     }
 }
@@ -464,27 +464,6 @@ fn status_name(status: Status, lang: Lang) -> &'static str {
             Status::Resolved => "已解决",
         },
     }
-}
-
-/// The labels `why_lines` writes, in Chinese; keys it shows as they are stay as they are.
-fn why_label(label: String, lang: Lang) -> String {
-    let zh = match (lang, label.as_str()) {
-        (Lang::En, _) => None,
-        (Lang::Zh, "Rule") => Some("规则"),
-        (Lang::Zh, "Severity") => Some("严重度"),
-        (Lang::Zh, "Matched") => Some("命中词"),
-        (Lang::Zh, "Sentiment") => Some("情感"),
-        (Lang::Zh, "Negativity") => Some("负面度"),
-        (Lang::Zh, "Source weight") => Some("来源权重"),
-        (Lang::Zh, "Engagement") => Some("互动"),
-        (Lang::Zh, "Novelty") => Some("新颖度"),
-        (Lang::Zh, "Score") => Some("分数"),
-        (Lang::Zh, "Spike") => Some("突增"),
-        (Lang::Zh, "Story") => Some("报道"),
-        (Lang::Zh, "Why") => Some("原因"),
-        (Lang::Zh, _) => None,
-    };
-    zh.map_or(label, str::to_owned)
 }
 
 /// A URL fit to be a link target in chat markup: plain http(s) (see [`safe_href`]) with the
@@ -597,6 +576,7 @@ pub(crate) mod tests {
             terms: vec!["acme".into()],
             risk: 72,
             sentiment: Some(-0.6),
+            story: None,
         }
     }
 
@@ -629,6 +609,7 @@ pub(crate) mod tests {
                 ack: Some("http://localhost:8080/ack/xyz".into()),
             },
             overdue_steps: Vec::new(),
+            update: None,
         }
     }
 
@@ -669,12 +650,28 @@ pub(crate) mod tests {
             "- 分数：72/100",
             "- 负责人：lin",
             "**原因**",
-            "- 规则：food-safety, severity 70",
+            "- 规则：food-safety，严重度 70",
+            "- 情感：-0.60 负面",
             "演练",
             "[在仪表盘中打开](",
         ] {
             assert!(r.body.contains(fact), "{fact} missing from\n{}", r.body);
         }
+    }
+
+    #[test]
+    fn a_status_update_leads_the_message_line_by_line_and_escaped() {
+        let mut n = notice(vec![mention(1, "Acme yogurt recall")]);
+        n.kind = NoticeKind::StatusUpdate;
+        n.update = Some("Statement published on acme.com.\n\n*Next*: call with @all regulators at 15:00".into());
+        let r = Templates::bundled().render(&n, Lang::En, 10);
+        assert!(r.title.contains("Status update: Food safety complaint"), "{}", r.title);
+        let update = r.body.find("Statement published on acme.com.").expect("the update's first line");
+        assert!(update < r.body.find("- Status:").expect("the facts"), "{}", r.body);
+        assert!(r.body.contains("\n\\*Next\\*: call with @\u{2060}all regulators at 15:00\n"), "{}", r.body);
+        let zh = Templates::bundled().render(&n, Lang::Zh, 10);
+        assert!(zh.title.contains("状态通报："), "{}", zh.title);
+        assert!(zh.body.contains("Statement published on acme.com."), "{}", zh.body);
     }
 
     #[test]

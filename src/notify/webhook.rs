@@ -133,15 +133,20 @@ struct WireBody<'a> {
     incident: &'a Incident,
     top_mentions: &'a [MentionSummary],
     links: &'a Links,
+    /// The text of an `incident.status_update`; absent for every other type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update: Option<&'a str>,
 }
 
-/// The JSON body of SPEC §6: `{"type", "incident", "top_mentions", "links"}`.
+/// The JSON body of SPEC §6: `{"type", "incident", "top_mentions", "links"}`, and `update`
+/// for a status update.
 pub fn body(notice: &Notice) -> Vec<u8> {
     let wire = WireBody {
         kind: notice.kind,
         incident: &notice.incident,
         top_mentions: &notice.top_mentions,
         links: &notice.links,
+        update: notice.update.as_deref(),
     };
     // Every field has string map keys and plain data, which serde_json always serializes.
     serde_json::to_vec(&wire).expect("a notice always serializes to JSON")
@@ -327,12 +332,14 @@ mod tests {
                 terms: vec!["acme".into(), "food poisoning".into()],
                 risk: 72,
                 sentiment: Some(-0.6),
+                story: None,
             }],
             links: Links {
                 dashboard: "http://localhost:8080/incidents/42".into(),
                 ack: Some("http://localhost:8080/ack/xyz".into()),
             },
             overdue_steps: Vec::new(),
+            update: None,
         }
     }
 

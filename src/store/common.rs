@@ -41,6 +41,10 @@ const ATTACHED_DESCRIBED: usize = 20;
 
 /// Longest note the timeline takes, in characters.
 const NOTE_CHARS: usize = 10_000;
+/// A status update goes out as one chat message with the incident's facts around it: 2,000
+/// characters leave room for those within the smallest text block a channel takes (a Slack
+/// section holds 3,000).
+const STATUS_UPDATE_CHARS: usize = 2_000;
 
 /// A time as the timeline's details and the SQLite columns write it: fixed-width RFC 3339
 /// UTC with microseconds, so text order is time order.
@@ -292,6 +296,8 @@ pub(super) struct EntryChange {
     pub assignee: Option<String>,
     /// The new time of the next reminder, when a step is done.
     pub next_reminder: Option<Option<DateTime<Utc>>>,
+    /// For a status update: its text, and the channels it is sent to.
+    pub send: Option<(String, Vec<String>)>,
 }
 
 impl Workflow {
@@ -313,6 +319,7 @@ impl Workflow {
                     details: serde_json::json!({ "assignee": who, "previous": self.assignee }),
                     assignee: Some(who.to_owned()),
                     next_reminder: None,
+                    send: None,
                 })
             }
             Entry::Note(text) => {
@@ -328,6 +335,7 @@ impl Workflow {
                     details: serde_json::json!({ "text": text }),
                     assignee: None,
                     next_reminder: None,
+                    send: None,
                 })
             }
             Entry::StepDone { step, note } => {
@@ -364,9 +372,36 @@ impl Workflow {
                     details,
                     assignee: None,
                     next_reminder: Some(playbook.next_reminder(self.opened_at, &settled)),
+                    send: None,
+                })
+            }
+            Entry::StatusUpdate(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(StoreError::Refused("a status update needs some text".into()));
+                }
+                if text.chars().count() > STATUS_UPDATE_CHARS {
+                    return Err(StoreError::Refused(format!(
+                        "a status update holds at most {STATUS_UPDATE_CHARS} characters (it goes out as one chat message)"
+                    )));
+                }
+                let channels = self.update_channels();
+                Ok(EntryChange {
+                    kind: EventKind::StatusUpdate,
+                    details: serde_json::json!({ "text": text, "channels": channels }),
+                    assignee: None,
+                    next_reminder: None,
+                    send: Some((text.to_owned(), channels)),
                 })
             }
         }
+    }
+
+    /// Who a status update goes to: everyone the escalation told so far, or the policy's
+    /// first level when nobody was told yet (the team that runs the response).
+    fn update_channels(&self) -> Vec<String> {
+        let told = self.policy.notified_channels(self.escalation);
+        if told.is_empty() { self.policy.levels.first().map(|l| l.notify.clone()).unwrap_or_default() } else { told }
     }
 
     /// The reminder due at `now`, if the incident has a playbook and is not resolved: the

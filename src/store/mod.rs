@@ -120,6 +120,8 @@ pub struct OutboxItem {
     pub attempts: i64,
     /// The channel this notice was meant for when it was sent to a fallback instead.
     pub rerouted_from: Option<String>,
+    /// The written text of a status update.
+    pub message: Option<String>,
 }
 
 /// What to record after one delivery attempt.
@@ -138,6 +140,21 @@ pub enum AttemptResult {
     Failed,
 }
 
+/// How far the store has got: the newest timeline event's id and the newest mention's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub last_event: i64,
+    pub last_mention: i64,
+}
+
+/// A timeline event, as the live stream needs it: where it is and what it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMark {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: String,
+}
+
 /// A workflow entry on an incident's timeline that does not change its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -149,6 +166,9 @@ pub enum Entry {
         step: String,
         note: Option<String>,
     },
+    /// A written update for the people following the incident: on the timeline, and sent
+    /// to every channel told of it so far.
+    StatusUpdate(String),
 }
 
 /// One step of an incident's playbook and where it stands.
@@ -643,6 +663,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<MentionSummary>, StoreError>> + Send;
     fn mentions(&self, filter: &MentionFilter) -> impl Future<Output = Result<Vec<StoredMention>, StoreError>> + Send;
     fn mention_count(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// How far the store has got: its newest timeline event and newest mention, by id (0
+    /// when there is none). Both only grow; the live event stream watches them.
+    fn activity(&self) -> impl Future<Output = Result<Activity, StoreError>> + Send;
+    /// Timeline events with an id above `after`, oldest first, at most `limit`: which
+    /// incident each is on and its kind.
+    fn events_after(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<EventMark>, StoreError>> + Send;
 
     /// Records `actor`'s verdict on a mention (a later verdict replaces an earlier one),
     /// copying its text and rule matches; `None` when there is no such mention.
@@ -802,6 +828,8 @@ impl Store for AnyStore {
         fn triaged(&self, since: DateTime<Utc>) -> Vec<Triage>;
         fn rule_match_terms(&self, rule: &str, since: DateTime<Utc>, limit: i64) -> Vec<RuleMatchTerms>;
         fn mention_count(&self) -> i64;
+        fn activity(&self) -> Activity;
+        fn events_after(&self, after: i64, limit: i64) -> Vec<EventMark>;
         fn share_of_voice(&self, brands: &[String], from: DateTime<Utc>, to: DateTime<Utc>, top: i64) -> Vec<BrandVoice>;
         fn overview_rows(&self, from: DateTime<Utc>, to: DateTime<Utc>, brands: Option<&[String]>, limit: i64) -> Vec<OverviewRow>;
         fn adopt_unbranded(&self, brand: &str) -> bool;

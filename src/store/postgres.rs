@@ -25,10 +25,10 @@ use super::common::{
     to_value, transition_kinds, ts, unique_terms,
 };
 use super::{
-    ADOPTED_KEY, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, FeedState, IncidentFilter,
-    IngestOutcome, MentionFilter, OVERVIEW_TITLE_CHARS, OutboxItem, OverviewRow, PollRecord, Pruned, RuleMatchTerms,
-    Store, StoreError, StoredMention, StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts, VoiceRow,
-    redact,
+    ADOPTED_KEY, Activity, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, EventMark, FeedState,
+    IncidentFilter, IngestOutcome, MentionFilter, OVERVIEW_TITLE_CHARS, OutboxItem, OverviewRow, PollRecord, Pruned,
+    RuleMatchTerms, Store, StoreError, StoredMention, StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts,
+    VoiceRow, redact,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -1467,6 +1467,23 @@ impl Store for PostgresStore {
         }
         let event = NewEvent { at: now, actor: actor.to_owned(), kind: change.kind, details: change.details };
         append_event(&mut tx, incident_id, &event).await?;
+        if let Some((text, channels)) = &change.send {
+            for channel in channels {
+                sqlx::query(
+                    "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at, message) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                )
+                .bind(new_notice_id())
+                .bind(incident_id)
+                .bind(channel)
+                .bind(Json(NoticeKind::StatusUpdate))
+                .bind(i64::from(workflow.escalation.step))
+                .bind(now)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         let incident = fetch_incident(&mut tx, incident_id).await?;
         tx.commit().await?;
         Ok(incident)
@@ -1641,7 +1658,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(
             "UPDATE outbox SET due_at = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' \
              AND due_at <= $2 ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts, rerouted_from",
+             RETURNING id, notice_id, incident_id, channel, kind, created_at, attempts, rerouted_from, message",
         )
         .bind(now + lease)
         .bind(now)
@@ -1660,6 +1677,7 @@ impl Store for PostgresStore {
                     created_at: row.try_get("created_at")?,
                     attempts: row.try_get("attempts")?,
                     rerouted_from: row.try_get("rerouted_from")?,
+                    message: row.try_get("message")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1746,8 +1764,8 @@ impl Store for PostgresStore {
             .await?;
         if let Some(fallback) = fallback {
             sqlx::query(
-                "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at, rerouted_from) \
-                 SELECT $1, incident_id, $2, kind, level, $3, $3, channel FROM outbox WHERE id = $4",
+                "INSERT INTO outbox (notice_id, incident_id, channel, kind, level, created_at, due_at, rerouted_from, \
+                 message) SELECT $1, incident_id, $2, kind, level, $3, $3, channel, message FROM outbox WHERE id = $4",
             )
             .bind(new_notice_id())
             .bind(fallback)
@@ -1903,8 +1921,9 @@ impl Store for PostgresStore {
 
     async fn top_mentions(&self, incident_id: i64, limit: i64) -> Result<Vec<MentionSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT im.snapshot, im.risk, im.sentiment, rm.terms FROM incident_mentions im \
-             JOIN incidents i ON i.id = im.incident_id \
+            "SELECT im.snapshot, im.risk, im.sentiment, rm.terms, COALESCE(m.cluster_id, m.id) AS story \
+             FROM incident_mentions im JOIN incidents i ON i.id = im.incident_id \
+             LEFT JOIN mentions m ON m.id = im.mention_id \
              LEFT JOIN rule_matches rm ON rm.mention_id = im.mention_id AND rm.rule = i.rule AND rm.brand = i.brand \
              WHERE im.incident_id = $1 ORDER BY im.risk DESC, im.mention_id LIMIT $2",
         )
@@ -1927,6 +1946,7 @@ impl Store for PostgresStore {
                     terms: unique_terms(&terms),
                     risk: u8::try_from(risk).unwrap_or(100),
                     sentiment: row.try_get("sentiment")?,
+                    story: row.try_get("story")?,
                 })
             })
             .collect()
@@ -1984,6 +2004,25 @@ impl Store for PostgresStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn activity(&self) -> Result<Activity, StoreError> {
+        let (last_event, last_mention): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE((SELECT MAX(id) FROM timeline), 0), COALESCE((SELECT MAX(id) FROM mentions), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Activity { last_event, last_mention })
+    }
+
+    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<EventMark>, StoreError> {
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT id, incident_id, kind FROM timeline WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id, incident_id, kind)| EventMark { id, incident_id, kind }).collect())
     }
 
     async fn triage(

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 
 use super::tr;
 use crate::api::{Point, RuleSeries};
-use crate::notify::template::Lang;
+use crate::lang::Lang;
 
 /// The drawing's own units; the SVG scales to the width it is given.
 const WIDTH: f64 = 720.0;

@@ -19,25 +19,26 @@ mod summary;
 use super::auth::{ClientAddress, Credential, Refusal, authenticate, client_address, cookie, digest, open_session};
 use super::{ApiState, BrandScope, Role, SESSION_COOKIE, SESSION_LIFETIME, ShareOfVoice, brand_refusal};
 use crate::config::HumanDuration;
-use crate::incident::present::{describe, safe_href, why_lines};
+use crate::incident::present::{describe, group_by_story, kind_name, safe_href, why_lines};
 use crate::incident::review::Review;
 use crate::incident::silence::{NewSilence, Scope};
 use crate::incident::timeline::{self, Event};
 use crate::incident::{Action, Incident, Level, MentionSummary, Status};
-use crate::notify::template::Lang;
+use crate::lang::Lang;
 use crate::store::{Checklist, Entry, IncidentFilter, Store, StoreError};
 
-/// No scripts, no remote anything: a mention that smuggles markup past escaping still
-/// cannot run or load.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
-                   base-uri 'none'; frame-ancestors 'none'";
+/// Only tocsin's own script file (the live updates), no inline script, nothing remote: a
+/// mention that smuggles markup past escaping still cannot run or load anything.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
+                   img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;overflow-wrap:anywhere}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
 .critical{color:#fff;background:#b00020}.high{background:#f57c00}.medium{background:#ffd54f}.low{background:#e0e0e0}\
 .level{padding:.1rem .4rem;border-radius:.2rem}button{margin-right:.5rem}pre{white-space:pre-wrap}\
 form{margin:.4rem 0}button.primary{font-weight:bold;padding:.3rem 1rem}\
-svg.chart{width:100%;height:auto;max-width:48rem;display:block}.scroll{overflow-x:auto}\
+form.update textarea{display:block;width:100%;max-width:40rem;box-sizing:border-box;margin:.2rem 0}\
+svg{max-width:100%;height:auto}svg.chart{width:100%;height:auto;max-width:48rem;display:block}.scroll{overflow-x:auto}\
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:1rem}\
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8rem}.swatch{display:inline-block;width:.8rem;height:.8rem}\
 .share{display:inline-block;height:.7rem;background:#0072b2;vertical-align:middle}\
@@ -56,10 +57,12 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/silences", get(silences_page::<S>).post(add_silence_form::<S>))
         .route("/silences/{id}/end", axum::routing::post(end_silence_form::<S>))
         .route("/login", get(login_page).post(login))
+        .route(LIVE_SCRIPT_PATH.as_str(), get(live_script))
         .route("/logout", axum::routing::post(logout::<S>))
         .route("/incidents/{id}", get(incident_page::<S>))
         .route("/incidents/{id}/assign", axum::routing::post(assign_form::<S>))
         .route("/incidents/{id}/note", axum::routing::post(note_form::<S>))
+        .route("/incidents/{id}/update", axum::routing::post(status_update_form::<S>))
         .route("/incidents/{id}/steps/{step}", axum::routing::post(step_form::<S>))
         .route("/incidents/{id}/{action}", axum::routing::post(incident_action::<S>))
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
@@ -158,8 +161,35 @@ pub(super) fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str
     }
 }
 
+/// Which changes on the live stream refresh a page's `data-live` parts (every logged-in
+/// page announces a new critical incident whatever it watches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Watch {
+    Nothing,
+    Overview,
+    Incidents,
+    Incident(i64),
+}
+
+impl Watch {
+    fn key(self) -> String {
+        match self {
+            Watch::Nothing => String::new(),
+            Watch::Overview => "overview".to_owned(),
+            Watch::Incidents => "incidents".to_owned(),
+            Watch::Incident(id) => format!("incident:{id}"),
+        }
+    }
+}
+
 /// A page of the logged-in dashboard: the navigation, in the user's language.
 pub(super) fn app_page(session: &Session, title: &str, body: Markup) -> Response {
+    live_page(session, title, Watch::Nothing, body)
+}
+
+/// A logged-in page that updates itself: its `data-live` parts refresh on the changes it
+/// watches, and new critical incidents are announced at the top.
+pub(super) fn live_page(session: &Session, title: &str, watch: Watch, body: Markup) -> Response {
     let lang = session.lang;
     let nav = html! {
         nav {
@@ -180,7 +210,34 @@ pub(super) fn app_page(session: &Session, title: &str, body: Markup) -> Response
             }
         }
     };
-    page_in(lang, title, html! { (nav) (body) })
+    let content = html! {
+        (nav)
+        div #announcements role="status" aria-live="assertive" data-label=(tr(lang, "New critical incident", "新的严重事件")) {}
+        main { (body) }
+        script src=(LIVE_SCRIPT_PATH.as_str()) defer {}
+    };
+    document(lang, title, Some(&watch.key()), content)
+}
+
+/// Where the live script is served; its name carries a digest of its text, so a browser
+/// never runs an older copy against a newer daemon.
+static LIVE_SCRIPT_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(LIVE_SCRIPT.as_bytes());
+    let short: String = digest.iter().take(6).map(|byte| format!("{byte:02x}")).collect();
+    format!("/static/live-{short}.js")
+});
+
+const LIVE_SCRIPT: &str = include_str!("live.js");
+
+/// The live script, cached for good: its path changes with its text.
+async fn live_script() -> Response {
+    let mut response = LIVE_SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 pub(super) fn forged() -> Response {
@@ -188,10 +245,10 @@ pub(super) fn forged() -> Response {
 }
 
 fn page(title: &str, body: Markup) -> Response {
-    page_in(Lang::En, title, body)
+    document(Lang::En, title, None, body)
 }
 
-fn page_in(lang: Lang, title: &str, body: Markup) -> Response {
+fn document(lang: Lang, title: &str, watch: Option<&str>, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang=(tr(lang, "en", "zh-CN")) {
@@ -201,7 +258,7 @@ fn page_in(lang: Lang, title: &str, body: Markup) -> Response {
                 title { (title) " · tocsin" }
                 style { (STYLE) }
             }
-            body { (body) }
+            body data-watch=[watch] { (body) }
         }
     };
     let mut response = axum::response::Html(markup.into_string()).into_response();
@@ -272,12 +329,11 @@ async fn incident_list<S: Store>(
         .filter(|b| !b.competitor && session.brands.sees(Some(b.name.get_ref())))
         .map(|b| b.name.get_ref().as_str())
         .collect();
-    app_page(
+    live_page(
         &session,
         tr(lang, "Incidents", "事件"),
+        Watch::Incidents,
         html! {
-            // Live: the list reloads itself; the page needs no script for it.
-            meta http-equiv="refresh" content="30";
             @if !switchable.is_empty() {
                 nav.brands {
                     (tr(lang, "Brand:", "品牌：")) " "
@@ -300,6 +356,7 @@ async fn incident_list<S: Store>(
                     (filter_link(level_name(lang, l), format!("/incidents?level={}", l.as_str())))
                 }
             }
+            div data-live="incident-list" {
             table.wide {
                 tr {
                     th { "#" } th { (tr(lang, "Status", "状态")) } th { (tr(lang, "Level", "级别")) }
@@ -323,6 +380,7 @@ async fn incident_list<S: Store>(
                 }
             }
             @if incidents.is_empty() { p { (tr(lang, "No incidents. Quiet is good.", "没有事件。平静是好事。")) } }
+            }
         },
     )
 }
@@ -604,7 +662,74 @@ fn store_error(error: StoreError) -> Response {
     }
 }
 
-fn mention_rows(lang: Lang, mentions: &[MentionSummary]) -> Markup {
+/// Mentions an incident page groups into stories: its riskiest, which is where the story
+/// is told; the rest are counted.
+const PAGE_MENTIONS: i64 = 200;
+
+/// Copies listed under each story; the rest are counted.
+const COPIES_LISTED: usize = 5;
+
+/// The incident's mentions as stories: each near-duplicate cluster once, with its copies,
+/// sources, first and last publication and mean sentiment, its riskiest copies below.
+fn story_sections(lang: Lang, mentions: &[MentionSummary], total: i64) -> Markup {
+    let stories = group_by_story(mentions);
+    let shown = i64::try_from(mentions.len()).unwrap_or(i64::MAX);
+    let when = |at: Option<DateTime<Utc>>| at.map(|t| t.format("%m-%d %H:%M UTC").to_string());
+    html! {
+        p {
+            (match lang {
+                Lang::En => format!("{} stories among the {} riskiest mentions", stories.len(), mentions.len()),
+                Lang::Zh => format!("风险最高的 {} 条提及分属 {} 个事件线索", mentions.len(), stories.len()),
+            })
+            @if total > shown {
+                (match lang {
+                    Lang::En => format!(" (of {total})."),
+                    Lang::Zh => format!("（共 {total} 条）。"),
+                })
+            } @else { "." }
+        }
+        @for story in &stories {
+            section.story {
+                h3 {
+                    @match &story.lead().url {
+                        Some(url) => { (safe_link(url, &story.lead().title)) }
+                        None => { (story.lead().title) }
+                    }
+                }
+                p.story-facts {
+                    @let copies = story.mentions.len();
+                    (match lang {
+                        Lang::En if copies == 1 => "1 copy".to_owned(),
+                        Lang::En => format!("{copies} copies"),
+                        Lang::Zh => format!("{copies} 条"),
+                    })
+                    " · " (tr(lang, "sources ", "来源 ")) (story.sources.join(", "))
+                    @if let (Some(first), Some(last)) = (when(story.first), when(story.last)) {
+                        " · " (tr(lang, "published ", "发布 ")) (first)
+                        @if first != last { " – " (last) }
+                    }
+                    @if let Some(sentiment) = story.sentiment {
+                        " · " (tr(lang, "sentiment ", "情感 ")) (format!("{sentiment:+.2}"))
+                    }
+                    " · " (tr(lang, "risk up to ", "最高风险 ")) (story.lead().risk)
+                }
+                @let listed = story.mentions.len().min(COPIES_LISTED);
+                (mention_rows(lang, &story.mentions[..listed]))
+                @if story.mentions.len() > listed {
+                    @let left = story.mentions.len() - listed;
+                    p { small {
+                        (match lang {
+                            Lang::En => format!("… and {left} more copies"),
+                            Lang::Zh => format!("……另有 {left} 条"),
+                        })
+                    } }
+                }
+            }
+        }
+    }
+}
+
+fn mention_rows(lang: Lang, mentions: &[&MentionSummary]) -> Markup {
     html! {
         table.wide {
             tr {
@@ -656,6 +781,14 @@ fn workflow_forms(incident: &Incident, session: &Session) -> Markup {
                 (session.field())
                 label { (tr(lang, "Note ", "备注 ")) input name="text" required maxlength="10000" size="40"; } " "
                 button { (tr(lang, "Add note", "添加备注")) }
+            }
+            form.update method="post" action={ "/incidents/" (id) "/update" } {
+                (session.field())
+                label for="status-update" {
+                    (tr(lang, "Status update (sent to the incident's channels)", "状态通报（发送到本事件的通知渠道）"))
+                }
+                textarea id="status-update" name="text" required maxlength="2000" rows="3" {}
+                button { (tr(lang, "Send update", "发送通报")) }
             }
         }
     }
@@ -718,8 +851,8 @@ fn timeline_rows(lang: Lang, events: &[Event]) -> Markup {
                 tr {
                     td data-label=(tr(lang, "Time", "时间")) { (event.at.format("%Y-%m-%d %H:%M:%S UTC")) }
                     td data-label=(tr(lang, "Actor", "执行者")) { (event.actor) }
-                    td data-label=(tr(lang, "Event", "事件")) { (event.kind) }
-                    td data-label=(tr(lang, "Details", "详情")) { (describe(event)) }
+                    td data-label=(tr(lang, "Event", "事件")) title=(event.kind) { (kind_name(&event.kind, lang)) }
+                    td data-label=(tr(lang, "Details", "详情")) { (describe(event, lang)) }
                 }
             }
         }
@@ -746,7 +879,7 @@ fn course(lang: Lang, events: &[Event]) -> Vec<(DateTime<Utc>, String)> {
                     score(event).map_or("–".to_owned(), |s| s.to_string()),
                 ),
                 "level_changed" => {
-                    let reading = event.details.get("why").map(why_lines).unwrap_or_default();
+                    let reading = event.details.get("why").map(|why| why_lines(why, lang)).unwrap_or_default();
                     let behind: Vec<String> =
                         reading.into_iter().take(3).map(|(label, value)| format!("{label}: {value}")).collect();
                     format!(
@@ -772,7 +905,7 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
     let recent = state.pipeline.config().risk.spike().window;
     let loaded = async {
         let incident = state.store.incident(id).await?.ok_or(StoreError::NoIncident(id))?;
-        let mentions = state.store.top_mentions(id, 50).await?;
+        let mentions = state.store.top_mentions(id, PAGE_MENTIONS).await?;
         let events = state.store.timeline(id).await?;
         let checklist = state.store.checklist(id).await?;
         let review = Review::build(state.store.review_input(id).await?, state.clock.now());
@@ -790,11 +923,13 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
     let facts = summary::Facts { events: &events, pulse, recent, checklist: &checklist, now: state.clock.now() };
     let sentence = summary::summary(session.lang, &incident, &facts);
     let lang = session.lang;
-    app_page(
+    live_page(
         &session,
         &format!("#{id} {}", incident.title),
+        Watch::Incident(id),
         html! {
             p { a href="/incidents" { (tr(lang, "← All incidents", "← 全部事件")) } }
+            div data-live="head" {
             h1 { "#" (incident.id) " " (incident.title) }
             p.summary { strong { (sentence) } }
             p {
@@ -827,18 +962,22 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                     }
                 }
             }
+            }
+            div data-live="course" {
             h2 { (tr(lang, "How it got here", "事件经过")) }
             ol.course {
                 @for (at, step) in course(lang, &events) { li { (at.format("%H:%M:%S UTC")) " · " (step) } }
             }
             h2 { (tr(lang, "Why, as last scored", "最近一次评分的依据")) }
             table.why {
-                @for (label, value) in why_lines(&incident.why) {
+                @for (label, value) in why_lines(&incident.why, lang) {
                     tr { th { (label) } td { (value) } }
                 }
             }
-            (workflow_forms(&incident, &session))
-            (checklist_table(id, &checklist, state.clock.now(), &session))
+            }
+            div data-live="workflow" { (workflow_forms(&incident, &session)) }
+            div data-live="playbook" { (checklist_table(id, &checklist, state.clock.now(), &session)) }
+            div data-live="mentions" {
             h2 { (tr(session.lang, "Volume and sentiment", "声量与情绪")) }
             (review.svg_chart())
             p { small { (tr(session.lang,
@@ -846,7 +985,9 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 "柱：每个时段的提及数。线：平均情绪（−1 到 +1）。虚线：官方声明。")) } }
             p { a href={ "/api/v1/incidents/" (id) "/review?format=html" } { (tr(session.lang, "Post-incident review", "事后复盘")) } }
             h2 { (tr(lang, "Mentions", "提及")) " (" (incident.mentions) ")" }
-            (mention_rows(lang, &mentions))
+            (story_sections(lang, &mentions, incident.mentions))
+            }
+            div data-live="timeline" {
             h2 { (tr(lang, "Timeline", "时间线")) }
             p {
                 @match chain {
@@ -855,6 +996,7 @@ async fn incident_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
                 }
             }
             (timeline_rows(lang, &events))
+            }
         },
     )
 }
@@ -901,8 +1043,9 @@ struct AssignForm {
     csrf: Option<String>,
 }
 
+/// A note or a status update: its text.
 #[derive(Deserialize)]
-struct NoteForm {
+struct TextForm {
     text: String,
     csrf: Option<String>,
 }
@@ -930,7 +1073,10 @@ async fn record_entry<S: Store>(
         return refused;
     }
     match state.store.record(id, &entry, &session.actor, state.clock.now()).await {
-        Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Ok(_) => {
+            state.wake_outbox.notify_one();
+            Redirect::to(&format!("/incidents/{id}")).into_response()
+        }
         Err(e) => store_error(e),
     }
 }
@@ -948,9 +1094,18 @@ async fn note_form<S: Store>(
     State(state): State<ApiState<S>>,
     session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<NoteForm>,
+    Form(form): Form<TextForm>,
 ) -> Response {
     record_entry(&state, session, form.csrf.as_deref(), id, Entry::Note(form.text)).await
+}
+
+async fn status_update_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<TextForm>,
+) -> Response {
+    record_entry(&state, session, form.csrf.as_deref(), id, Entry::StatusUpdate(form.text)).await
 }
 
 async fn step_form<S: Store>(

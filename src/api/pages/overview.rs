@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Session, app_page, charts, level_badge, status_name, tr, voice_table};
+use super::{Session, Watch, charts, level_badge, live_page, status_name, tr, voice_table};
 use crate::api::{ApiState, Overview, OverviewAsk, Slice, overview, share_of_voice};
-use crate::notify::template::Lang;
+use crate::lang::Lang;
 use crate::store::Store;
 
 #[derive(Debug, Deserialize)]
@@ -226,9 +226,10 @@ pub(super) async fn overview_page<S: Store>(
         .map(|b| b.name.get_ref().as_str())
         .collect();
     let links = PeriodLinks { brand, rule, period: &figures.period };
-    app_page(
+    live_page(
         &session,
         tr(lang, "Overview", "概览"),
+        Watch::Overview,
         html! {
             h1 { (tr(lang, "Overview", "概览")) }
             @if !switchable.is_empty() {
@@ -244,8 +245,10 @@ pub(super) async fn overview_page<S: Store>(
                     }
                 }
             }
-            (overview_body(lang, &figures, now, &links))
-            @if let Some(voice) = &voice { (voice_table(lang, voice)) }
+            div data-live="overview" {
+                (overview_body(lang, &figures, now, &links))
+                @if let Some(voice) = &voice { (voice_table(lang, voice)) }
+            }
         },
     )
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::incident::timeline::Event;
 use crate::incident::{Incident, Level, Pulse, Status};
-use crate::notify::template::Lang;
+use crate::lang::Lang;
 use crate::store::Checklist;
 
 /// What the sentence is made of, besides the incident itself.
