@@ -11,7 +11,7 @@ use crate::analyze::matcher::BuildError;
 use crate::analyze::rules::QueryFilter;
 use crate::analyze::{self, Brands, RuleSet, Scored};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{BrandConfig, Config};
 use crate::incident::escalation::Policy;
 use crate::incident::grouping::{self, Candidate, GroupState, Judged};
 use crate::incident::playbook::Playbooks;
@@ -19,7 +19,7 @@ use crate::incident::silence::{NewSilence, Scope, Silence};
 use crate::incident::spike::{self, SpikeSettings, Volume};
 use crate::ingest::Mention;
 use crate::ingest::poller::MentionSink;
-use crate::store::{self, Arrival, Decide, IngestOutcome, Store, StoreError, Story};
+use crate::store::{self, Arrival, Decide, Escalated, IngestOutcome, Store, StoreError, StoredMention, Story};
 
 /// The feed name `tocsin drill` injects its simulated mentions under.
 pub const DRILL_FEED: &str = "tocsin-drill";
@@ -27,6 +27,10 @@ pub const DRILL_FEED: &str = "tocsin-drill";
 /// transactions rather than one per item, and none holds the write lock long enough to
 /// delay an acknowledgement.
 pub const BATCH: usize = 100;
+/// The rule an incident a person opened for an unmatched mention is filed under.
+pub const MANUAL_RULE: &str = "manual";
+/// The playbook such an incident follows.
+const MANUAL_CRISIS_TYPE: &str = "general";
 /// Longest an incident title taken from a mention may be.
 const TITLE_CHARS: usize = 140;
 
@@ -210,6 +214,74 @@ impl<S: Store> Pipeline<S> {
         Ok(outcomes)
     }
 
+    /// A person escalates a stored mention to an incident: read again with the rules of now,
+    /// it joins or opens (whatever its score, silences aside: a person decided) the incident
+    /// of its most severe match; a mention no rule matched opens an incident of its own under
+    /// the general playbook and the default policy, since that is the miss the person caught.
+    pub async fn escalate(&self, stored: &StoredMention, actor: &str) -> Result<Escalated, StoreError> {
+        let now = self.clock.now();
+        let mention = Mention {
+            feed: stored.feed.clone(),
+            guid: stored.guid.clone(),
+            title: stored.title.clone(),
+            body: stored.body.clone(),
+            author: stored.author.clone(),
+            url: stored.url.clone(),
+            published: stored.published,
+            fetched_at: stored.fetched_at,
+            lang: stored.lang.clone(),
+            engagement: None,
+        };
+        let scored = self.score(mention);
+        let story = self.store.story(&scored).await?;
+        let decider = Decider {
+            rules: self.rules(),
+            playbooks: self.playbooks(),
+            config: &self.config,
+            feed_tags: &self.feed_tags,
+            silences: Vec::new(),
+        };
+        let (scored, candidates) = decider.candidates(scored, &story, now);
+        let open_at = self.config.risk.open_at();
+        let taken = candidates.into_iter().filter(|c| !c.volume_only).max_by_key(|c| c.score);
+        let mut candidate = match taken {
+            Some(candidate) => candidate,
+            None => {
+                let brand = stored.brands.first().and_then(|name| self.config.brand(name)).filter(|b| !b.competitor);
+                Candidate {
+                    group_key: format!("manual:mention:{}", stored.id),
+                    rule: MANUAL_RULE.to_owned(),
+                    brand: brand.map(|b| b.name.get_ref().clone()),
+                    title: shorten(&format!("Escalated by {actor}: {}", scored.mention.title)),
+                    score: scored.risk,
+                    level: self.config.risk.level_for(scored.risk),
+                    why: scored.breakdown.clone(),
+                    policy: decider.policy_for(brand, None),
+                    mention_at: scored.mention.effective_time(),
+                    crisis_type: Some(MANUAL_CRISIS_TYPE.to_owned()),
+                    playbook: decider.playbooks.get(MANUAL_CRISIS_TYPE).cloned(),
+                    silenced_by: None,
+                    drill: false,
+                    volume_only: false,
+                }
+            }
+        };
+        candidate.score = candidate.score.max(open_at);
+        candidate.level = self.config.risk.level_for(candidate.score);
+        candidate.silenced_by = None;
+        if let serde_json::Value::Object(why) = &mut candidate.why {
+            why.insert("score".into(), candidate.score.into());
+            why.insert("escalated_by".into(), actor.into());
+        }
+        let escalated = self.store.escalate_mention(stored.id, &scored, &candidate, actor, now).await?;
+        tracing::warn!(mention = stored.id, incident = escalated.incident.id, %actor, opened = escalated.opened, "mention escalated");
+        if escalated.opened {
+            metrics::counter!("tocsin_incidents_opened_total").increment(1);
+        }
+        self.wake_outbox.notify_one();
+        Ok(escalated)
+    }
+
     /// Analyzes one mention and stores it with every incident change it causes.
     pub async fn process(&self, mention: Mention) -> Result<IngestOutcome, StoreError> {
         let outcomes = self.process_all(vec![mention]).await?;
@@ -249,6 +321,18 @@ struct Decider<'a> {
 }
 
 impl Decider<'_> {
+    /// The escalation policy an incident copies: the brand's, else the rule's, else the
+    /// default one, with the brand's channel replacements.
+    fn policy_for(&self, brand: Option<&BrandConfig>, rule_policy: Option<&str>) -> Policy {
+        let policy_name = brand.and_then(|b| b.escalation.as_ref()).map(|p| p.get_ref().as_str());
+        let policy = self.config.escalation(policy_name.or(rule_policy)).map(Policy::from).unwrap_or_else(Policy::none);
+        match brand {
+            Some(brand) => policy
+                .with_channels(&brand.channels.iter().map(|(from, to)| (from.clone(), to.get_ref().clone())).collect()),
+            None => policy,
+        }
+    }
+
     /// The first silence in force at `now` that covers a match of `rule` for `brand` in
     /// `mention`; a silence of one brand covers no other's.
     fn silence_for(&self, rule: &str, brand: Option<&str>, mention: &Mention, now: DateTime<Utc>) -> Option<i64> {
@@ -302,18 +386,7 @@ impl Decide for Decider<'_> {
                 if brand.is_some_and(|brand| brand.competitor) {
                     return None;
                 }
-                let policy_name = brand.and_then(|b| b.escalation.as_ref()).map(|p| p.get_ref().as_str());
-                let policy = self
-                    .config
-                    .escalation(policy_name.or(rule.escalation.as_deref()))
-                    .map(Policy::from)
-                    .unwrap_or_else(Policy::none);
-                let policy = match brand {
-                    Some(brand) => policy.with_channels(
-                        &brand.channels.iter().map(|(from, to)| (from.clone(), to.get_ref().clone())).collect(),
-                    ),
-                    None => policy,
-                };
+                let policy = self.policy_for(brand, rule.escalation.as_deref());
                 let drill = scored.mention.feed == DRILL_FEED;
                 let shown_brand = brand.map(|b| format!("[{}] ", b.names().first().unwrap_or(b.name.get_ref())));
                 let title = shorten(&format!(

@@ -534,6 +534,32 @@ async fn a_responder_marks_a_mention_not_relevant_and_the_rule_page_counts_it() 
         assert_no_sideways_scroll(&browser, "the rule page", width).await;
         screenshot(&browser, &format!("browser-rule-{width}.png")).await;
     }
+
+    // A post no rule matches, which the responder sees is trouble: escalated from the
+    // mentions page, it opens an incident of its own with the responder on its timeline.
+    let missed = "Acme staff seen shredding boxes of documents behind the Leeds office tonight";
+    let outcome = running
+        .pipeline
+        .process(tocsin::ingest::Mention::text("forum", "missed", missed, missed, chrono::Utc::now()))
+        .await
+        .expect("store the post");
+    assert!(matches!(outcome, tocsin::store::IngestOutcome::Stored { ref opened, .. } if opened.is_empty()));
+    browser.set_window_size(1440, 1000).await.expect("size the window");
+    browser.goto(&format!("{base}/mentions?q=shredding")).await.expect("open the mentions");
+    let escalate =
+        Locator::XPath("//li[contains(@class, 'mention')]//button[normalize-space()='Escalate to incident']");
+    find(&browser, escalate, "the Escalate button").await.click().await.expect("press Escalate");
+    let heading = find(&browser, Locator::Css("h1"), "the new incident's heading").await.text().await.expect("heading");
+    assert!(heading.contains(&format!("Escalated by rita: {missed}")), "{heading}");
+    find(
+        &browser,
+        Locator::XPath(
+            "//div[@data-live='timeline']//tr[td[normalize-space()='opened'] and td[normalize-space()='rita']]",
+        ),
+        "the opening on the timeline, by the responder",
+    )
+    .await;
+    screenshot(&browser, "browser-escalated.png").await;
 }
 
 /// One pushed mention of the scripted day: source, language, hours before now, title.

@@ -49,11 +49,16 @@ impl Api {
 }
 
 async fn running(store_url: &str) -> (daemon::RunningDaemon, Api) {
+    running_with(store_url, "").await
+}
+
+/// A daemon on `store_url` with `extra` config after the test's own.
+async fn running_with(store_url: &str, extra: &str) -> (daemon::RunningDaemon, Api) {
     let config = Config::parse(
         "triage.toml",
         &format!(
             "[store]\nurl = \"{store_url}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[feed]]\nname = \"forum\"\n\
-             url = \"http://127.0.0.1:9/forum\"\n"
+             url = \"http://127.0.0.1:9/forum\"\n{extra}"
         ),
     )
     .expect("config");
@@ -294,5 +299,80 @@ async fn the_overview_counts_a_scripted_day_on_sqlite() {
 async fn the_overview_counts_a_scripted_day_on_postgres() {
     let Some(scratch) = common::Scratch::new().await else { return };
     overview_story(&scratch.url).await;
+    scratch.drop_schema().await;
+}
+
+/// A responder escalates what the rules did not open: a match below the opening score opens
+/// its rule's incident whatever its score, with the responder on the timeline; a second
+/// match joins it; a mention no rule matched opens an incident of its own; escalating again
+/// changes nothing, and a viewer may not.
+async fn escalation_story(store_url: &str) {
+    // Nothing opens below 95: the food-poisoning posts (84 to 91) are stored, not opened.
+    let (_running, api) = running_with(store_url, "\n[risk]\nopen_at = 95\n").await;
+    let posts = json!([
+        {"id": "food-1", "feed": "forum", "title": "Acme yogurt food poisoning"},
+        {"id": "food-2", "feed": "forum", "title": "Acme yogurt gave me a mild stomach ache, probably nothing"},
+        {"id": "shred", "feed": "forum", "title": "Acme staff seen shredding boxes of documents behind the Leeds office tonight"},
+    ]);
+    let (status, pushed) = api.post("admin-token", "/api/v1/mentions", posts).await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    assert_eq!(pushed["opened"], json!([]), "nothing reaches the opening score: {pushed}");
+    let [food_1, food_2, shred] =
+        [mention(&api, "food-1").await, mention(&api, "food-2").await, mention(&api, "shred").await];
+    assert_eq!((&food_1["rules"], &shred["rules"]), (&json!(["food-safety"]), &json!([])));
+    let api = &api;
+    let escalate = |m: &Value, token: &'static str| {
+        let path = format!("/api/v1/mentions/{}/escalate", m["id"]);
+        async move { api.post(token, &path, json!({})).await }
+    };
+
+    let (status, first) = escalate(&food_1, "responder-token").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!((first["opened"].as_bool(), first["incident"]["rule"].as_str()), (Some(true), Some("food-safety")));
+    assert_eq!(first["incident"]["score"], 95, "opened at the opening score whatever its own: {first}");
+    let id = first["incident"]["id"].as_i64().expect("id");
+    let (status, joined) = escalate(&food_2, "responder-token").await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!((joined["opened"].as_bool(), joined["incident"]["id"].as_i64()), (Some(false), Some(id)));
+    assert_eq!(joined["incident"]["mentions"], 2, "{joined}");
+    let (status, again) = escalate(&food_2, "responder-token").await;
+    assert_eq!((status, again["incident"]["mentions"].as_i64()), (StatusCode::OK, Some(2)), "again changes nothing");
+    let (_, timeline) = api.get("viewer-token", &format!("/api/v1/incidents/{id}/timeline")).await;
+    let events: Vec<(String, String)> = timeline["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] != "notified")
+        .map(|e| (e["kind"].as_str().unwrap_or("").to_owned(), e["actor"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let by_rita = |kind: &str| (kind.to_owned(), "rita".to_owned());
+    assert_eq!(events, [by_rita("opened"), by_rita("mentions_attached")], "{timeline}");
+    assert_eq!(timeline["items"][0]["details"]["escalated_by"], "rita");
+
+    let (status, own) = escalate(&shred, "responder-token").await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!((own["opened"].as_bool(), own["incident"]["rule"].as_str()), (Some(true), Some("manual")));
+    assert_eq!(own["incident"]["crisis_type"], "general", "the general playbook: {own}");
+    let title = own["incident"]["title"].as_str().expect("title");
+    assert!(title.starts_with("Escalated by rita: Acme staff seen shredding"), "{title}");
+
+    let (status, refused) = escalate(&shred, "viewer-token").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, missing) = api.post("responder-token", "/api/v1/mentions/999999/escalate", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    let (_, incidents) = api.get("viewer-token", "/api/v1/incidents").await;
+    assert_eq!(incidents["items"].as_array().map(Vec::len), Some(2), "{incidents}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_escalates_what_the_rules_did_not_open_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    escalation_story(&format!("sqlite://{}", dir.path().join("escalate.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_escalates_what_the_rules_did_not_open_on_postgres() {
+    let Some(scratch) = common::Scratch::new().await else { return };
+    escalation_story(&scratch.url).await;
     scratch.drop_schema().await;
 }

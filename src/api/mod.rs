@@ -166,6 +166,7 @@ impl IntoResponse for ApiError {
         mentions::search_mentions,
         mentions::push_mentions,
         quality::triage_mention,
+        quality::escalate_mention,
         quality::get_rule_quality,
         reload,
         overview::get_share_of_voice,
@@ -232,6 +233,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/share-of-voice", get(overview::get_share_of_voice::<S>))
         .route("/api/v1/overview", get(overview::get_overview::<S>))
         .route("/api/v1/mentions/{id}/triage", post(quality::triage_mention::<S>))
+        .route("/api/v1/mentions/{id}/escalate", post(quality::escalate_mention::<S>))
         .route("/api/v1/rules/{id}/quality", get(quality::get_rule_quality::<S>))
         .merge(pages::routes())
         .with_state(state)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiState, BrandScope, Caller, ErrorBody, Responder, body, period_start};
-use crate::store::{MentionFilter, RuleMatchTerms, Store, StoredMention, Triage, Verdict};
+use crate::store::{Escalated, MentionFilter, RuleMatchTerms, Store, StoredMention, Triage, Verdict};
 
 /// How many of a rule's newest matches its quality is worked out from.
 pub const QUALITY_MATCHES: i64 = 20_000;
@@ -221,6 +221,45 @@ pub(super) async fn triage_mention<S: Store>(
 ) -> Result<Json<Triage>, ApiError> {
     let TriageBody { verdict } = body(&bytes)?;
     Ok(Json(give_verdict(&state, &caller.brands, &caller.name, id, verdict).await?))
+}
+
+/// Escalates mention `id` to an incident as `actor`, when `scope` sees it: it joins the
+/// live incident of its most severe rule, or opens one (see [`Pipeline::escalate`]).
+///
+/// [`Pipeline::escalate`]: crate::pipeline::Pipeline::escalate
+pub async fn escalate<S: Store>(
+    state: &ApiState<S>,
+    scope: &BrandScope,
+    actor: &str,
+    id: i64,
+) -> Result<Escalated, ApiError> {
+    let mention = visible_mention(state, scope, id).await?;
+    Ok(state.pipeline.escalate(&mention, actor).await?)
+}
+
+/// Escalates a mention to an incident: a person decides it is a crisis the rules did not
+/// (yet) open one for. It joins the live incident of its most severe matching rule, or
+/// opens one whatever its score, with the responder on the timeline and the policy's
+/// first notices sent; a mention no rule matched opens an incident of its own (rule
+/// `manual`, the general playbook, the default policy). Escalating it again changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentions/{id}/escalate",
+    tag = "mentions",
+    params(("id" = i64, Path, description = "The mention's id")),
+    responses(
+        (status = 200, description = "The incident it is on, and whether this opened it", body = Escalated),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "A viewer token", body = ErrorBody),
+        (status = 404, description = "No such mention among the token's brands", body = ErrorBody),
+    )
+)]
+pub(super) async fn escalate_mention<S: Store>(
+    State(state): State<ApiState<S>>,
+    Responder(caller): Responder,
+    Path(id): Path<i64>,
+) -> Result<Json<Escalated>, ApiError> {
+    Ok(Json(escalate(&state, &caller.brands, &caller.name, id).await?))
 }
 
 /// The period of a rule-quality request.

@@ -6,7 +6,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{Checklist, ChecklistStep, Entry, IngestOutcome, StoreError, Story};
-use crate::incident::escalation::{EscalationState, Policy};
+use crate::incident::escalation::{EscalationState, Fired, Policy};
+use crate::incident::grouping::Candidate;
 use crate::incident::playbook::Playbook;
 use crate::incident::review::{Delivery, StepDone};
 use crate::incident::spike::{self, HOURS, Mass, SpikeSettings, Volume};
@@ -242,6 +243,52 @@ fn attached_event(at: DateTime<Utc>, mentions: Vec<serde_json::Value>) -> NewEve
         "mentions": mentions.into_iter().take(ATTACHED_DESCRIBED).collect::<Vec<_>>(),
     });
     NewEvent::system(at, EventKind::MentionsAttached, details)
+}
+
+/// The details of an `opened` event: what opened the incident, at what level and why, and
+/// who escalated the mention when a person did.
+pub(super) fn opened_details(
+    candidate: &Candidate,
+    first_mention_at: DateTime<Utc>,
+    mention_id: i64,
+    mention: &Mention,
+    escalated_by: Option<&str>,
+) -> serde_json::Value {
+    let mut details = serde_json::json!({
+        "rule": candidate.rule,
+        "brand": candidate.brand,
+        "level": candidate.level,
+        "score": candidate.score,
+        "why": candidate.why,
+        "policy": candidate.policy.name,
+        "crisis_type": candidate.crisis_type,
+        "playbook": candidate.playbook.as_ref().map(|p| p.title.clone()),
+        "drill": candidate.drill,
+        "first_mention_at": ts(first_mention_at),
+        "mention": mention_details(mention_id, mention),
+    });
+    if let Some(who) = escalated_by {
+        details["escalated_by"] = who.into();
+    }
+    details
+}
+
+/// How an escalation (a person opening an incident for a mention) starts: the policy's
+/// first level fires at once when it is due now, as for an incident a rule opens.
+pub(super) fn escalation_start(policy: &Policy, now: DateTime<Utc>) -> (EscalationState, Option<Fired>) {
+    let escalation = policy.start(now);
+    let fired = policy.fire(now, escalation, now);
+    (fired.as_ref().map_or(escalation, |f| f.next), fired)
+}
+
+/// The `mentions_attached` event of a mention a person escalated into a live incident.
+pub(super) fn escalated_attach_event(mention_id: i64, mention: &Mention, actor: &str, at: DateTime<Utc>) -> NewEvent {
+    let mut described = mention_details(mention_id, mention);
+    described["id"] = mention_id.into();
+    let details = serde_json::json!({
+        "count": 1, "mention_ids": [mention_id], "mentions": [described], "escalated_by": actor,
+    });
+    NewEvent { at, actor: actor.to_owned(), kind: EventKind::MentionsAttached, details }
 }
 
 pub(super) fn mention_details(mention_id: i64, mention: &Mention) -> serde_json::Value {

@@ -140,6 +140,14 @@ pub enum AttemptResult {
     Failed,
 }
 
+/// What escalating a mention did: the incident it is on now, and whether it opened it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Escalated {
+    pub incident: Incident,
+    /// True when the escalation opened the incident, false when the mention joined a live one.
+    pub opened: bool,
+}
+
 /// How far the store has got: the newest timeline event's id and the newest mention's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Activity {
@@ -666,6 +674,18 @@ pub trait Store: Send + Sync + 'static {
     /// How far the store has got: its newest timeline event and newest mention, by id (0
     /// when there is none). Both only grow; the live event stream watches them.
     fn activity(&self) -> impl Future<Output = Result<Activity, StoreError>> + Send;
+    /// A person escalates stored mention `mention_id` (read now as `scored`): it joins the
+    /// live incident of `candidate`'s group, or opens one whatever its score, under `actor`
+    /// on the timeline, with the policy's first notices queued. Escalating a mention the
+    /// incident already holds changes nothing.
+    fn escalate_mention(
+        &self,
+        mention_id: i64,
+        scored: &Scored,
+        candidate: &Candidate,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Escalated, StoreError>> + Send;
     /// Timeline events with an id above `after`, oldest first, at most `limit`: which
     /// incident each is on and its kind.
     fn events_after(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<EventMark>, StoreError>> + Send;
@@ -829,6 +849,7 @@ impl Store for AnyStore {
         fn rule_match_terms(&self, rule: &str, since: DateTime<Utc>, limit: i64) -> Vec<RuleMatchTerms>;
         fn mention_count(&self) -> i64;
         fn activity(&self) -> Activity;
+        fn escalate_mention(&self, mention_id: i64, scored: &Scored, candidate: &Candidate, actor: &str, now: DateTime<Utc>) -> Escalated;
         fn events_after(&self, after: i64, limit: i64) -> Vec<EventMark>;
         fn share_of_voice(&self, brands: &[String], from: DateTime<Utc>, to: DateTime<Utc>, top: i64) -> Vec<BrandVoice>;
         fn overview_rows(&self, from: DateTime<Utc>, to: DateTime<Utc>, brands: Option<&[String]>, limit: i64) -> Vec<OverviewRow>;

@@ -11,15 +11,15 @@ use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::common::{
     AttachLog, EXCERPT_CHARS, Fingerprint, GroupVolume, STORIES_PER_BAND, STORM_ATTACHED, STORM_LOOKBACK,
-    STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup, Workflow, delivery, json, mass_hours_text, mention_brand_rows,
-    mention_details, new_notice_id, steps_from_events, still_served, stored_mass, storm_start_of, to_json,
-    transition_kinds, ts, unique_terms,
+    STORY_CANDIDATES, STORY_LOOKBACK, StoredGroup, Workflow, delivery, escalated_attach_event, escalation_start, json,
+    mass_hours_text, mention_brand_rows, mention_details, new_notice_id, opened_details, steps_from_events,
+    still_served, stored_mass, storm_start_of, to_json, transition_kinds, ts, unique_terms,
 };
 use super::{
-    ADOPTED_KEY, Activity, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, EventMark, FeedState,
-    IncidentFilter, IngestOutcome, MentionFilter, OVERVIEW_TITLE_CHARS, OutboxItem, OverviewRow, PollRecord, Pruned,
-    RuleMatchTerms, Store, StoreError, StoredMention, StoredSession, Story, Triage, TriagedMatch, Verdict, VoiceCounts,
-    VoiceRow,
+    ADOPTED_KEY, Activity, Arrival, Attempt, AttemptResult, BrandVoice, Checklist, Decide, Entry, Escalated, EventMark,
+    FeedState, IncidentFilter, IngestOutcome, MentionFilter, OVERVIEW_TITLE_CHARS, OutboxItem, OverviewRow, PollRecord,
+    Pruned, RuleMatchTerms, Store, StoreError, StoredMention, StoredSession, Story, Triage, TriagedMatch, Verdict,
+    VoiceCounts, VoiceRow,
 };
 use crate::analyze::Scored;
 use crate::incident::escalation::{EscalationState, Fired, Policy};
@@ -650,6 +650,42 @@ async fn insert_plain(
 }
 
 /// Stores one mention of a batch that matched a rule (see [`Store::ingest`]).
+/// Writes a new open incident for `candidate`, its escalation and playbook copied on.
+async fn insert_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    candidate: &Candidate,
+    escalation: EscalationState,
+    first_mention_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
+    Ok(sqlx::query_scalar(
+        "INSERT INTO incidents (group_key, rule, brand, title, status, level, score, why, opened_at, \
+         first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
+         crisis_type, playbook, drill, next_reminder_at) \
+         VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&candidate.group_key)
+    .bind(&candidate.rule)
+    .bind(candidate.brand.as_deref().unwrap_or_default())
+    .bind(&candidate.title)
+    .bind(candidate.level.as_str())
+    .bind(i64::from(candidate.score))
+    .bind(candidate.why.to_string())
+    .bind(ts(now))
+    .bind(ts(first_mention_at))
+    .bind(to_json(&candidate.policy))
+    .bind(i64::from(escalation.step))
+    .bind(i64::from(escalation.repeats))
+    .bind(escalation.next_at.map(ts))
+    .bind(&candidate.crisis_type)
+    .bind(candidate.playbook.as_ref().map(to_json))
+    .bind(candidate.drill)
+    .bind(next_reminder.map(ts))
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 async fn ingest_one<D: Decide>(
     tx: &mut Transaction<'static, Sqlite>,
     arrival: Arrival,
@@ -722,46 +758,9 @@ async fn ingest_one<D: Decide>(
             Decision::Nothing => {}
             Decision::Open { escalation, fired } => {
                 let first_mention_at = storm_start(tx, candidate, &group, spike).await?;
-                let next_reminder = candidate.playbook.as_ref().and_then(|p| p.next_reminder(now, &[]));
-                let incident_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO incidents (group_key, rule, brand, title, status, level, score, why, opened_at, \
-                     first_mention_at, policy, escalation_step, escalation_repeats, next_escalation_at, \
-                     crisis_type, playbook, drill, next_reminder_at) \
-                     VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(&candidate.group_key)
-                .bind(&candidate.rule)
-                .bind(candidate.brand.as_deref().unwrap_or_default())
-                .bind(&candidate.title)
-                .bind(candidate.level.as_str())
-                .bind(i64::from(candidate.score))
-                .bind(candidate.why.to_string())
-                .bind(ts(now))
-                .bind(ts(first_mention_at))
-                .bind(to_json(&candidate.policy))
-                .bind(i64::from(escalation.step))
-                .bind(i64::from(escalation.repeats))
-                .bind(escalation.next_at.map(ts))
-                .bind(&candidate.crisis_type)
-                .bind(candidate.playbook.as_ref().map(to_json))
-                .bind(candidate.drill)
-                .bind(next_reminder.map(ts))
-                .fetch_one(&mut **tx)
-                .await?;
+                let incident_id = insert_incident(tx, candidate, escalation, first_mention_at, now).await?;
                 attach(tx, incident_id, mention_id, &scored, now).await?;
-                let details = serde_json::json!({
-                    "rule": candidate.rule,
-                    "brand": candidate.brand,
-                    "level": candidate.level,
-                    "score": candidate.score,
-                    "why": candidate.why,
-                    "policy": candidate.policy.name,
-                    "crisis_type": candidate.crisis_type,
-                    "playbook": candidate.playbook.as_ref().map(|p| p.title.clone()),
-                    "drill": candidate.drill,
-                    "first_mention_at": ts(first_mention_at),
-                    "mention": mention_details(mention_id, mention),
-                });
+                let details = opened_details(candidate, first_mention_at, mention_id, mention, None);
                 append_event(tx, incident_id, &NewEvent::system(now, EventKind::Opened, details)).await?;
                 attach_storm(tx, incident_id, candidate, first_mention_at, mention_id, now, log).await?;
                 if let Some(fired) = fired {
@@ -1741,6 +1740,56 @@ impl Store for SqliteStore {
 
     async fn mention_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mentions").fetch_one(&self.pool).await?)
+    }
+
+    async fn escalate_mention(
+        &self,
+        mention_id: i64,
+        scored: &Scored,
+        candidate: &Candidate,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Escalated, StoreError> {
+        let mut tx = self.write().await?;
+        let live: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE group_key = ? AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&candidate.group_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (incident_id, opened) = match live {
+            Some(incident_id) => {
+                let held: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM incident_mentions WHERE incident_id = ? AND mention_id = ?)",
+                )
+                .bind(incident_id)
+                .bind(mention_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if !held {
+                    attach(&mut tx, incident_id, mention_id, scored, now).await?;
+                    let event = escalated_attach_event(mention_id, &scored.mention, actor, now);
+                    append_event(&mut tx, incident_id, &event).await?;
+                }
+                (incident_id, false)
+            }
+            None => {
+                let (escalation, fired) = escalation_start(&candidate.policy, now);
+                let first_mention_at = candidate.mention_at.min(now);
+                let incident_id = insert_incident(&mut tx, candidate, escalation, first_mention_at, now).await?;
+                attach(&mut tx, incident_id, mention_id, scored, now).await?;
+                let details = opened_details(candidate, first_mention_at, mention_id, &scored.mention, Some(actor));
+                let event = NewEvent { at: now, actor: actor.to_owned(), kind: EventKind::Opened, details };
+                append_event(&mut tx, incident_id, &event).await?;
+                if let Some(fired) = fired {
+                    enqueue(&mut tx, incident_id, &fired.channels, fired.kind, fired.level, now, now).await?;
+                }
+                (incident_id, true)
+            }
+        };
+        let incident = fetch_incident(&mut tx, incident_id).await?;
+        tx.commit().await?;
+        Ok(Escalated { incident, opened })
     }
 
     async fn activity(&self) -> Result<Activity, StoreError> {

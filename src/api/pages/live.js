@@ -102,6 +102,9 @@
       refresh();
     }
   });
+  // A browser keeps at most six connections to one server; a stream left open by a page
+  // the reader has left would hold one of them until the server next writes to it.
+  window.addEventListener("pagehide", () => source.close());
   source.addEventListener("open", () => {
     body.dataset.stream = "connected";
   });

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::super::quality::{give_verdict, quality_of};
+use super::super::quality::{escalate, give_verdict, quality_of};
 use super::super::{ApiError, ApiState, Role, period_start};
 use super::{Session, app_page, error_page, forged, tr};
 use crate::store::{MentionFilter, Store, Verdict};
@@ -192,6 +192,12 @@ pub(super) async fn mentions_page<S: Store>(
                                     button { (tr(lang, "Not relevant", "不相关")) }
                                 }
                             }
+                            @if may_triage {
+                                form.inline method="post" action={ "/mentions/" (mention.id) "/escalate" } {
+                                    (session.field())
+                                    button { (tr(lang, "Escalate to incident", "升级为事件")) }
+                                }
+                            }
                         }
                     }
                 }
@@ -225,6 +231,30 @@ pub(super) async fn triage_form<S: Store>(
     };
     match give_verdict(&state, &session.brands, &session.actor, id, verdict).await {
         Ok(_) => Redirect::to(&format!("/mentions#mention-{id}")).into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EscalateForm {
+    csrf: Option<String>,
+}
+
+/// The escalate button: opens or joins the incident, and shows it.
+pub(super) async fn escalate_form<S: Store>(
+    State(state): State<ApiState<S>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<EscalateForm>,
+) -> Response {
+    if !session.accepts(&state, form.csrf.as_deref()) {
+        return forged();
+    }
+    if let Some(refused) = session.refuses(Role::Responder) {
+        return refused;
+    }
+    match escalate(&state, &session.brands, &session.actor, id).await {
+        Ok(escalated) => Redirect::to(&format!("/incidents/{}", escalated.incident.id)).into_response(),
         Err(e) => api_error_page(e),
     }
 }

@@ -68,6 +68,7 @@ pub fn routes<S: Store>() -> Router<ApiState<S>> {
         .route("/ack/{token}", get(ack_confirm::<S>).post(ack_by_link::<S>))
         .route("/mentions", get(mentions::mentions_page::<S>))
         .route("/mentions/{id}/triage", axum::routing::post(mentions::triage_form::<S>))
+        .route("/mentions/{id}/escalate", axum::routing::post(mentions::escalate_form::<S>))
         .route("/rules/{id}", get(mentions::rule_page::<S>))
 }
 
