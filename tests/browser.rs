@@ -483,6 +483,16 @@ async fn each_role_is_offered_what_it_may_do_and_refused_the_rest() {
     find(&admin, Locator::XPath("//td[contains(., 'press conference at noon')]"), "the new silence in the list").await;
     find(&admin, Locator::XPath("//form[contains(@action, '/end')]//button"), "the End now button").await;
     screenshot(&admin, "browser-role-admin.png").await;
+    // The silences and feeds tables read as labelled cards on a phone.
+    admin.set_window_size(390, 1000).await.expect("size the window");
+    for page in ["silences", "feeds"] {
+        admin.goto(&format!("{base}/{page}")).await.expect("open the page");
+        let label = if page == "silences" { "Reason" } else { "Next poll" };
+        let cell = find(&admin, Locator::Css(&format!("table.wide td[data-label='{label}']")), "a labelled cell").await;
+        assert_eq!(cell.css_value("display").await.expect("its display"), "block", "{page}: cells stack at 390 px");
+        assert_no_sideways_scroll(&admin, &format!("the {page} page"), 390).await;
+        screenshot(&admin, &format!("browser-{page}-390.png")).await;
+    }
     admin.close().await.expect("end the admin's session");
     let silences = store.silences(None).await.expect("silences");
     assert_eq!(silences.len(), 1);
@@ -846,6 +856,51 @@ async fn a_status_update_reaches_the_webhook_and_the_pages_follow_the_story_live
         assert_no_sideways_scroll(&browser, "the incident list", width).await;
         screenshot(&browser, &format!("browser-live-{width}.png")).await;
     }
+
+    // The same page in Chinese: the interface, the reading of the score, the playbook and
+    // the timeline speak Chinese; only what people and feeds wrote stays as written.
+    browser.goto(&format!("{base}/lang/zh")).await.expect("switch to Chinese");
+    browser.set_window_size(1440, 1000).await.expect("size the window");
+    browser.goto(&format!("{base}/incidents/{}", incident.id)).await.expect("open the incident in Chinese");
+    find(&browser, Locator::XPath("//h2[normalize-space()='时间线']"), "the Chinese timeline heading").await;
+    let text = browser.find(Locator::Css("main")).await.expect("the page").text().await.expect("its text");
+    for english in [
+        "Timeline",
+        "How it got here",
+        "Why, as last scored",
+        "Playbook",
+        "Send update",
+        "Status update",
+        "copies",
+        "sources",
+        "published",
+        "opened by rule",
+        "status update to",
+        "Rule",
+        "Sentiment",
+        "Crisis model",
+        "Novelty",
+        "Source weight",
+        "Confirm the facts",
+        "Take responsibility",
+        "Owner",
+        "Acknowledge",
+        "step done",
+        "mention attached",
+        "delivered",
+    ] {
+        assert!(!text.contains(english), "English left in the Chinese incident page: {english:?}\n{text}");
+    }
+    for chinese in [
+        "状态通报发送至 team：",
+        "预案：产品质量投诉",
+        "以整改承担责任",
+        "核实事实与信息来源",
+        "由规则 food-safety 开启",
+    ] {
+        assert!(text.contains(chinese), "{chinese:?} missing from the Chinese incident page:\n{text}");
+    }
+    screenshot(&browser, "browser-incident-zh.png").await;
     browser.close().await.expect("end the browser session");
     drop(driver);
     running.shutdown().await;

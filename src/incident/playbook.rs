@@ -21,8 +21,14 @@ pub struct Playbook {
     /// The crisis type rules name in `crisis_type`.
     pub crisis_type: String,
     pub title: String,
+    /// The title in Chinese, for the Chinese dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
     /// How to respond to this kind of crisis, for the people choosing the strategy.
     pub strategy: Option<String>,
+    /// The strategy in Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_zh: Option<String>,
     /// In the order the team works through them; never empty.
     pub steps: Vec<Step>,
 }
@@ -212,7 +218,11 @@ struct RawPlaybook {
     crisis_type: Spanned<String>,
     title: String,
     #[serde(default)]
+    title_zh: Option<String>,
+    #[serde(default)]
     strategy: Option<String>,
+    #[serde(default)]
+    strategy_zh: Option<String>,
     #[serde(default)]
     step: Vec<RawStep>,
 }
@@ -300,8 +310,14 @@ fn load_file(path: &str, content: &str, errors: &mut Vec<RuleError>) -> Option<(
             statement: s.statement.is_some_and(|s| s.into_inner()),
         })
         .collect();
-    let playbook =
-        Playbook { crisis_type: raw.crisis_type.into_inner(), title: raw.title, strategy: raw.strategy, steps };
+    let playbook = Playbook {
+        crisis_type: raw.crisis_type.into_inner(),
+        title: raw.title,
+        title_zh: raw.title_zh,
+        strategy: raw.strategy,
+        strategy_zh: raw.strategy_zh,
+        steps,
+    };
     Some((crisis_type_at, playbook))
 }
 
@@ -375,6 +391,9 @@ mod tests {
             for step in &playbook.steps {
                 assert!(step.title_zh.as_deref().is_some_and(|t| !t.is_empty()), "{crisis_type}/{}", step.id);
             }
+            // The Chinese dashboard shows the playbook in Chinese.
+            assert!(playbook.title_zh.as_deref().is_some_and(|t| !t.is_empty()), "{crisis_type}: title_zh");
+            assert!(playbook.strategy_zh.as_deref().is_some_and(|t| !t.is_empty()), "{crisis_type}: strategy_zh");
         }
         let breach = playbooks.get("data_breach").expect("data_breach");
         let regulator = breach.steps.iter().find(|s| s.id == "notify-regulator").expect("notify-regulator");

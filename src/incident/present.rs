@@ -184,6 +184,7 @@ pub fn describe(event: &Event, lang: Lang) -> String {
     };
     let described = match event.kind.as_str() {
         "opened" => get("rule").zip(get("level")).map(|(rule, level)| {
+            let level = level_word(&level, lang);
             let score = get("score").map(|s| format!("{}{s}", lang.pick(", score ", "，分数 "))).unwrap_or_default();
             if zh {
                 format!("由规则 {rule} 开启，级别 {level}{score}")
@@ -210,14 +211,17 @@ pub fn describe(event: &Event, lang: Lang) -> String {
                 }
             }
         }),
-        "level_changed" => {
-            get("from").zip(get("to")).map(|(from, to)| format!("{}{from} → {to}", lang.pick("level ", "级别 ")))
-        }
+        "level_changed" => get("from").zip(get("to")).map(|(from, to)| {
+            format!("{}{} → {}", lang.pick("level ", "级别 "), level_word(&from, lang), level_word(&to, lang))
+        }),
         "notified" => get("channel").zip(get("result")).map(|(channel, result)| {
             let kind = get("type").map(|k| format!(" {k}")).unwrap_or_default();
             let attempt = get("attempt").map(|a| format!("{}{a}", lang.pick(" attempt ", " 第 "))).unwrap_or_default();
             let attempt = if zh && !attempt.is_empty() { format!("{attempt} 次") } else { attempt };
-            let detail = get("detail").map(|d| format!(" ({d})")).unwrap_or_default();
+            // The detail is the delivery's own English account; a delivered notice needs none
+            // in Chinese, a failed one keeps it (the receiver's error, as it came).
+            let detail =
+                get("detail").filter(|_| !(zh && result == "delivered")).map(|d| format!(" ({d})")).unwrap_or_default();
             let result = match (zh, result.as_str()) {
                 (true, "delivered") => "已送达".to_owned(),
                 (true, "retry") => "将重试".to_owned(),
@@ -273,6 +277,18 @@ pub fn describe(event: &Event, lang: Lang) -> String {
         _ => None,
     };
     described.unwrap_or_else(|| if d.is_null() { String::new() } else { d.to_string() })
+}
+
+/// A stored level (`low` … `critical`) in the reader's words.
+fn level_word(level: &str, lang: Lang) -> String {
+    let zh = match (lang, level) {
+        (Lang::Zh, "low") => "低",
+        (Lang::Zh, "medium") => "中",
+        (Lang::Zh, "high") => "高",
+        (Lang::Zh, "critical") => "严重",
+        _ => level,
+    };
+    zh.to_owned()
 }
 
 /// A timeline event's kind as a reader names it: the stored key in English (what the API
@@ -512,7 +528,7 @@ mod tests {
         let cases = [
             (
                 event("opened", serde_json::json!({"rule": "food-safety", "level": "high", "score": 72})),
-                "由规则 food-safety 开启，级别 high，分数 72",
+                "由规则 food-safety 开启，级别 高，分数 72",
             ),
             (event("escalated", serde_json::json!({"level": 1, "channels": ["oncall"]})), "升级到策略第 1 级：oncall"),
             (

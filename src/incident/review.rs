@@ -1031,7 +1031,9 @@ mod tests {
         let playbook = Playbook {
             crisis_type: "product_quality".to_owned(),
             title: "Product quality complaint".to_owned(),
+            title_zh: None,
             strategy: Some("Corrective action: recall and compensate.".to_owned()),
+            strategy_zh: None,
             steps: vec![
                 Step {
                     title_zh: Some("核实事实与信息来源".to_owned()),

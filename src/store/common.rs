@@ -475,7 +475,14 @@ impl Workflow {
     /// The playbook copy as a checklist.
     pub fn checklist(self) -> Checklist {
         let Some(playbook) = self.playbook else {
-            return Checklist { crisis_type: self.crisis_type, title: None, strategy: None, steps: Vec::new() };
+            return Checklist {
+                crisis_type: self.crisis_type,
+                title: None,
+                title_zh: None,
+                strategy: None,
+                strategy_zh: None,
+                steps: Vec::new(),
+            };
         };
         let steps = playbook
             .steps
@@ -486,7 +493,14 @@ impl Workflow {
                 done: self.done.iter().find(|d| d.step == step.id).cloned(),
             })
             .collect();
-        Checklist { crisis_type: self.crisis_type, title: Some(playbook.title), strategy: playbook.strategy, steps }
+        Checklist {
+            crisis_type: self.crisis_type,
+            title: Some(playbook.title),
+            title_zh: playbook.title_zh,
+            strategy: playbook.strategy,
+            strategy_zh: playbook.strategy_zh,
+            steps,
+        }
     }
 }
 

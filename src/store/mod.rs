@@ -193,7 +193,11 @@ pub struct ChecklistStep {
 pub struct Checklist {
     pub crisis_type: Option<String>,
     pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
     pub strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy_zh: Option<String>,
     pub steps: Vec<ChecklistStep>,
 }
 

@@ -475,7 +475,7 @@ async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session
         html! {
             meta http-equiv="refresh" content="60";
             h1 { (tr(lang, "Feeds", "信息源")) }
-            table {
+            table.wide {
                 tr {
                     th { (tr(lang, "Feed", "信息源")) } th { (tr(lang, "Last success", "上次成功")) }
                     th { (tr(lang, "Failures in a row", "连续失败")) } th { (tr(lang, "Last error", "最近错误")) }
@@ -484,13 +484,13 @@ async fn feeds_page<S: Store>(State(state): State<ApiState<S>>, session: Session
                 }
                 @for feed in &feeds {
                     tr.(if feed.consecutive_failures > 0 { "failing" } else { "" }) {
-                        td { (feed.name) br; small { (feed.url) } }
-                        td { (time(feed.last_success_at)) }
-                        td { (feed.consecutive_failures) }
-                        td { (feed.last_error.as_deref().unwrap_or("")) }
-                        td { (time(feed.next_poll_at)) }
-                        td { (feed.items_seen) }
-                        td { @for problem in &feed.problems { small { (problem) } br; } }
+                        td { strong { (feed.name) } br; small { (feed.url) } }
+                        td data-label=(tr(lang, "Last success", "上次成功")) { (time(feed.last_success_at)) }
+                        td data-label=(tr(lang, "Failures in a row", "连续失败")) { (feed.consecutive_failures) }
+                        td data-label=(tr(lang, "Last error", "最近错误")) { (feed.last_error.as_deref().unwrap_or("")) }
+                        td data-label=(tr(lang, "Next poll", "下次抓取")) { (time(feed.next_poll_at)) }
+                        td data-label=(tr(lang, "Items seen", "已见条目")) { (feed.items_seen) }
+                        td data-label=(tr(lang, "Recovered from", "已修复的问题")) { @for problem in &feed.problems { small { (problem) } br; } }
                     }
                 }
             }
@@ -515,21 +515,26 @@ async fn silences_page<S: Store>(State(state): State<ApiState<S>>, session: Sess
         html! {
             h1 { (tr(lang, "Silences", "静默")) }
             p { (tr(lang, "Mentions a silence covers are stored and scored but open nothing and raise nothing.", "被静默覆盖的提及仍会保存和评分，但不会开启或升级事件。")) }
-            table {
+            table.wide {
                 tr {
                     th { "#" } th { (tr(lang, "Covers", "范围")) } th { (tr(lang, "Until", "截止")) }
                     th { (tr(lang, "Held back", "已拦截")) } th { (tr(lang, "Reason", "原因")) } th {}
                 }
                 @for silence in &silences {
                     tr {
-                        td { (silence.id) }
-                        td {
-                            (silence.scope.as_str()) " " code { (silence.value) }
+                        td data-label="#" { (silence.id) }
+                        td data-label=(tr(lang, "Covers", "范围")) {
+                            (match silence.scope {
+                                Scope::Rule => tr(lang, "rule", "规则"),
+                                Scope::Feed => tr(lang, "feed", "信息源"),
+                                Scope::Tag => tr(lang, "tag", "标签"),
+                                Scope::Query => tr(lang, "query", "查询"),
+                            }) " " code { (silence.value) }
                             @if let Some(brand) = &silence.brand { " · " (brand) }
                         }
-                        td { (silence.ends_at.format("%Y-%m-%d %H:%M UTC")) }
-                        td { (silence.held) }
-                        td { (silence.reason) br; small { (silence.created_by) } }
+                        td data-label=(tr(lang, "Until", "截止")) { (silence.ends_at.format("%Y-%m-%d %H:%M UTC")) }
+                        td data-label=(tr(lang, "Held back", "已拦截")) { (silence.held) }
+                        td data-label=(tr(lang, "Reason", "原因")) { (silence.reason) br; small { (silence.created_by) } }
                         td {
                             @if session.may(Role::Admin) {
                                 form method="post" action={ "/silences/" (silence.id) "/end" } {
@@ -687,7 +692,7 @@ fn story_sections(lang: Lang, mentions: &[MentionSummary], total: i64) -> Markup
                     Lang::En => format!(" (of {total})."),
                     Lang::Zh => format!("（共 {total} 条）。"),
                 })
-            } @else { "." }
+            } @else { (tr(lang, ".", "。")) }
         }
         @for story in &stories {
             section.story {
@@ -800,8 +805,13 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: 
     let lang = session.lang;
     html! {
         @if let Some(title) = &checklist.title {
+            // In Chinese, the playbook's own Chinese words where it has them.
+            @let (title, strategy) = match lang {
+                Lang::Zh => (checklist.title_zh.as_ref().unwrap_or(title), checklist.strategy_zh.as_ref().or(checklist.strategy.as_ref())),
+                Lang::En => (title, checklist.strategy.as_ref()),
+            };
             h2 { (tr(lang, "Playbook: ", "预案：")) (title) }
-            @if let Some(strategy) = &checklist.strategy { p { (strategy) } }
+            @if let Some(strategy) = strategy { p { (strategy) } }
             table.wide.playbook {
                 tr { th { (tr(lang, "Step", "步骤")) } th { (tr(lang, "Due", "截止")) } th { (tr(lang, "Done", "完成")) } }
                 @for item in &checklist.steps {
@@ -809,8 +819,11 @@ fn checklist_table(id: i64, checklist: &Checklist, now: DateTime<Utc>, session: 
                     @let due_soon = item.done.is_none() && !overdue && item.due_at.is_some_and(|due| due <= now + chrono::Duration::minutes(30));
                     tr class=(if overdue { "overdue" } else if due_soon { "due" } else { "" }) {
                         td data-label=(tr(lang, "Step", "步骤")) {
-                            (item.step.title)
-                            @if let Some(zh) = &item.step.title_zh { br; small { (zh) } }
+                            @match (lang, &item.step.title_zh) {
+                                (Lang::Zh, Some(zh)) => { (zh) }
+                                (_, Some(zh)) => { (item.step.title) br; small { (zh) } }
+                                (_, None) => { (item.step.title) }
+                            }
                             @if item.step.statement { " " strong { (tr(lang, "(official statement)", "（官方声明）")) } }
                         }
                         td data-label=(tr(lang, "Due", "截止")) {

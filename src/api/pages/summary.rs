@@ -188,7 +188,9 @@ mod tests {
         Checklist {
             crisis_type: None,
             title: None,
+            title_zh: None,
             strategy: None,
+            strategy_zh: None,
             steps: vec![step("statement", "publish the statement", "发布声明", 50)],
         }
     }
