@@ -595,6 +595,9 @@ pub enum ChannelKind {
     DingTalk,
     WeCom,
     Feishu,
+    Telegram,
+    Ntfy,
+    Teams,
 }
 
 impl ChannelKind {
@@ -606,6 +609,9 @@ impl ChannelKind {
             ChannelKind::DingTalk => Some(ChatKind::DingTalk),
             ChannelKind::WeCom => Some(ChatKind::WeCom),
             ChannelKind::Feishu => Some(ChatKind::Feishu),
+            ChannelKind::Telegram => Some(ChatKind::Telegram),
+            ChannelKind::Ntfy => Some(ChatKind::Ntfy),
+            ChannelKind::Teams => Some(ChatKind::Teams),
         }
     }
 }
@@ -622,6 +628,8 @@ pub struct ChannelConfig {
     /// in one variable) sign with each key, so secrets can be rotated. For DingTalk and
     /// Feishu: the robot's signing secret.
     pub secret_env: Option<String>,
+    /// Telegram: the chat the bot posts to (a group's `-100…` id, or `@channelname`).
+    pub chat_id: Option<String>,
     /// The language of chat messages (`en` or `zh`).
     #[serde(default)]
     pub lang: Lang,
@@ -842,11 +850,47 @@ impl Config {
                         }
                     }
                 }
+                ChannelKind::Telegram => {
+                    if channel.secret_env.is_none() {
+                        problems.push((
+                            channel.name.span(),
+                            "a telegram channel needs `secret_env`: the variable holding the bot token".to_owned(),
+                        ));
+                    }
+                    if channel.chat_id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+                        problems.push((
+                            channel.name.span(),
+                            "a telegram channel needs `chat_id`: the chat the bot posts to".to_owned(),
+                        ));
+                    }
+                    if let Some(url) = &channel.url
+                        && reqwest::Url::parse(url.get_ref()).is_err()
+                    {
+                        problems.push((url.span(), format!("bad url {:?}", url.get_ref())));
+                    }
+                }
+                ChannelKind::Ntfy => match &channel.url {
+                    None => problems.push((
+                        channel.name.span(),
+                        "an ntfy channel needs `url`: the topic's URL, such as https://ntfy.sh/acme-alerts".to_owned(),
+                    )),
+                    Some(url) => match reqwest::Url::parse(url.get_ref()) {
+                        Ok(parsed)
+                            if parsed
+                                .path_segments()
+                                .and_then(|mut s| s.next_back())
+                                .is_some_and(|t| !t.is_empty()) => {}
+                        Ok(_) => problems
+                            .push((url.span(), format!("{:?} names no topic: end it with /TOPIC", url.get_ref()))),
+                        Err(_) => problems.push((url.span(), format!("bad url {:?}", url.get_ref()))),
+                    },
+                },
                 ChannelKind::Webhook
                 | ChannelKind::Slack
                 | ChannelKind::DingTalk
                 | ChannelKind::WeCom
-                | ChannelKind::Feishu => match &channel.url {
+                | ChannelKind::Feishu
+                | ChannelKind::Teams => match &channel.url {
                     None => problems.push((channel.name.span(), "this channel needs `url`".to_owned())),
                     Some(url) => {
                         if reqwest::Url::parse(url.get_ref()).is_err() {
@@ -1094,6 +1138,27 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(errors) => errors.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn push_channels_say_what_they_are_missing() {
+        let found = errors(
+            "[[channel]]\nname = \"tg\"\nkind = \"telegram\"\n\n\
+             [[channel]]\nname = \"phones\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/\"\n\n\
+             [[channel]]\nname = \"teams\"\nkind = \"teams\"\n",
+        );
+        let said = found.join("\n");
+        for expected in [
+            "a telegram channel needs `secret_env`: the variable holding the bot token",
+            "a telegram channel needs `chat_id`",
+            "\"https://ntfy.sh/\" names no topic: end it with /TOPIC",
+            "this channel needs `url`",
+        ] {
+            assert!(said.contains(expected), "{expected} missing from:\n{said}");
+        }
+        let fine = "[[channel]]\nname = \"tg\"\nkind = \"telegram\"\nsecret_env = \"T\"\nchat_id = \"-100\"\n\n\
+                    [[channel]]\nname = \"phones\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/acme\"\n";
+        assert_eq!(errors(fine), Vec::<String>::new());
     }
 
     #[test]

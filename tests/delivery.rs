@@ -309,3 +309,149 @@ levels = [{{ after = "0m", notify = ["slack", "dingtalk", "wecom", "feishu"] }}]
     assert_eq!(feishu_body["sign"], expected, "Feishu's signature recipe");
     assert!(feishu_body.to_string().contains("ALERT "), "the channel's own title template: {feishu_body}");
 }
+
+/// Phone push and the chat tools PR teams live in, each on its own loopback receiver that
+/// checks the service's published rules itself: a Telegram bot's `sendMessage` in valid
+/// MarkdownV2 within 4,096 characters, an ntfy publish with topic, priority from the level,
+/// click and actions and the access token, a Teams Adaptive Card. Telegram's 429 (its wait in
+/// `parameters.retry_after`) and ntfy's 429 with Retry-After are waited out, not retried
+/// sooner; Teams' 400 is permanent, and its next notice goes through.
+#[tokio::test]
+async fn telegram_ntfy_and_teams_get_their_own_format_and_their_answers_are_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let [telegram, ntfy, teams] =
+        [WebhookReceiver::start().await, WebhookReceiver::start().await, WebhookReceiver::start().await];
+    telegram.accept_with(r#"{"ok":true,"result":{"message_id":7}}"#);
+    telegram.script_body(
+        429,
+        r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 60","parameters":{"retry_after":60}}"#,
+    );
+    ntfy.accept_with(r#"{"id":"a1","event":"message"}"#);
+    ntfy.script(&[(429, Some("60"))]);
+    teams.script_body(400, "Bad payload received by generic incoming webhook.");
+    // SAFETY: set before the channels read them; no other thread of this test touches them.
+    unsafe {
+        std::env::set_var("TOCSIN_TEST_TELEGRAM_TOKEN", "123456:bot-token");
+        std::env::set_var("TOCSIN_TEST_NTFY_TOKEN", "tk_ntfy");
+    }
+    let url = format!("sqlite://{}", dir.path().join("push.db").display());
+    let config = Config::parse(
+        "push.toml",
+        &format!(
+            r#"
+[store]
+url = "{url}"
+
+[delivery]
+first_retry = "5s"
+
+[[channel]]
+name = "telegram"
+kind = "telegram"
+url = "http://{telegram}"
+secret_env = "TOCSIN_TEST_TELEGRAM_TOKEN"
+chat_id = "-1001234567890"
+
+[[channel]]
+name = "phones"
+kind = "ntfy"
+url = "http://{ntfy}/acme-pr"
+secret_env = "TOCSIN_TEST_NTFY_TOKEN"
+lang = "zh"
+
+[[channel]]
+name = "teams"
+kind = "teams"
+url = "{teams}"
+
+[[escalation]]
+name = "default"
+levels = [{{ after = "0m", notify = ["telegram", "phones", "teams"] }}]
+"#,
+            telegram = telegram.addr,
+            ntfy = ntfy.addr,
+            teams = teams.url()
+        ),
+    )
+    .expect("config");
+    let (store, pipeline, deliverer) = common::post_office(config, "http://localhost:8080").await;
+    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid");
+    let mention = Mention::text("news", "1", "", POISONING, now);
+    let outcome = pipeline.record(vec![Arrival::new(pipeline.score(mention), now)]).await.expect("record");
+    let IngestOutcome::Stored { opened, .. } = &outcome[0] else { panic!("{outcome:?}") };
+    let id = opened[0];
+    let incident = store.incident(id).await.expect("read").expect("the incident");
+
+    deliverer.run_due(now).await.expect("deliver");
+    deliverer.run_due(now + Duration::seconds(30)).await.expect("too early for the asked wait");
+    assert_eq!((telegram.attempts().len(), ntfy.attempts().len()), (1, 1), "both asked for 60 s and got them");
+    deliverer.run_due(now + Duration::seconds(61)).await.expect("after the wait");
+    assert_eq!((telegram.received().len(), ntfy.received().len()), (1, 1), "delivered once the wait was over");
+
+    let sent = &telegram.received()[0];
+    assert_eq!(sent.uri, "/bot123456:bot-token/sendMessage");
+    let body = sent.json();
+    assert_eq!(
+        (&body["chat_id"], &body["parse_mode"]),
+        (&serde_json::json!("-1001234567890"), &serde_json::json!("MarkdownV2"))
+    );
+    let text = body["text"].as_str().expect("text");
+    assert!(text.chars().count() <= 4096, "Telegram takes at most 4,096 characters");
+    for line in text.lines() {
+        let (mut escaped, mut stars) = (false, 0);
+        for c in line.chars() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '*' {
+                stars += 1;
+            } else {
+                assert!(!"_[]()~`>#+-=|{}.!".contains(c), "MarkdownV2 needs {c:?} escaped: {line}");
+            }
+        }
+        assert_eq!(stars % 2, 0, "bold marks pair up: {line}");
+    }
+
+    let published = &ntfy.received()[0];
+    assert_eq!(published.uri, "/", "JSON is published to the server root");
+    assert_eq!(published.header("authorization"), "Bearer tk_ntfy");
+    let body = published.json();
+    let priority = match incident.level {
+        tocsin::incident::Level::Critical => 5,
+        tocsin::incident::Level::High => 4,
+        tocsin::incident::Level::Medium => 3,
+        tocsin::incident::Level::Low => 2,
+    };
+    assert_eq!((&body["topic"], body["priority"].as_i64()), (&serde_json::json!("acme-pr"), Some(priority)), "{body}");
+    assert_eq!(body["click"], format!("http://localhost:8080/incidents/{id}"));
+    assert!(body["title"].as_str().is_some_and(|t| t.contains("新事件")), "in the channel's language: {body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.len() <= 4096), "a longer one becomes an attachment");
+    let actions = body["actions"].as_array().expect("actions");
+    assert!(actions.len() <= 3 && actions.iter().all(|a| a["action"] == "view" && a["url"].is_string()), "{body}");
+
+    assert_eq!((teams.attempts().len(), teams.received().len()), (1, 0), "a 400 is not retried");
+    let failed = store
+        .timeline(id)
+        .await
+        .expect("timeline")
+        .into_iter()
+        .any(|e| e.kind == "notified" && e.details["channel"] == "teams" && e.details["result"] == "failed");
+    assert!(failed, "the permanent failure is on the timeline");
+    store.transition(id, Action::Acknowledge, "mei", now + Duration::seconds(90)).await.expect("ack");
+    deliverer.run_due(now + Duration::seconds(90)).await.expect("deliver the acknowledgement");
+    let card = teams.received()[0].json();
+    assert_eq!(card["type"], "message");
+    let attachment = &card["attachments"][0];
+    assert_eq!(attachment["contentType"], "application/vnd.microsoft.card.adaptive");
+    let content = &attachment["content"];
+    assert_eq!(
+        (&content["type"], &content["version"]),
+        (&serde_json::json!("AdaptiveCard"), &serde_json::json!("1.4"))
+    );
+    let blocks = content["body"].as_array().expect("card body");
+    assert!(blocks.iter().all(|b| b["type"] == "TextBlock" && b["text"].is_string()), "{card}");
+    assert!(blocks[0]["text"].as_str().is_some_and(|t| t.contains("Acknowledged")), "{card}");
+    assert!(content["actions"].as_array().is_some_and(|a| a.iter().all(|a| a["type"] == "Action.OpenUrl")), "{card}");
+    assert!(serde_json::to_vec(&card).expect("bytes").len() <= 28_000, "Teams takes at most 28 KB");
+}

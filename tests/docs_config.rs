@@ -83,7 +83,7 @@ fn text(bytes: &[u8]) -> String {
 fn every_config_block_of_the_reference_and_the_readme_loads_and_every_error_block_fails_as_shown() {
     let mut loaded = 0;
     let mut refused = 0;
-    for file in ["docs/configuration.md", "README.md"] {
+    for file in ["docs/configuration.md", "docs/delivery.md", "README.md"] {
         let found = blocks(&read(file));
         for (index, block) in found.iter().enumerate() {
             match block.info.as_str() {

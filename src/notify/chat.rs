@@ -22,6 +22,24 @@
 //!   over an empty message, base64. Answers with `{"code", "msg"}` (older: `{"StatusCode",
 //!   "StatusMessage"}`); 11232 and 9499 mean frequency limited.
 //!
+//! - Telegram Bot API `sendMessage`: `{"chat_id", "text", "parse_mode": "MarkdownV2"}` posted
+//!   to `/bot<token>/sendMessage`, the text at most 4,096 characters. MarkdownV2 reserves
+//!   `_*[]()~`>#+-=|{}.!` and `\`: each must be escaped with `\` outside an entity, or the
+//!   whole message is refused (400 "can't parse entities"). The text here is the plain
+//!   rendering with every reserved character escaped and the templates' `**bold**` spans made
+//!   `*bold*`. Answers `{"ok", "error_code", "description", "parameters": {"retry_after"}}`,
+//!   the status the error code; a 429's wait is in `parameters.retry_after`.
+//! - ntfy: JSON published to the server's root, `{"topic", "title", "message", "priority",
+//!   "tags", "click", "actions", "markdown"}`; the topic is the last segment of the channel's
+//!   URL. Priority 5 (urgent, breaks through do-not-disturb on phones) for critical, 4 high, 3
+//!   medium, 2 low. A message over 4,096 bytes would be turned into an attachment, so it is
+//!   kept under that; at most three actions. An access token goes in `Authorization:
+//!   Bearer`. Errors are HTTP statuses (429 when the visitor limit is reached).
+//! - Microsoft Teams (a Workflows "when a Teams webhook request is received" flow, or an
+//!   incoming webhook): `{"type": "message", "attachments": [{"contentType":
+//!   "application/vnd.microsoft.card.adaptive", "content": <Adaptive Card 1.4>}]}`, at most
+//!   28 KB. Answers 202 (Workflows) or 200; errors, 429 included, are HTTP statuses.
+//!
 //! Sizes are met by listing fewer mentions, with a line saying how many more the dashboard
 //! has; the incident facts are never cut. Should the facts alone not fit, the incident
 //! title (the one free-text fact) is shortened with an ellipsis.
@@ -39,6 +57,7 @@ use super::Notice;
 use super::template::{Flavor, Rendered, Templates};
 use super::webhook::{Delivery, error_chain, retry_after, status_line};
 use crate::incident::Level;
+use crate::incident::present::safe_href;
 use crate::lang::Lang;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -50,6 +69,14 @@ const SLACK_TOTAL_CHARS: usize = 12_000;
 const DINGTALK_BODY_BYTES: usize = 20_000;
 const WECOM_CONTENT_BYTES: usize = 4_096;
 const FEISHU_BODY_BYTES: usize = 20_000;
+const TELEGRAM_TEXT_CHARS: usize = 4_096;
+const NTFY_MESSAGE_BYTES: usize = 4_096;
+const NTFY_TITLE_CHARS: usize = 250;
+const TEAMS_BODY_BYTES: usize = 28_000;
+/// Where Telegram's Bot API is when a channel names no `url`.
+pub const TELEGRAM_API: &str = "https://api.telegram.org";
+/// What MarkdownV2 reserves: each must be escaped outside an entity.
+const MARKDOWN_V2_RESERVED: &str = "_*[]()~`>#+-=|{}.!\\";
 
 /// How much of a service's answer is read: its JSON result with room to spare, not whatever
 /// page a proxy sends.
@@ -70,6 +97,12 @@ pub enum ChatKind {
     WeCom,
     /// A Feishu (飞书) custom bot.
     Feishu,
+    /// A Telegram bot posting to one chat.
+    Telegram,
+    /// An ntfy topic (ntfy.sh or a self-hosted server): push to phones.
+    Ntfy,
+    /// A Microsoft Teams channel's webhook (Workflows or incoming webhook).
+    Teams,
 }
 
 impl ChatKind {
@@ -79,6 +112,9 @@ impl ChatKind {
             ChatKind::DingTalk => "DingTalk",
             ChatKind::WeCom => "WeCom",
             ChatKind::Feishu => "Feishu",
+            ChatKind::Telegram => "Telegram",
+            ChatKind::Ntfy => "ntfy",
+            ChatKind::Teams => "Teams",
         }
     }
 }
@@ -90,9 +126,12 @@ pub struct ChatChannel<'a> {
     pub kind: ChatKind,
     /// The webhook URL the service issued (it is itself a credential).
     pub url: &'a str,
-    /// The signing secret (DingTalk and Feishu), read from the environment by the caller;
-    /// `None` or blank when the robot does not sign. WeCom and Slack ignore it.
+    /// The signing secret (DingTalk and Feishu), the bot token (Telegram) or the access token
+    /// (ntfy), read from the environment by the caller; `None` or blank when the robot does
+    /// not sign or the topic is open. WeCom, Slack and Teams ignore it.
     pub secret: Option<&'a str>,
+    /// The chat a Telegram bot posts to.
+    pub chat_id: Option<&'a str>,
     /// The language of the bundled templates.
     pub lang: Lang,
 }
@@ -104,6 +143,17 @@ pub struct ChatRequest {
     pub url: String,
     /// The service's native JSON message.
     pub body: Value,
+    /// An `Authorization: Bearer` token (ntfy's access token).
+    pub bearer: Option<String>,
+}
+
+/// What a message needs beyond the notice: the Feishu signature, the Telegram chat, the
+/// ntfy topic.
+#[derive(Default)]
+struct Addressing {
+    feishu_signature: Option<(String, String)>,
+    chat_id: Option<String>,
+    topic: Option<String>,
 }
 
 /// The request that delivers `notice` to `channel`, within the service's size limit and
@@ -117,16 +167,46 @@ pub fn request(channel: &ChatChannel, notice: &Notice, templates: &Templates, no
         }
         _ => None,
     };
-    let body = fitted(channel.kind, notice, templates, channel.lang, feishu_signature.as_ref());
+    let (root, topic) = match channel.kind {
+        ChatKind::Ntfy => ntfy_topic(channel.url),
+        _ => (channel.url.to_owned(), None),
+    };
+    let addressing = Addressing { feishu_signature, chat_id: channel.chat_id.map(str::to_owned), topic };
+    let body = fitted(channel.kind, notice, templates, channel.lang, &addressing);
     let url = match (channel.kind, secret) {
         (ChatKind::DingTalk, Some(secret)) => {
             let timestamp = now.timestamp_millis();
             let separator = if channel.url.contains('?') { '&' } else { '?' };
             format!("{}{separator}timestamp={timestamp}&sign={}", channel.url, dingtalk_sign(secret, timestamp))
         }
+        (ChatKind::Telegram, token) => {
+            let api = if channel.url.trim().is_empty() { TELEGRAM_API } else { channel.url.trim_end_matches('/') };
+            format!("{api}/bot{}/sendMessage", token.unwrap_or_default())
+        }
+        (ChatKind::Ntfy, _) => root,
         _ => channel.url.to_owned(),
     };
-    ChatRequest { url, body }
+    let bearer = match channel.kind {
+        ChatKind::Ntfy => secret.map(str::to_owned),
+        _ => None,
+    };
+    ChatRequest { url, body, bearer }
+}
+
+/// An ntfy topic URL (`https://ntfy.sh/acme-alerts`) as the server root JSON is published
+/// to and the topic: its last path segment.
+fn ntfy_topic(url: &str) -> (String, Option<String>) {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return (url.to_owned(), None);
+    };
+    let topic = parsed.path_segments().and_then(|mut segments| segments.next_back()).filter(|t| !t.is_empty());
+    let Some(topic) = topic.map(str::to_owned) else {
+        return (url.to_owned(), None);
+    };
+    if let Ok(mut segments) = parsed.path_segments_mut() {
+        segments.pop().push("");
+    }
+    (parsed.to_string(), Some(topic))
 }
 
 /// Posts `notice` to `channel` and classifies the answer. Timeouts and the user agent come
@@ -138,10 +218,14 @@ pub async fn send(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Delivery {
-    let ChatRequest { url, body } = request(channel, notice, templates, now);
-    // A robot's URL is its credential (Slack's path, DingTalk's access_token): keep it out of
-    // the error text, which goes to the log and the timeline.
-    let sent = client.post(&url).json(&body).send().await.map_err(reqwest::Error::without_url);
+    let ChatRequest { url, body, bearer } = request(channel, notice, templates, now);
+    // A robot's URL is its credential (Slack's path, DingTalk's access_token, Telegram's bot
+    // token): keep it out of the error text, which goes to the log and the timeline.
+    let mut post = client.post(&url).json(&body);
+    if let Some(token) = bearer {
+        post = post.bearer_auth(token);
+    }
+    let sent = post.send().await.map_err(reqwest::Error::without_url);
     let mut response = match sent {
         Ok(response) => response,
         Err(err) if err.is_builder() => {
@@ -176,8 +260,11 @@ pub async fn send(
 pub fn classify(kind: ChatKind, status: StatusCode, body: &str) -> Delivery {
     let detail = one_line(body);
     let service = kind.name();
+    if kind == ChatKind::Telegram {
+        return classify_telegram(status, body);
+    }
     let code = match kind {
-        ChatKind::Slack => None,
+        ChatKind::Slack | ChatKind::Ntfy | ChatKind::Teams => None,
         _ => serde_json::from_str::<Value>(body).ok().and_then(|answer| service_code(kind, &answer)),
     };
     if let Some((code, message)) = &code
@@ -199,8 +286,11 @@ pub fn classify(kind: ChatKind, status: StatusCode, body: &str) -> Delivery {
         };
     }
     match (kind, code) {
-        // Slack's success is the status; its body is the word `ok`.
-        (ChatKind::Slack, _) | (_, Some((0, _))) => Delivery::Delivered { status: status_line(status) },
+        // Slack's success is the status (its body is the word `ok`), and so are ntfy's and
+        // Teams'.
+        (ChatKind::Slack | ChatKind::Ntfy | ChatKind::Teams, _) | (_, Some((0, _))) => {
+            Delivery::Delivered { status: status_line(status) }
+        }
         (_, Some((code, message))) => Delivery::Permanent { error: format!("{service} refused: {code} {message}") },
         // A 200 without the service's JSON came from something in between; the notice may
         // not have arrived, and a duplicate is better than a lost alert.
@@ -208,6 +298,29 @@ pub fn classify(kind: ChatKind, status: StatusCode, body: &str) -> Delivery {
             error: format!("{service} answered {} without a result code: {detail}", status_line(status)),
             retry_after: None,
         },
+    }
+}
+
+/// Telegram's answer: `ok` says whether it was sent; a 429 says in `parameters.retry_after`
+/// how many seconds to wait, other errors follow the HTTP rules.
+fn classify_telegram(status: StatusCode, body: &str) -> Delivery {
+    let answer: Option<Value> = serde_json::from_str(body).ok();
+    let field = |key: &str| answer.as_ref().and_then(|a| a.get(key));
+    let description = field("description").and_then(Value::as_str).map(one_line).unwrap_or_else(|| one_line(body));
+    if status.is_success() && field("ok").and_then(Value::as_bool) == Some(true) {
+        return Delivery::Delivered { status: status_line(status) };
+    }
+    let error = format!("Telegram answered HTTP {}: {description}", status_line(status));
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => {
+            let wait = field("parameters").and_then(|p| p.get("retry_after")).and_then(Value::as_u64);
+            Delivery::Retry { error, retry_after: wait.map(std::time::Duration::from_secs) }
+        }
+        StatusCode::GONE => Delivery::Gone { error },
+        s if s == StatusCode::REQUEST_TIMEOUT || s.is_server_error() => Delivery::Retry { error, retry_after: None },
+        // A 200 without `ok: true` came from something in between: better twice than lost.
+        s if s.is_success() => Delivery::Retry { error, retry_after: None },
+        _ => Delivery::Permanent { error },
     }
 }
 
@@ -219,7 +332,7 @@ fn service_code(kind: ChatKind, answer: &Value) -> Option<(i64, String)> {
         Some((code, message))
     };
     match kind {
-        ChatKind::Slack => None,
+        ChatKind::Slack | ChatKind::Telegram | ChatKind::Ntfy | ChatKind::Teams => None,
         ChatKind::DingTalk | ChatKind::WeCom => field("errcode", "errmsg"),
         ChatKind::Feishu => field("code", "msg").or_else(|| field("StatusCode", "StatusMessage")),
     }
@@ -267,19 +380,18 @@ fn feishu_sign(secret: &str, timestamp_s: i64) -> String {
 
 /// The service's message for `notice`, re-rendered with fewer mentions until it fits, then
 /// with a shorter incident title if the facts alone do not.
-fn fitted(
-    kind: ChatKind,
-    notice: &Notice,
-    templates: &Templates,
-    lang: Lang,
-    signature: Option<&(String, String)>,
-) -> Value {
-    let flavor = if kind == ChatKind::Slack { Flavor::Slack } else { Flavor::Markdown };
+fn fitted(kind: ChatKind, notice: &Notice, templates: &Templates, lang: Lang, addressing: &Addressing) -> Value {
+    let flavor = match kind {
+        ChatKind::Slack => Flavor::Slack,
+        // Telegram's text is the plain rendering escaped for MarkdownV2 as a whole.
+        ChatKind::Telegram => Flavor::Plain,
+        _ => Flavor::Markdown,
+    };
     // The plain title does not depend on the mentions: rendered once per incident title.
     let plain_title = |notice: &Notice| templates.render_flavored(notice, lang, 0, Flavor::Plain).title;
     let build = |notice: &Notice, plain_title: &str, mentions: usize| {
         let rendered = templates.render_flavored(notice, lang, mentions, flavor);
-        let message = message(kind, notice, &rendered, plain_title, signature);
+        let message = message(kind, notice, &rendered, plain_title, addressing, lang);
         let fits = fits(kind, &message);
         (message, fits)
     };
@@ -323,8 +435,13 @@ fn message(
     notice: &Notice,
     rendered: &Rendered,
     plain_title: &str,
-    signature: Option<&(String, String)>,
+    addressing: &Addressing,
+    lang: Lang,
 ) -> Value {
+    let dashboard = safe_href(&notice.links.dashboard).map(str::to_owned);
+    let ack = notice.links.ack.as_deref().and_then(safe_href).map(str::to_owned);
+    let open_label = lang.pick("Open in dashboard", "在仪表盘中打开");
+    let ack_label = lang.pick("Acknowledge", "确认事件");
     match kind {
         ChatKind::Slack => {
             let mut blocks = vec![json!({
@@ -359,13 +476,123 @@ fn message(
                     "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": rendered.body}}],
                 },
             });
-            if let (Some((timestamp, sign)), Some(object)) = (signature, body.as_object_mut()) {
+            if let (Some((timestamp, sign)), Some(object)) = (&addressing.feishu_signature, body.as_object_mut()) {
                 object.insert("timestamp".into(), json!(timestamp));
                 object.insert("sign".into(), json!(sign));
             }
             body
         }
+        ChatKind::Telegram => json!({
+            "chat_id": addressing.chat_id,
+            "text": markdown_v2(&rendered.body),
+            "parse_mode": "MarkdownV2",
+            "link_preview_options": {"is_disabled": true},
+        }),
+        ChatKind::Ntfy => {
+            let (priority, tag) = match (notice.incident.drill, notice.incident.level) {
+                (true, _) => (3, "construction"),
+                (false, Level::Critical) => (5, "rotating_light"),
+                (false, Level::High) => (4, "warning"),
+                (false, Level::Medium) => (3, "loudspeaker"),
+                (false, Level::Low) => (2, "information_source"),
+            };
+            let mut actions = Vec::new();
+            if let Some(url) = &dashboard {
+                actions.push(json!({"action": "view", "label": open_label, "url": url}));
+            }
+            if let Some(url) = &ack {
+                // The link opens the confirm page; nothing is acknowledged without the tap there.
+                actions.push(json!({"action": "view", "label": ack_label, "url": url, "clear": true}));
+            }
+            json!({
+                "topic": addressing.topic,
+                "title": ellipsize(plain_title, NTFY_TITLE_CHARS),
+                "message": rendered.body,
+                "markdown": true,
+                "priority": priority,
+                "tags": [tag],
+                "click": dashboard,
+                "actions": actions,
+            })
+        }
+        ChatKind::Teams => {
+            let color = match (notice.incident.drill, notice.incident.level) {
+                (true, _) | (false, Level::Low) => "Default",
+                (false, Level::Critical) => "Attention",
+                (false, Level::High) => "Warning",
+                (false, Level::Medium) => "Accent",
+            };
+            let mut body = vec![json!({
+                "type": "TextBlock", "text": plain_title, "weight": "Bolder", "size": "Medium", "wrap": true,
+                "color": color,
+            })];
+            body.extend(
+                rendered
+                    .body
+                    .split("\n\n")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|paragraph| json!({"type": "TextBlock", "text": paragraph, "wrap": true})),
+            );
+            let mut actions = Vec::new();
+            if let Some(url) = &dashboard {
+                actions.push(json!({"type": "Action.OpenUrl", "title": open_label, "url": url}));
+            }
+            if let Some(url) = &ack {
+                actions.push(json!({"type": "Action.OpenUrl", "title": ack_label, "url": url}));
+            }
+            json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": body,
+                        "actions": actions,
+                        "msteams": {"width": "Full"},
+                    },
+                }],
+            })
+        }
     }
+}
+
+/// Plain text as Telegram MarkdownV2: every reserved character escaped, and the `**bold**`
+/// spans the bundled templates write (balanced on a line) as MarkdownV2's `*bold*`.
+fn markdown_v2(text: &str) -> String {
+    let escape = |part: &str| {
+        let mut out = String::with_capacity(part.len() + 8);
+        for c in part.chars() {
+            if MARKDOWN_V2_RESERVED.contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let lines: Vec<String> = text
+        .trim()
+        .lines()
+        .map(|line| {
+            let spans: Vec<&str> = line.split("**").collect();
+            if spans.len() < 3 || spans.len().is_multiple_of(2) {
+                return escape(line);
+            }
+            spans
+                .iter()
+                .enumerate()
+                .map(|(n, span)| match (n % 2, span.trim().is_empty()) {
+                    (1, false) => format!("*{}*", escape(span)),
+                    (1, true) => String::new(),
+                    _ => escape(span),
+                })
+                .collect()
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// The body as Slack sections: paragraphs packed into sections of at most 3,000 characters,
@@ -412,6 +639,9 @@ fn fits(kind: ChatKind, message: &Value) -> bool {
         ChatKind::DingTalk => bytes() <= DINGTALK_BODY_BYTES,
         ChatKind::WeCom => message["markdown"]["content"].as_str().map_or(0, str::len) <= WECOM_CONTENT_BYTES,
         ChatKind::Feishu => bytes() <= FEISHU_BODY_BYTES,
+        ChatKind::Telegram => message["text"].as_str().map_or(0, |t| t.chars().count()) <= TELEGRAM_TEXT_CHARS,
+        ChatKind::Ntfy => message["message"].as_str().map_or(0, str::len) <= NTFY_MESSAGE_BYTES,
+        ChatKind::Teams => bytes() <= TEAMS_BODY_BYTES,
     }
 }
 
@@ -428,7 +658,7 @@ mod tests {
     }
 
     fn channel<'a>(kind: ChatKind, url: &'a str, secret: Option<&'a str>) -> ChatChannel<'a> {
-        ChatChannel { kind, url, secret, lang: Lang::En }
+        ChatChannel { kind, url, secret, chat_id: None, lang: Lang::En }
     }
 
     fn sorted_keys(value: &Value) -> Vec<&str> {
@@ -544,13 +774,107 @@ mod tests {
         assert_eq!(sorted_keys(&unsigned.body), ["card", "msg_type"]);
     }
 
+    /// Telegram's MarkdownV2 rule, checked on its own: outside an entity every reserved
+    /// character is escaped with a backslash; the only entity used here is `*bold*`, so
+    /// unescaped `*` come in pairs on a line and nothing else is unescaped.
+    fn assert_valid_markdown_v2(text: &str) {
+        for line in text.lines() {
+            let mut chars = line.chars();
+            let mut stars = 0;
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        let next = chars.next();
+                        assert!(
+                            next.is_some_and(|n| "_*[]()~`>#+-=|{}.!\\".contains(n)),
+                            "stray backslash in {line:?}"
+                        );
+                    }
+                    '*' => stars += 1,
+                    c if "_[]()~`>#+-=|{}.!".contains(c) => panic!("unescaped {c:?} in {line:?}"),
+                    _ => {}
+                }
+            }
+            assert_eq!(stars % 2, 0, "unbalanced bold in {line:?}");
+        }
+    }
+
+    /// MarkdownV2 text as the reader sees it.
+    fn without_escapes(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                '*' => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn telegram_text_escapes_every_reserved_character_and_bolds_the_headings() {
+        let hostile = "Acme (yogurt) #1 - *bold* _x_ [link](http://x) ~s~ `c` >q +=|{}.! back\\slash";
+        let mut n = notice(vec![mention(1, hostile)]);
+        n.incident.title = hostile.to_owned();
+        let c = ChatChannel {
+            kind: ChatKind::Telegram,
+            url: "",
+            secret: Some("123:abc"),
+            chat_id: Some("-100"),
+            lang: Lang::En,
+        };
+        let r = request(&c, &n, &Templates::bundled(), now());
+        assert_eq!(r.url, "https://api.telegram.org/bot123:abc/sendMessage");
+        assert_eq!((&r.body["chat_id"], &r.body["parse_mode"]), (&json!("-100"), &json!("MarkdownV2")));
+        let text = r.body["text"].as_str().unwrap();
+        assert_valid_markdown_v2(text);
+        assert!(text.starts_with("*Opened: Acme \\(yogurt\\) \\#1"), "the heading is bold: {text}");
+        assert!(without_escapes(text).contains(hostile), "the title reads as written: {text}");
+    }
+
+    #[test]
+    fn ntfy_publishes_to_the_server_root_with_the_topic_priority_and_actions() {
+        let n = notice(vec![mention(1, "Acme yogurt")]);
+        let c = ChatChannel {
+            kind: ChatKind::Ntfy,
+            url: "https://ntfy.example/alerts/acme-pr",
+            secret: Some("tk_1"),
+            chat_id: None,
+            lang: Lang::Zh,
+        };
+        let r = request(&c, &n, &Templates::bundled(), now());
+        assert_eq!((r.url.as_str(), r.bearer.as_deref()), ("https://ntfy.example/alerts/", Some("tk_1")));
+        assert_eq!((&r.body["topic"], &r.body["priority"]), (&json!("acme-pr"), &json!(4)), "high is priority 4");
+        assert_eq!(r.body["click"], "http://localhost:8080/incidents/7");
+        let labels: Vec<&str> =
+            r.body["actions"].as_array().unwrap().iter().map(|a| a["label"].as_str().unwrap()).collect();
+        assert_eq!(labels, ["在仪表盘中打开", "确认事件"]);
+    }
+
     #[test]
     fn two_hundred_long_mentions_are_cut_to_each_limit_and_the_facts_stay() {
         let long = "Parents report children fell ill after eating Acme yogurt bought last week ".repeat(8);
         let n = notice((0..200).map(|i| mention(i, &format!("{i}: {long}"))).collect());
-        for kind in [ChatKind::Slack, ChatKind::DingTalk, ChatKind::WeCom, ChatKind::Feishu] {
+        let kinds = [
+            ChatKind::Slack,
+            ChatKind::DingTalk,
+            ChatKind::WeCom,
+            ChatKind::Feishu,
+            ChatKind::Telegram,
+            ChatKind::Ntfy,
+            ChatKind::Teams,
+        ];
+        for kind in kinds {
             for lang in [Lang::En, Lang::Zh] {
-                let c = ChatChannel { kind, url: "https://chat.example/hook", secret: Some(SECRET), lang };
+                let c = ChatChannel {
+                    kind,
+                    url: "https://chat.example/hook",
+                    secret: Some(SECRET),
+                    chat_id: Some("-100"),
+                    lang,
+                };
                 let r = request(&c, &n, &Templates::bundled(), now());
                 let bytes = serde_json::to_vec(&r.body).unwrap().len();
                 let text = match kind {
@@ -575,6 +899,22 @@ mod tests {
                     ChatKind::Feishu => {
                         assert!(bytes <= FEISHU_BODY_BYTES, "{bytes}");
                         r.body["card"]["elements"][0]["text"]["content"].as_str().unwrap().to_owned()
+                    }
+                    ChatKind::Telegram => {
+                        let text = r.body["text"].as_str().unwrap();
+                        assert!(text.chars().count() <= TELEGRAM_TEXT_CHARS, "{}", text.chars().count());
+                        assert_valid_markdown_v2(text);
+                        without_escapes(text)
+                    }
+                    ChatKind::Ntfy => {
+                        let message = r.body["message"].as_str().unwrap();
+                        assert!(message.len() <= NTFY_MESSAGE_BYTES, "{}", message.len());
+                        message.to_owned()
+                    }
+                    ChatKind::Teams => {
+                        assert!(bytes <= TEAMS_BODY_BYTES, "{bytes}");
+                        let blocks = r.body["attachments"][0]["content"]["body"].as_array().unwrap();
+                        blocks.iter().map(|b| b["text"].as_str().unwrap()).collect::<Vec<_>>().join("\n\n")
                     }
                 };
                 let (level, score, more) = match lang {

@@ -47,9 +47,23 @@ pub enum ChannelError {
 
 /// A configured channel, ready to send.
 enum Target {
-    Email { transport: Arc<EmailTransport>, from: String, to: Vec<String> },
-    Webhook { url: String, keys: Vec<Vec<u8>> },
-    Chat { kind: ChatKind, url: String, secret: Option<String>, lang: Lang, templates: Box<Templates> },
+    Email {
+        transport: Arc<EmailTransport>,
+        from: String,
+        to: Vec<String>,
+    },
+    Webhook {
+        url: String,
+        keys: Vec<Vec<u8>>,
+    },
+    Chat {
+        kind: ChatKind,
+        url: String,
+        secret: Option<String>,
+        chat_id: Option<String>,
+        lang: Lang,
+        templates: Box<Templates>,
+    },
 }
 
 /// Every configured channel by name, with its transport built once.
@@ -117,7 +131,13 @@ impl Channels {
                     };
                     Target::Webhook { url, keys }
                 }
-                ChannelKind::Slack | ChannelKind::DingTalk | ChannelKind::WeCom | ChannelKind::Feishu => {
+                ChannelKind::Slack
+                | ChannelKind::DingTalk
+                | ChannelKind::WeCom
+                | ChannelKind::Feishu
+                | ChannelKind::Telegram
+                | ChannelKind::Ntfy
+                | ChannelKind::Teams => {
                     let Some(kind) = channel.kind.chat() else { continue };
                     let secret = match &channel.secret_env {
                         Some(var) => Some(
@@ -132,7 +152,8 @@ impl Channels {
                     )
                     .map_err(|e| ChannelError::Invalid { channel: name.clone(), message: e.to_string() })?;
                     let url = channel.url.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
-                    Target::Chat { kind, url, secret, lang: channel.lang, templates: Box::new(templates) }
+                    let chat_id = channel.chat_id.clone();
+                    Target::Chat { kind, url, secret, chat_id, lang: channel.lang, templates: Box::new(templates) }
                 }
             };
             targets.insert(name, target);
@@ -149,8 +170,9 @@ impl Channels {
         match self.targets.get(channel) {
             None => Delivery::Permanent { error: format!("no channel named {channel:?} is configured") },
             Some(Target::Webhook { url, keys }) => webhook::send(&self.http, url, keys, notice, now).await,
-            Some(Target::Chat { kind, url, secret, lang, templates }) => {
-                let channel = ChatChannel { kind: *kind, url, secret: secret.as_deref(), lang: *lang };
+            Some(Target::Chat { kind, url, secret, chat_id, lang, templates }) => {
+                let (secret, chat_id) = (secret.as_deref(), chat_id.as_deref());
+                let channel = ChatChannel { kind: *kind, url, secret, chat_id, lang: *lang };
                 chat::send(&self.http, &channel, notice, templates, now).await
             }
             Some(Target::Email { transport, from, to }) => {

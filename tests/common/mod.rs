@@ -219,7 +219,9 @@ pub struct WebhookReceiver {
 impl WebhookReceiver {
     pub async fn start() -> WebhookReceiver {
         let state = Arc::new(ReceiverState::default());
-        let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
+        // Any path: services put more than a fixed hook path in their URLs (Telegram's
+        // `/bot<token>/sendMessage`, ntfy's server root).
+        let app = Router::new().fallback(post(receive)).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         let addr = listener.local_addr().expect("receiver address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("receiver") });
