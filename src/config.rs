@@ -598,13 +598,15 @@ pub enum ChannelKind {
     Telegram,
     Ntfy,
     Teams,
+    #[serde(rename = "pagerduty")]
+    PagerDuty,
 }
 
 impl ChannelKind {
     /// The chat service a chat channel posts to; `None` for email and webhooks.
     pub fn chat(self) -> Option<ChatKind> {
         match self {
-            ChannelKind::Email | ChannelKind::Webhook => None,
+            ChannelKind::Email | ChannelKind::Webhook | ChannelKind::PagerDuty => None,
             ChannelKind::Slack => Some(ChatKind::Slack),
             ChannelKind::DingTalk => Some(ChatKind::DingTalk),
             ChannelKind::WeCom => Some(ChatKind::WeCom),
@@ -630,6 +632,9 @@ pub struct ChannelConfig {
     pub secret_env: Option<String>,
     /// Telegram: the chat the bot posts to (a group's `-100…` id, or `@channelname`).
     pub chat_id: Option<String>,
+    /// PagerDuty: the variable holding the webhook subscription's signing secret (several
+    /// space-separated while it rotates), for acknowledgements and resolutions coming back.
+    pub webhook_secret_env: Option<String>,
     /// The language of chat messages (`en` or `zh`).
     #[serde(default)]
     pub lang: Lang,
@@ -861,6 +866,20 @@ impl Config {
                         problems.push((
                             channel.name.span(),
                             "a telegram channel needs `chat_id`: the chat the bot posts to".to_owned(),
+                        ));
+                    }
+                    if let Some(url) = &channel.url
+                        && reqwest::Url::parse(url.get_ref()).is_err()
+                    {
+                        problems.push((url.span(), format!("bad url {:?}", url.get_ref())));
+                    }
+                }
+                ChannelKind::PagerDuty => {
+                    if channel.secret_env.is_none() {
+                        problems.push((
+                            channel.name.span(),
+                            "a pagerduty channel needs `secret_env`: the variable holding the integration's routing key"
+                                .to_owned(),
                         ));
                     }
                     if let Some(url) = &channel.url

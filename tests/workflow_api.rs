@@ -3,6 +3,8 @@
 //! reads the review; every action is attributed to the token's name, and bad requests get
 //! a clear JSON error.
 
+mod common;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tocsin::analyze::RuleSet;
@@ -412,5 +414,118 @@ async fn the_curl_examples_in_docs_api_md_run_as_written() {
     let incident = running.store.incident(1).await.expect("read").expect("the example opened incident 1");
     assert_eq!(incident.assignee.as_deref(), Some("mei"));
     assert_eq!(incident.status, tocsin::incident::Status::Resolved);
+    running.shutdown().await;
+}
+
+/// A PagerDuty round trip against a loopback Events API: the incident tocsin opens is
+/// triggered there; PagerDuty's signed webhook acknowledges it in tocsin under
+/// `pagerduty`, and tocsin does not send that acknowledgement back; a person resolves it in
+/// tocsin and the resolution goes to PagerDuty. One `dedup_key` throughout, nothing sent
+/// twice; a repeated delivery changes nothing and a forged one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_in_pagerduty_is_mirrored_and_a_resolution_in_tocsin_goes_back() {
+    use hmac::{KeyInit, Mac};
+    let events_api = common::WebhookReceiver::start().await;
+    events_api.accept_with(r#"{"status":"success","message":"Event processed"}"#);
+    // SAFETY: set before the daemon reads them; no other thread of this test touches them.
+    unsafe {
+        std::env::set_var("TOCSIN_TEST_PD_ROUTING_KEY", "R0UT1NGKEY");
+        std::env::set_var("TOCSIN_TEST_PD_WEBHOOK_SECRET", "pd-webhook-secret");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::parse(
+        "pagerduty.toml",
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[channel]]\nname = \"on-call\"\n\
+             kind = \"pagerduty\"\nurl = \"{}\"\nsecret_env = \"TOCSIN_TEST_PD_ROUTING_KEY\"\n\
+             webhook_secret_env = \"TOCSIN_TEST_PD_WEBHOOK_SECRET\"\n\n[[escalation]]\nname = \"default\"\n\
+             levels = [{{ after = \"0m\", notify = [\"on-call\"] }}]\n",
+            dir.path().join("pd.db").display(),
+            events_api.url()
+        ),
+    )
+    .expect("config");
+    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+    let sent = || events_api.received().into_iter().map(|r| r.json()).collect::<Vec<Value>>();
+
+    let (status, pushed) = api
+        .post(
+            "/api/v1/mentions",
+            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+    let dedup = format!("tocsin-incident-{id}");
+    common::wait_until(std::time::Duration::from_secs(20), || async { !sent().is_empty() }).await.expect("triggered");
+    let trigger = &sent()[0];
+    assert_eq!((&trigger["event_action"], &trigger["dedup_key"]), (&json!("trigger"), &json!(dedup)));
+    assert_eq!(trigger["routing_key"], "R0UT1NGKEY");
+    assert!(trigger["payload"]["summary"].as_str().is_some_and(|s| s.len() <= 1024), "{trigger}");
+    assert!(["critical", "error", "warning", "info"].contains(&trigger["payload"]["severity"].as_str().unwrap_or("")));
+
+    // PagerDuty's webhook, signed the way its v3 subscriptions sign.
+    let delivery = json!({"event": {
+        "id": "01DEN", "event_type": "incident.acknowledged", "resource_type": "incident",
+        "occurred_at": "2026-12-07T10:00:00Z", "agent": {"type": "user_reference", "summary": "Mei Lin"},
+        "data": {"id": "PGR0VU2", "type": "incident", "status": "acknowledged", "incident_key": dedup},
+    }})
+    .to_string();
+    let sign = |body: &str, secret: &[u8]| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
+        mac.update(body.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("v1={hex}")
+    };
+    let webhook = |body: String, signature: String| {
+        let request = api.http.post(format!("{}/api/v1/integrations/pagerduty", api.base));
+        async move {
+            let response = request
+                .header("content-type", "application/json")
+                .header("x-pagerduty-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .expect("webhook");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let (status, forged) = webhook(delivery.clone(), sign(&delivery, b"guessed")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{forged}");
+    let (status, applied) = webhook(delivery.clone(), sign(&delivery, b"pd-webhook-secret")).await;
+    assert_eq!((status, applied["result"].as_str()), (StatusCode::OK, Some("applied")), "{applied}");
+    let (status, again) = webhook(delivery.clone(), sign(&delivery, b"pd-webhook-secret")).await;
+    assert_eq!((status, again["result"].as_str()), (StatusCode::OK, Some("unchanged")), "{again}");
+    let (_, incident) = api.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(incident["status"], "acknowledged");
+    let not_echoed = || async {
+        running.store.timeline(id).await.expect("timeline").iter().any(|e| {
+            e.kind == "notified"
+                && e.details["type"] == "incident.acknowledged"
+                && e.details["detail"].as_str().is_some_and(|d| d.contains("not sent: the action came from PagerDuty"))
+        })
+    };
+    common::wait_until(std::time::Duration::from_secs(20), not_echoed)
+        .await
+        .expect("the acknowledgement is not echoed");
+    let acked = running.store.timeline(id).await.expect("timeline").into_iter().find(|e| e.kind == "acknowledged");
+    assert_eq!(acked.map(|e| e.actor).as_deref(), Some("pagerduty"));
+
+    // Resolved in tocsin by a person: PagerDuty hears of it, on the same alert.
+    let (status, _) = api.post(&format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    common::wait_until(std::time::Duration::from_secs(20), || async { sent().len() >= 2 })
+        .await
+        .expect("resolved there");
+    let actions: Vec<(String, String)> = sent()
+        .iter()
+        .map(|e| {
+            (e["event_action"].as_str().unwrap_or("").to_owned(), e["dedup_key"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    assert_eq!(actions, [("trigger".to_owned(), dedup.clone()), ("resolve".to_owned(), dedup.clone())]);
     running.shutdown().await;
 }

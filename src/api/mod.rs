@@ -4,6 +4,7 @@ mod auth;
 mod channels;
 mod feeds;
 mod incidents;
+mod integrations;
 mod live;
 mod mentions;
 mod overview;
@@ -31,7 +32,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::sync::Notify;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::clock::Clock;
@@ -156,6 +157,7 @@ impl IntoResponse for ApiError {
         incidents::checklist,
         incidents::review,
         live::events,
+        integrations::pagerduty_webhook,
         silences::list_silences,
         silences::add_silence,
         silences::end_silence,
@@ -182,6 +184,7 @@ impl IntoResponse for ApiError {
         (name = "feeds", description = "Polled feeds and their health"),
         (name = "mentions", description = "Stored mentions, and mentions pushed by other tools"),
         (name = "meta", description = "This document, and reloading the daemon's configuration"),
+        (name = "integrations", description = "Other tools acting on incidents: PagerDuty's acknowledgements and resolutions"),
         (name = "live", description = "A Server-Sent Events stream of changes, for pages that update themselves"),
     )
 )]
@@ -197,10 +200,13 @@ impl utoipa::Modify for BearerAuth {
             .scheme(HttpAuthScheme::Bearer)
             .description(Some("An API token from TOCSIN_API_TOKENS; the dashboard's session cookie also works"))
             .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let signed = ApiKeyValue::with_description(
+            "X-PagerDuty-Signature",
+            "v1=<hex HMAC-SHA256 of the body> by a pagerduty channel's webhook secret",
+        );
+        components.add_security_scheme("pagerduty_signature", SecurityScheme::ApiKey(ApiKey::Header(signed)));
     }
 }
 
@@ -222,6 +228,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}/checklist", get(incidents::checklist::<S>))
         .route("/api/v1/incidents/{id}/review", get(incidents::review::<S>))
         .route("/api/v1/events", get(live::events::<S>))
+        .route("/api/v1/integrations/pagerduty", post(integrations::pagerduty_webhook::<S>))
         .route("/api/v1/silences", get(silences::list_silences::<S>).post(silences::add_silence::<S>))
         .route("/api/v1/silences/{id}/end", post(silences::end_silence::<S>))
         .route("/api/v1/channels", get(channels::list_channels::<S>))

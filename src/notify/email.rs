@@ -522,6 +522,7 @@ mod tests {
             },
             overdue_steps: Vec::new(),
             update: None,
+            acted_by: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod breaker;
 pub mod chat;
 pub mod email;
 pub mod outbox;
+pub mod pagerduty;
 pub mod template;
 pub mod webhook;
 
@@ -38,4 +39,8 @@ pub struct Notice {
     /// For `incident.status_update`: the update as its author wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<String>,
+    /// For an acknowledgement, resolution or reopening: who did it, so a channel that
+    /// took the action itself (PagerDuty) is not told of it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted_by: Option<String>,
 }

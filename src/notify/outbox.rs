@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use super::breaker::{AttemptOutcome, Availability, ChannelHealth};
 use super::chat::{self, ChatChannel, ChatKind};
 use super::email::{self, EmailTransport};
+use super::pagerduty;
 use super::template::Templates;
 use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
@@ -55,6 +56,10 @@ enum Target {
     Webhook {
         url: String,
         keys: Vec<Vec<u8>>,
+    },
+    PagerDuty {
+        url: String,
+        routing_key: String,
     },
     Chat {
         kind: ChatKind,
@@ -131,6 +136,14 @@ impl Channels {
                     };
                     Target::Webhook { url, keys }
                 }
+                ChannelKind::PagerDuty => {
+                    let var = channel.secret_env.clone().unwrap_or_default();
+                    let routing_key = std::env::var(&var)
+                        .map_err(|_| ChannelError::MissingSecret { channel: name.clone(), var: var.clone() })?;
+                    let url =
+                        channel.url.as_ref().map_or_else(|| pagerduty::EVENTS_API.to_owned(), |u| u.get_ref().clone());
+                    Target::PagerDuty { url, routing_key: routing_key.trim().to_owned() }
+                }
                 ChannelKind::Slack
                 | ChannelKind::DingTalk
                 | ChannelKind::WeCom
@@ -170,6 +183,9 @@ impl Channels {
         match self.targets.get(channel) {
             None => Delivery::Permanent { error: format!("no channel named {channel:?} is configured") },
             Some(Target::Webhook { url, keys }) => webhook::send(&self.http, url, keys, notice, now).await,
+            Some(Target::PagerDuty { url, routing_key }) => {
+                pagerduty::send(&self.http, url, routing_key, notice, now).await
+            }
             Some(Target::Chat { kind, url, secret, chat_id, lang, templates }) => {
                 let (secret, chat_id) = (secret.as_deref(), chat_id.as_deref());
                 let channel = ChatChannel { kind: *kind, url, secret, chat_id, lang: *lang };
@@ -321,6 +337,18 @@ impl<S: Store> Deliverer<S> {
         } else {
             Vec::new()
         };
+        let acted_by = match item.kind {
+            NoticeKind::Acknowledged | NoticeKind::Resolved | NoticeKind::Reopened => {
+                let kind = match item.kind {
+                    NoticeKind::Acknowledged => "acknowledged",
+                    NoticeKind::Resolved => "resolved",
+                    _ => "reopened",
+                };
+                let events = self.store.timeline(item.incident_id).await?;
+                events.into_iter().rev().find(|e| e.kind == kind && e.at <= item.created_at).map(|e| e.actor)
+            }
+            _ => None,
+        };
         Ok(Notice {
             id: item.notice_id.clone(),
             kind: item.kind,
@@ -329,6 +357,7 @@ impl<S: Store> Deliverer<S> {
             links,
             overdue_steps,
             update: item.message.clone(),
+            acted_by,
         })
     }
 

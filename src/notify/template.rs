@@ -610,6 +610,7 @@ pub(crate) mod tests {
             },
             overdue_steps: Vec::new(),
             update: None,
+            acted_by: None,
         }
     }
 

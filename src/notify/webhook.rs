@@ -340,6 +340,7 @@ mod tests {
             },
             overdue_steps: Vec::new(),
             update: None,
+            acted_by: None,
         }
     }
 
