@@ -600,13 +600,14 @@ pub enum ChannelKind {
     Teams,
     #[serde(rename = "pagerduty")]
     PagerDuty,
+    Opsgenie,
 }
 
 impl ChannelKind {
     /// The chat service a chat channel posts to; `None` for email and webhooks.
     pub fn chat(self) -> Option<ChatKind> {
         match self {
-            ChannelKind::Email | ChannelKind::Webhook | ChannelKind::PagerDuty => None,
+            ChannelKind::Email | ChannelKind::Webhook | ChannelKind::PagerDuty | ChannelKind::Opsgenie => None,
             ChannelKind::Slack => Some(ChatKind::Slack),
             ChannelKind::DingTalk => Some(ChatKind::DingTalk),
             ChannelKind::WeCom => Some(ChatKind::WeCom),
@@ -632,8 +633,9 @@ pub struct ChannelConfig {
     pub secret_env: Option<String>,
     /// Telegram: the chat the bot posts to (a group's `-100…` id, or `@channelname`).
     pub chat_id: Option<String>,
-    /// PagerDuty: the variable holding the webhook subscription's signing secret (several
-    /// space-separated while it rotates), for acknowledgements and resolutions coming back.
+    /// PagerDuty: the variable holding the webhook subscription's signing secret; Opsgenie:
+    /// the shared token its webhook integration sends in `X-Tocsin-Token` (several
+    /// space-separated while one rotates), for acknowledgements and resolutions coming back.
     pub webhook_secret_env: Option<String>,
     /// The language of chat messages (`en` or `zh`).
     #[serde(default)]
@@ -874,13 +876,14 @@ impl Config {
                         problems.push((url.span(), format!("bad url {:?}", url.get_ref())));
                     }
                 }
-                ChannelKind::PagerDuty => {
+                ChannelKind::PagerDuty | ChannelKind::Opsgenie => {
                     if channel.secret_env.is_none() {
-                        problems.push((
-                            channel.name.span(),
+                        let what = if channel.kind == ChannelKind::Opsgenie {
+                            "an opsgenie channel needs `secret_env`: the variable holding the integration's API key"
+                        } else {
                             "a pagerduty channel needs `secret_env`: the variable holding the integration's routing key"
-                                .to_owned(),
-                        ));
+                        };
+                        problems.push((channel.name.span(), what.to_owned()));
                     }
                     if let Some(url) = &channel.url
                         && reqwest::Url::parse(url.get_ref()).is_err()

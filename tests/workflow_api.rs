@@ -529,3 +529,89 @@ async fn an_acknowledgement_in_pagerduty_is_mirrored_and_a_resolution_in_tocsin_
     assert_eq!(actions, [("trigger".to_owned(), dedup.clone()), ("resolve".to_owned(), dedup.clone())]);
     running.shutdown().await;
 }
+
+/// The same round trip with Opsgenie: the alert is created under the incident's alias with
+/// the API key, Opsgenie's webhook (its shared-token header) acknowledges the incident as
+/// `opsgenie` without an echo, a resolution in tocsin closes the alert by alias; a webhook
+/// without the token is refused and one about tocsin's own request is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_in_opsgenie_is_mirrored_and_a_resolution_in_tocsin_closes_its_alert() {
+    let alerts_api = common::WebhookReceiver::start().await;
+    alerts_api.accept_with(r#"{"result":"Request will be processed","took":0.2,"requestId":"43a29c5c"}"#);
+    // SAFETY: set before the daemon reads them; no other thread of this test touches them.
+    unsafe {
+        std::env::set_var("TOCSIN_TEST_OPSGENIE_KEY", "genie-key");
+        std::env::set_var("TOCSIN_TEST_OPSGENIE_TOKEN", "shared-token");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::parse(
+        "opsgenie.toml",
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[channel]]\nname = \"genie\"\n\
+             kind = \"opsgenie\"\nurl = \"http://{}\"\nsecret_env = \"TOCSIN_TEST_OPSGENIE_KEY\"\n\
+             webhook_secret_env = \"TOCSIN_TEST_OPSGENIE_TOKEN\"\n\n[[escalation]]\nname = \"default\"\n\
+             levels = [{{ after = \"0m\", notify = [\"genie\"] }}]\n",
+            dir.path().join("og.db").display(),
+            alerts_api.addr
+        ),
+    )
+    .expect("config");
+    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+    let requests = || alerts_api.received();
+    let (_, pushed) = api
+        .post(
+            "/api/v1/mentions",
+            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
+        )
+        .await;
+    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+    let alias = format!("tocsin-incident-{id}");
+    common::wait_until(std::time::Duration::from_secs(20), || async { !requests().is_empty() }).await.expect("created");
+    let created = &requests()[0];
+    assert_eq!(
+        (created.uri.as_str(), created.header("authorization")),
+        ("/v2/alerts", "GenieKey genie-key".to_owned())
+    );
+    let alert = created.json();
+    assert_eq!(alert["alias"], alias.as_str());
+    assert!(alert["message"].as_str().is_some_and(|m| m.chars().count() <= 130), "{alert}");
+    assert!(["P1", "P2", "P3", "P4"].contains(&alert["priority"].as_str().unwrap_or("")), "{alert}");
+
+    let hook = |body: Value, token: &str| {
+        let request =
+            api.http.post(format!("{}/api/v1/integrations/opsgenie", api.base)).header("x-tocsin-token", token);
+        async move {
+            let response = request.json(&body).send().await.expect("webhook");
+            (response.status(), response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let ack = json!({"action": "Acknowledge", "alert": {"alias": alias, "username": "mei@example.com"}, "source": {"name": "iOS"}});
+    let (status, refused) = hook(ack.clone(), "wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    let echo = json!({"action": "Close", "alert": {"alias": alias}, "source": {"name": "tocsin"}});
+    let (status, ignored) = hook(echo, "shared-token").await;
+    assert_eq!((status, ignored["result"].as_str()), (StatusCode::OK, Some("ignored")), "{ignored}");
+    let (status, applied) = hook(ack, "shared-token").await;
+    assert_eq!((status, applied["result"].as_str()), (StatusCode::OK, Some("applied")), "{applied}");
+    let not_echoed = || async {
+        running.store.timeline(id).await.expect("timeline").iter().any(|e| {
+            e.kind == "notified"
+                && e.details["detail"].as_str().is_some_and(|d| d.contains("the action came from Opsgenie"))
+        })
+    };
+    common::wait_until(std::time::Duration::from_secs(20), not_echoed)
+        .await
+        .expect("the acknowledgement is not echoed");
+    let acked = running.store.timeline(id).await.expect("timeline").into_iter().find(|e| e.kind == "acknowledged");
+    assert_eq!(acked.map(|e| e.actor).as_deref(), Some("opsgenie"));
+
+    let (status, _) = api.post(&format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    common::wait_until(std::time::Duration::from_secs(20), || async { requests().len() >= 2 }).await.expect("closed");
+    let uris: Vec<String> = requests().iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(uris, ["/v2/alerts".to_owned(), format!("/v2/alerts/{alias}/close?identifierType=alias")]);
+    assert_eq!(requests()[1].json()["user"], "lead", "closed in Opsgenie on behalf of who resolved it");
+    running.shutdown().await;
+}

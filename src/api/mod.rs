@@ -158,6 +158,7 @@ impl IntoResponse for ApiError {
         incidents::review,
         live::events,
         integrations::pagerduty_webhook,
+        integrations::opsgenie_webhook,
         silences::list_silences,
         silences::add_silence,
         silences::end_silence,
@@ -184,7 +185,7 @@ impl IntoResponse for ApiError {
         (name = "feeds", description = "Polled feeds and their health"),
         (name = "mentions", description = "Stored mentions, and mentions pushed by other tools"),
         (name = "meta", description = "This document, and reloading the daemon's configuration"),
-        (name = "integrations", description = "Other tools acting on incidents: PagerDuty's acknowledgements and resolutions"),
+        (name = "integrations", description = "Other tools acting on incidents: PagerDuty's and Opsgenie's acknowledgements and resolutions"),
         (name = "live", description = "A Server-Sent Events stream of changes, for pages that update themselves"),
     )
 )]
@@ -207,6 +208,11 @@ impl utoipa::Modify for BearerAuth {
             "v1=<hex HMAC-SHA256 of the body> by a pagerduty channel's webhook secret",
         );
         components.add_security_scheme("pagerduty_signature", SecurityScheme::ApiKey(ApiKey::Header(signed)));
+        let token = ApiKeyValue::with_description(
+            "X-Tocsin-Token",
+            "the shared secret of an opsgenie channel's webhook_secret_env, set as a custom header of the integration",
+        );
+        components.add_security_scheme("opsgenie_token", SecurityScheme::ApiKey(ApiKey::Header(token)));
     }
 }
 
@@ -229,6 +235,7 @@ pub fn router<S: Store>(state: ApiState<S>) -> Router {
         .route("/api/v1/incidents/{id}/review", get(incidents::review::<S>))
         .route("/api/v1/events", get(live::events::<S>))
         .route("/api/v1/integrations/pagerduty", post(integrations::pagerduty_webhook::<S>))
+        .route("/api/v1/integrations/opsgenie", post(integrations::opsgenie_webhook::<S>))
         .route("/api/v1/silences", get(silences::list_silences::<S>).post(silences::add_silence::<S>))
         .route("/api/v1/silences/{id}/end", post(silences::end_silence::<S>))
         .route("/api/v1/channels", get(channels::list_channels::<S>))

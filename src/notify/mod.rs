@@ -4,6 +4,7 @@
 pub mod breaker;
 pub mod chat;
 pub mod email;
+pub mod opsgenie;
 pub mod outbox;
 pub mod pagerduty;
 pub mod template;

@@ -13,10 +13,10 @@ use futures_util::StreamExt;
 use super::breaker::{AttemptOutcome, Availability, ChannelHealth};
 use super::chat::{self, ChatChannel, ChatKind};
 use super::email::{self, EmailTransport};
-use super::pagerduty;
 use super::template::Templates;
 use super::webhook::{self, Delivery};
 use super::{Links, Notice, NoticeKind};
+use super::{opsgenie, pagerduty};
 use crate::config::{ChannelKind, Config, DeliveryConfig};
 use crate::incident::ack_link::AckLinks;
 use crate::incident::{Incident, MentionSummary};
@@ -60,6 +60,10 @@ enum Target {
     PagerDuty {
         url: String,
         routing_key: String,
+    },
+    Opsgenie {
+        url: String,
+        key: String,
     },
     Chat {
         kind: ChatKind,
@@ -144,6 +148,14 @@ impl Channels {
                         channel.url.as_ref().map_or_else(|| pagerduty::EVENTS_API.to_owned(), |u| u.get_ref().clone());
                     Target::PagerDuty { url, routing_key: routing_key.trim().to_owned() }
                 }
+                ChannelKind::Opsgenie => {
+                    let var = channel.secret_env.clone().unwrap_or_default();
+                    let key = std::env::var(&var)
+                        .map_err(|_| ChannelError::MissingSecret { channel: name.clone(), var: var.clone() })?;
+                    let url =
+                        channel.url.as_ref().map_or_else(|| opsgenie::ALERT_API.to_owned(), |u| u.get_ref().clone());
+                    Target::Opsgenie { url, key: key.trim().to_owned() }
+                }
                 ChannelKind::Slack
                 | ChannelKind::DingTalk
                 | ChannelKind::WeCom
@@ -186,6 +198,7 @@ impl Channels {
             Some(Target::PagerDuty { url, routing_key }) => {
                 pagerduty::send(&self.http, url, routing_key, notice, now).await
             }
+            Some(Target::Opsgenie { url, key }) => opsgenie::send(&self.http, url, key, notice, now).await,
             Some(Target::Chat { kind, url, secret, chat_id, lang, templates }) => {
                 let (secret, chat_id) = (secret.as_deref(), chat_id.as_deref());
                 let channel = ChatChannel { kind: *kind, url, secret, chat_id, lang: *lang };
