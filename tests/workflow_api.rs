@@ -417,6 +417,41 @@ async fn the_curl_examples_in_docs_api_md_run_as_written() {
     running.shutdown().await;
 }
 
+/// A daemon whose one channel is `channel` (a `[[channel]]` table's keys, named
+/// `on-call`), notified at once by the default policy, and the lead's API on it.
+async fn daemon_with_channel(dir: &std::path::Path, channel: &str) -> (daemon::RunningDaemon, Api) {
+    let config = Config::parse(
+        "tools.toml",
+        &format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[channel]]\nname = \"on-call\"\n\
+             {channel}\n\n[[escalation]]\nname = \"default\"\nlevels = [{{ after = \"0m\", notify = [\"on-call\"] }}]\n",
+            dir.join("tools.db").display(),
+        ),
+    )
+    .expect("config");
+    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
+    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
+    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+    (running, api)
+}
+
+/// The incident was acknowledged under `tool`'s name, and its notice of that was not sent
+/// back to the tool.
+async fn assert_acknowledged_by_without_echo(running: &daemon::RunningDaemon, id: i64, tool: &str, skipped: &str) {
+    let not_echoed = || async {
+        running.store.timeline(id).await.expect("timeline").iter().any(|e| {
+            e.kind == "notified"
+                && e.details["type"] == "incident.acknowledged"
+                && e.details["detail"].as_str().is_some_and(|d| d.contains(skipped))
+        })
+    };
+    common::wait_until(std::time::Duration::from_secs(20), not_echoed)
+        .await
+        .expect("the acknowledgement is not echoed");
+    let acked = running.store.timeline(id).await.expect("timeline").into_iter().find(|e| e.kind == "acknowledged");
+    assert_eq!(acked.map(|e| e.actor).as_deref(), Some(tool));
+}
+
 /// A PagerDuty round trip against a loopback Events API: the incident tocsin opens is
 /// triggered there; PagerDuty's signed webhook acknowledges it in tocsin under
 /// `pagerduty`, and tocsin does not send that acknowledgement back; a person resolves it in
@@ -433,21 +468,12 @@ async fn an_acknowledgement_in_pagerduty_is_mirrored_and_a_resolution_in_tocsin_
         std::env::set_var("TOCSIN_TEST_PD_WEBHOOK_SECRET", "pd-webhook-secret");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::parse(
-        "pagerduty.toml",
-        &format!(
-            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[channel]]\nname = \"on-call\"\n\
-             kind = \"pagerduty\"\nurl = \"{}\"\nsecret_env = \"TOCSIN_TEST_PD_ROUTING_KEY\"\n\
-             webhook_secret_env = \"TOCSIN_TEST_PD_WEBHOOK_SECRET\"\n\n[[escalation]]\nname = \"default\"\n\
-             levels = [{{ after = \"0m\", notify = [\"on-call\"] }}]\n",
-            dir.path().join("pd.db").display(),
-            events_api.url()
-        ),
-    )
-    .expect("config");
-    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
-    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
-    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+    let channel = format!(
+        "kind = \"pagerduty\"\nurl = \"{}\"\nsecret_env = \"TOCSIN_TEST_PD_ROUTING_KEY\"\n\
+         webhook_secret_env = \"TOCSIN_TEST_PD_WEBHOOK_SECRET\"",
+        events_api.url()
+    );
+    let (running, api) = daemon_with_channel(dir.path(), &channel).await;
     let sent = || events_api.received().into_iter().map(|r| r.json()).collect::<Vec<Value>>();
 
     let (status, pushed) = api
@@ -501,18 +527,7 @@ async fn an_acknowledgement_in_pagerduty_is_mirrored_and_a_resolution_in_tocsin_
     assert_eq!((status, again["result"].as_str()), (StatusCode::OK, Some("unchanged")), "{again}");
     let (_, incident) = api.get(&format!("/api/v1/incidents/{id}")).await;
     assert_eq!(incident["status"], "acknowledged");
-    let not_echoed = || async {
-        running.store.timeline(id).await.expect("timeline").iter().any(|e| {
-            e.kind == "notified"
-                && e.details["type"] == "incident.acknowledged"
-                && e.details["detail"].as_str().is_some_and(|d| d.contains("not sent: the action came from PagerDuty"))
-        })
-    };
-    common::wait_until(std::time::Duration::from_secs(20), not_echoed)
-        .await
-        .expect("the acknowledgement is not echoed");
-    let acked = running.store.timeline(id).await.expect("timeline").into_iter().find(|e| e.kind == "acknowledged");
-    assert_eq!(acked.map(|e| e.actor).as_deref(), Some("pagerduty"));
+    assert_acknowledged_by_without_echo(&running, id, "pagerduty", "not sent: the action came from PagerDuty").await;
 
     // Resolved in tocsin by a person: PagerDuty hears of it, on the same alert.
     let (status, _) = api.post(&format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
@@ -544,21 +559,12 @@ async fn an_acknowledgement_in_opsgenie_is_mirrored_and_a_resolution_in_tocsin_c
         std::env::set_var("TOCSIN_TEST_OPSGENIE_TOKEN", "shared-token");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::parse(
-        "opsgenie.toml",
-        &format!(
-            "[store]\nurl = \"sqlite://{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[channel]]\nname = \"genie\"\n\
-             kind = \"opsgenie\"\nurl = \"http://{}\"\nsecret_env = \"TOCSIN_TEST_OPSGENIE_KEY\"\n\
-             webhook_secret_env = \"TOCSIN_TEST_OPSGENIE_TOKEN\"\n\n[[escalation]]\nname = \"default\"\n\
-             levels = [{{ after = \"0m\", notify = [\"genie\"] }}]\n",
-            dir.path().join("og.db").display(),
-            alerts_api.addr
-        ),
-    )
-    .expect("config");
-    let tokens = Tokens::parse("lead:lead-token").expect("tokens");
-    let running = daemon::start(config, RuleSet::bundled(), Clock::default(), tokens).await.expect("daemon");
-    let api = Api { http: reqwest::Client::new(), base: format!("http://{}", running.addr) };
+    let channel = format!(
+        "kind = \"opsgenie\"\nurl = \"http://{}\"\nsecret_env = \"TOCSIN_TEST_OPSGENIE_KEY\"\n\
+         webhook_secret_env = \"TOCSIN_TEST_OPSGENIE_TOKEN\"",
+        alerts_api.addr
+    );
+    let (running, api) = daemon_with_channel(dir.path(), &channel).await;
     let requests = || alerts_api.received();
     let (_, pushed) = api
         .post(
@@ -595,17 +601,7 @@ async fn an_acknowledgement_in_opsgenie_is_mirrored_and_a_resolution_in_tocsin_c
     assert_eq!((status, ignored["result"].as_str()), (StatusCode::OK, Some("ignored")), "{ignored}");
     let (status, applied) = hook(ack, "shared-token").await;
     assert_eq!((status, applied["result"].as_str()), (StatusCode::OK, Some("applied")), "{applied}");
-    let not_echoed = || async {
-        running.store.timeline(id).await.expect("timeline").iter().any(|e| {
-            e.kind == "notified"
-                && e.details["detail"].as_str().is_some_and(|d| d.contains("the action came from Opsgenie"))
-        })
-    };
-    common::wait_until(std::time::Duration::from_secs(20), not_echoed)
-        .await
-        .expect("the acknowledgement is not echoed");
-    let acked = running.store.timeline(id).await.expect("timeline").into_iter().find(|e| e.kind == "acknowledged");
-    assert_eq!(acked.map(|e| e.actor).as_deref(), Some("opsgenie"));
+    assert_acknowledged_by_without_echo(&running, id, "opsgenie", "not sent: the action came from Opsgenie").await;
 
     let (status, _) = api.post(&format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
     assert_eq!(status, StatusCode::OK);

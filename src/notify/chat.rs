@@ -55,7 +55,7 @@ use sha2::Sha256;
 
 use super::Notice;
 use super::template::{Flavor, Rendered, Templates};
-use super::webhook::{Delivery, error_chain, retry_after, status_line};
+use super::webhook::{Delivery, classify_request_error, retry_after, status_line};
 use crate::incident::Level;
 use crate::incident::present::safe_href;
 use crate::lang::Lang;
@@ -225,18 +225,9 @@ pub async fn send(
     if let Some(token) = bearer {
         post = post.bearer_auth(token);
     }
-    let sent = post.send().await.map_err(reqwest::Error::without_url);
-    let mut response = match sent {
+    let mut response = match post.send().await {
         Ok(response) => response,
-        Err(err) if err.is_builder() => {
-            return Delivery::Permanent {
-                error: format!("cannot build the request, check the channel's url: {}", error_chain(&err)),
-            };
-        }
-        Err(err) if err.is_timeout() => {
-            return Delivery::Retry { error: format!("timed out: {}", error_chain(&err)), retry_after: None };
-        }
-        Err(err) => return Delivery::Retry { error: error_chain(&err), retry_after: None },
+        Err(err) => return classify_request_error(err),
     };
     let status = response.status();
     let hint = retry_after(response.headers(), now);
@@ -348,7 +339,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// `text` cut to at most `chars` characters, the last of them an ellipsis when cut.
-fn ellipsize(text: &str, chars: usize) -> String {
+pub(crate) fn ellipsize(text: &str, chars: usize) -> String {
     if text.chars().count() <= chars {
         return text.to_owned();
     }

@@ -15,10 +15,10 @@
 //! header `X-Tocsin-Token` carries a shared secret tocsin checks.
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::webhook::{Delivery, error_chain, retry_after, status_line};
+use super::chat::ellipsize;
+use super::webhook::{Delivery, exchange};
 use super::{Notice, NoticeKind};
 use crate::incident::Level;
 use crate::incident::present::why_lines;
@@ -36,7 +36,6 @@ const SOURCE: &str = "tocsin";
 const MESSAGE_CHARS: usize = 130;
 const DESCRIPTION_CHARS: usize = 15_000;
 const ALIAS_PREFIX: &str = "tocsin-incident-";
-const ANSWER_READ_LIMIT: usize = 4 * 1024;
 
 /// The one alias of an incident's alert.
 pub fn alias(incident_id: i64) -> String {
@@ -103,32 +102,7 @@ pub async fn send(client: &reqwest::Client, base: &str, key: &str, notice: &Noti
         return Delivery::Delivered { status: "not sent: the action came from Opsgenie".to_owned() };
     }
     let (url, body) = request(base, notice);
-    let sent = client.post(&url).header("authorization", format!("GenieKey {key}")).json(&body).send().await;
-    let mut response = match sent {
-        Ok(response) => response,
-        Err(err) if err.is_builder() => {
-            return Delivery::Permanent { error: format!("cannot build the request: {}", error_chain(&err)) };
-        }
-        Err(err) => return Delivery::Retry { error: error_chain(&err), retry_after: None },
-    };
-    let status = response.status();
-    let hint = retry_after(response.headers(), now);
-    let mut bytes = Vec::new();
-    while bytes.len() < ANSWER_READ_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    let answer = String::from_utf8_lossy(&bytes).split_whitespace().collect::<Vec<_>>().join(" ");
-    let error = format!("Opsgenie answered HTTP {}: {}", status_line(status), ellipsize(&answer, 512));
-    match status {
-        s if s.is_success() => Delivery::Delivered { status: status_line(status) },
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => Delivery::Retry { error, retry_after: hint },
-        s if s.is_server_error() => Delivery::Retry { error, retry_after: hint },
-        StatusCode::GONE => Delivery::Gone { error },
-        _ => Delivery::Permanent { error },
-    }
+    exchange(client.post(&url).header("authorization", format!("GenieKey {key}")).json(&body), now).await
 }
 
 /// What an Opsgenie webhook asks of tocsin.
@@ -154,15 +128,6 @@ pub fn inbound(payload: &Value) -> Inbound {
         (_, None) => Inbound::Ignored(format!("{action} of an alert tocsin did not send ({alias:?})")),
         _ => Inbound::Ignored(format!("action {action:?} needs nothing from tocsin")),
     }
-}
-
-fn ellipsize(text: &str, chars: usize) -> String {
-    if text.chars().count() <= chars {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(chars.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

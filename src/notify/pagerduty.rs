@@ -18,11 +18,11 @@
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::webhook::{Delivery, error_chain, retry_after, status_line};
+use super::chat::ellipsize;
+use super::webhook::{Delivery, exchange};
 use super::{Notice, NoticeKind};
 use crate::incident::Level;
 use crate::incident::present::safe_href;
@@ -34,8 +34,6 @@ pub const EVENTS_API: &str = "https://events.pagerduty.com/v2/enqueue";
 pub const ACTOR: &str = "pagerduty";
 const SUMMARY_CHARS: usize = 1_024;
 const DEDUP_PREFIX: &str = "tocsin-incident-";
-/// How much of PagerDuty's answer is read into an error.
-const ANSWER_READ_LIMIT: usize = 4 * 1024;
 
 /// The one `dedup_key` of an incident.
 pub fn dedup_key(incident_id: i64) -> String {
@@ -124,32 +122,7 @@ pub async fn send(
         return Delivery::Delivered { status: "not sent: the action came from PagerDuty".to_owned() };
     }
     let body = event(notice, routing_key, now);
-    // The routing key is in the body, not the URL; errors may still name the URL.
-    let mut response = match client.post(url).json(&body).send().await {
-        Ok(response) => response,
-        Err(err) if err.is_builder() => {
-            return Delivery::Permanent { error: format!("cannot build the request: {}", error_chain(&err)) };
-        }
-        Err(err) => return Delivery::Retry { error: error_chain(&err), retry_after: None },
-    };
-    let status = response.status();
-    let hint = retry_after(response.headers(), now);
-    let mut bytes = Vec::new();
-    while bytes.len() < ANSWER_READ_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    let answer = String::from_utf8_lossy(&bytes).split_whitespace().collect::<Vec<_>>().join(" ");
-    let error = format!("PagerDuty answered HTTP {}: {}", status_line(status), ellipsize(&answer, 512));
-    match status {
-        s if s.is_success() => Delivery::Delivered { status: status_line(status) },
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => Delivery::Retry { error, retry_after: hint },
-        s if s.is_server_error() => Delivery::Retry { error, retry_after: hint },
-        StatusCode::GONE => Delivery::Gone { error },
-        _ => Delivery::Permanent { error },
-    }
+    exchange(client.post(url).json(&body), now).await
 }
 
 /// Whether `header` (`X-PagerDuty-Signature`) holds a `v1=` signature of `body` by any of
@@ -201,15 +174,6 @@ pub fn inbound(payload: &Value) -> Inbound {
         }
         _ => Inbound::Ignored(format!("event type {kind:?} needs nothing from tocsin")),
     }
-}
-
-fn ellipsize(text: &str, chars: usize) -> String {
-    if text.chars().count() <= chars {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(chars.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

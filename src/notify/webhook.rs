@@ -172,13 +172,20 @@ pub async fn send(
         let signatures: Vec<String> = keys.iter().map(|key| sign(key, &notice.id, timestamp, &payload)).collect();
         request = request.header("webhook-signature", signatures.join(" "));
     }
-    match request.body(payload).send().await {
+    exchange(request.body(payload), now).await
+}
+
+/// Sends a request to a receiver whose HTTP status says it all (webhooks, PagerDuty,
+/// Opsgenie) and classifies the outcome by SPEC §6's rules.
+pub(crate) async fn exchange(request: reqwest::RequestBuilder, now: DateTime<Utc>) -> Delivery {
+    match request.send().await {
         Ok(response) => classify_response(response, now).await,
         Err(err) => classify_request_error(err),
     }
 }
 
-fn classify_request_error(err: reqwest::Error) -> Delivery {
+/// A request that got no answer: permanent when it could not be built, else retried.
+pub(crate) fn classify_request_error(err: reqwest::Error) -> Delivery {
     // reqwest names the URL in its errors, and a webhook's URL may carry a credential (a
     // chat robot's token); this text goes to the log and the timeline.
     let err = err.without_url();
