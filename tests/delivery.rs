@@ -428,7 +428,10 @@ levels = [{{ after = "0m", notify = ["telegram", "phones", "teams"] }}]
     assert!(body["title"].as_str().is_some_and(|t| t.contains("新事件")), "in the channel's language: {body}");
     assert!(body["message"].as_str().is_some_and(|m| m.len() <= 4096), "a longer one becomes an attachment");
     let actions = body["actions"].as_array().expect("actions");
-    assert!(actions.len() <= 3 && actions.iter().all(|a| a["action"] == "view" && a["url"].is_string()), "{body}");
+    assert!(actions.len() <= 3 && actions.iter().all(|a| a["url"].is_string()), "{body}");
+    let ack = actions.iter().find(|a| a["action"] == "http").expect("a one-tap acknowledge");
+    assert_eq!(ack["method"], "POST", "the signed link acknowledges on POST, never on GET");
+    assert!(ack["url"].as_str().is_some_and(|u| u.contains("/ack/")), "{ack}");
 
     assert_eq!((teams.attempts().len(), teams.received().len()), (1, 0), "a 400 is not retried");
     let failed = store

@@ -30,7 +30,8 @@
 //!   `*bold*`. Answers `{"ok", "error_code", "description", "parameters": {"retry_after"}}`,
 //!   the status the error code; a 429's wait is in `parameters.retry_after`.
 //! - ntfy: JSON published to the server's root, `{"topic", "title", "message", "priority",
-//!   "tags", "click", "actions", "markdown"}`; the topic is the last segment of the channel's
+//!   "tags", "click", "actions", "markdown"}` (actions: `view` opens a URL, `http` has the app
+//!   send a request); the topic is the last segment of the channel's
 //!   URL. Priority 5 (urgent, breaks through do-not-disturb on phones) for critical, 4 high, 3
 //!   medium, 2 low. A message over 4,096 bytes would be turned into an attachment, so it is
 //!   kept under that; at most three actions. An access token goes in `Authorization:
@@ -492,8 +493,10 @@ fn message(
                 actions.push(json!({"action": "view", "label": open_label, "url": url}));
             }
             if let Some(url) = &ack {
-                // The link opens the confirm page; nothing is acknowledged without the tap there.
-                actions.push(json!({"action": "view", "label": ack_label, "url": url, "clear": true}));
+                // One tap on the notification acknowledges: the app itself POSTs the signed
+                // link, as the confirm page's button does (a link scanner never POSTs).
+                actions
+                    .push(json!({"action": "http", "label": ack_label, "url": url, "method": "POST", "clear": true}));
             }
             json!({
                 "topic": addressing.topic,
