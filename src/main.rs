@@ -115,6 +115,22 @@ enum Command {
         #[arg(long)]
         brand: Option<String>,
     },
+    /// Print the report of a period (舆情日报/周报): mentions and sentiment by source and
+    /// language, the top stories, what rose, and the incidents with how fast they were answered.
+    Digest {
+        /// `24h` (a daily report), `7d` (weekly) or `30d`.
+        #[arg(long, default_value = "24h")]
+        period: String,
+        /// Only this brand (its `[[brand]]` name); every brand by default.
+        #[arg(long)]
+        brand: Option<String>,
+        /// The report's language: `en` or `zh`.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// `text`, or `json` for the figures themselves.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
     /// Offline demo: a scripted crisis on a loopback feed server, monitored end to end.
     Demo {
         /// How many times faster than real time the scenario (and escalation delays) runs.
@@ -338,6 +354,9 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Silence { command } => silence(&cli.config, command).await,
         Command::Drill { rule, brand } => drill(&cli.config, rule.as_deref(), brand.as_deref()).await,
         Command::Channel { command } => channel(&cli.config, command).await,
+        Command::Digest { period, brand, lang, format } => {
+            digest(&cli.config, &period, brand.as_deref(), &lang, &format).await
+        }
         Command::Demo { speed, once, dir } => {
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(user(anyhow!("--speed must be a positive number")));
@@ -957,6 +976,41 @@ async fn channel(config_path: &Path, command: ChannelCommand) -> Result<(), Fail
             Availability::Disabled { reason } => format!("disabled: {reason}"),
         };
         println!("{:<20} {:>3} failures in a row  {state}", health.name, health.failures);
+    }
+    Ok(())
+}
+
+async fn digest(
+    config_path: &Path,
+    period: &str,
+    brand: Option<&str>,
+    lang: &str,
+    format: &str,
+) -> Result<(), Failure> {
+    let lang = match lang {
+        "en" => tocsin::lang::Lang::En,
+        "zh" => tocsin::lang::Lang::Zh,
+        other => return Err(user(anyhow!("--lang {other:?} is not en or zh"))),
+    };
+    if !["text", "json"].contains(&format) {
+        return Err(user(anyhow!("--format {format:?} is not text or json")));
+    }
+    let config = load_config(config_path)?;
+    if let Some(name) = brand
+        && config.brand(name).is_none()
+    {
+        return Err(user(anyhow!("no [[brand]] named {name:?} in {}", config_path.display())));
+    }
+    let store = store::open(config.store.url.get_ref()).await.map_err(user)?;
+    store.migrate().await.map_err(internal)?;
+    let window = config.risk.spike().window;
+    let report = tocsin::digest::build(&store, period, brand, window, Utc::now()).await.map_err(|e| match e {
+        tocsin::digest::DigestError::Period(_) => user(e),
+        tocsin::digest::DigestError::Store(_) => internal(e),
+    })?;
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(internal)?),
+        _ => print!("{}", report.to_text(lang)),
     }
     Ok(())
 }

@@ -519,3 +519,81 @@ fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+/// `tocsin digest` prints a period's report from the store: the day's mentions by source,
+/// the incident and whether it was answered, in English and Chinese and as JSON; a period it
+/// does not know is the user's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_prints_the_day_s_figures_and_incidents_in_both_languages() {
+    use std::sync::Arc;
+    use tocsin::analyze::RuleSet;
+    use tocsin::ingest::Mention;
+    use tocsin::store::{SqliteStore, Store};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tocsin.toml"), "[store]\nurl = \"sqlite://t.db\"\n").expect("write");
+    let config = Config::parse("tocsin.toml", "[store]\nurl = \"sqlite://t.db\"\n").expect("config");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Arc::new(SqliteStore::connect(&url).await.expect("open"));
+    store.migrate().await.expect("migrate");
+    let pipeline = tocsin::pipeline::Pipeline::new(
+        store.clone(),
+        Arc::new(RuleSet::bundled()),
+        Arc::new(config),
+        tocsin::clock::Clock::default(),
+        Arc::new(tokio::sync::Notify::new()),
+    )
+    .expect("pipeline");
+    let now = chrono::Utc::now();
+    let day = [
+        ("news", "Acme opens its new store in Leeds with a family day", 20),
+        ("news", "Acme opens a second store in York", 15),
+        ("news", "Acme sponsors the city marathon", 10),
+        ("weibo", "孩子喝了艾克米酸奶后食物中毒，家长要求艾克米给个说法", 3),
+        ("forum", "My kid got food poisoning after eating Acme yogurt", 2),
+    ];
+    let mentions: Vec<Mention> = day
+        .iter()
+        .enumerate()
+        .map(|(n, (feed, title, hours))| {
+            Mention::text(feed, &n.to_string(), title, title, now - chrono::Duration::hours(*hours))
+        })
+        .collect();
+    pipeline.process_all(mentions).await.expect("store the day");
+    let incidents =
+        store.incidents(&tocsin::store::IncidentFilter { limit: 10, ..Default::default() }).await.expect("list");
+    assert_eq!(incidents.len(), 1, "the food-poisoning posts are one incident");
+
+    let out = tocsin(dir.path(), &["digest", "--period", "24h"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for expected in [
+        "Daily report: ",
+        "Mentions: 5, mean sentiment ",
+        "By source: news 3",
+        "weibo 1",
+        "forum 1",
+        "Incidents: 1",
+        "not acknowledged",
+    ] {
+        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+    }
+    assert!(report.contains(&format!("#{} [", incidents[0].id)), "{report}");
+
+    let out = tocsin(dir.path(), &["digest", "--period", "24h", "--lang", "zh"]);
+    let report = text(&out.stdout);
+    for expected in ["舆情日报：", "提及：5，平均情绪 ", "按来源：", "事件：1", "尚未确认"] {
+        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+    }
+    let out = tocsin(dir.path(), &["digest", "--period", "7d", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (&json["figures"]["period"], &json["figures"]["mentions"]),
+        (&serde_json::json!("7d"), &serde_json::json!(5))
+    );
+    assert_eq!(json["incidents"].as_array().map(Vec::len), Some(1));
+
+    let out = tocsin(dir.path(), &["digest", "--period", "1y"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("period \"1y\" is not 24h, 7d or 30d"), "{}", text(&out.stderr));
+}

@@ -16,10 +16,7 @@ pub use auth::{
     Admin, BrandScope, Caller, Csrf, FAILURES_ALLOWED, Responder, Role, SESSION_COOKIE, SESSION_IDLE, SESSION_LIFETIME,
     THROTTLE_WINDOW, Throttle, Tokens, TokensError, brand_refusal,
 };
-pub use overview::{
-    BrandShare, Overview, OverviewAsk, Point, Rising, RuleSeries, ShareOfVoice, Slice, StoryLine, overview,
-    share_of_voice,
-};
+pub use overview::{BrandShare, OverviewAsk, ShareOfVoice, overview, share_of_voice};
 
 use std::sync::Arc;
 
@@ -363,15 +360,9 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// The periods share of voice, rule quality and the mention page are read over.
-const PERIODS: &[(&str, i64)] = &[("24h", 1), ("7d", 7), ("30d", 30)];
-
 /// The start of `period` (`24h`, `7d` or `30d`) ending at `to`; 400 for any other.
 fn period_start(period: &str, to: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    let days = PERIODS.iter().find(|(name, _)| *name == period).map(|(_, days)| *days);
-    let days =
-        days.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("period {period:?} is not 24h, 7d or 30d")))?;
-    Ok(to - chrono::Duration::days(days))
+    crate::figures::period_start(period, to).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::tr;
-use crate::api::{Point, RuleSeries};
+use crate::figures::{Point, RuleSeries};
 use crate::lang::Lang;
 
 /// The drawing's own units; the SVG scales to the width it is given.

@@ -9,7 +9,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{Session, Watch, charts, level_badge, live_page, status_name, tr, voice_table};
-use crate::api::{ApiState, Overview, OverviewAsk, Slice, overview, share_of_voice};
+use crate::api::{ApiState, OverviewAsk, overview, share_of_voice};
+use crate::figures::{Overview, Slice};
 use crate::lang::Lang;
 use crate::store::Store;
 
