@@ -80,11 +80,15 @@
     box.append(item);
   };
 
+  // Delivery attempts and notes change an incident's page, not the lists of incidents.
+  const LIST_KINDS = ["opened", "level_changed", "acknowledged", "resolved", "reopened", "ack_expired", "mentions_attached", "assigned"];
+
   const concerns = (change) => {
     if (watching.startsWith("incident:")) {
       return String(change.incident.id) === watching.slice("incident:".length);
     }
-    return watching === "incidents" || watching === "overview";
+    const listed = change.kinds.some((kind) => LIST_KINDS.includes(kind));
+    return listed && (watching === "incidents" || watching === "overview");
   };
 
   const source = new EventSource("/api/v1/events");
