@@ -326,15 +326,17 @@ async fn escalation_story(store_url: &str) {
         async move { api.post(token, &path, json!({})).await }
     };
 
-    let (status, first) = escalate(&food_1, "responder-token").await;
-    assert_eq!(status, StatusCode::OK, "{first}");
+    // Two responders escalate the two posts at once: one incident opens, the other joins it.
+    let ((status_1, one), (status_2, two)) =
+        tokio::join!(escalate(&food_1, "responder-token"), escalate(&food_2, "responder-token"));
+    assert_eq!((status_1, status_2), (StatusCode::OK, StatusCode::OK), "{one} {two}");
+    let (first, joined) = if one["opened"] == true { (one, two) } else { (two, one) };
     assert_eq!((first["opened"].as_bool(), first["incident"]["rule"].as_str()), (Some(true), Some("food-safety")));
     assert_eq!(first["incident"]["score"], 95, "opened at the opening score whatever its own: {first}");
     let id = first["incident"]["id"].as_i64().expect("id");
-    let (status, joined) = escalate(&food_2, "responder-token").await;
-    assert_eq!(status, StatusCode::OK, "{joined}");
-    assert_eq!((joined["opened"].as_bool(), joined["incident"]["id"].as_i64()), (Some(false), Some(id)));
-    assert_eq!(joined["incident"]["mentions"], 2, "{joined}");
+    assert_eq!((joined["opened"].as_bool(), joined["incident"]["id"].as_i64()), (Some(false), Some(id)), "{joined}");
+    let (_, incident) = api.get("viewer-token", &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(incident["mentions"], 2, "{incident}");
     let (status, again) = escalate(&food_2, "responder-token").await;
     assert_eq!((status, again["incident"]["mentions"].as_i64()), (StatusCode::OK, Some(2)), "again changes nothing");
     let (_, timeline) = api.get("viewer-token", &format!("/api/v1/incidents/{id}/timeline")).await;
