@@ -38,6 +38,14 @@ impl Api {
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
+
+    /// Pushes the forum post every story here starts from; the id of the incident it opens.
+    async fn open_incident(&self) -> i64 {
+        let post = json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"});
+        let (status, pushed) = self.post("/api/v1/mentions", post).await;
+        assert_eq!(status, StatusCode::OK, "{pushed}");
+        pushed["opened"][0].as_i64().expect("an incident opened")
+    }
 }
 
 /// Reads the event stream until an event of `kind` arrives: its SSE id and its JSON data.
@@ -84,14 +92,7 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(status, StatusCode::OK);
     assert!(document["paths"]["/api/v1/incidents"]["get"].is_object(), "{document}");
 
-    let (status, pushed) = api
-        .post(
-            "/api/v1/mentions",
-            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{pushed}");
-    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+    let id = api.open_incident().await;
 
     // Search: mentions by text, rule and feed, incidents by level and time, paged.
     for n in 0..3 {
@@ -143,7 +144,7 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
         .expect("events");
     let (_, missed) = next_event(&mut resumed, "incident").await;
     assert_eq!(missed["kinds"], json!(["status_update"]), "{missed}");
-    drop(resumed);
+    // `resumed` stays open to the end: the daemon must still stop.
     let (status, error) = api.get("/api/v1/events?incident=999").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
     let (status, error) = api.get("/api/v1/events?since=1").await;
@@ -376,7 +377,16 @@ async fn the_lead_runs_the_response_over_the_api_and_every_step_is_on_the_timeli
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
     let bad = post("/silences", format!("scope=rule&value=nope&for=1h&reason=x&csrf={csrf}")).await.expect("post");
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "an unknown rule is refused on the page too");
-    running.shutdown().await;
+
+    // A live stream left open does not keep the daemon from stopping: the stream ends.
+    tokio::time::timeout(std::time::Duration::from_secs(10), running.shutdown())
+        .await
+        .expect("the daemon stops with a live stream open");
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = resumed.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends when the daemon stops");
 }
 
 /// Every curl line in docs/api.md runs, in order, against a fresh daemon, and succeeds.
@@ -476,14 +486,7 @@ async fn an_acknowledgement_in_pagerduty_is_mirrored_and_a_resolution_in_tocsin_
     let (running, api) = daemon_with_channel(dir.path(), &channel).await;
     let sent = || events_api.received().into_iter().map(|r| r.json()).collect::<Vec<Value>>();
 
-    let (status, pushed) = api
-        .post(
-            "/api/v1/mentions",
-            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{pushed}");
-    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+    let id = api.open_incident().await;
     let dedup = format!("tocsin-incident-{id}");
     common::wait_until(std::time::Duration::from_secs(20), || async { !sent().is_empty() }).await.expect("triggered");
     let trigger = &sent()[0];
@@ -566,13 +569,7 @@ async fn an_acknowledgement_in_opsgenie_is_mirrored_and_a_resolution_in_tocsin_c
     );
     let (running, api) = daemon_with_channel(dir.path(), &channel).await;
     let requests = || alerts_api.received();
-    let (_, pushed) = api
-        .post(
-            "/api/v1/mentions",
-            json!({"id": "1", "feed": "forum", "body": "My kid got food poisoning after eating Acme yogurt"}),
-        )
-        .await;
-    let id = pushed["opened"][0].as_i64().expect("an incident opened");
+    let id = api.open_incident().await;
     let alias = format!("tocsin-incident-{id}");
     common::wait_until(std::time::Duration::from_secs(20), || async { !requests().is_empty() }).await.expect("created");
     let created = &requests()[0];
